@@ -1,0 +1,1 @@
+//! esox-providers

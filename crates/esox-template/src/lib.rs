@@ -1,0 +1,154 @@
+//! esox-template: a Go `text/template` engine with the function set of the
+//! External Secrets Operator (ESO's Sprig subset plus its PEM/PKCS#12/JWK/YAML
+//! helpers), always executed with `missingkey=error`.
+//!
+//! The engine is sandboxed by construction: no function can read the process
+//! environment, files, the network, DNS or Kubernetes objects. Functions that
+//! ESO removed or never had (`env`, `expandenv`, `getHostByName`, `getSecretKey`)
+//! are undefined, so templates using them fail to parse.
+
+mod error;
+mod exec;
+pub mod funcs;
+pub mod gostr;
+mod lexer;
+mod parse;
+pub mod printf;
+pub mod value;
+
+use std::sync::Arc;
+
+pub use error::TemplateError;
+pub use value::Value;
+
+/// A parsed template, including the templates it defines with `define`/`block`.
+pub struct Template {
+    name: String,
+    src: Arc<str>,
+    trees: parse::Trees,
+}
+
+// Template text may embed literals; Debug shows only the name.
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Template")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Template {
+    /// Parses `text` as template `name`. `delims` replaces `{{`/`}}` (ESO's
+    /// `--template-left-delimiter`/`--template-right-delimiter`); an empty
+    /// delimiter means the default, as in Go.
+    pub fn parse(
+        name: &str,
+        text: &str,
+        delims: Option<(&str, &str)>,
+    ) -> Result<Template, TemplateError> {
+        let (mut left, mut right) = delims.unwrap_or(("{{", "}}"));
+        if left.is_empty() {
+            left = "{{";
+        }
+        if right.is_empty() {
+            right = "}}";
+        }
+        let to_err = |e: error::ParseError| {
+            let (line, _) = error::line_col(text, e.pos);
+            TemplateError::Parse {
+                name: name.to_string(),
+                line,
+                msg: e.msg,
+            }
+        };
+        let toks = lexer::Lexer::new(text, left, right).run().map_err(to_err)?;
+        let trees = parse::parse(name, &toks).map_err(to_err)?;
+        Ok(Template {
+            name: name.to_string(),
+            src: text.into(),
+            trees,
+        })
+    }
+
+    /// The template's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renders the template with `data` as dot, with `missingkey=error`.
+    /// Fails if the output is not valid UTF-8 (use [`Template::execute_bytes`]
+    /// for Secret data, which may be binary).
+    pub fn execute(&self, data: &Value) -> Result<String, TemplateError> {
+        let out = self.execute_template(&self.name, data)?;
+        if gostr::has_escapes(&out) {
+            return Err(TemplateError::Other {
+                name: self.name.clone(),
+                msg: "output is not valid UTF-8 (render binary data with execute_bytes)".into(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Renders the template to bytes, exactly as Go would write them.
+    pub fn execute_bytes(&self, data: &Value) -> Result<Vec<u8>, TemplateError> {
+        let out = self.execute_template(&self.name, data)?;
+        Ok(gostr::to_bytes(&out).into_owned())
+    }
+
+    /// Renders one of the templates defined in this one (`{{define "x"}}`),
+    /// in the internal string form (see [`gostr`]).
+    fn execute_template(&self, name: &str, data: &Value) -> Result<String, TemplateError> {
+        let Some(tree) = self.trees.get(name) else {
+            return Err(TemplateError::Other {
+                name: self.name.clone(),
+                msg: format!(
+                    "no template {} associated with template {}",
+                    printf::go_quote(name, false),
+                    printf::go_quote(&self.name, false)
+                ),
+            });
+        };
+        let mut st = exec::State::new(&self.trees, name, data);
+        match st.run(tree, data) {
+            Ok(()) => Ok(st.out),
+            Err(e) => {
+                let (line, col) = error::line_col(&self.src, e.pos);
+                Err(if e.bare {
+                    TemplateError::Other {
+                        name: self.name.clone(),
+                        msg: e.msg,
+                    }
+                } else {
+                    TemplateError::Exec {
+                        name: self.name.clone(),
+                        line,
+                        col,
+                        template: e.template,
+                        node: e.node,
+                        msg: e.msg,
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// Parses and renders in one step (what the controller does per template entry).
+pub fn render(
+    name: &str,
+    text: &str,
+    data: &Value,
+    delims: Option<(&str, &str)>,
+) -> Result<String, TemplateError> {
+    Template::parse(name, text, delims)?.execute(data)
+}
+
+/// Parses and renders to bytes (Secret data may be binary).
+pub fn render_bytes(
+    name: &str,
+    text: &str,
+    data: &Value,
+    delims: Option<(&str, &str)>,
+) -> Result<Vec<u8>, TemplateError> {
+    Template::parse(name, text, delims)?.execute_bytes(data)
+}

@@ -1,0 +1,287 @@
+//! The dynamic value model. It keeps the Go types that templates can observe
+//! (`int` vs `int64`, `[]string` vs `[]interface {}`, `map[string]string` vs
+//! `map[string]interface {}`), because text/template's argument conversion and
+//! Sprig's reflection-based functions behave differently for each.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Go integer kinds a template can see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntKind {
+    /// `int`
+    Int,
+    /// `int64`
+    Int64,
+    /// `int32` (`rune`)
+    Int32,
+    /// `uint8` (`byte`), produced by `index` on a string.
+    Uint8,
+}
+
+impl IntKind {
+    pub fn go_name(self) -> &'static str {
+        match self {
+            IntKind::Int => "int",
+            IntKind::Int64 => "int64",
+            IntKind::Int32 => "int32",
+            IntKind::Uint8 => "uint8",
+        }
+    }
+}
+
+/// Go element types of slices and maps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Elem {
+    /// `interface {}`
+    Any,
+    /// `string`
+    Str,
+    /// `int`
+    Int,
+    /// `[]interface {}` (only used for `chunk`'s result)
+    ListAny,
+}
+
+impl Elem {
+    pub fn go_name(self) -> &'static str {
+        match self {
+            Elem::Any => "interface {}",
+            Elem::Str => "string",
+            Elem::Int => "int",
+            Elem::ListAny => "[]interface {}",
+        }
+    }
+}
+
+/// A Go map: a shared, mutable reference (Sprig's `set`, `unset` and `merge`
+/// modify the map in place, and templates rely on that).
+#[derive(Clone, Default)]
+pub struct MapRef(Arc<RwLock<BTreeMap<String, Value>>>);
+
+impl MapRef {
+    pub fn new(m: BTreeMap<String, Value>) -> Self {
+        MapRef(Arc::new(RwLock::new(m)))
+    }
+    pub fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, Value>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, Value>> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn get(&self, k: &str) -> Option<Value> {
+        self.read().get(k).cloned()
+    }
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+    /// A snapshot of the entries, sorted by key.
+    pub fn entries(&self) -> Vec<(String, Value)> {
+        self.read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+    pub fn ptr_eq(&self, o: &MapRef) -> bool {
+        Arc::ptr_eq(&self.0, &o.0)
+    }
+}
+
+/// A parsed semantic version (`*semver.Version`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SemverValue {
+    pub major: u64,
+    pub minor: u64,
+    pub patch: u64,
+    pub pre: String,
+    pub metadata: String,
+    pub original: String,
+}
+
+impl SemverValue {
+    pub fn canonical(&self) -> String {
+        let mut s = format!("{}.{}.{}", self.major, self.minor, self.patch);
+        if !self.pre.is_empty() {
+            s.push('-');
+            s.push_str(&self.pre);
+        }
+        if !self.metadata.is_empty() {
+            s.push('+');
+            s.push_str(&self.metadata);
+        }
+        s
+    }
+}
+
+/// A point in time (`time.Time`) with the UTC offset it is displayed in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TimeValue {
+    pub unix_nanos: i128,
+    pub offset_secs: i32,
+    pub zone: String,
+}
+
+/// A template value.
+#[derive(Clone, Default)]
+pub enum Value {
+    /// An invalid value: a missing interface, a nil returned by a function.
+    #[default]
+    Nil,
+    Bool(bool),
+    Int(i64, IntKind),
+    Float(f64),
+    Str(Arc<str>),
+    List(Arc<Vec<Value>>, Elem),
+    Map(MapRef, Elem),
+    Semver(Arc<SemverValue>),
+    Time(Arc<TimeValue>),
+    /// `time.Duration` in nanoseconds.
+    Duration(i64),
+}
+
+// Values hold secret data: Debug shows the shape, never the content.
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) => write!(f, "string(<redacted, {} bytes>)", s.len()),
+            Value::List(l, _) => write!(f, "{}(<{} items>)", self.type_name(), l.len()),
+            Value::Map(m, _) => write!(f, "{}(<{} entries>)", self.type_name(), m.len()),
+            _ => write!(f, "{}(<redacted>)", self.type_name()),
+        }
+    }
+}
+
+impl Value {
+    pub fn str(s: impl Into<Arc<str>>) -> Value {
+        Value::Str(s.into())
+    }
+    pub fn int(i: i64) -> Value {
+        Value::Int(i, IntKind::Int)
+    }
+    pub fn int64(i: i64) -> Value {
+        Value::Int(i, IntKind::Int64)
+    }
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::new(items), Elem::Any)
+    }
+    pub fn str_list(items: Vec<String>) -> Value {
+        Value::List(
+            Arc::new(items.into_iter().map(Value::str).collect()),
+            Elem::Str,
+        )
+    }
+    pub fn map(m: BTreeMap<String, Value>) -> Value {
+        Value::Map(MapRef::new(m), Elem::Any)
+    }
+
+    /// Go's `%T` name.
+    pub fn type_name(&self) -> String {
+        match self {
+            Value::Nil => "<nil>".into(),
+            Value::Bool(_) => "bool".into(),
+            Value::Int(_, k) => k.go_name().into(),
+            Value::Float(_) => "float64".into(),
+            Value::Str(_) => "string".into(),
+            Value::List(_, e) => format!("[]{}", e.go_name()),
+            Value::Map(_, e) => format!("map[string]{}", e.go_name()),
+            Value::Semver(_) => "*semver.Version".into(),
+            Value::Time(_) => "time.Time".into(),
+            Value::Duration(_) => "time.Duration".into(),
+        }
+    }
+
+    /// Go's `reflect.Kind` name.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "invalid",
+            Value::Bool(_) => "bool",
+            Value::Int(_, k) => k.go_name(),
+            Value::Float(_) => "float64",
+            Value::Str(_) => "string",
+            Value::List(..) => "slice",
+            Value::Map(..) => "map",
+            Value::Semver(_) => "ptr",
+            Value::Time(_) => "struct",
+            Value::Duration(_) => "int64",
+        }
+    }
+
+    /// text/template's notion of truth (`if`, `with`, `and`, `or`, `not`).
+    pub fn truth(&self) -> bool {
+        match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(i, _) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::List(l, _) => !l.is_empty(),
+            Value::Map(m, _) => !m.is_empty(),
+            Value::Semver(_) | Value::Time(_) => true,
+            Value::Duration(d) => *d != 0,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::str(s)
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::str(s)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+/// ESO's data context from raw secret bytes: a flat `map[string]string`.
+impl From<BTreeMap<String, Vec<u8>>> for Value {
+    fn from(m: BTreeMap<String, Vec<u8>>) -> Self {
+        Value::Map(
+            MapRef::new(
+                m.into_iter()
+                    .map(|(k, v)| (k, Value::str(crate::gostr::from_bytes(&v))))
+                    .collect(),
+            ),
+            Elem::Str,
+        )
+    }
+}
+
+/// ESO's data context: a flat `map[string]string`.
+impl From<BTreeMap<String, String>> for Value {
+    fn from(m: BTreeMap<String, String>) -> Self {
+        Value::Map(
+            MapRef::new(m.into_iter().map(|(k, v)| (k, Value::str(v))).collect()),
+            Elem::Str,
+        )
+    }
+}
+
+impl From<&BTreeMap<String, String>> for Value {
+    fn from(m: &BTreeMap<String, String>) -> Self {
+        Value::Map(
+            MapRef::new(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), Value::str(v.as_str())))
+                    .collect(),
+            ),
+            Elem::Str,
+        )
+    }
+}

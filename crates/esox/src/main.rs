@@ -1,0 +1,16 @@
+//! The esox binary: one process, every subcommand.
+
+mod cli;
+
+use clap::Parser as _;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("esox: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
