@@ -1,1 +1,19 @@
-//! esox-controller
+//! The reconcilers of esox: ExternalSecret, SecretStore/ClusterSecretStore, ClusterExternalSecret.
+//!
+//! Every controller runs in one process ([`runner::run`]); there is no webhook. Watches are chosen
+//! so that memory follows what esox manages: ExternalSecrets and stores are cached, Secrets are
+//! only watched as metadata and only when they carry esox's managed label, and source namespaces
+//! are watched (metadata only) through the stores' own credentials to refresh within a second.
+
+pub mod conditions;
+pub mod context;
+pub mod error;
+pub mod externalsecret;
+pub mod index;
+pub mod runner;
+pub mod secretstore;
+pub mod selector;
+pub mod stores;
+
+pub use context::{Context, Options};
+pub use error::Error;

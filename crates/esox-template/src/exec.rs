@@ -503,6 +503,15 @@ impl<'a> State<'a> {
                     None => lit_err(self, "integer"),
                 };
             }
+            (Arg::Num(_, n), Ty::U32) => {
+                return match n.int {
+                    Some(i) if (0..=u32::MAX as i64).contains(&i) => {
+                        Ok(Value::Int(i, IntKind::Int64))
+                    }
+                    Some(_) => self.err(a.pos(), a, format!("{} overflows uint32", n.text)),
+                    None => lit_err(self, "unsigned integer"),
+                };
+            }
             (Arg::Num(_, n), Ty::F64) => {
                 return match n.float {
                     Some(f) => Ok(Value::Float(f)),
@@ -580,6 +589,13 @@ impl<'a> State<'a> {
                         .or(def.variadic)
                         .unwrap_or(Ty::Any);
                     vals.push(funcs::convert(v, ty).or_else(|m| self.err(pos, c, m))?);
+                }
+                if let Some(why) = funcs::unsupported::reason(name) {
+                    return self.err(
+                        pos,
+                        c,
+                        format!("function {name} is not supported by esox yet: {why}"),
+                    );
                 }
                 (def.f)(&vals).or_else(|m| self.err(pos, c, format!("error calling {name}: {m}")))
             }

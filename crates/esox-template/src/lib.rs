@@ -19,6 +19,7 @@ pub mod value;
 use std::sync::Arc;
 
 pub use error::TemplateError;
+pub use funcs::unsupported::UNSUPPORTED;
 pub use value::Value;
 
 /// A parsed template, including the templates it defines with `define`/`block`.

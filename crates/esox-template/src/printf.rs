@@ -453,14 +453,14 @@ impl Fmt {
                     .ok()
                     .and_then(char::from_u32)
                     .unwrap_or('\u{FFFD}');
-                self.pad_no_zero(out, &c.to_string());
+                self.pad(out, &c.to_string());
             }
             'q' => {
                 let c = u32::try_from(i)
                     .ok()
                     .and_then(char::from_u32)
                     .unwrap_or('\u{FFFD}');
-                self.pad_no_zero(out, &quote_rune(c, self.plus));
+                self.pad(out, &quote_rune(c, self.plus));
             }
             'U' => {
                 // Go formats the operand as uint64.

@@ -206,3 +206,302 @@ fn runaway_output_is_bounded() {
     .expect_err("too big");
     assert!(err.to_string().contains("output exceeds"), "{err}");
 }
+
+/// Every function of ESO's list (eso-behaviour.md 8.4).
+const ESO_FUNCTIONS: &[&str] = &[
+    "pkcs12key",
+    "pkcs12keyPass",
+    "pkcs12cert",
+    "pkcs12certPass",
+    "pemToPkcs12",
+    "pemToPkcs12Pass",
+    "fullPemToPkcs12",
+    "fullPemToPkcs12Pass",
+    "pemTruststoreToPKCS12",
+    "pemTruststoreToPKCS12Pass",
+    "filterPEM",
+    "filterCertChain",
+    "certSANs",
+    "jwkPublicKeyPem",
+    "jwkPrivateKeyPem",
+    "toYaml",
+    "fromYaml",
+    "rsaDecrypt",
+    "ago",
+    "date",
+    "date_in_zone",
+    "date_modify",
+    "dateInZone",
+    "dateModify",
+    "duration",
+    "durationRound",
+    "htmlDate",
+    "htmlDateInZone",
+    "must_date_modify",
+    "mustDateModify",
+    "mustToDate",
+    "now",
+    "toDate",
+    "unixEpoch",
+    "abbrev",
+    "abbrevboth",
+    "trunc",
+    "trim",
+    "upper",
+    "lower",
+    "title",
+    "untitle",
+    "substr",
+    "repeat",
+    "trimall",
+    "trimAll",
+    "trimSuffix",
+    "trimPrefix",
+    "nospace",
+    "initials",
+    "randAlphaNum",
+    "randAlpha",
+    "randAscii",
+    "randNumeric",
+    "swapcase",
+    "shuffle",
+    "snakecase",
+    "camelcase",
+    "kebabcase",
+    "wrap",
+    "wrapWith",
+    "contains",
+    "hasPrefix",
+    "hasSuffix",
+    "quote",
+    "squote",
+    "cat",
+    "indent",
+    "nindent",
+    "replace",
+    "plural",
+    "sha1sum",
+    "sha256sum",
+    "sha512sum",
+    "adler32sum",
+    "toString",
+    "atoi",
+    "int64",
+    "int",
+    "float64",
+    "seq",
+    "toDecimal",
+    "split",
+    "splitList",
+    "splitn",
+    "toStrings",
+    "until",
+    "untilStep",
+    "add1",
+    "add",
+    "sub",
+    "div",
+    "mod",
+    "mul",
+    "randInt",
+    "add1f",
+    "addf",
+    "subf",
+    "divf",
+    "mulf",
+    "biggest",
+    "max",
+    "min",
+    "maxf",
+    "minf",
+    "ceil",
+    "floor",
+    "round",
+    "join",
+    "sortAlpha",
+    "default",
+    "empty",
+    "coalesce",
+    "all",
+    "any",
+    "compact",
+    "mustCompact",
+    "ternary",
+    "deepCopy",
+    "mustDeepCopy",
+    "tuple",
+    "list",
+    "dict",
+    "get",
+    "set",
+    "unset",
+    "hasKey",
+    "pluck",
+    "keys",
+    "pick",
+    "omit",
+    "merge",
+    "mergeOverwrite",
+    "mustMerge",
+    "mustMergeOverwrite",
+    "values",
+    "append",
+    "push",
+    "mustAppend",
+    "mustPush",
+    "prepend",
+    "mustPrepend",
+    "first",
+    "mustFirst",
+    "rest",
+    "mustRest",
+    "last",
+    "mustLast",
+    "initial",
+    "mustInitial",
+    "reverse",
+    "mustReverse",
+    "uniq",
+    "mustUniq",
+    "without",
+    "mustWithout",
+    "has",
+    "mustHas",
+    "slice",
+    "mustSlice",
+    "concat",
+    "dig",
+    "chunk",
+    "mustChunk",
+    "fromJson",
+    "toJson",
+    "toPrettyJson",
+    "toRawJson",
+    "mustFromJson",
+    "mustToJson",
+    "mustToPrettyJson",
+    "mustToRawJson",
+    "typeOf",
+    "typeIs",
+    "typeIsLike",
+    "kindOf",
+    "kindIs",
+    "deepEqual",
+    "base",
+    "dir",
+    "clean",
+    "ext",
+    "isAbs",
+    "osBase",
+    "osClean",
+    "osDir",
+    "osExt",
+    "osIsAbs",
+    "b64enc",
+    "b64dec",
+    "b32enc",
+    "b32dec",
+    "hexdec",
+    "bcrypt",
+    "htpasswd",
+    "genPrivateKey",
+    "derivePassword",
+    "buildCustomCert",
+    "genCA",
+    "genCAWithKey",
+    "genSelfSignedCert",
+    "genSelfSignedCertWithKey",
+    "genSignedCert",
+    "genSignedCertWithKey",
+    "encryptAES",
+    "decryptAES",
+    "randBytes",
+    "uuidv4",
+    "semver",
+    "semverCompare",
+    "fail",
+    "hello",
+    "regexMatch",
+    "mustRegexMatch",
+    "regexFindAll",
+    "mustRegexFindAll",
+    "regexFind",
+    "mustRegexFind",
+    "regexReplaceAll",
+    "mustRegexReplaceAll",
+    "regexReplaceAllLiteral",
+    "mustRegexReplaceAllLiteral",
+    "regexSplit",
+    "mustRegexSplit",
+    "regexQuoteMeta",
+    "urlParse",
+    "urlJoin",
+];
+
+#[test]
+fn every_eso_function_is_implemented_or_listed_as_unsupported() {
+    let defined = esox_template::funcs::library_function_names();
+    let mut implemented = 0;
+    for f in ESO_FUNCTIONS {
+        assert!(
+            defined.contains(f),
+            "{f} is neither implemented nor listed as unsupported"
+        );
+        if esox_template::UNSUPPORTED.iter().all(|(n, _)| n != f) {
+            implemented += 1;
+        }
+    }
+    for (name, reason) in esox_template::UNSUPPORTED {
+        assert!(
+            ESO_FUNCTIONS.contains(name),
+            "{name} is listed as unsupported but is not an ESO function"
+        );
+        assert!(!reason.is_empty());
+        // Calling one fails with a message naming the function and the reason.
+        let err = render("t", &format!("{{{{ {name} }}}}"), &data(&[]), None)
+            .expect_err(name)
+            .to_string();
+        assert!(
+            err.contains(name) && err.contains("not supported by esox yet"),
+            "{err}"
+        );
+    }
+    println!(
+        "ESO function list: {} functions, {implemented} implemented, {} not supported yet",
+        ESO_FUNCTIONS.len(),
+        esox_template::UNSUPPORTED.len()
+    );
+}
+
+#[test]
+fn hexdec_and_sha512_match_known_vectors() {
+    // Sprig 3.2 (the oracle) lacks these two; expected values are the published test vectors.
+    let d = data(&[]);
+    assert_eq!(
+        render("t", "{{ sha512sum \"abc\" }}", &d, None).expect("sha512"),
+        "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
+    );
+    assert_eq!(
+        render("t", "{{ hexdec \"68656c6c6f\" }}", &d, None).expect("hexdec"),
+        "hello"
+    );
+    assert!(render("t", "{{ hexdec \"6g\" }}", &d, None).is_err());
+    assert!(render("t", "{{ hexdec \"abc\" }}", &d, None).is_err());
+}
+
+#[test]
+fn bcrypt_and_htpasswd_verify() {
+    let d = data(&[("pw", "correct horse")]);
+    let h = render("t", "{{ bcrypt .pw }}", &d, None).expect("bcrypt");
+    assert!(h.starts_with("$2a$10$") && h.len() == 60, "{h}");
+    let line = render("t", "{{ htpasswd \"admin\" .pw }}", &d, None).expect("htpasswd");
+    let (user, hash) = line.split_once(':').expect("user:hash");
+    assert_eq!(user, "admin");
+    assert!(hash.starts_with("$2a$10$"));
+    let uuid = render("t", "{{ uuidv4 }}", &d, None).expect("uuid");
+    assert_eq!(uuid.len(), 36);
+    let rb = render("t", "{{ randBytes 24 | len }}", &d, None).expect("randBytes");
+    assert_eq!(rb, "32", "24 random bytes are 32 base64 characters");
+    let now = render("t", "{{ now | date \"2006\" }}", &d, None).expect("now");
+    assert!(now.parse::<u32>().is_ok_and(|y| y >= 2025), "{now}");
+}

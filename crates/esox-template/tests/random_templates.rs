@@ -194,6 +194,17 @@ const FUNCS: &[(&str, &str)] = &[
     ("html", "v"),
     ("js", "v"),
     ("urlquery", "v"),
+    ("toYaml", "a"),
+    ("date", "si"),
+    ("htmlDate", "i"),
+    ("dateInZone", "sis"),
+    ("duration", "a"),
+    ("durationRound", "s"),
+    ("urlParse", "s"),
+    ("semver", "s"),
+    ("semverCompare", "ss"),
+    ("filterPEM", "ss"),
+    ("mustToPrettyJson", "a"),
 ];
 
 const VERBS: &[&str] = &[

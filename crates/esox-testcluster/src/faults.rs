@@ -7,7 +7,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultAction {
     /// Answer with a `Status` error of this code, reason and message.
-    Fail { code: u16, reason: String, message: String },
+    Fail {
+        code: u16,
+        reason: String,
+        message: String,
+    },
     /// Wait this long before serving the request normally.
     Delay(Duration),
 }
@@ -47,7 +51,12 @@ impl Faults {
         let mut g = self.rules.lock().unwrap_or_else(|p| p.into_inner());
         g.0 += 1;
         let id = g.0;
-        g.1.push(Rule { id, matcher, action, remaining: times });
+        g.1.push(Rule {
+            id,
+            matcher,
+            action,
+            remaining: times,
+        });
         FaultId(id)
     }
 
@@ -64,7 +73,11 @@ impl Faults {
         };
         self.add(
             matcher,
-            FaultAction::Fail { code, reason: reason.into(), message: format!("injected fault ({code})") },
+            FaultAction::Fail {
+                code,
+                reason: reason.into(),
+                message: format!("injected fault ({code})"),
+            },
             times,
         )
     }
@@ -79,11 +92,21 @@ impl Faults {
     }
 
     pub fn clear(&self) {
-        self.rules.lock().unwrap_or_else(|p| p.into_inner()).1.clear();
+        self.rules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .clear();
     }
 
     /// The actions for a request, consuming one use of each counted rule.
-    pub(crate) fn check(&self, verb: &str, resource: &str, namespace: &str, name: &str) -> Vec<FaultAction> {
+    pub(crate) fn check(
+        &self,
+        verb: &str,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Vec<FaultAction> {
         let mut g = self.rules.lock().unwrap_or_else(|p| p.into_inner());
         if g.1.is_empty() {
             return Vec::new();
@@ -114,7 +137,14 @@ mod tests {
     #[test]
     fn counted_faults_expire() {
         let f = Faults::default();
-        f.fail(FaultMatch { verb: Some("get".into()), ..Default::default() }, 500, Some(1));
+        f.fail(
+            FaultMatch {
+                verb: Some("get".into()),
+                ..Default::default()
+            },
+            500,
+            Some(1),
+        );
         assert!(f.check("list", "secrets", "a", "").is_empty());
         assert_eq!(f.check("get", "secrets", "a", "b").len(), 1);
         assert!(f.check("get", "secrets", "a", "b").is_empty());

@@ -8,6 +8,35 @@
 //! and ServiceAccount tokens), RBAC authorization, namespace lifecycle, ownerReference garbage
 //! collection, and fault injection. It serves HTTPS with a CA generated at start.
 //!
+//! What it does, in the real server's terms:
+//! - **Transport**: HTTPS (rustls, ring) with a fresh CA valid for `127.0.0.1` and `localhost`;
+//!   HTTP/1.1 only. JSON everywhere; protobuf *request* bodies are decoded for the kinds
+//!   kubectl's typed commands send (see `protobuf.rs`); answers are always JSON.
+//! - **Authentication**: the admin bearer token (`system:masters`), ServiceAccount JWTs from
+//!   TokenRequest and from `kubernetes.io/service-account-token` Secrets (revoked with the
+//!   account or the Secret), client certificates issued by [`TestCluster::issue_client_cert`].
+//!   Anything else is 401.
+//! - **Authorization**: RBAC over the stored Roles/ClusterRoles/bindings plus the bootstrap
+//!   roles (`cluster-admin`, `system:basic-user`, `system:discovery`, ...); 403 texts as the
+//!   real authorizer writes them; SelfSubjectAccessReview, SelfSubjectRulesReview,
+//!   SelfSubjectReview.
+//! - **Verbs**: get, list (label/field selectors, limit/continue), watch (resume from a
+//!   resourceVersion in a bounded history, 410 Expired after [`TestCluster::compact`],
+//!   bookmarks, timeoutSeconds, selector transitions), create (generateName), update (409 on a
+//!   stale resourceVersion), patch (JSON, merge, strategic for built-ins, server-side apply
+//!   with managedFields, conflicts and force), delete (finalizers, propagationPolicy),
+//!   deletecollection, dryRun; PartialObjectMetadata and Table renderings.
+//! - **CRDs**: validated with `esox-schema` (structural schemas, CEL), Established at once,
+//!   served per version with the status subresource; custom resources pruned, defaulted and
+//!   validated (422 with causes), `fieldValidation=Strict` refuses unknown fields.
+//! - **Controllers**: namespace defaults and deletion, ownerReference GC (background,
+//!   foreground, orphan), the token Secret controller.
+//!
+//! Known differences: no protobuf responses, no HTTP/2, no conversion webhooks (versions of a
+//! CRD share one stored form; only `apiVersion` changes), no admission webhooks, no
+//! aggregated discovery, lists are not snapshots across `continue` pages, `managedFields`
+//! treat every list as atomic, the OpenAPI documents are minimal (enough for kubectl).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), esox_testcluster::Error> {
 //! let cluster = esox_testcluster::TestCluster::start(Default::default()).await?;
@@ -43,6 +72,7 @@ use std::time::Duration;
 pub use faults::{FaultAction, FaultId, FaultMatch, Faults};
 pub use schema::schema_validation_available;
 pub use status::ApiError;
+pub use tls::ClientCert;
 
 use state::State;
 
@@ -50,11 +80,17 @@ use state::State;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("TLS setup failed: {0}")]
     Tls(String),
     #[error("writing the kubeconfig to {path}: {source}")]
-    WriteKubeconfig { path: String, source: std::io::Error },
+    WriteKubeconfig {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("building a kube client from the kubeconfig: {0}")]
     Client(String),
     #[error("bootstrapping the cluster: {0}")]
@@ -86,6 +122,7 @@ impl Default for Config {
 pub struct TestCluster {
     state: Arc<State>,
     tls: Arc<tokio_rustls::rustls::ServerConfig>,
+    ca: tls::ClusterTls,
     listener: Mutex<Option<server::Listener>>,
     addr: SocketAddr,
     controllers: tokio::task::JoinHandle<()>,
@@ -94,7 +131,9 @@ pub struct TestCluster {
 impl std::fmt::Debug for TestCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The admin token is a credential and is left out.
-        f.debug_struct("TestCluster").field("url", &self.url()).finish_non_exhaustive()
+        f.debug_struct("TestCluster")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,12 +143,21 @@ fn bootstrap(state: &State) -> Result<(), Error> {
         let info = state
             .info("rbac.authorization.k8s.io", "v1", resource)
             .ok_or_else(|| Error::Bootstrap(format!("{resource} not registered")))?;
-        handlers::write::create(state, &info, "", obj, &ctx).map_err(|e| Error::Bootstrap(e.to_string()))?;
-    }
-    let ns_info = state.info("", "v1", "namespaces").ok_or_else(|| Error::Bootstrap("namespaces not registered".into()))?;
-    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        handlers::write::create(state, &ns_info, "", serde_json::json!({"metadata": {"name": ns}}), &ctx)
+        handlers::write::create(state, &info, "", obj, &ctx)
             .map_err(|e| Error::Bootstrap(e.to_string()))?;
+    }
+    let ns_info = state
+        .info("", "v1", "namespaces")
+        .ok_or_else(|| Error::Bootstrap("namespaces not registered".into()))?;
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        handlers::write::create(
+            state,
+            &ns_info,
+            "",
+            serde_json::json!({"metadata": {"name": ns}}),
+            &ctx,
+        )
+        .map_err(|e| Error::Bootstrap(e.to_string()))?;
     }
     Ok(())
 }
@@ -119,13 +167,25 @@ impl TestCluster {
     /// RBAC roles) and listens. Must be called inside a Tokio runtime.
     pub async fn start(config: Config) -> Result<Self, Error> {
         let tls = tls::ClusterTls::generate()?;
-        let state = State::new(config.watch_history, config.bookmark_interval, tls.ca_pem.clone());
+        let state = State::new(
+            config.watch_history,
+            config.bookmark_interval,
+            tls.ca_pem.clone(),
+        );
         bootstrap(&state)?;
         let controllers = controllers::spawn(state.clone());
-        let listener = server::Listener::start(state.clone(), config.addr, tls.server_config.clone()).await?;
+        let listener =
+            server::Listener::start(state.clone(), config.addr, tls.server_config.clone()).await?;
         let addr = listener.addr;
         tracing::info!(%addr, "test cluster listening");
-        Ok(Self { state, tls: tls.server_config, listener: Mutex::new(Some(listener)), addr, controllers })
+        Ok(Self {
+            state,
+            tls: tls.server_config.clone(),
+            ca: tls,
+            listener: Mutex::new(Some(listener)),
+            addr,
+            controllers,
+        })
     }
 
     /// `https://127.0.0.1:PORT`.
@@ -159,8 +219,10 @@ impl TestCluster {
 
     pub fn write_kubeconfig(&self, path: impl AsRef<Path>) -> Result<(), Error> {
         let path = path.as_ref();
-        std::fs::write(path, self.kubeconfig_yaml())
-            .map_err(|e| Error::WriteKubeconfig { path: path.display().to_string(), source: e })
+        std::fs::write(path, self.kubeconfig_yaml()).map_err(|e| Error::WriteKubeconfig {
+            path: path.display().to_string(),
+            source: e,
+        })
     }
 
     /// A kube client for the admin user, built from the kubeconfig as any client would.
@@ -171,6 +233,27 @@ impl TestCluster {
     /// A kube client that authenticates with `token`.
     pub async fn client_with_token(&self, token: &str) -> Result<kube::Client, Error> {
         client_from_kubeconfig(&self.kubeconfig_with_token(token)).await
+    }
+
+    /// Issues a client certificate (CN=`user`, O=`groups`) signed by the cluster CA, which the
+    /// server then accepts as that user, as x509 client authentication does.
+    pub fn issue_client_cert(&self, user: &str, groups: &[&str]) -> Result<ClientCert, Error> {
+        let cert = self.ca.issue_client_cert(user, groups)?;
+        let mut all_groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        all_groups.push("system:authenticated".into());
+        let info = auth::UserInfo { name: user.to_string(), uid: String::new(), groups: all_groups };
+        self.state.client_certs.lock().unwrap_or_else(|p| p.into_inner()).insert(cert.der.clone(), info);
+        Ok(cert)
+    }
+
+    /// A kubeconfig whose user authenticates with `cert`.
+    pub fn kubeconfig_with_cert(&self, cert: &ClientCert) -> String {
+        kubeconfig::render_cert(&self.url(), &self.state.ca_pem, &cert.cert_pem, &cert.key_pem)
+    }
+
+    /// A kube client that authenticates with a client certificate.
+    pub async fn client_with_cert(&self, cert: &ClientCert) -> Result<kube::Client, Error> {
+        client_from_kubeconfig(&self.kubeconfig_with_cert(cert)).await
     }
 
     /// Fault injection for API calls.
@@ -191,7 +274,12 @@ impl TestCluster {
     /// Stops the listener (dropping all connections and watches) and starts it again on the
     /// same address; all objects are kept.
     pub async fn restart(&self) -> Result<(), Error> {
-        if let Some(l) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(l) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             l.stop();
         }
         self.cut_watches();
@@ -209,7 +297,12 @@ impl TestCluster {
 
     /// Stops serving and the controllers.
     pub fn shutdown(&self) {
-        if let Some(l) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(l) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             l.stop();
         }
         self.cut_watches();
@@ -225,16 +318,21 @@ impl Drop for TestCluster {
 
 async fn client_from_kubeconfig(yaml: &str) -> Result<kube::Client, Error> {
     let kc = kube::config::Kubeconfig::from_yaml(yaml).map_err(|e| Error::Client(e.to_string()))?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-        .await
-        .map_err(|e| Error::Client(e.to_string()))?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .map_err(|e| Error::Client(e.to_string()))?;
     kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
 }
 
 /// Runs a cluster on `addr`, writes its kubeconfig to `kubeconfig_out`, and serves until the
 /// process gets Ctrl-C / SIGTERM. Used by `esox testcluster`.
 pub async fn run_standalone(addr: SocketAddr, kubeconfig_out: &Path) -> Result<(), Error> {
-    let cluster = TestCluster::start(Config { addr, ..Config::default() }).await?;
+    let cluster = TestCluster::start(Config {
+        addr,
+        ..Config::default()
+    })
+    .await?;
     cluster.write_kubeconfig(kubeconfig_out)?;
     tracing::info!(url = %cluster.url(), kubeconfig = %kubeconfig_out.display(), "test cluster ready");
     wait_for_signal().await;
@@ -245,7 +343,9 @@ pub async fn run_standalone(addr: SocketAddr, kubeconfig_out: &Path) -> Result<(
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}

@@ -24,7 +24,10 @@ enum Ty {
 #[derive(Clone, Copy)]
 struct F(u64, &'static str, Ty, bool);
 
-const TYPE_META: &[F] = &[F(1, "apiVersion", Ty::Str, false), F(2, "kind", Ty::Str, false)];
+const TYPE_META: &[F] = &[
+    F(1, "apiVersion", Ty::Str, false),
+    F(2, "kind", Ty::Str, false),
+];
 const OWNER_REF: &[F] = &[
     F(1, "kind", Ty::Str, false),
     F(3, "name", Ty::Str, false),
@@ -54,7 +57,15 @@ const OBJECT_REF: &[F] = &[
     F(5, "apiVersion", Ty::Str, false),
 ];
 const LOCAL_REF: &[F] = &[F(1, "name", Ty::Str, false)];
-const NAMESPACE: &[F] = &[F(1, "metadata", Ty::Msg(OBJECT_META), false), F(2, "spec", Ty::Msg(&[F(1, "finalizers", Ty::Str, true)]), false)];
+const NAMESPACE: &[F] = &[
+    F(1, "metadata", Ty::Msg(OBJECT_META), false),
+    F(
+        2,
+        "spec",
+        Ty::Msg(&[F(1, "finalizers", Ty::Str, true)]),
+        false,
+    ),
+];
 const SECRET: &[F] = &[
     F(1, "metadata", Ty::Msg(OBJECT_META), false),
     F(2, "data", Ty::MapBytes, false),
@@ -81,14 +92,21 @@ const POLICY_RULE: &[F] = &[
     F(4, "resourceNames", Ty::Str, true),
     F(5, "nonResourceURLs", Ty::Str, true),
 ];
-const ROLE: &[F] = &[F(1, "metadata", Ty::Msg(OBJECT_META), false), F(2, "rules", Ty::Msg(POLICY_RULE), true)];
+const ROLE: &[F] = &[
+    F(1, "metadata", Ty::Msg(OBJECT_META), false),
+    F(2, "rules", Ty::Msg(POLICY_RULE), true),
+];
 const SUBJECT: &[F] = &[
     F(1, "kind", Ty::Str, false),
     F(2, "apiGroup", Ty::Str, false),
     F(3, "name", Ty::Str, false),
     F(4, "namespace", Ty::Str, false),
 ];
-const ROLE_REF: &[F] = &[F(1, "apiGroup", Ty::Str, false), F(2, "kind", Ty::Str, false), F(3, "name", Ty::Str, false)];
+const ROLE_REF: &[F] = &[
+    F(1, "apiGroup", Ty::Str, false),
+    F(2, "kind", Ty::Str, false),
+    F(3, "name", Ty::Str, false),
+];
 const ROLE_BINDING: &[F] = &[
     F(1, "metadata", Ty::Msg(OBJECT_META), false),
     F(2, "subjects", Ty::Msg(SUBJECT), true),
@@ -102,11 +120,16 @@ const BOUND_REF: &[F] = &[
 ];
 const TOKEN_REQUEST: &[F] = &[
     F(1, "metadata", Ty::Msg(OBJECT_META), false),
-    F(2, "spec", Ty::Msg(&[
-        F(1, "audiences", Ty::Str, true),
-        F(3, "boundObjectRef", Ty::Msg(BOUND_REF), false),
-        F(4, "expirationSeconds", Ty::Int, false),
-    ]), false),
+    F(
+        2,
+        "spec",
+        Ty::Msg(&[
+            F(1, "audiences", Ty::Str, true),
+            F(3, "boundObjectRef", Ty::Msg(BOUND_REF), false),
+            F(4, "expirationSeconds", Ty::Int, false),
+        ]),
+        false,
+    ),
 ];
 const RESOURCE_ATTRS: &[F] = &[
     F(1, "namespace", Ty::Str, false),
@@ -120,16 +143,42 @@ const RESOURCE_ATTRS: &[F] = &[
 const NON_RESOURCE_ATTRS: &[F] = &[F(1, "path", Ty::Str, false), F(2, "verb", Ty::Str, false)];
 const SSAR: &[F] = &[
     F(1, "metadata", Ty::Msg(OBJECT_META), false),
-    F(2, "spec", Ty::Msg(&[
-        F(1, "resourceAttributes", Ty::Msg(RESOURCE_ATTRS), false),
-        F(2, "nonResourceAttributes", Ty::Msg(NON_RESOURCE_ATTRS), false),
-    ]), false),
+    F(
+        2,
+        "spec",
+        Ty::Msg(&[
+            F(1, "resourceAttributes", Ty::Msg(RESOURCE_ATTRS), false),
+            F(
+                2,
+                "nonResourceAttributes",
+                Ty::Msg(NON_RESOURCE_ATTRS),
+                false,
+            ),
+        ]),
+        false,
+    ),
 ];
-const SSRR: &[F] = &[F(1, "metadata", Ty::Msg(OBJECT_META), false), F(2, "spec", Ty::Msg(&[F(1, "namespace", Ty::Str, false)]), false)];
+const SSRR: &[F] = &[
+    F(1, "metadata", Ty::Msg(OBJECT_META), false),
+    F(
+        2,
+        "spec",
+        Ty::Msg(&[F(1, "namespace", Ty::Str, false)]),
+        false,
+    ),
+];
 const SELF_SUBJECT_REVIEW: &[F] = &[F(1, "metadata", Ty::Msg(OBJECT_META), false)];
 const DELETE_OPTIONS: &[F] = &[
     F(1, "gracePeriodSeconds", Ty::Int, false),
-    F(2, "preconditions", Ty::Msg(&[F(1, "uid", Ty::Str, false), F(2, "resourceVersion", Ty::Str, false)]), false),
+    F(
+        2,
+        "preconditions",
+        Ty::Msg(&[
+            F(1, "uid", Ty::Str, false),
+            F(2, "resourceVersion", Ty::Str, false),
+        ]),
+        false,
+    ),
     F(3, "orphanDependents", Ty::Bool, false),
     F(4, "propagationPolicy", Ty::Str, false),
     F(5, "dryRun", Ty::Str, true),
@@ -152,6 +201,9 @@ fn schema_for(kind: &str) -> Option<&'static [F]> {
     })
 }
 
+/// (field number, wire type, varint value, length-delimited bytes).
+type WireField<'a> = (u64, u64, u64, &'a [u8]);
+
 struct Reader<'a> {
     b: &'a [u8],
     i: usize,
@@ -173,14 +225,18 @@ impl<'a> Reader<'a> {
 
     fn bytes(&mut self) -> Result<&'a [u8], String> {
         let n = self.varint()? as usize;
-        let end = self.i.checked_add(n).filter(|e| *e <= self.b.len()).ok_or("truncated field")?;
+        let end = self
+            .i
+            .checked_add(n)
+            .filter(|e| *e <= self.b.len())
+            .ok_or("truncated field")?;
         let s = &self.b[self.i..end];
         self.i = end;
         Ok(s)
     }
 
     /// (field number, wire type, payload); payload is the varint value or the bytes.
-    fn field(&mut self) -> Result<Option<(u64, u64, u64, &'a [u8])>, String> {
+    fn field(&mut self) -> Result<Option<WireField<'a>>, String> {
         if self.i >= self.b.len() {
             return Ok(None);
         }
@@ -210,7 +266,9 @@ fn decode_msg(b: &[u8], schema: &[F]) -> Result<Value, String> {
     let mut out = Map::new();
     let mut r = Reader { b, i: 0 };
     while let Some((num, _wt, int, bytes)) = r.field()? {
-        let Some(f) = schema.iter().find(|f| f.0 == num) else { continue };
+        let Some(f) = schema.iter().find(|f| f.0 == num) else {
+            continue;
+        };
         let v = match f.2 {
             Ty::Str => json!(utf8(bytes)?),
             Ty::Bytes => json!(base64::engine::general_purpose::STANDARD.encode(bytes)),
@@ -219,11 +277,17 @@ fn decode_msg(b: &[u8], schema: &[F]) -> Result<Value, String> {
             Ty::Time => {
                 let t = decode_msg(bytes, &[F(1, "seconds", Ty::Int, false)])?;
                 let secs = t.get("seconds").and_then(Value::as_i64).unwrap_or(0);
-                jiff::Timestamp::from_second(secs).map(|ts| json!(ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())).unwrap_or(Value::Null)
+                jiff::Timestamp::from_second(secs)
+                    .map(|ts| json!(ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()))
+                    .unwrap_or(Value::Null)
             }
             Ty::Msg(s) => decode_msg(bytes, s)?,
             Ty::MapStr | Ty::MapBytes => {
-                let vt = if matches!(f.2, Ty::MapStr) { Ty::Str } else { Ty::Bytes };
+                let vt = if matches!(f.2, Ty::MapStr) {
+                    Ty::Str
+                } else {
+                    Ty::Bytes
+                };
                 let e = decode_msg(bytes, &[F(1, "k", Ty::Str, false), F(2, "v", vt, false)])?;
                 let k = e.get("k").and_then(Value::as_str).unwrap_or("").to_string();
                 let v = e.get("v").cloned().unwrap_or(json!(""));
@@ -247,11 +311,28 @@ fn decode_msg(b: &[u8], schema: &[F]) -> Result<Value, String> {
 
 /// Decodes a protobuf body into the JSON the rest of the server works with.
 pub fn decode(body: &[u8]) -> Result<Value, String> {
-    let rest = body.strip_prefix(MAGIC).ok_or("missing the k8s protobuf magic")?;
-    let env = decode_msg(rest, &[F(1, "typeMeta", Ty::Msg(TYPE_META), false), F(2, "raw", Ty::Bytes, false)])?;
-    let kind = env.pointer("/typeMeta/kind").and_then(Value::as_str).unwrap_or("").to_string();
-    let api_version = env.pointer("/typeMeta/apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
-    let schema = schema_for(&kind).ok_or_else(|| format!("protobuf bodies of kind {kind:?} are not supported; send JSON"))?;
+    let rest = body
+        .strip_prefix(MAGIC)
+        .ok_or("missing the k8s protobuf magic")?;
+    let env = decode_msg(
+        rest,
+        &[
+            F(1, "typeMeta", Ty::Msg(TYPE_META), false),
+            F(2, "raw", Ty::Bytes, false),
+        ],
+    )?;
+    let kind = env
+        .pointer("/typeMeta/kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let api_version = env
+        .pointer("/typeMeta/apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let schema = schema_for(&kind)
+        .ok_or_else(|| format!("protobuf bodies of kind {kind:?} are not supported; send JSON"))?;
     let raw = env
         .get("raw")
         .and_then(Value::as_str)
@@ -281,6 +362,9 @@ mod tests {
         let tm = [field_bytes(1, b"v1"), field_bytes(2, b"ConfigMap")].concat();
         let body = [MAGIC.to_vec(), field_bytes(1, &tm), field_bytes(2, &raw)].concat();
         let v = decode(&body).expect("decodes");
-        assert_eq!(v, json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm1"}, "data": {"k": "v"}}));
+        assert_eq!(
+            v,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm1"}, "data": {"k": "v"}})
+        );
     }
 }

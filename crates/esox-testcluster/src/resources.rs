@@ -3,8 +3,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::Value;
-
 /// Identifies where objects of a resource are stored, independent of the served version.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupResource {
@@ -14,7 +12,10 @@ pub struct GroupResource {
 
 impl GroupResource {
     pub fn new(group: &str, resource: &str) -> Self {
-        Self { group: group.to_string(), resource: resource.to_string() }
+        Self {
+            group: group.to_string(),
+            resource: resource.to_string(),
+        }
     }
 }
 
@@ -32,8 +33,8 @@ pub struct ResourceInfo {
     pub subresources: Vec<&'static str>,
     /// Create-only virtual resources (reviews): nothing is stored.
     pub virtual_only: bool,
-    /// Set for custom resources: the version's OpenAPI schema (`openAPIV3Schema`).
-    pub crd_schema: Option<Arc<Value>>,
+    /// Set for custom resources: the version's compiled `openAPIV3Schema`.
+    pub crd_schema: Option<Arc<esox_schema::CompiledSchema>>,
     pub is_crd: bool,
 }
 
@@ -55,8 +56,16 @@ impl ResourceInfo {
     }
 }
 
-const ALL_VERBS: &[&str] =
-    &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 #[allow(clippy::too_many_arguments)]
 fn builtin(
@@ -104,16 +113,64 @@ impl Registry {
     pub fn builtin() -> Self {
         let mut r = Registry::default();
         for info in [
-            builtin("", "v1", "namespaces", "Namespace", false, &["ns"], &["status", "finalize"]),
+            builtin(
+                "",
+                "v1",
+                "namespaces",
+                "Namespace",
+                false,
+                &["ns"],
+                &["status", "finalize"],
+            ),
             builtin("", "v1", "secrets", "Secret", true, &[], &[]),
             builtin("", "v1", "configmaps", "ConfigMap", true, &["cm"], &[]),
-            builtin("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"], &["token"]),
+            builtin(
+                "",
+                "v1",
+                "serviceaccounts",
+                "ServiceAccount",
+                true,
+                &["sa"],
+                &["token"],
+            ),
             builtin("", "v1", "events", "Event", true, &["ev"], &[]),
             builtin("events.k8s.io", "v1", "events", "Event", true, &["ev"], &[]),
-            builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[], &[]),
-            builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", true, &[], &[]),
-            builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true, &[], &[]),
-            builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false, &[], &[]),
+            builtin(
+                "coordination.k8s.io",
+                "v1",
+                "leases",
+                "Lease",
+                true,
+                &[],
+                &[],
+            ),
+            builtin(
+                "rbac.authorization.k8s.io",
+                "v1",
+                "roles",
+                "Role",
+                true,
+                &[],
+                &[],
+            ),
+            builtin(
+                "rbac.authorization.k8s.io",
+                "v1",
+                "rolebindings",
+                "RoleBinding",
+                true,
+                &[],
+                &[],
+            ),
+            builtin(
+                "rbac.authorization.k8s.io",
+                "v1",
+                "clusterroles",
+                "ClusterRole",
+                false,
+                &[],
+                &[],
+            ),
             builtin(
                 "rbac.authorization.k8s.io",
                 "v1",
@@ -132,9 +189,24 @@ impl Registry {
                 &["crd", "crds"],
                 &["status"],
             ),
-            review("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview", false),
-            review("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview", false),
-            review("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview", false),
+            review(
+                "authorization.k8s.io",
+                "selfsubjectaccessreviews",
+                "SelfSubjectAccessReview",
+                false,
+            ),
+            review(
+                "authorization.k8s.io",
+                "selfsubjectrulesreviews",
+                "SelfSubjectRulesReview",
+                false,
+            ),
+            review(
+                "authentication.k8s.io",
+                "selfsubjectreviews",
+                "SelfSubjectReview",
+                false,
+            ),
         ] {
             r.insert(info);
         }
@@ -146,21 +218,28 @@ impl Registry {
             self.group_order.push(info.group.clone());
         }
         self.map.insert(
-            (info.group.clone(), info.version.clone(), info.resource.clone()),
+            (
+                info.group.clone(),
+                info.version.clone(),
+                info.resource.clone(),
+            ),
             Arc::new(info),
         );
     }
 
     /// Drops every version of a group/resource (a CRD went away).
     pub fn remove(&mut self, group: &str, resource: &str) {
-        self.map.retain(|(g, _, r), _| !(g == group && r == resource));
+        self.map
+            .retain(|(g, _, r), _| !(g == group && r == resource));
         if !self.map.keys().any(|(g, _, _)| g == group) {
             self.group_order.retain(|g| g != group);
         }
     }
 
     pub fn get(&self, group: &str, version: &str, resource: &str) -> Option<Arc<ResourceInfo>> {
-        self.map.get(&(group.to_string(), version.to_string(), resource.to_string())).cloned()
+        self.map
+            .get(&(group.to_string(), version.to_string(), resource.to_string()))
+            .cloned()
     }
 
     /// Any served version of a group/resource (used by controllers that see only stored objects).
@@ -171,15 +250,6 @@ impl Registry {
             .map(|(_, v)| v.clone())
     }
 
-    /// Finds the resource serving `apiVersion`/`kind`.
-    pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceInfo>> {
-        let (group, version) = split_api_version(api_version);
-        self.map
-            .values()
-            .find(|i| i.group == group && i.version == version && i.kind == kind)
-            .cloned()
-    }
-
     pub fn versions_of(&self, group: &str) -> Vec<String> {
         let mut v: Vec<String> = Vec::new();
         for (g, ver, _) in self.map.keys() {
@@ -187,7 +257,7 @@ impl Registry {
                 v.push(ver.clone());
             }
         }
-        v.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+        v.sort_by_key(|x| std::cmp::Reverse(version_priority(x)));
         v
     }
 
@@ -202,16 +272,6 @@ impl Registry {
             .map(|(_, i)| i.clone())
             .collect()
     }
-
-    /// Every stored group/resource, once.
-    pub fn stored_resources(&self) -> Vec<Arc<ResourceInfo>> {
-        let mut seen = std::collections::BTreeSet::new();
-        self.map
-            .values()
-            .filter(|i| !i.virtual_only && seen.insert(i.gr()))
-            .cloned()
-            .collect()
-    }
 }
 
 pub fn split_api_version(api_version: &str) -> (&str, &str) {
@@ -223,7 +283,9 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
 
 /// Kubernetes version ordering: GA > beta > alpha, higher numbers first.
 pub fn version_priority(v: &str) -> (u8, u32, u32) {
-    let Some(rest) = v.strip_prefix('v') else { return (0, 0, 0) };
+    let Some(rest) = v.strip_prefix('v') else {
+        return (0, 0, 0);
+    };
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     let major: u32 = digits.parse().unwrap_or(0);
     let tail = &rest[digits.len()..];
@@ -247,7 +309,7 @@ mod tests {
     #[test]
     fn version_ordering_follows_kubernetes() {
         let mut v = vec!["v1alpha1", "v2", "v1beta2", "v1", "v1beta1"];
-        v.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+        v.sort_by_key(|x| std::cmp::Reverse(version_priority(x)));
         assert_eq!(v, ["v2", "v1", "v1beta2", "v1beta1", "v1alpha1"]);
     }
 }

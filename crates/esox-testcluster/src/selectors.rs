@@ -45,8 +45,16 @@ fn set_values(s: &str) -> Result<Vec<String>, ApiError> {
         .trim()
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| ApiError::bad_request(format!("unable to parse requirement: found '{s}', expected: '('")))?;
-    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unable to parse requirement: found '{s}', expected: '('"
+            ))
+        })?;
+    Ok(inner
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect())
 }
 
 impl LabelSelector {
@@ -70,7 +78,9 @@ impl LabelSelector {
             } else if let Some((k, v)) = part.split_once(" in ") {
                 LabelReq::In(k.trim().into(), set_values(v)?)
             } else if part.contains(' ') || part.contains('(') {
-                return Err(ApiError::bad_request(format!("unable to parse requirement: {part:?}")));
+                return Err(ApiError::bad_request(format!(
+                    "unable to parse requirement: {part:?}"
+                )));
             } else {
                 LabelReq::Exists(part.to_string())
             };
@@ -114,11 +124,18 @@ impl FieldSelector {
             } else if let Some((k, v)) = part.split_once('=') {
                 (k, true, v)
             } else {
-                return Err(ApiError::bad_request(format!("invalid field selector: {part:?}: expected an operator")));
+                return Err(ApiError::bad_request(format!(
+                    "invalid field selector: {part:?}: expected an operator"
+                )));
             };
             let field = field.trim();
-            if field != "metadata.name" && field != "metadata.namespace" && !supported.contains(&field) {
-                return Err(ApiError::bad_request(format!("field label not supported: {field}")));
+            if field != "metadata.name"
+                && field != "metadata.namespace"
+                && !supported.contains(&field)
+            {
+                return Err(ApiError::bad_request(format!(
+                    "field label not supported: {field}"
+                )));
             }
             reqs.push((field.to_string(), eq, value.trim().to_string()));
         }
@@ -138,11 +155,6 @@ impl FieldSelector {
             };
             (actual == *value) == *eq
         })
-    }
-
-    /// The namespace this selector pins, if any (lets the list skip other namespaces).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -190,15 +202,24 @@ mod tests {
             ("missing notin (a)", true),
             ("", true),
         ] {
-            assert_eq!(LabelSelector::parse(sel).expect(sel).matches(&obj()), want, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).expect(sel).matches(&obj()),
+                want,
+                "{sel}"
+            );
         }
     }
 
     #[test]
     fn field_selector_supports_type_for_secrets_only() {
-        let s = FieldSelector::parse("type=Opaque,metadata.name!=m", supported_fields("", "secrets")).expect("parse");
+        let s = FieldSelector::parse(
+            "type=Opaque,metadata.name!=m",
+            supported_fields("", "secrets"),
+        )
+        .expect("parse");
         assert!(s.matches(&obj()));
-        let e = FieldSelector::parse("type=Opaque", supported_fields("", "configmaps")).expect_err("unsupported");
+        let e = FieldSelector::parse("type=Opaque", supported_fields("", "configmaps"))
+            .expect_err("unsupported");
         assert_eq!(e.code, 400);
         assert!(e.message.contains("field label not supported: type"));
     }

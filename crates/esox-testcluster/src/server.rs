@@ -19,9 +19,17 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    pub(crate) async fn start(state: Arc<State>, addr: SocketAddr, tls: Arc<tokio_rustls::rustls::ServerConfig>) -> Result<Self, Error> {
-        let listener = TcpListener::bind(addr).await.map_err(|e| Error::Bind { addr, source: e })?;
-        let addr = listener.local_addr().map_err(|e| Error::Bind { addr, source: e })?;
+    pub(crate) async fn start(
+        state: Arc<State>,
+        addr: SocketAddr,
+        tls: Arc<tokio_rustls::rustls::ServerConfig>,
+    ) -> Result<Self, Error> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::Bind { addr, source: e })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Bind { addr, source: e })?;
         let acceptor = TlsAcceptor::from(tls);
         let task = tokio::spawn(async move {
             // Connections live in the set so that stopping the listener also drops them.
@@ -35,9 +43,14 @@ impl Listener {
                         let state = state.clone();
                         conns.spawn(async move {
                             let Ok(tls) = acceptor.accept(tcp).await else { return };
+                            let peer = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|der| {
+                                let certs = state.client_certs.lock().unwrap_or_else(|p| p.into_inner());
+                                certs.get(der.as_ref()).cloned().ok_or(())
+                            });
                             let svc = service_fn(move |req| {
                                 let state = state.clone();
-                                async move { Ok::<_, std::convert::Infallible>(crate::handlers::handle(state, req).await) }
+                                let peer = peer.clone();
+                                async move { Ok::<_, std::convert::Infallible>(crate::handlers::handle(state, req, peer).await) }
                             });
                             let conn = hyper::server::conn::http1::Builder::new()
                                 .keep_alive(true)

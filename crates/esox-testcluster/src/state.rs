@@ -22,11 +22,15 @@ pub(crate) struct State {
     pub bookmark_interval: Duration,
     /// Wakes the controllers when something needs another look (a finalizer went away, ...).
     pub controller_kick: tokio::sync::Notify,
+    /// Users of the client certificates this cluster issued, by certificate DER.
+    pub client_certs: std::sync::Mutex<std::collections::HashMap<Vec<u8>, crate::auth::UserInfo>>,
 }
 
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("State").field("store", &self.store).finish_non_exhaustive()
+        f.debug_struct("State")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,6 +51,7 @@ impl State {
             watch_cut,
             bookmark_interval,
             controller_kick: tokio::sync::Notify::new(),
+            client_certs: Default::default(),
         })
     }
 
@@ -67,6 +72,7 @@ impl State {
     }
 
     pub fn get(&self, group: &str, resource: &str, ns: &str, name: &str) -> Option<Arc<Value>> {
-        self.store.get(&GroupResource::new(group, resource), ns, name)
+        self.store
+            .get(&GroupResource::new(group, resource), ns, name)
     }
 }

@@ -22,7 +22,11 @@ impl std::error::Error for ApiError {}
 
 /// The group-qualified resource as Kubernetes prints it: `secrets`, `leases.coordination.k8s.io`.
 pub(crate) fn qualified(group: &str, resource: &str) -> String {
-    if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") }
+    if group.is_empty() {
+        resource.to_string()
+    } else {
+        format!("{resource}.{group}")
+    }
 }
 
 fn details(name: &str, group: &str, kind: &str) -> Value {
@@ -39,7 +43,12 @@ fn details(name: &str, group: &str, kind: &str) -> Value {
 
 impl ApiError {
     pub fn new(code: u16, reason: &str, message: impl Into<String>) -> Self {
-        Self { code, reason: reason.to_string(), message: message.into(), details: None }
+        Self {
+            code,
+            reason: reason.to_string(),
+            message: message.into(),
+            details: None,
+        }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -48,8 +57,12 @@ impl ApiError {
     }
 
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(group, resource)))
-            .with_details(details(name, group, resource))
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(group, resource)),
+        )
+        .with_details(details(name, group, resource))
     }
 
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
@@ -65,7 +78,10 @@ impl ApiError {
         Self::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} \"{name}\": {why}", qualified(group, resource)),
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                qualified(group, resource)
+            ),
         )
         .with_details(details(name, group, resource))
     }
@@ -80,12 +96,32 @@ impl ApiError {
     }
 
     /// 422 with one cause per field error, message `Kind.group "name" is invalid: ...`.
-    pub fn invalid(group: &str, kind: &str, name: &str, causes: &[(String, String, String)]) -> Self {
-        let qk = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
-        let texts: Vec<String> = causes.iter().map(|(_, field, msg)| {
-            if field.is_empty() { msg.clone() } else { format!("{field}: {msg}") }
-        }).collect();
-        let summary = if texts.len() == 1 { texts[0].clone() } else { format!("[{}]", texts.join(", ")) };
+    pub fn invalid(
+        group: &str,
+        kind: &str,
+        name: &str,
+        causes: &[(String, String, String)],
+    ) -> Self {
+        let qk = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
+        let texts: Vec<String> = causes
+            .iter()
+            .map(|(_, field, msg)| {
+                if field.is_empty() {
+                    msg.clone()
+                } else {
+                    format!("{field}: {msg}")
+                }
+            })
+            .collect();
+        let summary = if texts.len() == 1 {
+            texts[0].clone()
+        } else {
+            format!("[{}]", texts.join(", "))
+        };
         let mut d = details(name, group, kind);
         d["causes"] = Value::Array(
             causes
@@ -93,7 +129,12 @@ impl ApiError {
                 .map(|(reason, field, msg)| json!({"reason": reason, "message": msg, "field": field}))
                 .collect(),
         );
-        Self::new(422, "Invalid", format!("{qk} \"{name}\" is invalid: {summary}")).with_details(d)
+        Self::new(
+            422,
+            "Invalid",
+            format!("{qk} \"{name}\" is invalid: {summary}"),
+        )
+        .with_details(d)
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -106,23 +147,30 @@ impl ApiError {
 
     pub fn method_not_allowed(verb: &str, group: &str, resource: &str) -> Self {
         let _ = group;
-        Self::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource ({verb} {resource})"))
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            format!(
+                "the server does not allow this method on the requested resource ({verb} {resource})"
+            ),
+        )
     }
 
     pub fn unsupported_media(ct: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"))
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"
+            ),
+        )
     }
 
     pub fn unauthorized() -> Self {
         Self::new(401, "Unauthorized", "Unauthorized")
     }
 
-    pub fn forbidden(
-        group: &str,
-        resource: &str,
-        name: &str,
-        why: &str,
-    ) -> Self {
+    pub fn forbidden(group: &str, resource: &str, name: &str, why: &str) -> Self {
         let prefix = if name.is_empty() {
             qualified(group, resource)
         } else {
@@ -137,8 +185,12 @@ impl ApiError {
     }
 
     pub fn route_not_found() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
-            .with_details(json!({}))
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .with_details(json!({}))
     }
 
     /// The `Status` object for this error.
@@ -182,9 +234,16 @@ mod tests {
             "external-secrets.io",
             "ExternalSecret",
             "x",
-            &[("FieldValueRequired".into(), "spec.foo".into(), "Required value".into())],
+            &[(
+                "FieldValueRequired".into(),
+                "spec.foo".into(),
+                "Required value".into(),
+            )],
         );
-        assert_eq!(e.message, "ExternalSecret.external-secrets.io \"x\" is invalid: spec.foo: Required value");
+        assert_eq!(
+            e.message,
+            "ExternalSecret.external-secrets.io \"x\" is invalid: spec.foo: Required value"
+        );
         assert_eq!(e.to_status()["details"]["causes"][0]["field"], "spec.foo");
     }
 }

@@ -4,12 +4,9 @@ use serde_json::{Map, Value};
 
 /// Current time as Kubernetes writes `metav1.Time` (RFC 3339, seconds, UTC).
 pub(crate) fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// Current time with microseconds, as `metav1.MicroTime`.
-pub(crate) fn now_micro() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 pub(crate) fn unix_now() -> i64 {
@@ -22,7 +19,14 @@ pub(crate) fn new_uid() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
@@ -38,7 +42,11 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
 pub(crate) fn random_suffix(n: usize) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let bytes = random_bytes::<32>();
-    bytes.iter().take(n).map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char).collect()
+    bytes
+        .iter()
+        .take(n)
+        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+        .collect()
 }
 
 pub(crate) fn meta(obj: &Value) -> Option<&Map<String, Value>> {
@@ -49,8 +57,12 @@ pub(crate) fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.is_object() {
         *obj = Value::Object(Map::new());
     }
-    let Value::Object(map) = obj else { unreachable_object() };
-    let m = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(map) = obj else {
+        unreachable_object()
+    };
+    let m = map
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !m.is_object() {
         *m = Value::Object(Map::new());
     }
@@ -78,12 +90,18 @@ pub(crate) fn finalizers(obj: &Value) -> Vec<String> {
     meta(obj)
         .and_then(|m| m.get("finalizers"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 pub(crate) fn labels(obj: &Value) -> Option<&Map<String, Value>> {
-    meta(obj).and_then(|m| m.get("labels")).and_then(Value::as_object)
+    meta(obj)
+        .and_then(|m| m.get("labels"))
+        .and_then(Value::as_object)
 }
 
 /// Whether `s` is a DNS-1123 subdomain (the rule for most object names).
@@ -92,7 +110,9 @@ pub(crate) fn is_dns_subdomain(s: &str) -> bool {
         && s.len() <= 253
         && s.split('.').all(|part| {
             !part.is_empty()
-                && part.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                && part
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
                 && part.as_bytes()[0].is_ascii_alphanumeric()
                 && part.as_bytes()[part.len() - 1].is_ascii_alphanumeric()
         })

@@ -273,4 +273,96 @@ mod tests {
         }
         assert_eq!(props["passwordSpec"]["properties"]["length"]["default"], 24);
     }
+
+    /// Admits an object as the API server would with the generated CRD: pruned, defaulted,
+    /// validated.
+    fn admit(yaml: &str) -> Result<serde_json::Value, String> {
+        let mut obj: serde_json::Value = serde_saphyr::from_str(yaml).unwrap();
+        let kind = obj["kind"].as_str().unwrap().to_owned();
+        let crd = serde_json::to_value(by_kind(&kind)).unwrap();
+        let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+        let compiled = esox_schema::CompiledSchema::compile(schema).unwrap();
+        compiled
+            .admit(&mut obj, None)
+            .map_err(|e| esox_schema::format_errors(&e))?;
+        Ok(obj)
+    }
+
+    #[test]
+    fn every_crd_is_accepted_by_the_crd_validator() {
+        for crd in crds() {
+            let value = serde_json::to_value(&crd).unwrap();
+            if let Err(errors) = esox_schema::validate_crd(&value) {
+                panic!(
+                    "{}: {}",
+                    crd.spec.names.kind,
+                    esox_schema::format_errors(&errors)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn missing_spec_is_defaulted_and_deserializes() {
+        let uuid = admit("apiVersion: generators.external-secrets.io/v1alpha1\nkind: UUID\nmetadata: {name: u}\n").unwrap();
+        assert_eq!(uuid["spec"], serde_json::json!({}));
+        serde_json::from_value::<Uuid>(uuid).unwrap();
+
+        let password =
+            admit("apiVersion: generators.external-secrets.io/v1alpha1\nkind: Password\nmetadata: {name: p}\n").unwrap();
+        assert_eq!(
+            password["spec"],
+            serde_json::json!({"length": 24, "noUpper": false, "allowRepeat": false, "encoding": "raw"})
+        );
+        let typed: Password = serde_json::from_value(password).unwrap();
+        assert_eq!(typed.spec, PasswordSpec::default());
+    }
+
+    #[test]
+    fn schema_rejects_what_eso_rejects() {
+        let err = admit(
+            "apiVersion: generators.external-secrets.io/v1alpha1\nkind: SSHKey\nmetadata: {name: k}\nspec: {keySize: 128}\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("spec.keySize"), "{err}");
+        let err = admit(
+            "apiVersion: generators.external-secrets.io/v1alpha1\nkind: Password\nmetadata: {name: p}\nspec: {encoding: base58}\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("spec.encoding"), "{err}");
+        let err = admit(
+            "apiVersion: generators.external-secrets.io/v1alpha1\nkind: ClusterGenerator\nmetadata: {name: c}\nspec:\n  kind: UUID\n  generator: {uuidSpec: {}, fakeSpec: {}}\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("spec.generator"), "{err}");
+    }
+
+    #[test]
+    fn unsupported_generator_settings_survive_admission() {
+        let yaml = r#"
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: ClusterGenerator
+metadata:
+  name: gh
+spec:
+  kind: GithubAccessToken
+  generator:
+    githubAccessTokenSpec:
+      appID: "123"
+      installID: "456"
+      auth:
+        privateKey:
+          secretRef: {name: gh-app, key: key.pem}
+"#;
+        let expected: serde_json::Value = serde_saphyr::from_str(yaml).unwrap();
+        let admitted = admit(yaml).unwrap();
+        assert_eq!(admitted, expected);
+        let typed: ClusterGenerator = serde_json::from_value(admitted).unwrap();
+        assert_eq!(
+            typed.spec.resolve().unwrap_err(),
+            ClusterGeneratorError::Unsupported {
+                kind: GeneratorKind::GithubAccessToken
+            }
+        );
+    }
 }

@@ -566,7 +566,9 @@ pub struct ExternalSecretSpec {
     pub sync_windows: Option<SyncWindows>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data: Vec<ExternalSecretData>,
+    /// Bounded so that the API server's CEL cost estimate for the per-entry rule stays in budget.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000))]
     pub data_from: Vec<ExternalSecretDataFrom>,
 }
 

@@ -128,7 +128,7 @@ pub fn index(item: &Value, idx: &[Value]) -> Result<Value, String> {
             Value::Map(m, elem) => {
                 let key = match i {
                     Value::Str(k) => k.clone(),
-                    Value::Nil => "".into(),
+                    Value::Nil => return Err("value is nil; should be of type string".into()),
                     other => {
                         return Err(format!(
                             "value has type {}; should be string",

@@ -86,7 +86,8 @@ pub fn parse_float(s: &str) -> Option<f64> {
     {
         return None;
     }
-    s.parse().ok()
+    // Go reports out-of-range values as errors (cast then yields 0).
+    s.parse::<f64>().ok().filter(|f| f.is_finite() || matches!(lower.as_str(), "inf" | "infinity"))
 }
 
 /// cast.ToInt64 with the error ignored.

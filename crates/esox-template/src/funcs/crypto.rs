@@ -9,7 +9,8 @@ type R = Result<Value, String>;
 
 fn bcrypt_hash(pw: &[u8]) -> String {
     if pw.len() > 72 {
-        return "failed to encrypt string with bcrypt: bcrypt: password length exceeds 72 bytes".into();
+        return "failed to encrypt string with bcrypt: bcrypt: password length exceeds 72 bytes"
+            .into();
     }
     // Go's x/crypto/bcrypt writes the $2a$ prefix at cost 10.
     match bcrypt::hash_with_result(pw, 10) {
@@ -24,9 +25,27 @@ fn mp_templates(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "maximum" => &["anoxxxxxxxxxxxxxxxxx", "axxxxxxxxxxxxxxxxxno"],
         "long" => &[
-            "CvcvnoCvcvCvcv", "CvcvCvcvnoCvcv", "CvcvCvcvCvcvno", "CvccnoCvcvCvcv", "CvccCvcvnoCvcv", "CvccCvcvCvcvno", "CvcvnoCvccCvcv", "CvcvCvccnoCvcv",
-            "CvcvCvccCvcvno", "CvcvnoCvcvCvcc", "CvcvCvcvnoCvcc", "CvcvCvcvCvccno", "CvccnoCvccCvcv", "CvccCvccnoCvcv", "CvccCvccCvcvno", "CvcvnoCvccCvcc",
-            "CvcvCvccnoCvcc", "CvcvCvccCvccno", "CvccnoCvcvCvcc", "CvccCvcvnoCvcc", "CvccCvcvCvccno",
+            "CvcvnoCvcvCvcv",
+            "CvcvCvcvnoCvcv",
+            "CvcvCvcvCvcvno",
+            "CvccnoCvcvCvcv",
+            "CvccCvcvnoCvcv",
+            "CvccCvcvCvcvno",
+            "CvcvnoCvccCvcv",
+            "CvcvCvccnoCvcv",
+            "CvcvCvccCvcvno",
+            "CvcvnoCvcvCvcc",
+            "CvcvCvcvnoCvcc",
+            "CvcvCvcvCvccno",
+            "CvccnoCvccCvcv",
+            "CvccCvccnoCvcv",
+            "CvccCvccCvcvno",
+            "CvcvnoCvccCvcc",
+            "CvcvCvccnoCvcc",
+            "CvcvCvccCvccno",
+            "CvccnoCvcvCvcc",
+            "CvccCvcvnoCvcc",
+            "CvccCvcvCvccno",
         ],
         "medium" => &["CvcnoCvc", "CvcCvcno"],
         "short" => &["Cvcn"],
@@ -105,8 +124,10 @@ fn encrypt_aes(password: &str, plaintext: &str) -> Result<String, String> {
     content.extend(std::iter::repeat_n(pad as u8, pad));
     let iv = super::strings::random_bytes(16)?;
     let n = content.len();
-    let enc = cbc::Encryptor::<aes::Aes256>::new_from_slices(&aes_key(password), &iv).map_err(|e| e.to_string())?;
-    enc.encrypt_padded_mut::<NoPadding>(&mut content, n).map_err(|e| e.to_string())?;
+    let enc = cbc::Encryptor::<aes::Aes256>::new_from_slices(&aes_key(password), &iv)
+        .map_err(|e| e.to_string())?;
+    enc.encrypt_padded_mut::<NoPadding>(&mut content, n)
+        .map_err(|e| e.to_string())?;
     let mut out = iv;
     out.extend_from_slice(&content);
     Ok(super::encoding::b64_encode(&out))
@@ -117,7 +138,8 @@ fn decrypt_aes(password: &str, crypt64: &str) -> Result<String, String> {
     if crypt64.is_empty() {
         return Ok(String::new());
     }
-    let crypt = super::encoding::b64_decode(&gostr::to_bytes(crypt64)).map_err(|p| format!("illegal base64 data at input byte {p}"))?;
+    let crypt = super::encoding::b64_decode(&gostr::to_bytes(crypt64))
+        .map_err(|p| format!("illegal base64 data at input byte {p}"))?;
     if crypt.len() < 16 {
         return Err("runtime error: slice bounds out of range".into());
     }
@@ -126,13 +148,18 @@ fn decrypt_aes(password: &str, crypt64: &str) -> Result<String, String> {
         return Err("crypto/cipher: input not full blocks".into());
     }
     let mut buf = body.to_vec();
-    let dec = cbc::Decryptor::<aes::Aes256>::new_from_slices(&aes_key(password), iv).map_err(|e| e.to_string())?;
-    dec.decrypt_padded_mut::<NoPadding>(&mut buf).map_err(|e| e.to_string())?;
+    let dec = cbc::Decryptor::<aes::Aes256>::new_from_slices(&aes_key(password), iv)
+        .map_err(|e| e.to_string())?;
+    dec.decrypt_padded_mut::<NoPadding>(&mut buf)
+        .map_err(|e| e.to_string())?;
     // Sprig trusts the last byte as the padding length without checking it.
     let Some(last) = buf.last().copied() else {
         return Err("runtime error: index out of range [-1]".into());
     };
-    let keep = buf.len().checked_sub(last as usize).ok_or("runtime error: slice bounds out of range")?;
+    let keep = buf
+        .len()
+        .checked_sub(last as usize)
+        .ok_or("runtime error: slice bounds out of range")?;
     Ok(gostr::from_bytes(&buf[..keep]))
 }
 
@@ -141,31 +168,56 @@ fn uuidv4() -> R {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = super::strings::hex(&b);
-    Ok(Value::str(format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])))
+    Ok(Value::str(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )))
 }
 
 pub fn register(r: &mut Registry) {
     use Ty::*;
-    r.add("bcrypt", &[Str], None, |a| Ok(Value::str(bcrypt_hash(&gostr::to_bytes(s(a, 0))))));
+    r.add("bcrypt", &[Str], None, |a| {
+        Ok(Value::str(bcrypt_hash(&gostr::to_bytes(s(a, 0)))))
+    });
     r.add("htpasswd", &[Str, Str], None, |a| {
         let user = s(a, 0);
         if user.contains(':') {
             return Ok(Value::str(format!("invalid username: {user}")));
         }
-        Ok(Value::str(format!("{user}:{}", bcrypt_hash(&gostr::to_bytes(s(a, 1))))))
+        Ok(Value::str(format!(
+            "{user}:{}",
+            bcrypt_hash(&gostr::to_bytes(s(a, 1)))
+        )))
     });
     r.add("derivePassword", &[U32, Str, Str, Str, Str], None, |a| {
         let counter = u32::try_from(int(a, 0)).map_err(|_| "counter out of range".to_string())?;
-        Ok(Value::str(derive_password(counter, s(a, 1), &gostr::to_bytes(s(a, 2)), &gostr::to_bytes(s(a, 3)), &gostr::to_bytes(s(a, 4)))))
+        Ok(Value::str(derive_password(
+            counter,
+            s(a, 1),
+            &gostr::to_bytes(s(a, 2)),
+            &gostr::to_bytes(s(a, 3)),
+            &gostr::to_bytes(s(a, 4)),
+        )))
     });
-    r.add("encryptAES", &[Str, Str], None, |a| encrypt_aes(s(a, 0), s(a, 1)).map(Value::str));
-    r.add("decryptAES", &[Str, Str], None, |a| decrypt_aes(s(a, 0), s(a, 1)).map(Value::str));
+    r.add("encryptAES", &[Str, Str], None, |a| {
+        encrypt_aes(s(a, 0), s(a, 1)).map(Value::str)
+    });
+    r.add("decryptAES", &[Str, Str], None, |a| {
+        decrypt_aes(s(a, 0), s(a, 1)).map(Value::str)
+    });
     r.add("randBytes", &[Int], None, |a| {
-        let n = usize::try_from(int(a, 0)).map_err(|_| "runtime error: makeslice: len out of range".to_string())?;
+        let n = usize::try_from(int(a, 0))
+            .map_err(|_| "runtime error: makeslice: len out of range".to_string())?;
         if n > crate::exec::MAX_OUTPUT {
             return Err("randBytes: count exceeds the output limit".into());
         }
-        Ok(Value::str(super::encoding::b64_encode(&super::strings::random_bytes(n)?)))
+        Ok(Value::str(super::encoding::b64_encode(
+            &super::strings::random_bytes(n)?,
+        )))
     });
     r.add("uuidv4", &[], None, |_| uuidv4());
 }
@@ -176,11 +228,18 @@ mod tests {
 
     #[test]
     fn aes_round_trip_and_go_layout() {
-        let ct = encrypt_aes("secret-key", "hello world, this is longer than a block").expect("encrypt");
+        let ct =
+            encrypt_aes("secret-key", "hello world, this is longer than a block").expect("encrypt");
         let raw = super::super::encoding::b64_decode(ct.as_bytes()).expect("b64");
         assert_eq!(raw.len(), 16 + 48, "IV plus padded blocks");
-        assert_eq!(decrypt_aes("secret-key", &ct).expect("decrypt"), "hello world, this is longer than a block");
-        assert_ne!(decrypt_aes("other-key", &ct).ok().as_deref(), Some("hello world, this is longer than a block"));
+        assert_eq!(
+            decrypt_aes("secret-key", &ct).expect("decrypt"),
+            "hello world, this is longer than a block"
+        );
+        assert_ne!(
+            decrypt_aes("other-key", &ct).ok().as_deref(),
+            Some("hello world, this is longer than a block")
+        );
         assert_eq!(encrypt_aes("k", "").expect("empty"), "");
     }
 
@@ -194,7 +253,9 @@ mod tests {
 
     #[test]
     fn uuid_has_version_and_variant() {
-        let Value::Str(u) = uuidv4().expect("uuid") else { panic!("not a string") };
+        let Value::Str(u) = uuidv4().expect("uuid") else {
+            panic!("not a string")
+        };
         let b = u.as_bytes();
         assert_eq!(u.len(), 36);
         assert_eq!(b[14], b'4');

@@ -19,9 +19,13 @@ pub mod keys;
 pub mod lists;
 pub mod math;
 pub mod pem;
+pub mod pkcs12;
 pub mod reflect;
 pub mod regex;
+pub mod semver;
 pub mod strings;
+pub mod unsupported;
+pub mod urls;
 pub mod yaml;
 
 /// Go parameter types that text/template converts arguments to.
@@ -148,6 +152,10 @@ fn registry() -> &'static HashMap<&'static str, FuncDef> {
         pem::register(&mut r);
         keys::register(&mut r);
         crypto::register(&mut r);
+        unsupported::register(&mut r);
+        semver::register(&mut r);
+        urls::register(&mut r);
+        pkcs12::register(&mut r);
         r.map
     })
 }

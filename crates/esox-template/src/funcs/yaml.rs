@@ -753,8 +753,17 @@ pub fn from_yaml(s: &str) -> Value {
             }
         }
         Ok(serde_json::Value::Null) => {}
-        Ok(_) => {
-            m.insert("Error".to_string(), Value::str("error unmarshaling JSON: while decoding JSON: json: cannot unmarshal non-object into Go value of type map[string]interface {}"));
+        Ok(other) => {
+            let kind = match other {
+                serde_json::Value::String(_) => "string",
+                serde_json::Value::Number(_) => "number",
+                serde_json::Value::Bool(_) => "bool",
+                _ => "array",
+            };
+            m.insert(
+                "Error".to_string(),
+                Value::str(format!("error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}")),
+            );
         }
         Err(e) => {
             m.insert(

@@ -21,7 +21,9 @@ pub struct Attributes {
 }
 
 fn strs(v: Option<&Value>) -> Vec<&str> {
-    v.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 fn rule_allows(rule: &Value, a: &Attributes) -> bool {
@@ -34,7 +36,10 @@ fn rule_allows(rule: &Value, a: &Attributes) -> bool {
             *u == "*" || *u == path || u.strip_suffix('*').is_some_and(|p| path.starts_with(p))
         });
     }
-    if !strs(rule.get("apiGroups")).iter().any(|g| *g == "*" || *g == a.group) {
+    if !strs(rule.get("apiGroups"))
+        .iter()
+        .any(|g| *g == "*" || *g == a.group)
+    {
         return false;
     }
     let combined = if a.subresource.is_empty() {
@@ -62,7 +67,11 @@ fn subject_matches(s: &Value, user: &UserInfo, binding_ns: &str) -> bool {
         "User" => user.name == name,
         "Group" => user.groups.iter().any(|g| g == name),
         "ServiceAccount" => {
-            let ns = s.get("namespace").and_then(Value::as_str).filter(|n| !n.is_empty()).unwrap_or(binding_ns);
+            let ns = s
+                .get("namespace")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .unwrap_or(binding_ns);
             user.name == format!("system:serviceaccount:{ns}:{name}")
         }
         _ => false,
@@ -79,27 +88,43 @@ pub fn rules_for(store: &Store, user: &UserInfo, namespace: &str) -> Vec<Value> 
         } else {
             store.get(&rbac("roles"), ns, name)
         };
-        if let Some(role) = obj {
-            if let Some(rs) = role.get("rules").and_then(Value::as_array) {
-                rules.extend(rs.iter().cloned());
-            }
+        if let Some(role) = obj
+            && let Some(rs) = role.get("rules").and_then(Value::as_array)
+        {
+            rules.extend(rs.iter().cloned());
         }
     };
     let (crbs, _) = store.list(&rbac("clusterrolebindings"), None);
     for b in crbs {
-        let subjects = b.get("subjects").and_then(Value::as_array).cloned().unwrap_or_default();
+        let subjects = b
+            .get("subjects")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if subjects.iter().any(|s| subject_matches(s, user, "")) {
             let r = &b["roleRef"];
-            add_role(r["kind"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""), "");
+            add_role(
+                r["kind"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or(""),
+                "",
+            );
         }
     }
     if !namespace.is_empty() {
         let (rbs, _) = store.list(&rbac("rolebindings"), Some(namespace));
         for b in rbs {
-            let subjects = b.get("subjects").and_then(Value::as_array).cloned().unwrap_or_default();
+            let subjects = b
+                .get("subjects")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             if subjects.iter().any(|s| subject_matches(s, user, namespace)) {
                 let r = &b["roleRef"];
-                add_role(r["kind"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""), namespace);
+                add_role(
+                    r["kind"].as_str().unwrap_or(""),
+                    r["name"].as_str().unwrap_or(""),
+                    namespace,
+                );
             }
         }
     }
@@ -111,7 +136,9 @@ pub fn allowed(store: &Store, user: &UserInfo, a: &Attributes) -> bool {
     if user.is_master() {
         return true;
     }
-    rules_for(store, user, &a.namespace).iter().any(|r| rule_allows(r, a))
+    rules_for(store, user, &a.namespace)
+        .iter()
+        .any(|r| rule_allows(r, a))
 }
 
 /// The text after "is forbidden: " in a 403, as the real authorizer words it.
@@ -129,7 +156,10 @@ pub fn denial_text(user: &UserInfo, a: &Attributes) -> String {
     } else {
         format!("in the namespace \"{}\"", a.namespace)
     };
-    format!("User \"{}\" cannot {} resource \"{res}\" in API group \"{}\" {scope}", user.name, a.verb, a.group)
+    format!(
+        "User \"{}\" cannot {} resource \"{res}\" in API group \"{}\" {scope}",
+        user.name, a.verb, a.group
+    )
 }
 
 /// The bootstrap ClusterRoles and ClusterRoleBindings every cluster has.
@@ -152,20 +182,59 @@ pub fn bootstrap_objects() -> Vec<(&'static str, Value)> {
                "subjects": subjects})
     };
     vec![
-        ("clusterroles", role("cluster-admin", json!([
+        (
+            "clusterroles",
+            role(
+                "cluster-admin",
+                json!([
             {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-            {"nonResourceURLs": ["*"], "verbs": ["*"]}]))),
-        ("clusterroles", role("system:basic-user", json!([
+            {"nonResourceURLs": ["*"], "verbs": ["*"]}]),
+            ),
+        ),
+        (
+            "clusterroles",
+            role(
+                "system:basic-user",
+                json!([
             {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]},
-            {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]}]))),
-        ("clusterroles", role("system:discovery", json!([
-            {"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}]))),
-        ("clusterroles", role("system:public-info-viewer", json!([
-            {"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]))),
-        ("clusterrolebindings", binding("cluster-admin", &["system:masters"])),
-        ("clusterrolebindings", binding("system:basic-user", &["system:authenticated"])),
-        ("clusterrolebindings", binding("system:discovery", &["system:authenticated"])),
-        ("clusterrolebindings", binding("system:public-info-viewer", &["system:authenticated", "system:unauthenticated"])),
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]}]),
+            ),
+        ),
+        (
+            "clusterroles",
+            role(
+                "system:discovery",
+                json!([
+            {"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
+            ),
+        ),
+        (
+            "clusterroles",
+            role(
+                "system:public-info-viewer",
+                json!([
+            {"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
+            ),
+        ),
+        (
+            "clusterrolebindings",
+            binding("cluster-admin", &["system:masters"]),
+        ),
+        (
+            "clusterrolebindings",
+            binding("system:basic-user", &["system:authenticated"]),
+        ),
+        (
+            "clusterrolebindings",
+            binding("system:discovery", &["system:authenticated"]),
+        ),
+        (
+            "clusterrolebindings",
+            binding(
+                "system:public-info-viewer",
+                &["system:authenticated", "system:unauthenticated"],
+            ),
+        ),
     ]
 }
 
@@ -174,7 +243,13 @@ mod tests {
     use super::*;
 
     fn attrs(verb: &str, resource: &str, name: &str) -> Attributes {
-        Attributes { verb: verb.into(), resource: resource.into(), namespace: "foo".into(), name: name.into(), ..Default::default() }
+        Attributes {
+            verb: verb.into(),
+            resource: resource.into(),
+            namespace: "foo".into(),
+            name: name.into(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -185,7 +260,8 @@ mod tests {
         assert!(!rule_allows(&r, &attrs("list", "secrets", "")));
         let w = json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]});
         assert!(rule_allows(&w, &attrs("delete", "configmaps", "")));
-        let sub = json!({"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]});
+        let sub =
+            json!({"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]});
         let mut a = attrs("create", "serviceaccounts", "x");
         assert!(!rule_allows(&sub, &a));
         a.subresource = "token".into();
@@ -197,6 +273,9 @@ mod tests {
         let u = UserInfo::service_account("foo", "sa", "u");
         let mut a = attrs("list", "secrets", "");
         a.namespace = "bar".into();
-        assert_eq!(denial_text(&u, &a), "User \"system:serviceaccount:foo:sa\" cannot list resource \"secrets\" in API group \"\" in the namespace \"bar\"");
+        assert_eq!(
+            denial_text(&u, &a),
+            "User \"system:serviceaccount:foo:sa\" cannot list resource \"secrets\" in API group \"\" in the namespace \"bar\""
+        );
     }
 }

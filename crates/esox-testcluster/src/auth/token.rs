@@ -33,7 +33,9 @@ pub struct TokenSubject {
 impl TokenSigner {
     pub fn new() -> Self {
         let secret = crate::util::random_bytes::<32>();
-        Self { key: hmac::Key::new(hmac::HMAC_SHA256, &secret) }
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
+        }
     }
 
     fn sign(&self, claims: &Value) -> String {
@@ -45,7 +47,15 @@ impl TokenSigner {
     }
 
     /// A bound token as TokenRequest issues it.
-    pub fn issue_bound(&self, ns: &str, sa: &str, sa_uid: &str, audiences: &[String], now: i64, ttl: i64) -> String {
+    pub fn issue_bound(
+        &self,
+        ns: &str,
+        sa: &str,
+        sa_uid: &str,
+        audiences: &[String],
+        now: i64,
+        ttl: i64,
+    ) -> String {
         self.sign(&json!({
             "aud": audiences,
             "exp": now + ttl,
@@ -76,10 +86,10 @@ impl TokenSigner {
         hmac::verify(&self.key, input.as_bytes(), &sig).ok()?;
         let (_, body) = input.split_once('.')?;
         let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
-        if let Some(exp) = claims.get("exp").and_then(Value::as_i64) {
-            if now >= exp {
-                return None;
-            }
+        if let Some(exp) = claims.get("exp").and_then(Value::as_i64)
+            && now >= exp
+        {
+            return None;
         }
         let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
         if let Some(k) = claims.get("kubernetes.io") {
@@ -114,7 +124,10 @@ mod tests {
         let s = TokenSigner::new();
         let t = s.issue_bound("foo", "sa", "u1", &["api".into()], 1000, 3600);
         let sub = s.verify(&t, 1001).expect("valid");
-        assert_eq!((sub.namespace.as_str(), sub.service_account.as_str()), ("foo", "sa"));
+        assert_eq!(
+            (sub.namespace.as_str(), sub.service_account.as_str()),
+            ("foo", "sa")
+        );
         assert!(s.verify(&t, 4600).is_none(), "expired");
         assert!(TokenSigner::new().verify(&t, 1001).is_none(), "other key");
         let mut tampered = t.clone();
@@ -126,6 +139,9 @@ mod tests {
     fn legacy_tokens_name_their_secret() {
         let s = TokenSigner::new();
         let t = s.issue_legacy("foo", "sa", "u1", "tok");
-        assert_eq!(s.verify(&t, i64::MAX - 1).and_then(|x| x.secret).as_deref(), Some("tok"));
+        assert_eq!(
+            s.verify(&t, i64::MAX - 1).and_then(|x| x.secret).as_deref(),
+            Some("tok")
+        );
     }
 }

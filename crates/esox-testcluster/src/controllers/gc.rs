@@ -21,12 +21,20 @@ pub(crate) struct Gc {
 fn owner_uids(obj: &Value) -> Vec<String> {
     obj.pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|o| o.get("uid").and_then(Value::as_str).map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| o.get("uid").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn key_of(gr: &GroupResource, obj: &Value) -> Key {
-    (gr.clone(), meta_str(obj, "namespace").unwrap_or("").to_string(), name_of(obj).to_string())
+    (
+        gr.clone(),
+        meta_str(obj, "namespace").unwrap_or("").to_string(),
+        name_of(obj).to_string(),
+    )
 }
 
 impl Gc {
@@ -34,7 +42,10 @@ impl Gc {
         self.dependents.clear();
         for (gr, obj) in state.store.all() {
             for uid in owner_uids(&obj) {
-                self.dependents.entry(uid).or_default().insert(key_of(&gr, &obj));
+                self.dependents
+                    .entry(uid)
+                    .or_default()
+                    .insert(key_of(&gr, &obj));
             }
         }
     }
@@ -73,7 +84,9 @@ impl Gc {
                 }
                 if e.kind == EventType::Added {
                     let owners = owner_uids(&e.object);
-                    if !owners.is_empty() && owners.iter().all(|u| state.store.lookup_uid(u).is_none()) {
+                    if !owners.is_empty()
+                        && owners.iter().all(|u| state.store.lookup_uid(u).is_none())
+                    {
                         delete_background(state, &e.gr, &e.namespace, &e.name);
                     }
                 }
@@ -96,31 +109,57 @@ impl Gc {
 
     /// Dependents of a removed owner are deleted when no other owner of theirs remains.
     fn collect_orphans_of(&mut self, state: &State, uid: &str) {
-        let Some(deps) = self.dependents.get(uid).cloned() else { return };
+        let Some(deps) = self.dependents.get(uid).cloned() else {
+            return;
+        };
         for (gr, ns, name) in deps {
-            let Some(obj) = state.store.get(&gr, &ns, &name) else { continue };
-            if owner_uids(&obj).iter().all(|u| state.store.lookup_uid(u).is_none()) {
+            let Some(obj) = state.store.get(&gr, &ns, &name) else {
+                continue;
+            };
+            if owner_uids(&obj)
+                .iter()
+                .all(|u| state.store.lookup_uid(u).is_none())
+            {
                 delete_background(state, &gr, &ns, &name);
             }
         }
     }
 
     fn reconcile_deleting(&mut self, state: &State, gr: &GroupResource, ns: &str, name: &str) {
-        let Some(obj) = state.store.get(gr, ns, name) else { return };
+        let Some(obj) = state.store.get(gr, ns, name) else {
+            return;
+        };
         let fins = finalizers(&obj);
         let uid = meta_str(&obj, "uid").unwrap_or("").to_string();
-        let deps: Vec<Key> = self.dependents.get(&uid).map(|s| s.iter().cloned().collect()).unwrap_or_default();
-        let Some(info) = state.info_for(gr) else { return };
+        let deps: Vec<Key> = self
+            .dependents
+            .get(&uid)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        let Some(info) = state.info_for(gr) else {
+            return;
+        };
         if fins.iter().any(|f| f == "orphan") {
             for (dgr, dns, dname) in &deps {
                 if let Some(dinfo) = state.info_for(dgr) {
-                    let _ = crate::handlers::write::update(state, &dinfo, dns, dname, &super::ctx(), |cur| {
-                        let mut n = cur.clone();
-                        if let Some(Value::Array(refs)) = n.pointer_mut("/metadata/ownerReferences") {
-                            refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
-                        }
-                        Ok(n)
-                    });
+                    let _ = crate::handlers::write::update(
+                        state,
+                        &dinfo,
+                        dns,
+                        dname,
+                        &super::ctx(),
+                        |cur| {
+                            let mut n = cur.clone();
+                            if let Some(Value::Array(refs)) =
+                                n.pointer_mut("/metadata/ownerReferences")
+                            {
+                                refs.retain(|r| {
+                                    r.get("uid").and_then(Value::as_str) != Some(uid.as_str())
+                                });
+                            }
+                            Ok(n)
+                        },
+                    );
                 }
             }
             remove_finalizer(state, &info, ns, name, "orphan");
@@ -129,15 +168,21 @@ impl Gc {
         if fins.iter().any(|f| f == "foregroundDeletion") {
             let mut remaining = 0;
             for (dgr, dns, dname) in &deps {
-                if let Some(dinfo) = state.info_for(dgr) {
-                    if state.store.get(dgr, dns, dname).is_some() {
-                        remaining += 1;
-                        let opts = crate::handlers::write::DeleteOpts { propagation: Some("Foreground".into()), ..Default::default() };
-                        let _ = crate::handlers::write::delete(state, &dinfo, dns, dname, &opts);
-                    }
+                if let Some(dinfo) = state.info_for(dgr)
+                    && state.store.get(dgr, dns, dname).is_some()
+                {
+                    remaining += 1;
+                    let opts = crate::handlers::write::DeleteOpts {
+                        propagation: Some("Foreground".into()),
+                        ..Default::default()
+                    };
+                    let _ = crate::handlers::write::delete(state, &dinfo, dns, dname, &opts);
                 }
             }
-            let still: usize = deps.iter().filter(|(g, n, m)| state.store.get(g, n, m).is_some()).count();
+            let still: usize = deps
+                .iter()
+                .filter(|(g, n, m)| state.store.get(g, n, m).is_some())
+                .count();
             if remaining == 0 || still == 0 {
                 remove_finalizer(state, &info, ns, name, "foregroundDeletion");
             }
@@ -145,7 +190,13 @@ impl Gc {
     }
 }
 
-fn remove_finalizer(state: &State, info: &crate::resources::ResourceInfo, ns: &str, name: &str, fin: &str) {
+fn remove_finalizer(
+    state: &State,
+    info: &crate::resources::ResourceInfo,
+    ns: &str,
+    name: &str,
+    fin: &str,
+) {
     let _ = crate::handlers::write::update(state, info, ns, name, &super::ctx(), |cur| {
         let mut n = cur.clone();
         if let Some(Value::Array(f)) = n.pointer_mut("/metadata/finalizers") {
@@ -157,7 +208,10 @@ fn remove_finalizer(state: &State, info: &crate::resources::ResourceInfo, ns: &s
 
 fn delete_background(state: &State, gr: &GroupResource, ns: &str, name: &str) {
     if let Some(info) = state.info_for(gr) {
-        let opts = crate::handlers::write::DeleteOpts { propagation: Some("Background".into()), ..Default::default() };
+        let opts = crate::handlers::write::DeleteOpts {
+            propagation: Some("Background".into()),
+            ..Default::default()
+        };
         let _ = crate::handlers::write::delete(state, &info, ns, name, &opts);
     }
 }

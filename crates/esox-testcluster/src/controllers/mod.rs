@@ -48,10 +48,18 @@ fn on_event(state: &State, gc: &mut gc::Gc, e: &Event) {
     gc.observe(e);
     let core = e.gr.group.is_empty();
     match (core, e.gr.resource.as_str(), e.kind) {
-        (true, "namespaces", EventType::Added | EventType::Modified) => namespace::reconcile(state, &e.name),
-        (true, "secrets", EventType::Added | EventType::Modified) => tokens::reconcile_secret(state, &e.object),
-        (true, "serviceaccounts", EventType::Added) => tokens::reconcile_account(state, &e.namespace, &e.name),
-        (true, "serviceaccounts", EventType::Deleted) => tokens::account_deleted(state, &e.namespace, &e.name),
+        (true, "namespaces", EventType::Added | EventType::Modified) => {
+            namespace::reconcile(state, &e.name)
+        }
+        (true, "secrets", EventType::Added | EventType::Modified) => {
+            tokens::reconcile_secret(state, &e.object)
+        }
+        (true, "serviceaccounts", EventType::Added) => {
+            tokens::reconcile_account(state, &e.namespace, &e.name)
+        }
+        (true, "serviceaccounts", EventType::Deleted) => {
+            tokens::account_deleted(state, &e.namespace, &e.name)
+        }
         _ => {}
     }
     gc.on_event(state, e);

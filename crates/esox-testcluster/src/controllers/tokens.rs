@@ -15,17 +15,25 @@ pub(crate) fn reconcile_secret(state: &State, secret: &Value) {
     if secret.get("type").and_then(Value::as_str) != Some(SA_TOKEN) {
         return;
     }
-    if secret.pointer("/metadata/deletionTimestamp").is_some() || secret.pointer("/data/token").is_some() {
+    if secret.pointer("/metadata/deletionTimestamp").is_some()
+        || secret.pointer("/data/token").is_some()
+    {
         return;
     }
-    let Some(sa_name) = secret.pointer(SA_NAME_PTR).and_then(Value::as_str) else { return };
+    let Some(sa_name) = secret.pointer(SA_NAME_PTR).and_then(Value::as_str) else {
+        return;
+    };
     let ns = meta_str(secret, "namespace").unwrap_or("").to_string();
-    let Some(sa) = state.get("", "serviceaccounts", &ns, sa_name) else { return };
+    let Some(sa) = state.get("", "serviceaccounts", &ns, sa_name) else {
+        return;
+    };
     let sa_uid = meta_str(&sa, "uid").unwrap_or("").to_string();
     let name = name_of(secret).to_string();
     let token = state.signer.issue_legacy(&ns, sa_name, &sa_uid, &name);
     let b64 = |s: &str| Value::String(base64::engine::general_purpose::STANDARD.encode(s));
-    let Some(info) = state.info("", "v1", "secrets") else { return };
+    let Some(info) = state.info("", "v1", "secrets") else {
+        return;
+    };
     let ca = b64(&state.ca_pem);
     let nsv = b64(&ns);
     let r = crate::handlers::write::update(state, &info, &ns, &name, &super::ctx(), |cur| {
@@ -48,7 +56,9 @@ pub(crate) fn reconcile_secret(state: &State, secret: &Value) {
 }
 
 pub(crate) fn reconcile_account(state: &State, ns: &str, sa: &str) {
-    let (secrets, _) = state.store.list(&GroupResource::new("", "secrets"), Some(ns));
+    let (secrets, _) = state
+        .store
+        .list(&GroupResource::new("", "secrets"), Some(ns));
     for s in secrets {
         if s.pointer(SA_NAME_PTR).and_then(Value::as_str) == Some(sa) {
             reconcile_secret(state, &s);
@@ -57,11 +67,18 @@ pub(crate) fn reconcile_account(state: &State, ns: &str, sa: &str) {
 }
 
 pub(crate) fn account_deleted(state: &State, ns: &str, sa: &str) {
-    let (secrets, _) = state.store.list(&GroupResource::new("", "secrets"), Some(ns));
-    let Some(info) = state.info("", "v1", "secrets") else { return };
+    let (secrets, _) = state
+        .store
+        .list(&GroupResource::new("", "secrets"), Some(ns));
+    let Some(info) = state.info("", "v1", "secrets") else {
+        return;
+    };
     for s in secrets {
-        if s.get("type").and_then(Value::as_str) == Some(SA_TOKEN) && s.pointer(SA_NAME_PTR).and_then(Value::as_str) == Some(sa) {
-            let _ = crate::handlers::write::delete(state, &info, ns, name_of(&s), &Default::default());
+        if s.get("type").and_then(Value::as_str) == Some(SA_TOKEN)
+            && s.pointer(SA_NAME_PTR).and_then(Value::as_str) == Some(sa)
+        {
+            let _ =
+                crate::handlers::write::delete(state, &info, ns, name_of(&s), &Default::default());
         }
     }
 }

@@ -1,6 +1,6 @@
 //! HTTP entry point: fault injection, authentication, routing, authorization, dispatch.
 
-mod discovery;
+pub(crate) mod discovery;
 mod objects;
 mod reviews;
 mod watch;
@@ -28,7 +28,10 @@ pub(crate) fn json_response(code: u16, v: &Value) -> Response<Body> {
     let bytes = serde_json::to_vec(v).unwrap_or_default();
     let mut r = Response::new(Full::new(Bytes::from(bytes)).boxed());
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -48,11 +51,17 @@ pub(crate) struct Req {
 
 impl Req {
     pub fn q(&self, k: &str) -> Option<&str> {
-        self.query.get(k).map(String::as_str).filter(|s| !s.is_empty())
+        self.query
+            .get(k)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     pub fn header(&self, k: &str) -> &str {
-        self.headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     pub fn json_body(&self) -> ApiResult<Value> {
@@ -66,12 +75,14 @@ impl Req {
             Ok(v) => Ok(v),
             Err(e) => {
                 // Apply patches may be YAML.
-                if let Ok(text) = std::str::from_utf8(&self.body) {
-                    if let Ok(v) = serde_saphyr::from_str::<Value>(text) {
-                        return Ok(v);
-                    }
+                if let Ok(text) = std::str::from_utf8(&self.body)
+                    && let Ok(v) = serde_saphyr::from_str::<Value>(text)
+                {
+                    return Ok(v);
                 }
-                Err(ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+                Err(ApiError::bad_request(format!(
+                    "the request body is not valid JSON: {e}"
+                )))
             }
         }
     }
@@ -100,7 +111,11 @@ impl Req {
         }
         let ua = self.header("user-agent");
         let prefix = ua.split('/').next().unwrap_or("").trim();
-        if prefix.is_empty() { default_for.to_string() } else { prefix.to_string() }
+        if prefix.is_empty() {
+            default_for.to_string()
+        } else {
+            prefix.to_string()
+        }
     }
 
     pub fn dry_run(&self) -> bool {
@@ -125,7 +140,9 @@ pub(crate) struct Target {
 }
 
 fn authenticate(state: &State, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
-    let auth = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let auth = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let Some(auth) = auth else {
         return Ok(UserInfo {
             name: "system:anonymous".into(),
@@ -133,7 +150,10 @@ fn authenticate(state: &State, headers: &HeaderMap) -> Result<UserInfo, ApiError
             groups: vec!["system:unauthenticated".into()],
         });
     };
-    let token = auth.strip_prefix("Bearer ").map(str::trim).ok_or_else(ApiError::unauthorized)?;
+    let token = auth
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .ok_or_else(ApiError::unauthorized)?;
     if token == state.admin_token {
         return Ok(UserInfo {
             name: "esox-admin".into(),
@@ -141,33 +161,56 @@ fn authenticate(state: &State, headers: &HeaderMap) -> Result<UserInfo, ApiError
             groups: vec!["system:masters".into(), "system:authenticated".into()],
         });
     }
-    let sub = state.signer.verify(token, crate::util::unix_now()).ok_or_else(ApiError::unauthorized)?;
-    let sa = state.get("", "serviceaccounts", &sub.namespace, &sub.service_account).ok_or_else(ApiError::unauthorized)?;
+    let sub = state
+        .signer
+        .verify(token, crate::util::unix_now())
+        .ok_or_else(ApiError::unauthorized)?;
+    let sa = state
+        .get("", "serviceaccounts", &sub.namespace, &sub.service_account)
+        .ok_or_else(ApiError::unauthorized)?;
     if crate::util::meta_str(&sa, "uid") != Some(sub.sa_uid.as_str()) {
         return Err(ApiError::unauthorized());
     }
     if let Some(secret) = &sub.secret {
-        let s = state.get("", "secrets", &sub.namespace, secret).ok_or_else(ApiError::unauthorized)?;
-        let stored = s.pointer("/data/token").and_then(Value::as_str).unwrap_or("");
+        let s = state
+            .get("", "secrets", &sub.namespace, secret)
+            .ok_or_else(ApiError::unauthorized)?;
+        let stored = s
+            .pointer("/data/token")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         use base64::Engine;
         let expected = base64::engine::general_purpose::STANDARD.encode(token);
         if stored != expected {
             return Err(ApiError::unauthorized());
         }
     }
-    Ok(UserInfo::service_account(&sub.namespace, &sub.service_account, &sub.sa_uid))
+    Ok(UserInfo::service_account(
+        &sub.namespace,
+        &sub.service_account,
+        &sub.sa_uid,
+    ))
 }
 
 /// Serves one HTTP request.
-pub(crate) async fn handle(state: Arc<State>, req: Request<hyper::body::Incoming>) -> Response<Body> {
+pub(crate) async fn handle(
+    state: Arc<State>,
+    req: Request<hyper::body::Incoming>,
+    peer: Option<Result<UserInfo, ()>>,
+) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return error_response(&ApiError::bad_request(format!("reading the body: {e}"))),
     };
-    let user = match authenticate(&state, &parts.headers) {
-        Ok(u) => u,
-        Err(e) => return error_response(&e),
+    // As the real server's authenticator chain: a client certificate first, then tokens.
+    let user = match peer {
+        Some(Ok(u)) => u,
+        Some(Err(())) => return error_response(&ApiError::unauthorized()),
+        None => match authenticate(&state, &parts.headers) {
+            Ok(u) => u,
+            Err(e) => return error_response(&e),
+        },
     };
     let query: HashMap<String, String> = parts
         .uri
@@ -191,11 +234,21 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<hyper::body::Incoming
     }
 }
 
-async fn apply_faults(state: &State, verb: &str, resource: &str, ns: &str, name: &str) -> ApiResult<()> {
+async fn apply_faults(
+    state: &State,
+    verb: &str,
+    resource: &str,
+    ns: &str,
+    name: &str,
+) -> ApiResult<()> {
     for action in state.faults.check(verb, resource, ns, name) {
         match action {
             FaultAction::Delay(d) => tokio::time::sleep(d).await,
-            FaultAction::Fail { code, reason, message } => return Err(ApiError::new(code, &reason, message)),
+            FaultAction::Fail {
+                code,
+                reason,
+                message,
+            } => return Err(ApiError::new(code, &reason, message)),
         }
     }
     Ok(())
@@ -213,8 +266,12 @@ fn non_resource_verb(m: &Method) -> &'static str {
 }
 
 fn forbidden_non_resource(user: &UserInfo, a: &Attributes) -> ApiError {
-    ApiError::new(403, "Forbidden", format!("forbidden: {}", rbac::denial_text(user, a)))
-        .with_details(serde_json::json!({}))
+    ApiError::new(
+        403,
+        "Forbidden",
+        format!("forbidden: {}", rbac::denial_text(user, a)),
+    )
+    .with_details(serde_json::json!({}))
 }
 
 async fn route(state: &Arc<State>, r: &Req) -> ApiResult<Response<Body>> {
@@ -223,7 +280,11 @@ async fn route(state: &Arc<State>, r: &Req) -> ApiResult<Response<Body>> {
         ["api", "v1", rest @ ..] if !rest.is_empty() => ("", "v1", rest),
         ["apis", g, v, rest @ ..] if !rest.is_empty() => (g, v, rest),
         _ => {
-            let a = Attributes { verb: non_resource_verb(&r.method).into(), path: Some(r.path.clone()), ..Default::default() };
+            let a = Attributes {
+                verb: non_resource_verb(&r.method).into(),
+                path: Some(r.path.clone()),
+                ..Default::default()
+            };
             apply_faults(state, &a.verb, "", "", "").await?;
             if !rbac::allowed(&state.store, &r.user, &a) {
                 if r.user.name == "system:anonymous" {
@@ -235,7 +296,14 @@ async fn route(state: &Arc<State>, r: &Req) -> ApiResult<Response<Body>> {
         }
     };
     let target = parse_target(state, r, group, version, rest)?;
-    apply_faults(state, target.verb, &target.info.resource, &target.namespace, &target.name).await?;
+    apply_faults(
+        state,
+        target.verb,
+        &target.info.resource,
+        &target.namespace,
+        &target.name,
+    )
+    .await?;
     let a = Attributes {
         verb: target.verb.into(),
         group: group.into(),
@@ -249,23 +317,40 @@ async fn route(state: &Arc<State>, r: &Req) -> ApiResult<Response<Body>> {
         if r.user.name == "system:anonymous" {
             return Err(ApiError::unauthorized());
         }
-        return Err(ApiError::forbidden(group, &target.info.resource, &target.name, &rbac::denial_text(&r.user, &a)));
+        return Err(ApiError::forbidden(
+            group,
+            &target.info.resource,
+            &target.name,
+            &rbac::denial_text(&r.user, &a),
+        ));
     }
     objects::dispatch(state, r, &target).await
 }
 
-fn parse_target(state: &State, r: &Req, group: &str, version: &str, rest: &[&str]) -> ApiResult<Target> {
+fn parse_target(
+    state: &State,
+    r: &Req,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> ApiResult<Target> {
     let namespaced_form = rest.len() >= 3
         && rest[0] == "namespaces"
         && !(group.is_empty() && rest.len() == 3 && (rest[2] == "status" || rest[2] == "finalize"));
-    let (namespace, tail) = if namespaced_form { (rest[1], &rest[2..]) } else { ("", rest) };
+    let (namespace, tail) = if namespaced_form {
+        (rest[1], &rest[2..])
+    } else {
+        ("", rest)
+    };
     let (resource, name, sub) = match tail {
         [res] => (*res, "", ""),
         [res, name] => (*res, *name, ""),
         [res, name, sub] => (*res, *name, *sub),
         _ => return Err(ApiError::route_not_found()),
     };
-    let info = state.info(group, version, resource).ok_or_else(ApiError::route_not_found)?;
+    let info = state
+        .info(group, version, resource)
+        .ok_or_else(ApiError::route_not_found)?;
     if namespaced_form && !info.namespaced {
         return Err(ApiError::route_not_found());
     }
@@ -275,20 +360,34 @@ fn parse_target(state: &State, r: &Req, group: &str, version: &str, rest: &[&str
     let verb: &'static str = match (&r.method, name.is_empty()) {
         (&Method::GET, false) => "get",
         (&Method::GET, true) => {
-            if matches!(r.q("watch"), Some("true" | "1")) { "watch" } else { "list" }
+            if matches!(r.q("watch"), Some("true" | "1")) {
+                "watch"
+            } else {
+                "list"
+            }
         }
         (&Method::POST, _) => "create",
         (&Method::PUT, false) => "update",
         (&Method::PATCH, false) => "patch",
         (&Method::DELETE, false) => "delete",
         (&Method::DELETE, true) => "deletecollection",
-        _ => return Err(ApiError::method_not_allowed(r.method.as_str(), group, resource)),
+        _ => {
+            return Err(ApiError::method_not_allowed(
+                r.method.as_str(),
+                group,
+                resource,
+            ));
+        }
     };
     if info.namespaced && namespace.is_empty() && !matches!(verb, "list" | "watch") {
         return Err(ApiError::route_not_found());
     }
     if info.virtual_only && verb != "create" {
-        return Err(ApiError::method_not_allowed(r.method.as_str(), group, resource));
+        return Err(ApiError::method_not_allowed(
+            r.method.as_str(),
+            group,
+            resource,
+        ));
     }
     Ok(Target {
         info,

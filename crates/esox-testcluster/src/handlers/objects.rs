@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 
 use super::write::{self, DeleteOpts, WriteCtx};
 use super::{Body, RenderAs, Req, Target, json_response};
-use crate::patch::{PatchKind, apply, json::json_patch, merge::merge_patch, strategic::strategic_merge};
+use crate::patch::{
+    PatchKind, apply, json::json_patch, merge::merge_patch, strategic::strategic_merge,
+};
 use crate::resources::ResourceInfo;
 use crate::selectors::{FieldSelector, LabelSelector, supported_fields};
 use crate::state::State;
@@ -29,7 +31,11 @@ pub(super) async fn dispatch(state: &Arc<State>, r: &Req, t: &Target) -> ApiResu
         ("patch", _) => patch(state, r, t),
         ("delete", "") => delete(state, r, t),
         ("deletecollection", "") => delete_collection(state, r, t),
-        _ => Err(ApiError::method_not_allowed(t.verb, &t.info.group, &t.info.resource)),
+        _ => Err(ApiError::method_not_allowed(
+            t.verb,
+            &t.info.group,
+            &t.info.resource,
+        )),
     }
 }
 
@@ -79,7 +85,10 @@ fn get(state: &State, r: &Req, t: &Target) -> ApiResult<Response<Body>> {
     match r.render_as() {
         RenderAs::Table => {
             let rv = meta_str(&obj, "resourceVersion").unwrap_or("").to_string();
-            Ok(json_response(200, &table(&t.info, &[(*obj).clone()], json!({"resourceVersion": rv}))))
+            Ok(json_response(
+                200,
+                &table(&t.info, &[(*obj).clone()], json!({"resourceVersion": rv})),
+            ))
         }
         how => Ok(json_response(200, &render(&t.info, how, &obj))),
     }
@@ -87,7 +96,10 @@ fn get(state: &State, r: &Req, t: &Target) -> ApiResult<Response<Body>> {
 
 pub(super) fn selectors(r: &Req, info: &ResourceInfo) -> ApiResult<(LabelSelector, FieldSelector)> {
     let ls = LabelSelector::parse(r.q("labelSelector").unwrap_or(""))?;
-    let fs = FieldSelector::parse(r.q("fieldSelector").unwrap_or(""), supported_fields(&info.group, &info.resource))?;
+    let fs = FieldSelector::parse(
+        r.q("fieldSelector").unwrap_or(""),
+        supported_fields(&info.group, &info.resource),
+    )?;
     Ok((ls, fs))
 }
 
@@ -98,9 +110,19 @@ fn object_key(o: &Value) -> String {
 /// Matching objects, with the list's resourceVersion.
 pub(crate) fn matching(state: &State, r: &Req, t: &Target) -> ApiResult<(Vec<Arc<Value>>, u64)> {
     let (ls, fs) = selectors(r, &t.info)?;
-    let ns = if t.namespace.is_empty() { None } else { Some(t.namespace.as_str()) };
+    let ns = if t.namespace.is_empty() {
+        None
+    } else {
+        Some(t.namespace.as_str())
+    };
     let (items, rv) = state.store.list(&t.info.gr(), ns);
-    Ok((items.into_iter().filter(|o| ls.matches(o) && fs.matches(o)).collect(), rv))
+    Ok((
+        items
+            .into_iter()
+            .filter(|o| ls.matches(o) && fs.matches(o))
+            .collect(),
+        rv,
+    ))
 }
 
 fn list(state: &State, r: &Req, t: &Target) -> ApiResult<Response<Body>> {
@@ -111,21 +133,30 @@ fn list(state: &State, r: &Req, t: &Target) -> ApiResult<Response<Body>> {
             .decode(token)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| ApiError::bad_request("continue key is not valid: illegal base64 data"))?;
-        let start = decoded.get("start").and_then(Value::as_str).unwrap_or("").to_string();
+            .ok_or_else(|| {
+                ApiError::bad_request("continue key is not valid: illegal base64 data")
+            })?;
+        let start = decoded
+            .get("start")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         rv = decoded.get("rv").and_then(Value::as_u64).unwrap_or(rv);
         items.retain(|o| object_key(o) > start);
     }
     let mut list_meta = json!({"resourceVersion": rv.to_string()});
-    if let Some(limit) = r.q("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0) {
-        if items.len() > limit {
-            let remaining = items.len() - limit;
-            items.truncate(limit);
-            let last = items.last().map(|o| object_key(o)).unwrap_or_default();
-            let token = b64.encode(json!({"rv": rv, "start": last}).to_string());
-            list_meta["continue"] = json!(token);
-            list_meta["remainingItemCount"] = json!(remaining);
-        }
+    if let Some(limit) = r
+        .q("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        && items.len() > limit
+    {
+        let remaining = items.len() - limit;
+        items.truncate(limit);
+        let last = items.last().map(|o| object_key(o)).unwrap_or_default();
+        let token = b64.encode(json!({"rv": rv, "start": last}).to_string());
+        list_meta["continue"] = json!(token);
+        list_meta["remainingItemCount"] = json!(remaining);
     }
     let how = r.render_as();
     if how == RenderAs::Table {
@@ -134,16 +165,26 @@ fn list(state: &State, r: &Req, t: &Target) -> ApiResult<Response<Body>> {
     }
     let rendered: Vec<Value> = items.iter().map(|o| render(&t.info, how, o)).collect();
     let (kind, av) = match how {
-        RenderAs::Metadata => ("PartialObjectMetadataList".to_string(), "meta.k8s.io/v1".to_string()),
+        RenderAs::Metadata => (
+            "PartialObjectMetadataList".to_string(),
+            "meta.k8s.io/v1".to_string(),
+        ),
         _ => (format!("{}List", t.info.kind), t.info.api_version()),
     };
-    Ok(json_response(200, &json!({"kind": kind, "apiVersion": av, "metadata": list_meta, "items": rendered})))
+    Ok(json_response(
+        200,
+        &json!({"kind": kind, "apiVersion": av, "metadata": list_meta, "items": rendered}),
+    ))
 }
 
 fn create(state: &State, r: &Req, t: &Target) -> ApiResult<Response<Body>> {
     let body = r.json_body()?;
     let manager = r.field_manager("unknown");
-    let ctx = WriteCtx { dry_run: r.dry_run(), ..WriteCtx::new(&manager) };
+    let ctx = WriteCtx {
+        dry_run: r.dry_run(),
+        strict: r.q("fieldValidation") == Some("Strict"),
+        ..WriteCtx::new(&manager)
+    };
     let obj = write::create(state, &t.info, &t.namespace, body, &ctx)?;
     Ok(json_response(201, &render(&t.info, r.render_as(), &obj)))
 }
@@ -154,7 +195,10 @@ fn update(state: &State, r: &Req, t: &Target) -> ApiResult<Response<Body>> {
     let sub = t.subresource.as_str();
     if sub == "finalize" {
         // Namespace finalize: only spec.finalizers changes.
-        let fins = body.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+        let fins = body
+            .pointer("/spec/finalizers")
+            .cloned()
+            .unwrap_or(json!([]));
         let ctx = WriteCtx::new(&manager);
         let obj = write::update(state, &t.info, &t.namespace, &t.name, &ctx, |cur| {
             let mut n = cur.clone();
@@ -163,7 +207,12 @@ fn update(state: &State, r: &Req, t: &Target) -> ApiResult<Response<Body>> {
         })?;
         return Ok(json_response(200, &present(&t.info, &obj)));
     }
-    let ctx = WriteCtx { subresource: sub, dry_run: r.dry_run(), ..WriteCtx::new(&manager) };
+    let ctx = WriteCtx {
+        subresource: sub,
+        dry_run: r.dry_run(),
+        strict: r.q("fieldValidation") == Some("Strict"),
+        ..WriteCtx::new(&manager)
+    };
     let obj = write::update(state, &t.info, &t.namespace, &t.name, &ctx, |_| Ok(body))?;
     Ok(json_response(200, &render(&t.info, r.render_as(), &obj)))
 }
@@ -175,57 +224,92 @@ fn patch(state: &State, r: &Req, t: &Target) -> ApiResult<Response<Body>> {
     let sub = t.subresource.as_str();
     let info = &t.info;
     if kind == PatchKind::Strategic && info.is_crd {
-        return Err(ApiError::unsupported_media("application/strategic-merge-patch+json"));
+        return Err(ApiError::unsupported_media(
+            "application/strategic-merge-patch+json",
+        ));
     }
     if kind == PatchKind::Apply {
         let manager = r.q("fieldManager").ok_or_else(|| {
-            ApiError::bad_request("PATCH, application/apply-patch+yaml requires fieldManager parameter")
+            ApiError::bad_request(
+                "PATCH, application/apply-patch+yaml requires fieldManager parameter",
+            )
         })?;
         return server_side_apply(state, r, t, body, manager);
     }
     let manager = r.field_manager("unknown");
-    let ctx = WriteCtx { subresource: sub, dry_run: r.dry_run(), ..WriteCtx::new(&manager) };
+    let ctx = WriteCtx {
+        subresource: sub,
+        dry_run: r.dry_run(),
+        strict: r.q("fieldValidation") == Some("Strict"),
+        ..WriteCtx::new(&manager)
+    };
     let obj = write::update(state, info, &t.namespace, &t.name, &ctx, |cur| {
         let mut doc = cur.clone();
         match kind {
-            PatchKind::Json => json_patch(&mut doc, &body).map_err(|e| ApiError::new(422, "Invalid", e))?,
+            PatchKind::Json => {
+                json_patch(&mut doc, &body).map_err(|e| ApiError::new(422, "Invalid", e))?
+            }
             PatchKind::Merge => merge_patch(&mut doc, &body),
-            PatchKind::Strategic => strategic_merge(&mut doc, &body).map_err(ApiError::bad_request)?,
+            PatchKind::Strategic => {
+                strategic_merge(&mut doc, &body).map_err(ApiError::bad_request)?
+            }
             PatchKind::Apply => {}
         }
         // A patch carries the resourceVersion only when the client wants the precondition.
         let wanted = body.pointer("/metadata/resourceVersion").is_some() && kind != PatchKind::Json
-            || (kind == PatchKind::Json && meta_str(&doc, "resourceVersion") != meta_str(cur, "resourceVersion"));
-        if !wanted {
-            if let Some(Value::Object(m)) = doc.get_mut("metadata") {
-                m.remove("resourceVersion");
-            }
+            || (kind == PatchKind::Json
+                && meta_str(&doc, "resourceVersion") != meta_str(cur, "resourceVersion"));
+        if !wanted && let Some(Value::Object(m)) = doc.get_mut("metadata") {
+            m.remove("resourceVersion");
         }
         Ok(doc)
     })?;
     Ok(json_response(200, &render(info, r.render_as(), &obj)))
 }
 
-fn server_side_apply(state: &State, r: &Req, t: &Target, config: Value, manager: &str) -> ApiResult<Response<Body>> {
+fn server_side_apply(
+    state: &State,
+    r: &Req,
+    t: &Target,
+    config: Value,
+    manager: &str,
+) -> ApiResult<Response<Body>> {
     let info = &t.info;
     let force = matches!(r.q("force"), Some("true"));
     let sub = t.subresource.as_str();
     let av = info.api_version();
     if !config.is_object() {
-        return Err(ApiError::bad_request("the apply configuration must be an object"));
+        return Err(ApiError::bad_request(
+            "the apply configuration must be an object",
+        ));
     }
-    if let Some(n) = meta_str(&config, "name") {
-        if n != t.name {
-            return Err(ApiError::bad_request(format!("the name of the object ({n}) does not match the name on the URL ({})", t.name)));
-        }
+    if let Some(n) = meta_str(&config, "name")
+        && n != t.name
+    {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({n}) does not match the name on the URL ({})",
+            t.name
+        )));
     }
     let conflict_err = |c: Vec<apply::Conflict>| {
         let (msg, causes) = apply::conflict_message(&c);
-        ApiError::new(409, "Conflict", msg).with_details(json!({"name": t.name, "group": info.group, "kind": info.resource, "causes": causes}))
+        ApiError::new(409, "Conflict", msg).with_details(
+            json!({"name": t.name, "group": info.group, "kind": info.resource, "causes": causes}),
+        )
     };
     let time = crate::util::now_rfc3339();
-    let w = apply::Writer { manager, api_version: &av, subresource: sub, time: &time };
-    let ctx = WriteCtx { subresource: sub, dry_run: r.dry_run(), managed_done: true, ..WriteCtx::new(manager) };
+    let w = apply::Writer {
+        manager,
+        api_version: &av,
+        subresource: sub,
+        time: &time,
+    };
+    let ctx = WriteCtx {
+        subresource: sub,
+        dry_run: r.dry_run(),
+        managed_done: true,
+        ..WriteCtx::new(manager)
+    };
     if state.store.get(&info.gr(), &t.namespace, &t.name).is_none() {
         if sub == "status" {
             return Err(ApiError::not_found(&info.group, &info.resource, &t.name));
@@ -239,10 +323,10 @@ fn server_side_apply(state: &State, r: &Req, t: &Target, config: Value, manager:
     }
     let obj = write::update(state, info, &t.namespace, &t.name, &ctx, |cur| {
         let mut next = apply::apply(Some(cur), &config, &w, force).map_err(conflict_err)?;
-        if config.pointer("/metadata/resourceVersion").is_none() {
-            if let Some(Value::Object(m)) = next.get_mut("metadata") {
-                m.remove("resourceVersion");
-            }
+        if config.pointer("/metadata/resourceVersion").is_none()
+            && let Some(Value::Object(m)) = next.get_mut("metadata")
+        {
+            m.remove("resourceVersion");
         }
         Ok(next)
     })?;
@@ -253,18 +337,25 @@ pub(crate) fn delete_opts(r: &Req) -> ApiResult<DeleteOpts> {
     let body = r.json_body()?;
     let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
     let mut opts = DeleteOpts {
-        propagation: s(body.get("propagationPolicy")).or_else(|| r.q("propagationPolicy").map(str::to_string)),
+        propagation: s(body.get("propagationPolicy"))
+            .or_else(|| r.q("propagationPolicy").map(str::to_string)),
         precondition_uid: s(body.pointer("/preconditions/uid")),
         precondition_rv: s(body.pointer("/preconditions/resourceVersion")),
-        dry_run: r.dry_run() || body.get("dryRun").and_then(Value::as_array).is_some_and(|a| !a.is_empty()),
+        dry_run: r.dry_run()
+            || body
+                .get("dryRun")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty()),
     };
     if opts.propagation.is_none() && body.get("orphanDependents") == Some(&json!(true)) {
         opts.propagation = Some("Orphan".into());
     }
-    if let Some(p) = &opts.propagation {
-        if !["Foreground", "Background", "Orphan"].contains(&p.as_str()) {
-            return Err(ApiError::bad_request(format!("propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\"")));
-        }
+    if let Some(p) = &opts.propagation
+        && !["Foreground", "Background", "Orphan"].contains(&p.as_str())
+    {
+        return Err(ApiError::bad_request(format!(
+            "propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+        )));
     }
     Ok(opts)
 }
@@ -275,7 +366,10 @@ fn deleted_response(info: &ResourceInfo, obj: &Value, gone: bool) -> Response<Bo
         if !info.group.is_empty() {
             details["group"] = json!(info.group);
         }
-        return json_response(200, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}));
+        return json_response(
+            200,
+            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}),
+        );
     }
     json_response(200, &present(info, obj))
 }
@@ -291,12 +385,19 @@ fn delete_collection(state: &State, r: &Req, t: &Target) -> ApiResult<Response<B
     let (items, rv) = matching(state, r, t)?;
     let mut out = Vec::new();
     for it in items {
-        let ns = meta(&it).and_then(|m| m.get("namespace")).and_then(Value::as_str).unwrap_or("").to_string();
+        let ns = meta(&it)
+            .and_then(|m| m.get("namespace"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         match write::delete(state, &t.info, &ns, name_of(&it), &opts) {
             Ok((o, _)) => out.push(present(&t.info, &o)),
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(json_response(200, &json!({"kind": format!("{}List", t.info.kind), "apiVersion": t.info.api_version(), "metadata": {"resourceVersion": rv.to_string()}, "items": out})))
+    Ok(json_response(
+        200,
+        &json!({"kind": format!("{}List", t.info.kind), "apiVersion": t.info.api_version(), "metadata": {"resourceVersion": rv.to_string()}, "items": out}),
+    ))
 }

@@ -19,7 +19,7 @@ use super::{Body, RenderAs, Req, Target};
 use crate::resources::ResourceInfo;
 use crate::state::State;
 use crate::status::{ApiError, ApiResult};
-use crate::store::{Event, StoreError};
+use crate::store::{Event, EventType, StoreError};
 
 fn line(v: &Value) -> Bytes {
     let mut b = serde_json::to_vec(v).unwrap_or_default();
@@ -33,22 +33,35 @@ fn event_line(info: &ResourceInfo, how: RenderAs, kind: &str, obj: &Value) -> By
 
 fn bookmark(info: &ResourceInfo, how: RenderAs, rv: u64, initial_end: bool) -> Bytes {
     let (kind, av) = match how {
-        RenderAs::Metadata => ("PartialObjectMetadata".to_string(), "meta.k8s.io/v1".to_string()),
+        RenderAs::Metadata => (
+            "PartialObjectMetadata".to_string(),
+            "meta.k8s.io/v1".to_string(),
+        ),
         _ => (info.kind.clone(), info.api_version()),
     };
     let mut metadata = json!({"resourceVersion": rv.to_string()});
     if initial_end {
         metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
-    line(&json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": av, "metadata": metadata}}))
+    line(
+        &json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": av, "metadata": metadata}}),
+    )
 }
 
 pub(super) fn watch(state: Arc<State>, r: &Req, t: &Target) -> ApiResult<Response<Body>> {
     let info = t.info.clone();
-    let how = if r.render_as() == RenderAs::Metadata { RenderAs::Metadata } else { RenderAs::Full };
+    let how = if r.render_as() == RenderAs::Metadata {
+        RenderAs::Metadata
+    } else {
+        RenderAs::Full
+    };
     let (ls, fs) = selectors(r, &info)?;
     let bookmarks = matches!(r.q("allowWatchBookmarks"), Some("true" | "1"));
-    let timeout = r.q("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(Duration::from_secs(1800));
+    let timeout = r
+        .q("timeoutSeconds")
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(1800));
     let send_initial = matches!(r.q("sendInitialEvents"), Some("true"));
     let rv_param = r.q("resourceVersion").unwrap_or("");
     let ns = t.namespace.clone();
@@ -56,7 +69,8 @@ pub(super) fn watch(state: Arc<State>, r: &Req, t: &Target) -> ApiResult<Respons
 
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let mut initial: Vec<Bytes> = Vec::new();
-    let (history, mut events, start_rv) = if rv_param.is_empty() || rv_param == "0" || send_initial {
+    let (history, mut events, start_rv) = if rv_param.is_empty() || rv_param == "0" || send_initial
+    {
         let (items, list_rv) = matching(&state, r, t)?;
         for it in &items {
             initial.push(event_line(&info, how, "ADDED", it));
@@ -64,16 +78,29 @@ pub(super) fn watch(state: Arc<State>, r: &Req, t: &Target) -> ApiResult<Respons
         if send_initial && bookmarks {
             initial.push(bookmark(&info, how, list_rv, true));
         }
-        let (h, rx) = state.store.watch_from(list_rv).map_err(|e| ApiError::internal(format!("{e:?}")))?;
+        let (h, rx) = state
+            .store
+            .watch_from(list_rv)
+            .map_err(|e| ApiError::internal(format!("{e:?}")))?;
         (h, rx, list_rv)
     } else {
-        let rv: u64 = rv_param.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv_param}")))?;
+        let rv: u64 = rv_param
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv_param}")))?;
         match state.store.watch_from(rv) {
             Ok((h, rx)) => (h, rx, rv),
             Err(StoreError::TooOld { oldest }) => {
-                let status = ApiError::gone(format!("too old resource version: {rv} ({})", oldest.saturating_sub(1))).to_status();
+                let status = ApiError::gone(format!(
+                    "too old resource version: {rv} ({})",
+                    oldest.saturating_sub(1)
+                ))
+                .to_status();
                 initial.push(line(&json!({"type": "ERROR", "object": status})));
-                let body = StreamBody::new(futures::stream::iter(initial.into_iter().map(|b| Ok::<_, Infallible>(Frame::data(b)))));
+                let body = StreamBody::new(futures::stream::iter(
+                    initial
+                        .into_iter()
+                        .map(|b| Ok::<_, Infallible>(Frame::data(b))),
+                ));
                 return Ok(stream_response(body.boxed()));
             }
             Err(e) => return Err(ApiError::internal(format!("{e:?}"))),
@@ -81,8 +108,25 @@ pub(super) fn watch(state: Arc<State>, r: &Req, t: &Target) -> ApiResult<Respons
     };
     let mut cut = state.watch_cut.subscribe();
     let interval = state.bookmark_interval;
-    let accept = move |e: &Event| -> bool {
-        e.gr == gr && (ns.is_empty() || e.namespace == ns) && ls.matches(&e.object) && fs.matches(&e.object)
+    // The event type this watcher sees, if any: a change that moves an object into or out of
+    // the selection reads as ADDED or DELETED, as the real watch cache reports it.
+    let accept = move |e: &Event| -> Option<&'static str> {
+        if e.gr != gr || (!ns.is_empty() && e.namespace != ns) {
+            return None;
+        }
+        let now = ls.matches(&e.object) && fs.matches(&e.object);
+        match (e.kind, e.previous.as_deref()) {
+            (EventType::Modified, Some(prev)) => {
+                let before = ls.matches(prev) && fs.matches(prev);
+                match (before, now) {
+                    (true, true) => Some("MODIFIED"),
+                    (false, true) => Some("ADDED"),
+                    (true, false) => Some("DELETED"),
+                    (false, false) => None,
+                }
+            }
+            (kind, _) => now.then_some(kind.as_str()),
+        }
     };
     tokio::spawn(async move {
         for b in initial {
@@ -93,7 +137,9 @@ pub(super) fn watch(state: Arc<State>, r: &Req, t: &Target) -> ApiResult<Respons
         let mut last_rv = start_rv;
         for e in history {
             last_rv = e.rv;
-            if accept(&e) && tx.send(event_line(&info, how, e.kind.as_str(), &e.object)).await.is_err() {
+            if let Some(kind) = accept(&e)
+                && tx.send(event_line(&info, how, kind, &e.object)).await.is_err()
+            {
                 return;
             }
         }
@@ -117,7 +163,9 @@ pub(super) fn watch(state: Arc<State>, r: &Req, t: &Target) -> ApiResult<Respons
                             continue;
                         }
                         last_rv = e.rv;
-                        if accept(&e) && tx.send(event_line(&info, how, e.kind.as_str(), &e.object)).await.is_err() {
+                        if let Some(kind) = accept(&e)
+                            && tx.send(event_line(&info, how, kind, &e.object)).await.is_err()
+                        {
                             return;
                         }
                     }
@@ -127,13 +175,23 @@ pub(super) fn watch(state: Arc<State>, r: &Req, t: &Target) -> ApiResult<Respons
             }
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx)) });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
     Ok(stream_response(StreamBody::new(stream).boxed()))
 }
 
 fn stream_response(body: Body) -> Response<Body> {
     let mut resp = Response::new(body);
-    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
-    resp.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache, private"));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-cache, private"),
+    );
     resp
 }

@@ -74,7 +74,9 @@ pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
 }
 
 fn remove_at(obj: &mut Value, path: &[String]) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut cur = obj;
     for seg in parents {
         match cur.get_mut(seg) {
@@ -88,14 +90,18 @@ fn remove_at(obj: &mut Value, path: &[String]) {
 }
 
 fn set_at(obj: &mut Value, path: &[String], v: Value) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut cur = obj;
     for seg in parents {
         if !cur.is_object() {
             *cur = Value::Object(Map::new());
         }
         let Value::Object(m) = cur else { return };
-        cur = m.entry(seg.clone()).or_insert_with(|| Value::Object(Map::new()));
+        cur = m
+            .entry(seg.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     if !cur.is_object() {
         *cur = Value::Object(Map::new());
@@ -116,7 +122,9 @@ pub fn to_fields_v1(set: &FieldSet) -> Value {
     for path in set {
         let mut cur = &mut root;
         for seg in path {
-            let e = cur.entry(format!("f:{seg}")).or_insert_with(|| Value::Object(Map::new()));
+            let e = cur
+                .entry(format!("f:{seg}"))
+                .or_insert_with(|| Value::Object(Map::new()));
             let Value::Object(m) = e else { break };
             cur = m;
         }
@@ -159,15 +167,34 @@ pub struct ManagedEntry {
 }
 
 pub fn read_managed(obj: &Value) -> Vec<ManagedEntry> {
-    let Some(list) = obj.pointer("/metadata/managedFields").and_then(Value::as_array) else {
+    let Some(list) = obj
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+    else {
         return Vec::new();
     };
     list.iter()
         .map(|e| ManagedEntry {
-            manager: e.get("manager").and_then(Value::as_str).unwrap_or("").into(),
-            operation: e.get("operation").and_then(Value::as_str).unwrap_or("Update").into(),
-            api_version: e.get("apiVersion").and_then(Value::as_str).unwrap_or("").into(),
-            subresource: e.get("subresource").and_then(Value::as_str).unwrap_or("").into(),
+            manager: e
+                .get("manager")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .into(),
+            operation: e
+                .get("operation")
+                .and_then(Value::as_str)
+                .unwrap_or("Update")
+                .into(),
+            api_version: e
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .into(),
+            subresource: e
+                .get("subresource")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .into(),
             time: e.get("time").and_then(Value::as_str).unwrap_or("").into(),
             fields: e.get("fieldsV1").map(from_fields_v1).unwrap_or_default(),
         })
@@ -225,7 +252,8 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, w: &Writer<'_>) {
         .collect();
     let removed: Vec<&Path> = old_set.iter().filter(|p| !new_set.contains(*p)).collect();
     for e in entries.iter_mut() {
-        e.fields.retain(|p| !removed.iter().any(|r| overlaps(p, r)) || new_set.contains(p));
+        e.fields
+            .retain(|p| !removed.iter().any(|r| overlaps(p, r)) || new_set.contains(p));
         e.fields.retain(|p| !changed.iter().any(|c| overlaps(p, c)));
     }
     if !changed.is_empty() {
@@ -267,7 +295,12 @@ pub fn dotted(path: &Path) -> String {
 
 /// Server-side apply of `config` onto `live` (None when the object does not exist yet).
 /// Returns the new object with managedFields updated, or the conflicts.
-pub fn apply(live: Option<&Value>, config: &Value, w: &Writer<'_>, force: bool) -> Result<Value, Vec<Conflict>> {
+pub fn apply(
+    live: Option<&Value>,
+    config: &Value,
+    w: &Writer<'_>,
+    force: bool,
+) -> Result<Value, Vec<Conflict>> {
     let status_only = w.subresource == "status";
     let mut entries = live.map(read_managed).unwrap_or_default();
     let applied = field_set(config, status_only);
@@ -353,17 +386,26 @@ pub fn apply(live: Option<&Value>, config: &Value, w: &Writer<'_>, force: bool) 
 pub fn conflict_message(conflicts: &[Conflict]) -> (String, Vec<Value>) {
     let mut by_manager: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for c in conflicts {
-        by_manager.entry((c.manager.clone(), c.api_version.clone())).or_default().push(dotted(&c.path));
+        by_manager
+            .entry((c.manager.clone(), c.api_version.clone()))
+            .or_default()
+            .push(dotted(&c.path));
     }
     let n = conflicts.len();
-    let mut msg = format!("Apply failed with {n} conflict{}: ", if n == 1 { "" } else { "s" });
+    let mut msg = format!(
+        "Apply failed with {n} conflict{}: ",
+        if n == 1 { "" } else { "s" }
+    );
     let parts: Vec<String> = by_manager
         .iter()
         .map(|((m, v), paths)| {
             if paths.len() == 1 {
                 format!("conflict with \"{m}\" using {v}: {}", paths[0])
             } else {
-                format!("conflicts with \"{m}\" using {v}:\n- {}", paths.join("\n- "))
+                format!(
+                    "conflicts with \"{m}\" using {v}:\n- {}",
+                    paths.join("\n- ")
+                )
             }
         })
         .collect();
@@ -382,7 +424,12 @@ mod tests {
     use super::*;
 
     fn w(m: &str) -> Writer<'_> {
-        Writer { manager: m, api_version: "v1", subresource: "", time: "t" }
+        Writer {
+            manager: m,
+            api_version: "v1",
+            subresource: "",
+            time: "t",
+        }
     }
 
     #[test]
@@ -405,10 +452,18 @@ mod tests {
         let cfg = json!({"metadata": {"name": "x"}, "data": {"a": "2"}});
         let c = apply(Some(&live), &cfg, &w("m"), false).expect_err("conflict");
         let (msg, _) = conflict_message(&c);
-        assert_eq!(msg, "Apply failed with 1 conflict: conflict with \"other\" using v1: .data.a");
+        assert_eq!(
+            msg,
+            "Apply failed with 1 conflict: conflict with \"other\" using v1: .data.a"
+        );
         let forced = apply(Some(&live), &cfg, &w("m"), true).expect("forced");
         assert_eq!(forced["data"]["a"], "2");
-        let managers: Vec<&str> = forced["metadata"]["managedFields"].as_array().expect("mf").iter().filter_map(|e| e["manager"].as_str()).collect();
+        let managers: Vec<&str> = forced["metadata"]["managedFields"]
+            .as_array()
+            .expect("mf")
+            .iter()
+            .filter_map(|e| e["manager"].as_str())
+            .collect();
         assert_eq!(managers, ["m"]);
         // Same value: shared ownership, no conflict.
         let same = json!({"metadata": {"name": "x"}, "data": {"a": "1"}});
@@ -417,7 +472,11 @@ mod tests {
 
     #[test]
     fn fields_v1_round_trip() {
-        let set: FieldSet = [vec!["data".to_string(), "a".to_string()], vec!["metadata".into(), "labels".into(), "x".into()]].into();
+        let set: FieldSet = [
+            vec!["data".to_string(), "a".to_string()],
+            vec!["metadata".into(), "labels".into(), "x".into()],
+        ]
+        .into();
         assert_eq!(from_fields_v1(&to_fields_v1(&set)), set);
     }
 }

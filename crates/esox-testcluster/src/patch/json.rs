@@ -10,7 +10,9 @@ fn tokens(pointer: &str) -> Result<Vec<String>, String> {
     if pointer.is_empty() {
         return Ok(Vec::new());
     }
-    let rest = pointer.strip_prefix('/').ok_or_else(|| format!("invalid JSON pointer {pointer:?}"))?;
+    let rest = pointer
+        .strip_prefix('/')
+        .ok_or_else(|| format!("invalid JSON pointer {pointer:?}"))?;
     Ok(rest.split('/').map(unescape).collect())
 }
 
@@ -18,10 +20,15 @@ fn parent_mut<'a>(doc: &'a mut Value, toks: &[String]) -> Result<&'a mut Value, 
     let mut cur = doc;
     for t in toks {
         cur = match cur {
-            Value::Object(m) => m.get_mut(t).ok_or_else(|| format!("missing path segment {t:?}"))?,
+            Value::Object(m) => m
+                .get_mut(t)
+                .ok_or_else(|| format!("missing path segment {t:?}"))?,
             Value::Array(a) => {
-                let i: usize = t.parse().map_err(|_| format!("invalid array index {t:?}"))?;
-                a.get_mut(i).ok_or_else(|| format!("array index {i} out of range"))?
+                let i: usize = t
+                    .parse()
+                    .map_err(|_| format!("invalid array index {t:?}"))?;
+                a.get_mut(i)
+                    .ok_or_else(|| format!("array index {i} out of range"))?
             }
             _ => return Err(format!("path segment {t:?} is not in an object or array")),
         };
@@ -30,7 +37,9 @@ fn parent_mut<'a>(doc: &'a mut Value, toks: &[String]) -> Result<&'a mut Value, 
 }
 
 fn get(doc: &Value, pointer: &str) -> Result<Value, String> {
-    doc.pointer(pointer).cloned().ok_or_else(|| format!("path {pointer:?} does not exist"))
+    doc.pointer(pointer)
+        .cloned()
+        .ok_or_else(|| format!("path {pointer:?} does not exist"))
 }
 
 fn add(doc: &mut Value, pointer: &str, value: Value) -> Result<(), String> {
@@ -47,14 +56,20 @@ fn add(doc: &mut Value, pointer: &str, value: Value) -> Result<(), String> {
             if last == "-" {
                 a.push(value);
             } else {
-                let i: usize = last.parse().map_err(|_| format!("invalid array index {last:?}"))?;
+                let i: usize = last
+                    .parse()
+                    .map_err(|_| format!("invalid array index {last:?}"))?;
                 if i > a.len() {
                     return Err(format!("array index {i} out of range"));
                 }
                 a.insert(i, value);
             }
         }
-        _ => return Err(format!("cannot add at {pointer:?}: parent is not a container")),
+        _ => {
+            return Err(format!(
+                "cannot add at {pointer:?}: parent is not a container"
+            ));
+        }
     }
     Ok(())
 }
@@ -65,9 +80,13 @@ fn remove(doc: &mut Value, pointer: &str) -> Result<Value, String> {
         return Err("cannot remove the whole document".into());
     };
     match parent_mut(doc, parents)? {
-        Value::Object(m) => m.remove(last).ok_or_else(|| format!("path {pointer:?} does not exist")),
+        Value::Object(m) => m
+            .remove(last)
+            .ok_or_else(|| format!("path {pointer:?} does not exist")),
         Value::Array(a) => {
-            let i: usize = last.parse().map_err(|_| format!("invalid array index {last:?}"))?;
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("invalid array index {last:?}"))?;
             if i >= a.len() {
                 return Err(format!("array index {i} out of range"));
             }
@@ -79,12 +98,28 @@ fn remove(doc: &mut Value, pointer: &str) -> Result<Value, String> {
 
 /// Applies `patch` (an array of operations) to `doc`; errors name the failing operation.
 pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), String> {
-    let ops = patch.as_array().ok_or("a JSON patch must be an array of operations")?;
+    let ops = patch
+        .as_array()
+        .ok_or("a JSON patch must be an array of operations")?;
     for (i, op) in ops.iter().enumerate() {
-        let name = op.get("op").and_then(Value::as_str).ok_or(format!("operation {i}: missing \"op\""))?;
-        let path = op.get("path").and_then(Value::as_str).ok_or(format!("operation {i}: missing \"path\""))?;
-        let value = || op.get("value").cloned().ok_or(format!("operation {i}: missing \"value\""));
-        let from = || op.get("from").and_then(Value::as_str).ok_or(format!("operation {i}: missing \"from\""));
+        let name = op
+            .get("op")
+            .and_then(Value::as_str)
+            .ok_or(format!("operation {i}: missing \"op\""))?;
+        let path = op
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or(format!("operation {i}: missing \"path\""))?;
+        let value = || {
+            op.get("value")
+                .cloned()
+                .ok_or(format!("operation {i}: missing \"value\""))
+        };
+        let from = || {
+            op.get("from")
+                .and_then(Value::as_str)
+                .ok_or(format!("operation {i}: missing \"from\""))
+        };
         let r = match name {
             "add" => add(doc, path, value()?),
             "remove" => remove(doc, path).map(drop),
@@ -98,7 +133,11 @@ pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), String> {
                 add(doc, path, v)
             }
             "test" => {
-                if get(doc, path)? == value()? { Ok(()) } else { Err(format!("test failed at {path:?}")) }
+                if get(doc, path)? == value()? {
+                    Ok(())
+                } else {
+                    Err(format!("test failed at {path:?}"))
+                }
             }
             other => Err(format!("unknown operation {other:?}")),
         };
@@ -125,7 +164,10 @@ mod tests {
             ]),
         )
         .expect("patch");
-        assert_eq!(d, json!({"metadata": {"labels": {"a/b": "2"}}, "l": [1, 2], "x": 1}));
+        assert_eq!(
+            d,
+            json!({"metadata": {"labels": {"a/b": "2"}}, "l": [1, 2], "x": 1})
+        );
         let e = json_patch(&mut d, &json!([{"op": "remove", "path": "/nope"}])).expect_err("fails");
         assert!(e.contains("operation 0 (remove)"), "{e}");
     }

@@ -37,7 +37,9 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), String> 
     if !target.is_object() {
         *target = Value::Object(Map::new());
     }
-    let Value::Object(t) = target else { return Ok(()) };
+    let Value::Object(t) = target else {
+        return Ok(());
+    };
     if let Some(retain) = p.get("$retainKeys").and_then(Value::as_array) {
         let keep: Vec<&str> = retain.iter().filter_map(Value::as_str).collect();
         t.retain(|k, _| keep.contains(&k.as_str()));
@@ -58,7 +60,9 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), String> 
         }
         match (v, strategy(k)) {
             (Value::Array(items), ListStrategy::MergeKey(key)) => {
-                let cur = t.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
+                let cur = t
+                    .entry(k.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()));
                 if !cur.is_array() {
                     *cur = Value::Array(Vec::new());
                 }
@@ -67,7 +71,9 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), String> 
                 }
             }
             (Value::Array(items), ListStrategy::MergePrimitive) => {
-                let cur = t.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
+                let cur = t
+                    .entry(k.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()));
                 if let Value::Array(list) = cur {
                     for it in items {
                         if !list.contains(it) {
@@ -90,12 +96,21 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), String> 
 }
 
 fn merge_keyed(list: &mut Vec<Value>, items: &[Value], key: &str) -> Result<(), String> {
-    if items.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace")) {
-        *list = items.iter().filter(|i| i.get("$patch").is_none()).cloned().collect();
+    if items
+        .iter()
+        .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
+        *list = items
+            .iter()
+            .filter(|i| i.get("$patch").is_none())
+            .cloned()
+            .collect();
         return Ok(());
     }
     for item in items {
-        let id = item.get(key).ok_or_else(|| format!("list item lacks merge key {key:?}"))?;
+        let id = item
+            .get(key)
+            .ok_or_else(|| format!("list item lacks merge key {key:?}"))?;
         let pos = list.iter().position(|x| x.get(key) == Some(id));
         if item.get("$patch").and_then(Value::as_str) == Some("delete") {
             if let Some(i) = pos {
@@ -140,7 +155,11 @@ mod tests {
     #[test]
     fn delete_from_primitive_list() {
         let mut t = json!({"metadata": {"finalizers": ["a", "b"]}});
-        strategic_merge(&mut t, &json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}})).expect("patch");
+        strategic_merge(
+            &mut t,
+            &json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}}),
+        )
+        .expect("patch");
         assert_eq!(t, json!({"metadata": {"finalizers": ["b"]}}));
     }
 }

@@ -37,7 +37,13 @@ pub struct Event {
     pub namespace: String,
     pub name: String,
     pub object: Arc<Value>,
+    /// The object before a modification (watch selectors need it to turn a change that
+    /// leaves or enters the selection into DELETED or ADDED).
+    pub previous: Option<Arc<Value>>,
 }
+
+/// Replayed history plus the receiver for what follows.
+pub type WatchStart = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
 
 type Objects = BTreeMap<(String, String), Arc<Value>>;
 
@@ -54,9 +60,10 @@ struct Inner {
 pub enum StoreError {
     NotFound,
     AlreadyExists,
-    Conflict,
     /// The requested resourceVersion is older than the retained history.
-    TooOld { oldest: u64 },
+    TooOld {
+        oldest: u64,
+    },
 }
 
 /// The outcome of an atomic read-modify-write.
@@ -77,7 +84,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("resource_version", &self.current_rv()).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("resource_version", &self.current_rv())
+            .finish_non_exhaustive()
     }
 }
 
@@ -85,18 +94,32 @@ fn set_rv(obj: &mut Value, rv: u64) {
     meta_mut(obj).insert("resourceVersion".into(), Value::String(rv.to_string()));
 }
 
+#[cfg(test)]
 pub fn rv_of(obj: &Value) -> Option<u64> {
-    meta(obj).and_then(|m| m.get("resourceVersion")).and_then(Value::as_str).and_then(|s| s.parse().ok())
+    meta(obj)
+        .and_then(|m| m.get("resourceVersion"))
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
 }
 
 fn uid_of(obj: &Value) -> Option<String> {
-    meta(obj).and_then(|m| m.get("uid")).and_then(Value::as_str).map(str::to_string)
+    meta(obj)
+        .and_then(|m| m.get("uid"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 impl Store {
     pub fn new(history_limit: usize) -> Self {
         let (tx, _) = broadcast::channel(8192);
-        Self { inner: RwLock::new(Inner { rv: 1, ..Inner::default() }), tx, history_limit }
+        Self {
+            inner: RwLock::new(Inner {
+                rv: 1,
+                ..Inner::default()
+            }),
+            tx,
+            history_limit,
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -113,7 +136,11 @@ impl Store {
     }
 
     pub fn get(&self, gr: &GroupResource, ns: &str, name: &str) -> Option<Arc<Value>> {
-        self.read().objects.get(gr)?.get(&(ns.to_string(), name.to_string())).cloned()
+        self.read()
+            .objects
+            .get(gr)?
+            .get(&(ns.to_string(), name.to_string()))
+            .cloned()
     }
 
     pub fn lookup_uid(&self, uid: &str) -> Option<(GroupResource, String, String)> {
@@ -177,7 +204,12 @@ impl Store {
         let _ = self.tx.send(ev);
     }
 
-    pub fn create(&self, gr: &GroupResource, ns: &str, mut obj: Value) -> Result<Arc<Value>, StoreError> {
+    pub fn create(
+        &self,
+        gr: &GroupResource,
+        ns: &str,
+        mut obj: Value,
+    ) -> Result<Arc<Value>, StoreError> {
         let name = crate::util::name_of(&obj).to_string();
         let mut inner = self.write();
         let key = (ns.to_string(), name.clone());
@@ -189,9 +221,15 @@ impl Store {
         set_rv(&mut obj, rv);
         let obj = Arc::new(obj);
         if let Some(uid) = uid_of(&obj) {
-            inner.uids.insert(uid, (gr.clone(), ns.to_string(), name.clone()));
+            inner
+                .uids
+                .insert(uid, (gr.clone(), ns.to_string(), name.clone()));
         }
-        inner.objects.entry(gr.clone()).or_default().insert(key, obj.clone());
+        inner
+            .objects
+            .entry(gr.clone())
+            .or_default()
+            .insert(key, obj.clone());
         let ev = Event {
             rv,
             kind: EventType::Added,
@@ -199,6 +237,7 @@ impl Store {
             namespace: ns.to_string(),
             name,
             object: obj.clone(),
+            previous: None,
         };
         self.emit(&mut inner, ev);
         Ok(obj)
@@ -215,7 +254,12 @@ impl Store {
     ) -> Result<Result<(Arc<Value>, bool), E>, StoreError> {
         let mut inner = self.write();
         let key = (ns.to_string(), name.to_string());
-        let current = inner.objects.get(gr).and_then(|o| o.get(&key)).cloned().ok_or(StoreError::NotFound)?;
+        let current = inner
+            .objects
+            .get(gr)
+            .and_then(|o| o.get(&key))
+            .cloned()
+            .ok_or(StoreError::NotFound)?;
         let decision = match f(&current) {
             Ok(d) => d,
             Err(e) => return Ok(Err(e)),
@@ -227,7 +271,11 @@ impl Store {
                 let rv = inner.rv;
                 set_rv(&mut obj, rv);
                 let obj = Arc::new(obj);
-                inner.objects.entry(gr.clone()).or_default().insert(key, obj.clone());
+                inner
+                    .objects
+                    .entry(gr.clone())
+                    .or_default()
+                    .insert(key, obj.clone());
                 let ev = Event {
                     rv,
                     kind: EventType::Modified,
@@ -235,6 +283,7 @@ impl Store {
                     namespace: ns.to_string(),
                     name: name.to_string(),
                     object: obj.clone(),
+                    previous: Some(current.clone()),
                 };
                 self.emit(&mut inner, ev);
                 Ok(Ok((obj, true)))
@@ -258,6 +307,7 @@ impl Store {
                     namespace: ns.to_string(),
                     name: name.to_string(),
                     object: last.clone(),
+                    previous: None,
                 };
                 self.emit(&mut inner, ev);
                 Ok(Ok((last, true)))
@@ -267,7 +317,7 @@ impl Store {
 
     /// Events after `after_rv` still in history plus a receiver for the ones to come, taken
     /// atomically so none is lost or repeated.
-    pub fn watch_from(&self, after_rv: u64) -> Result<(Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>), StoreError> {
+    pub fn watch_from(&self, after_rv: u64) -> Result<WatchStart, StoreError> {
         let inner = self.read();
         let rx = self.tx.subscribe();
         if after_rv >= inner.rv {
@@ -307,27 +357,39 @@ mod tests {
     #[test]
     fn create_bumps_rv_and_refuses_duplicates() {
         let s = Store::new(100);
-        let a = s.create(&gr(), "ns", json!({"metadata": {"name": "a"}})).expect("create");
+        let a = s
+            .create(&gr(), "ns", json!({"metadata": {"name": "a"}}))
+            .expect("create");
         assert_eq!(rv_of(&a), Some(2));
-        assert_eq!(s.create(&gr(), "ns", json!({"metadata": {"name": "a"}})).err(), Some(StoreError::AlreadyExists));
+        assert_eq!(
+            s.create(&gr(), "ns", json!({"metadata": {"name": "a"}}))
+                .err(),
+            Some(StoreError::AlreadyExists)
+        );
     }
 
     #[test]
     fn watch_history_resumes_and_expires() {
         let s = Store::new(2);
         for n in ["a", "b", "c"] {
-            s.create(&gr(), "ns", json!({"metadata": {"name": n}})).expect("create");
+            s.create(&gr(), "ns", json!({"metadata": {"name": n}}))
+                .expect("create");
         }
         let (events, _) = s.watch_from(2).expect("in history");
-        assert_eq!(events.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(
+            events.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+            ["b", "c"]
+        );
         assert!(matches!(s.watch_from(1), Err(StoreError::TooOld { .. })));
     }
 
     #[test]
     fn list_by_namespace() {
         let s = Store::new(10);
-        s.create(&gr(), "a", json!({"metadata": {"name": "x"}})).expect("create");
-        s.create(&gr(), "b", json!({"metadata": {"name": "x"}})).expect("create");
+        s.create(&gr(), "a", json!({"metadata": {"name": "x"}}))
+            .expect("create");
+        s.create(&gr(), "b", json!({"metadata": {"name": "x"}}))
+            .expect("create");
         assert_eq!(s.list(&gr(), Some("a")).0.len(), 1);
         assert_eq!(s.list(&gr(), None).0.len(), 2);
     }

@@ -25,11 +25,19 @@ pub struct Env {
 }
 
 pub async fn start() -> Env {
-    let cluster = TestCluster::start(Config::default()).await.expect("cluster starts");
+    let cluster = TestCluster::start(Config::default())
+        .await
+        .expect("cluster starts");
     let dir = scratch_dir();
     let kubeconfig = dir.join("kubeconfig");
-    cluster.write_kubeconfig(&kubeconfig).expect("kubeconfig written");
-    Env { cluster, dir, kubeconfig }
+    cluster
+        .write_kubeconfig(&kubeconfig)
+        .expect("kubeconfig written");
+    Env {
+        cluster,
+        dir,
+        kubeconfig,
+    }
 }
 
 impl Env {
@@ -41,13 +49,26 @@ impl Env {
         let stdin = stdin.map(str::to_string);
         tokio::task::spawn_blocking(move || {
             let mut cmd = Command::new(KUBECTL);
-            cmd.arg("--kubeconfig").arg(&kc).args(&args).env("HOME", &dir).env("KUBECACHEDIR", dir.join("cache"));
-            cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+            cmd.arg("--kubeconfig")
+                .arg(&kc)
+                .args(&args)
+                .env("HOME", &dir)
+                .env("KUBECACHEDIR", dir.join("cache"));
+            cmd.stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
             let mut child = cmd.spawn().expect("kubectl runs");
             if let Some(input) = stdin {
                 use std::io::Write;
-                child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(input.as_bytes())
+                    .expect("write stdin");
             }
             child.wait_with_output().expect("kubectl output")
         })
@@ -85,7 +106,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

@@ -162,6 +162,30 @@ pub struct AwsTag {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::v1::providers::vault::tests::admit_provider;
+
+    #[test]
+    fn schema_admits_the_manifest_unchanged() {
+        let expected: serde_json::Value = serde_saphyr::from_str(MANIFEST).unwrap();
+        assert_eq!(admit_provider("aws", MANIFEST).unwrap(), expected);
+    }
+
+    #[test]
+    fn schema_defaults_agree_with_serde_defaults() {
+        let yaml = "service: ParameterStore\nregion: us-east-1\n";
+        let typed: AwsProvider = serde_saphyr::from_str(yaml).unwrap();
+        assert_eq!(
+            admit_provider("aws", yaml).unwrap(),
+            serde_json::to_value(&typed).unwrap()
+        );
+    }
+
+    #[test]
+    fn schema_rejects_reserved_custom_session_tags() {
+        let yaml = "service: SecretsManager\nregion: r\ncustomSessionTags:\n  esoNamespace: x\n";
+        let err = admit_provider("aws", yaml).unwrap_err();
+        assert!(err.contains("customSessionTags"), "{err}");
+    }
 
     const MANIFEST: &str = r#"
 service: SecretsManager

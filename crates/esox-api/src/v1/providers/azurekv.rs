@@ -108,6 +108,29 @@ pub struct AzureKvAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::v1::providers::vault::tests::admit_provider;
+
+    #[test]
+    fn schema_admits_the_manifest_unchanged() {
+        let expected: serde_json::Value = serde_saphyr::from_str(MANIFEST).unwrap();
+        assert_eq!(admit_provider("azurekv", MANIFEST).unwrap(), expected);
+    }
+
+    #[test]
+    fn schema_defaults_agree_with_serde_defaults() {
+        let yaml = "vaultUrl: https://v.vault.azure.net\n";
+        let typed: AzureKvProvider = serde_saphyr::from_str(yaml).unwrap();
+        assert_eq!(
+            admit_provider("azurekv", yaml).unwrap(),
+            serde_json::to_value(&typed).unwrap()
+        );
+    }
+
+    #[test]
+    fn schema_rejects_an_unknown_auth_type() {
+        let err = admit_provider("azurekv", "vaultUrl: u\nauthType: Password\n").unwrap_err();
+        assert!(err.contains("authType"), "{err}");
+    }
 
     const MANIFEST: &str = r#"
 authType: WorkloadIdentity

@@ -175,6 +175,29 @@ pub struct SecretReference {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::v1::providers::vault::tests::admit_provider;
+
+    #[test]
+    fn schema_admits_the_manifest_unchanged() {
+        let expected: serde_json::Value = serde_saphyr::from_str(MANIFEST).unwrap();
+        assert_eq!(admit_provider("gcpsm", MANIFEST).unwrap(), expected);
+    }
+
+    #[test]
+    fn schema_defaults_agree_with_serde_defaults() {
+        let typed: GcpsmProvider = serde_saphyr::from_str("projectID: p\n").unwrap();
+        assert_eq!(
+            admit_provider("gcpsm", "projectID: p\n").unwrap(),
+            serde_json::to_value(&typed).unwrap()
+        );
+    }
+
+    #[test]
+    fn schema_rejects_a_malformed_service_account_email() {
+        let yaml = "auth:\n  workloadIdentityFederation:\n    gcpServiceAccountEmail: someone@example.com\n";
+        let err = admit_provider("gcpsm", yaml).unwrap_err();
+        assert!(err.contains("gcpServiceAccountEmail"), "{err}");
+    }
 
     const MANIFEST: &str = r#"
 projectID: my-project

@@ -64,7 +64,7 @@ impl std::fmt::Debug for VaultProvider {
             .field("path", &self.path)
             .field("version", &self.version)
             .field("namespace", &self.namespace)
-            .field("ca_bundle_len", &self.ca_bundle.as_ref().map(|b| b.0.len()))
+            .field("ca_bundle", &self.ca_bundle)
             .field("client_tls", &self.client_tls)
             .field("ca_provider", &self.ca_provider)
             .field("read_your_writes", &self.read_your_writes)
@@ -404,8 +404,57 @@ pub struct VaultCheckAndSet {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Runs a provider block through the schema the SecretStore CRD gives it, as the API
+    /// server would admit it: pruned, defaulted and validated. A field the schema does not
+    /// know is pruned, so comparing the result with the input also checks that schema names
+    /// and serde names agree.
+    pub(crate) fn admit_provider(provider: &str, yaml: &str) -> Result<serde_json::Value, String> {
+        use kube::CustomResourceExt;
+        let crd = serde_json::to_value(crate::v1::SecretStore::crd()).unwrap();
+        let mut schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+            ["properties"]["provider"]["properties"][provider]
+            .clone();
+        // The block is optional inside `provider`; as a root of its own it may not be nullable.
+        schema
+            .as_object_mut()
+            .expect("provider schema")
+            .remove("nullable");
+        let compiled = esox_schema::CompiledSchema::compile(&schema).unwrap();
+        let mut value: serde_json::Value = serde_saphyr::from_str(yaml).unwrap();
+        compiled
+            .admit(&mut value, None)
+            .map_err(|e| esox_schema::format_errors(&e))?;
+        Ok(value)
+    }
+
+    #[test]
+    fn schema_admits_the_manifest_unchanged() {
+        let expected: serde_json::Value = serde_saphyr::from_str(MANIFEST).unwrap();
+        assert_eq!(admit_provider("vault", MANIFEST).unwrap(), expected);
+    }
+
+    #[test]
+    fn schema_defaults_agree_with_serde_defaults() {
+        let yaml = "server: http://127.0.0.1:8200\nauth:\n  kubernetes: {role: esox}\n  ldap: {username: u}\n";
+        let admitted = admit_provider("vault", yaml).unwrap();
+        let typed: VaultProvider = serde_saphyr::from_str(yaml).unwrap();
+        assert_eq!(admitted, serde_json::to_value(&typed).unwrap());
+        assert_eq!(admitted["auth"]["kubernetes"]["mountPath"], "kubernetes");
+    }
+
+    #[test]
+    fn schema_rejects_a_bad_secret_name_and_version() {
+        let err = admit_provider(
+            "vault",
+            "server: s\nversion: v3\nauth:\n  tokenSecretRef: {name: Bad_Name, key: t}\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("version"), "{err}");
+        assert!(err.contains("tokenSecretRef.name"), "{err}");
+    }
 
     const MANIFEST: &str = r#"
 server: https://vault.example.com:8200

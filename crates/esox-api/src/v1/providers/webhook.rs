@@ -58,7 +58,7 @@ impl std::fmt::Debug for WebhookProvider {
             .field("timeout", &self.timeout)
             .field("result", &self.result)
             .field("secrets", &self.secrets)
-            .field("ca_bundle_len", &self.ca_bundle.as_ref().map(|b| b.0.len()))
+            .field("ca_bundle", &self.ca_bundle)
             .field("ca_provider", &self.ca_provider)
             .finish()
     }
@@ -111,6 +111,19 @@ pub struct WebhookSecret {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::v1::providers::vault::tests::admit_provider;
+
+    #[test]
+    fn schema_admits_the_manifest_unchanged() {
+        let expected: serde_json::Value = serde_saphyr::from_str(MANIFEST).unwrap();
+        assert_eq!(admit_provider("webhook", MANIFEST).unwrap(), expected);
+    }
+
+    #[test]
+    fn schema_rejects_an_empty_auth_block() {
+        let err = admit_provider("webhook", "url: u\nauth: {}\n").unwrap_err();
+        assert!(err.contains("auth"), "{err}");
+    }
     use crate::v1::common::CaProviderType;
 
     const MANIFEST: &str = r#"

@@ -1,0 +1,159 @@
+//! What every reconcile shares: clients, options, indexes, event recorders and the remote
+//! watches that turn source changes into reconciles.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use esox_api::v1::ExternalSecret;
+use esox_providers::{LocalCluster, SecretsClient};
+use futures::StreamExt as _;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use tokio::sync::mpsc;
+
+use crate::index::Index;
+
+/// Settings of `esox run`.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Stores whose `spec.controller` is set to another class are left alone.
+    pub controller_class: String,
+    /// Refuse to use a store that is not `Ready=True` (ESO's flood gate).
+    pub flood_gate: bool,
+    /// How often stores are validated again when they set no `refreshInterval`.
+    pub store_requeue_interval: Duration,
+    /// ExternalSecret refreshInterval when the field is absent.
+    pub default_refresh_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            controller_class: "default".to_owned(),
+            flood_gate: true,
+            store_requeue_interval: Duration::from_secs(300),
+            default_refresh_interval: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Shared state of the controllers.
+pub struct Context {
+    pub client: kube::Client,
+    pub options: Options,
+    pub local_cluster: Arc<LocalCluster>,
+    pub index: Index,
+    /// Events for ExternalSecrets (ESO's recorder name).
+    pub es_recorder: Recorder,
+    /// Events for stores.
+    pub store_recorder: Recorder,
+    /// Reconcile requests for ExternalSecrets coming from outside the main watch.
+    es_trigger: mpsc::UnboundedSender<ObjectRef<ExternalSecret>>,
+    /// ExternalSecrets whose source changed since their last sync: they refresh even when their
+    /// `refreshInterval` has not elapsed.
+    source_changed: Mutex<HashSet<ObjectRef<ExternalSecret>>>,
+    /// Running remote watches by watch key.
+    remote_watches: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// Consecutive failures per object, for backoff.
+    failures: Mutex<HashMap<ObjectRef<ExternalSecret>, u32>>,
+}
+
+impl Context {
+    /// Builds the context and the stream of extra reconcile requests for ExternalSecrets.
+    pub fn new(
+        client: kube::Client,
+        options: Options,
+        local_cluster: LocalCluster,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<ObjectRef<ExternalSecret>>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let reporter = |name: &str| Reporter { controller: name.to_owned(), instance: None };
+        let ctx = Context {
+            es_recorder: Recorder::new(client.clone(), reporter("external-secrets")),
+            store_recorder: Recorder::new(client.clone(), reporter("secret-store")),
+            client,
+            options,
+            local_cluster: Arc::new(local_cluster),
+            index: Index::default(),
+            es_trigger: tx,
+            source_changed: Mutex::default(),
+            remote_watches: Mutex::default(),
+            failures: Mutex::default(),
+        };
+        (Arc::new(ctx), rx)
+    }
+
+    /// Asks for a reconcile of `es`.
+    pub fn trigger(&self, es: ObjectRef<ExternalSecret>) {
+        // The receiver lives as long as the controller; a closed channel means shutdown.
+        let _ = self.es_trigger.send(es);
+    }
+
+    /// Takes (and clears) the "source changed" mark of `es`.
+    pub fn take_source_changed(&self, es: &ObjectRef<ExternalSecret>) -> bool {
+        self.source_changed.lock().unwrap_or_else(|e| e.into_inner()).remove(es)
+    }
+
+    fn mark_source_changed(&self, es: ObjectRef<ExternalSecret>) {
+        self.source_changed.lock().unwrap_or_else(|e| e.into_inner()).insert(es);
+    }
+
+    /// Counts a failed reconcile of `es`; returns how many in a row.
+    pub fn note_failure(&self, es: &ObjectRef<ExternalSecret>) -> u32 {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = f.entry(es.clone()).or_default();
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    /// Forgets the failures of `es` after a success.
+    pub fn reset_failures(&self, es: &ObjectRef<ExternalSecret>) {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(es);
+    }
+
+    /// Starts watching the remote location of `client` unless a watch for it already runs.
+    pub fn ensure_remote_watch(self: &Arc<Self>, client: &dyn SecretsClient) {
+        let Some(key) = client.watch_key() else {
+            return;
+        };
+        let mut watches = self.remote_watches.lock().unwrap_or_else(|e| e.into_inner());
+        if watches.get(&key).is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        let Some(stream) = client.watch() else {
+            return;
+        };
+        let ctx = Arc::downgrade(self);
+        let watch_key = key.clone();
+        let handle = tokio::spawn(async move {
+            let mut stream = stream;
+            while let Some(change) = stream.next().await {
+                let Some(ctx) = ctx.upgrade() else { break };
+                for es in ctx.index.for_source(&watch_key, &change.key) {
+                    ctx.mark_source_changed(es.clone());
+                    ctx.trigger(es);
+                }
+            }
+            tracing::debug!(watch_key = %watch_key, "remote watch ended");
+        });
+        watches.insert(key, handle);
+    }
+
+    /// Number of remote watches running (for tests and metrics).
+    pub fn remote_watch_count(&self) -> usize {
+        self.remote_watches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|h| !h.is_finished())
+            .count()
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        for (_, h) in self.remote_watches.get_mut().unwrap_or_else(|e| e.into_inner()).drain() {
+            h.abort();
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Errors of reconciles. Messages are shown to users in conditions and Events: they name the
+//! object and the fix, and never contain secret values.
+
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API call failed: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("{0}")]
+    Provider(#[from] esox_providers::ProviderError),
+    #[error("{0}")]
+    Store(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Data(String),
+}
+
+impl Error {
+    /// A short stable label for metrics and logs.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube",
+            Error::Provider(_) => "provider",
+            Error::Store(_) => "store",
+            Error::Invalid(_) => "invalid",
+            Error::Data(_) => "data",
+        }
+    }
+
+    /// Whether the API server refused a write because the object changed meanwhile.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Kube(kube::Error::Api(s)) if s.code == 409)
+    }
+}

@@ -1,0 +1,104 @@
+//! The ExternalSecret controller.
+
+mod fetch;
+mod reconcile;
+pub mod target;
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use esox_api::labels::{LABEL_MANAGED, LABEL_MANAGED_VALUE};
+use esox_api::v1::{ClusterSecretStore, ExternalSecret, SecretStore, StoreKind};
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{PredicateConfig, WatchStreamExt as _, watcher};
+use kube::{Api, ResourceExt as _};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+pub use reconcile::reconcile;
+
+use crate::context::Context;
+use crate::error::Error;
+use crate::index::StoreKey;
+
+/// Changes that matter for an ExternalSecret: everything but its status (as ESO's predicate).
+fn spec_or_metadata(es: &ExternalSecret) -> Option<u64> {
+    let mut h = DefaultHasher::new();
+    es.metadata.generation.hash(&mut h);
+    es.labels().hash(&mut h);
+    es.annotations().hash(&mut h);
+    es.finalizers().hash(&mut h);
+    es.metadata.deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut h);
+    Some(h.finish())
+}
+
+/// Runs the ExternalSecret controller until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    triggers: UnboundedReceiver<ObjectRef<ExternalSecret>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = ctx.client.clone();
+    let (reader, writer) = reflector::store();
+    let es_stream = watcher(Api::<ExternalSecret>::all(client.clone()), watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(spec_or_metadata, PredicateConfig::default());
+
+    // Managed Secrets only, metadata only: memory follows what esox writes, not the cluster.
+    let managed = watcher::Config::default().labels(&format!("{LABEL_MANAGED}={LABEL_MANAGED_VALUE}"));
+    let secrets = watcher(Api::<PartialObjectMeta<Secret>>::all(client.clone()), managed)
+        .default_backoff()
+        .touched_objects();
+    let ctx_secrets = ctx.clone();
+    let map_secret = move |s: PartialObjectMeta<Secret>| {
+        let ns = s.namespace().unwrap_or_default();
+        let name = s.name_any();
+        let own = s
+            .resource_version()
+            .is_some_and(|rv| ctx_secrets.index.is_own_write(&ns, &name, &rv));
+        if own { Vec::new() } else { ctx_secrets.index.for_target(&ns, &name) }
+    };
+
+    let ctx_ss = ctx.clone();
+    let map_ss = move |s: SecretStore| {
+        ctx_ss.index.for_store(&StoreKey {
+            kind: StoreKind::SecretStore,
+            namespace: s.namespace().unwrap_or_default(),
+            name: s.name_any(),
+        })
+    };
+    let ctx_css = ctx.clone();
+    let map_css = move |s: ClusterSecretStore| {
+        ctx_css.index.for_store(&StoreKey { kind: StoreKind::ClusterSecretStore, namespace: String::new(), name: s.name_any() })
+    };
+    let triggers = futures::stream::unfold(triggers, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
+
+    Controller::for_stream(es_stream, reader)
+        .watches_stream(secrets, map_secret)
+        .watches(Api::<SecretStore>::all(client.clone()), watcher::Config::default(), map_ss)
+        .watches(Api::<ClusterSecretStore>::all(client), watcher::Config::default(), map_css)
+        .reconcile_on(triggers)
+        .with_config(kube::runtime::controller::Config::default().concurrency(16))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "externalsecret controller event");
+            }
+        })
+        .await;
+}
+
+/// Retries with capped exponential backoff (1 s doubling to 5 min), per object.
+pub fn error_policy(es: Arc<ExternalSecret>, err: &Error, ctx: Arc<Context>) -> Action {
+    let n = ctx.note_failure(&ObjectRef::from_obj(es.as_ref()));
+    let delay = Duration::from_secs(1u64 << n.min(8)).min(Duration::from_secs(300));
+    tracing::info!(error = %err, category = err.category(), retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}

@@ -1,0 +1,370 @@
+//! One reconcile of an ExternalSecret (ESO's algorithm, section 3.2 of the behaviour notes).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use esox_api::labels::{FINALIZER_EXTERNAL_SECRET, LABEL_CREATED_BY};
+use esox_api::v1::{Binding, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy};
+use esox_core::refresh::{self, RefreshInput, Requeue};
+use esox_core::rewrite::NoTemplateEngine;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource as _, ResourceExt as _};
+use serde_json::json;
+
+use super::fetch;
+use super::target::{self, Content};
+use crate::conditions::{self, es as reason};
+use crate::context::Context;
+use crate::error::Error;
+use crate::index::Dependencies;
+
+/// Reconciles one ExternalSecret.
+#[tracing::instrument(skip_all, fields(namespace = es.namespace().unwrap_or_default(), name = es.name_any()))]
+pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = es.namespace().unwrap_or_default();
+    let name = es.name_any();
+    let es_ref = ObjectRef::from_obj(es.as_ref());
+    let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &namespace);
+
+    if es.metadata.deletion_timestamp.is_some() {
+        return cleanup(&es, &ctx, &api).await;
+    }
+    if !es.finalizers().iter().any(|f| f == FINALIZER_EXTERNAL_SECRET) {
+        let mut finalizers = es.finalizers().to_vec();
+        finalizers.push(FINALIZER_EXTERNAL_SECRET.to_owned());
+        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": es.resource_version()}});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    }
+
+    let target_name = es.spec.target.name.clone().unwrap_or_else(|| name.clone());
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let existing = secrets.get_opt(&target_name).await?;
+    let mut deps = Dependencies {
+        target: target_name.clone(),
+        stores: fetch::referenced_stores(&es, &namespace),
+        sources: Default::default(),
+    };
+
+    let now = SystemTime::now();
+    let interval = refresh_interval(&es, &ctx)?;
+    let status = es.status.clone().unwrap_or_default();
+    let current_version = esox_core::hash::synced_resource_version(
+        es.metadata.generation.unwrap_or_default(),
+        &es.labels().clone(),
+        &es.annotations().clone(),
+    );
+    let policy = match es.spec.refresh_policy {
+        Some(RefreshPolicy::CreatedOnce) => refresh::RefreshPolicy::CreatedOnce,
+        Some(RefreshPolicy::OnChange) => refresh::RefreshPolicy::OnChange,
+        Some(RefreshPolicy::Periodic) | None => refresh::RefreshPolicy::Periodic,
+    };
+    let input = RefreshInput {
+        policy,
+        refresh_interval: Some(interval),
+        refresh_time: status.refresh_time.as_ref().map(|t| SystemTime::from(t.0)),
+        synced_resource_version: &status.synced_resource_version,
+        current_resource_version: &current_version,
+        now,
+        periodic_allowed_by_windows: true,
+    };
+    // Beyond ESO: a change of the source refreshes a periodic ExternalSecret at once;
+    // `refreshInterval` stays the safety net.
+    let source_changed =
+        ctx.take_source_changed(&es_ref) && policy == refresh::RefreshPolicy::Periodic && interval > 0;
+    let orphan = es.spec.target.creation_policy == CreationPolicy::Orphan;
+    let valid = esox_core::managed_secret::is_secret_valid(orphan, existing.as_ref().map(view).as_ref().map(|v| v.as_target()));
+    if !source_changed && !refresh::should_refresh_external_secret(&input) && valid {
+        if let Some(prev) = ctx.index.sources_of(&es_ref) {
+            deps.sources = prev;
+        }
+        ctx.index.record(&es_ref, deps);
+        return Ok(requeue_action(refresh::external_secret_requeue(&input)));
+    }
+
+    let fetched = match fetch::fetch(&ctx, &es, &namespace, &NoTemplateEngine).await {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            // A store of another controller class: not ours, no status, no requeue.
+            ctx.index.record(&es_ref, deps);
+            return Ok(Action::await_change());
+        }
+        Err(e) => {
+            ctx.index.record(&es_ref, deps);
+            return Err(fail(&es, &ctx, &api, status, "could not get secret data from provider", e).await);
+        }
+    };
+    deps.stores.extend(fetched.stores.iter().cloned());
+    deps.sources = fetched.sources.clone();
+    ctx.index.record(&es_ref, deps);
+    for missing in &fetched.missing {
+        publish(&ctx, &es, EventType::Normal, "MissingProviderSecret", missing).await;
+    }
+
+    let mut status = es.status.clone().unwrap_or_default();
+    let manager = esox_core::hash::field_manager_name(&name);
+    if fetched.data.is_empty() {
+        match es.spec.target.deletion_policy {
+            DeletionPolicy::Delete => {
+                if es.spec.target.creation_policy != CreationPolicy::Owner {
+                    let e = Error::Invalid(format!(
+                        "unable to delete secret {target_name}: creationPolicy={:?} is not Owner",
+                        es.spec.target.creation_policy
+                    ));
+                    return Err(fail(&es, &ctx, &api, status, "could not delete secret", e).await);
+                }
+                if existing.is_some() {
+                    secrets.delete(&target_name, &DeleteParams::default()).await?;
+                    publish(&ctx, &es, EventType::Normal, "Deleted", "secret deleted due to DeletionPolicy=Delete").await;
+                }
+                conditions::set(&mut status.conditions, conditions::READY, true, reason::SECRET_DELETED, "secret deleted due to DeletionPolicy=Delete");
+                return done(&es, &ctx, &api, status, &current_version, &target_name, &input).await;
+            }
+            DeletionPolicy::Retain => {
+                conditions::set(&mut status.conditions, conditions::READY, true, reason::SECRET_SYNCED, "secret retained due to DeletionPolicy=Retain");
+                return done(&es, &ctx, &api, status, &current_version, &target_name, &input).await;
+            }
+            DeletionPolicy::Merge => {}
+        }
+    }
+
+    if es.spec.target.template.is_some() {
+        let e = Error::Invalid(
+            "spec.target.template: templates are not supported by this version of esox yet; remove the template or wait for the templating release".into(),
+        );
+        return Err(fail(&es, &ctx, &api, status, "could not update secret", e).await);
+    }
+    let content = target::untemplated(&es, fetched.data);
+
+    let policy = es.spec.target.creation_policy;
+    let result = match (policy, existing.as_ref()) {
+        (CreationPolicy::None, _) => Ok(None),
+        (CreationPolicy::Merge, None) => {
+            conditions::set(&mut status.conditions, conditions::READY, true, reason::SECRET_MISSING, "secret will not be created due to CreationPolicy=Merge");
+            return done(&es, &ctx, &api, status, &current_version, &target_name, &input).await;
+        }
+        (_, existing) => write(&es, &ctx, &secrets, existing, &target_name, &manager, content).await.map(Some),
+    };
+    match result {
+        Ok(_) => {
+            conditions::set(&mut status.conditions, conditions::READY, true, reason::SECRET_SYNCED, "secret synced");
+            status.binding = Some(Binding { name: target_name.clone() });
+            done(&es, &ctx, &api, status, &current_version, &target_name, &input).await
+        }
+        Err(e) if e.is_conflict() => Ok(Action::requeue(Duration::from_millis(200))),
+        Err(e) => {
+            let message = if matches!(e, Error::Invalid(ref m) if m.contains("immutable")) {
+                "could not update secret, target is immutable"
+            } else {
+                "could not update secret"
+            };
+            Err(fail(&es, &ctx, &api, status, message, e).await)
+        }
+    }
+}
+
+struct SecretParts {
+    data: esox_core::SecretData,
+    labels: std::collections::BTreeMap<String, String>,
+    annotations: std::collections::BTreeMap<String, String>,
+}
+
+impl SecretParts {
+    fn as_target(&self) -> esox_core::managed_secret::TargetView<'_> {
+        esox_core::managed_secret::TargetView { data: &self.data, labels: &self.labels, annotations: &self.annotations }
+    }
+}
+
+fn view(s: &Secret) -> SecretParts {
+    SecretParts {
+        data: target::plain_data(s),
+        labels: s.metadata.labels.clone().unwrap_or_default(),
+        annotations: s.metadata.annotations.clone().unwrap_or_default(),
+    }
+}
+
+/// Creates or updates the target; returns its new resourceVersion.
+async fn write(
+    es: &ExternalSecret,
+    ctx: &Context,
+    secrets: &Api<Secret>,
+    existing: Option<&Secret>,
+    target_name: &str,
+    manager: &str,
+    content: Content,
+) -> Result<String, Error> {
+    let namespace = es.namespace().unwrap_or_default();
+    let desired = target::desired(es, existing, target_name, manager, content)?;
+    let pp = PostParams { dry_run: false, field_manager: Some(manager.to_owned()) };
+    if es.spec.target.creation_policy == CreationPolicy::Owner {
+        delete_orphans(es, secrets, target_name).await?;
+    }
+    let written = match existing {
+        None => {
+            let created = secrets.create(&pp, &desired).await?;
+            publish(ctx, es, EventType::Normal, "Created", "secret created").await;
+            created
+        }
+        Some(current) if target::same_content(current, &desired) => return Ok(current.resource_version().unwrap_or_default()),
+        Some(current) => {
+            if current.immutable == Some(true) && (current.data != desired.data || current.type_ != desired.type_) {
+                return Err(Error::Invalid(format!(
+                    "secret {target_name} is immutable and its data would change: delete it so esox can recreate it, or set target.immutable: false on a new target"
+                )));
+            }
+            let updated = secrets.replace(target_name, &pp, &desired).await?;
+            publish(ctx, es, EventType::Normal, "Updated", "secret updated").await;
+            updated
+        }
+    };
+    let rv = written.resource_version();
+    ctx.index.note_written(&namespace, target_name, rv.clone());
+    Ok(rv.unwrap_or_default())
+}
+
+/// With creationPolicy Owner, Secrets this ExternalSecret created under an older target name.
+async fn delete_orphans(es: &ExternalSecret, secrets: &Api<Secret>, target_name: &str) -> Result<(), Error> {
+    let hash = esox_core::hash::created_by_hash(&es.namespace().unwrap_or_default(), &es.name_any());
+    let list = secrets.list_metadata(&ListParams::default().labels(&format!("{LABEL_CREATED_BY}={hash}"))).await?;
+    for s in list.items {
+        let name = s.name_any();
+        if name != target_name {
+            secrets.delete(&name, &DeleteParams::default()).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn cleanup(es: &ExternalSecret, ctx: &Context, api: &Api<ExternalSecret>) -> Result<Action, Error> {
+    let es_ref = ObjectRef::from_obj(es);
+    ctx.index.forget(&es_ref);
+    if !es.finalizers().iter().any(|f| f == FINALIZER_EXTERNAL_SECRET) {
+        return Ok(Action::await_change());
+    }
+    if es.spec.target.deletion_policy == DeletionPolicy::Delete {
+        let namespace = es.namespace().unwrap_or_default();
+        let target_name = es.spec.target.name.clone().unwrap_or_else(|| es.name_any());
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+        // A failure here must not wedge the deletion: the Secret is owned by the ExternalSecret
+        // (creationPolicy Owner), so garbage collection removes it anyway.
+        match secrets.get_opt(&target_name).await {
+            Ok(Some(s)) if target::controlled_by(&s, es) => {
+                if let Err(e) = secrets.delete(&target_name, &DeleteParams::default()).await {
+                    tracing::warn!(error = %e, "could not delete the target Secret; garbage collection will");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read the target Secret during cleanup"),
+        }
+    }
+    let finalizers: Vec<String> =
+        es.finalizers().iter().filter(|f| *f != FINALIZER_EXTERNAL_SECRET).cloned().collect();
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": es.resource_version()}});
+    match api.patch(&es.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => Ok(Action::await_change()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Action::await_change()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn refresh_interval(es: &ExternalSecret, ctx: &Context) -> Result<i64, Error> {
+    match es.spec.refresh_interval.as_deref() {
+        None => Ok(i64::try_from(ctx.options.default_refresh_interval.as_nanos()).unwrap_or(i64::MAX)),
+        Some(text) => esox_core::duration::parse(text).map_err(|e| {
+            Error::Invalid(format!("spec.refreshInterval {text:?} is not a duration ({e}): write it like 1h, 15m or 30s"))
+        }),
+    }
+}
+
+fn requeue_action(r: Requeue) -> Action {
+    match r {
+        Requeue::Never => Action::await_change(),
+        Requeue::Immediately => Action::requeue(Duration::from_secs(1)),
+        Requeue::After(d) => Action::requeue(d),
+    }
+}
+
+async fn done(
+    es: &ExternalSecret,
+    ctx: &Context,
+    api: &Api<ExternalSecret>,
+    mut status: ExternalSecretStatus,
+    current_version: &str,
+    _target_name: &str,
+    input: &RefreshInput<'_>,
+) -> Result<Action, Error> {
+    status.refresh_time = Some(Time(jiff::Timestamp::now()));
+    status.synced_resource_version = current_version.to_owned();
+    write_status(es, api, status).await?;
+    ctx.reset_failures(&ObjectRef::from_obj(es));
+    let after = RefreshInput { refresh_time: Some(SystemTime::now()), synced_resource_version: current_version, ..*input };
+    Ok(requeue_action(refresh::external_secret_requeue(&after)))
+}
+
+/// Records a failure: Ready=False with ESO's message, a Warning event with the cause.
+async fn fail(
+    es: &ExternalSecret,
+    ctx: &Context,
+    api: &Api<ExternalSecret>,
+    mut status: ExternalSecretStatus,
+    message: &str,
+    err: Error,
+) -> Error {
+    tracing::warn!(error = %err, "{message}");
+    // ESO keeps the condition message generic and puts the cause in the event; esox adds the
+    // cause to the condition too so `kubectl get es` tells what to fix.
+    conditions::set(&mut status.conditions, conditions::READY, false, reason::SECRET_SYNCED_ERROR, &format!("{message}: {err}"));
+    if let Err(e) = write_status(es, api, status).await {
+        tracing::warn!(error = %e, "could not write status");
+    }
+    publish(ctx, es, EventType::Warning, "UpdateFailed", &err.to_string()).await;
+    err
+}
+
+async fn write_status(es: &ExternalSecret, api: &Api<ExternalSecret>, status: ExternalSecretStatus) -> Result<(), Error> {
+    let old = es.status.clone().unwrap_or_default();
+    if same_status(&old, &status) {
+        return Ok(());
+    }
+    let patch = json!({ "status": status });
+    match api.patch_status(&es.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn same_status(a: &ExternalSecretStatus, b: &ExternalSecretStatus) -> bool {
+    a.conditions == b.conditions
+        && a.synced_resource_version == b.synced_resource_version
+        && a.binding == b.binding
+        && a.refresh_time == b.refresh_time
+}
+
+pub(crate) async fn publish(ctx: &Context, es: &ExternalSecret, type_: EventType, reason: &str, note: &str) {
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(truncate(note, 1000)),
+        action: "Reconcile".to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.es_recorder.publish(&event, &es.object_ref(&())).await {
+        tracing::debug!(error = %e, "could not publish event");
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}

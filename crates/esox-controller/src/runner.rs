@@ -1,0 +1,46 @@
+//! Runs every controller in one process.
+
+use std::sync::Arc;
+
+use esox_api::v1::SecretStore;
+use esox_providers::LocalCluster;
+use futures::FutureExt as _;
+use tokio::sync::watch;
+
+use crate::context::{Context, Options};
+use crate::{externalsecret, secretstore};
+
+/// A handle that stops the controllers.
+#[derive(Clone)]
+pub struct Shutdown(watch::Sender<bool>);
+
+impl Shutdown {
+    pub fn trigger(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+fn signal(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + Sync + 'static {
+    let mut rx = rx.clone();
+    async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Starts all controllers on the current tokio runtime; returns the context (for tests and
+/// metrics), a shutdown handle and the task that completes when every controller stopped.
+pub fn start(
+    client: kube::Client,
+    options: Options,
+    local_cluster: LocalCluster,
+) -> (Arc<Context>, Shutdown, tokio::task::JoinHandle<()>) {
+    let (ctx, triggers) = Context::new(client, options, local_cluster);
+    let (tx, rx) = watch::channel(false);
+    let es = externalsecret::run(ctx.clone(), triggers, signal(&rx));
+    let ss = secretstore::run::<SecretStore>(ctx.clone(), signal(&rx));
+    let css = secretstore::run_cluster(ctx.clone(), signal(&rx));
+    let task = tokio::spawn(async move {
+        futures::future::join3(es.boxed(), ss.boxed(), css.boxed()).await;
+    });
+    (ctx, Shutdown(tx), task)
+}

@@ -1,0 +1,174 @@
+//! The SecretStore and ClusterSecretStore controllers: validate each store into its `Ready`
+//! condition and `capabilities`, again on every change and every refresh interval. A store that
+//! becomes Ready re-triggers its ExternalSecrets at once through the ExternalSecret controller's
+//! store watch (ESO waits for their backoff, up to 7 minutes).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use esox_api::v1::{ClusterSecretStore, SecretStore, SecretStoreSpec, SecretStoreStatus, StoreKind};
+use esox_providers::{StoreInfo, ValidationResult, registry};
+use futures::StreamExt as _;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::watcher;
+use kube::{Api, Resource, ResourceExt as _};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::conditions::{self, store as reason};
+use crate::context::Context;
+use crate::error::Error;
+use crate::index::StoreKey;
+use crate::stores::{self, ResolvedStore};
+
+/// The two store kinds, so one reconcile serves both.
+pub trait StoreObject: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static {
+    const KIND: StoreKind;
+    fn store_spec(&self) -> &SecretStoreSpec;
+    fn store_status(&self) -> Option<&SecretStoreStatus>;
+    fn api(client: kube::Client, namespace: Option<&str>) -> Api<Self>;
+}
+
+impl StoreObject for SecretStore {
+    const KIND: StoreKind = StoreKind::SecretStore;
+    fn store_spec(&self) -> &SecretStoreSpec {
+        &self.spec
+    }
+    fn store_status(&self) -> Option<&SecretStoreStatus> {
+        self.status.as_ref()
+    }
+    fn api(client: kube::Client, namespace: Option<&str>) -> Api<Self> {
+        match namespace {
+            Some(ns) => Api::namespaced(client, ns),
+            None => Api::all(client),
+        }
+    }
+}
+
+impl StoreObject for ClusterSecretStore {
+    const KIND: StoreKind = StoreKind::ClusterSecretStore;
+    fn store_spec(&self) -> &SecretStoreSpec {
+        &self.spec.store
+    }
+    fn store_status(&self) -> Option<&SecretStoreStatus> {
+        self.status.as_ref()
+    }
+    fn api(client: kube::Client, _namespace: Option<&str>) -> Api<Self> {
+        Api::all(client)
+    }
+}
+
+/// Validates one store.
+#[tracing::instrument(skip_all, fields(kind = %S::KIND, namespace = store.namespace().unwrap_or_default(), name = store.name_any()))]
+pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let spec = store.store_spec();
+    if !stores::manages(&ctx, spec) || store.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let interval = refresh_interval(spec, &ctx)?;
+    let namespace = store.namespace();
+    let resolved = ResolvedStore {
+        key: StoreKey { kind: S::KIND, namespace: namespace.clone().unwrap_or_default(), name: store.name_any() },
+        info: StoreInfo { kind: S::KIND, name: store.name_any(), namespace: namespace.clone(), spec: spec.clone() },
+    };
+    let mut status = store.store_status().cloned().unwrap_or_default();
+    let outcome = validate(&ctx, &resolved).await;
+    let (ready, why, event) = match &outcome {
+        Ok((ValidationResult::Ready, _)) => (true, reason::VALID, None),
+        Ok((ValidationResult::Unknown, _)) => (true, reason::VALIDATION_UNKNOWN, None),
+        Err((stage, e)) => (false, reason::INVALID_PROVIDER_CONFIG, Some(format!("{stage}: {e}"))),
+    };
+    let message = match (&outcome, why) {
+        (Ok(_), reason::VALID) => "store validated".to_owned(),
+        (Ok(_), _) => "could not determine validation status".to_owned(),
+        (Err(_), _) => event.clone().unwrap_or_default(),
+    };
+    conditions::set(&mut status.conditions, conditions::READY, ready, why, &message);
+    if let Ok((_, caps)) = &outcome {
+        status.capabilities = Some(*caps);
+    }
+    let changed = store.store_status() != Some(&status);
+    if changed {
+        let api = S::api(ctx.client.clone(), namespace.as_deref());
+        let patch = json!({ "status": status });
+        api.patch_status(&store.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        let (type_, reason, note) = match &event {
+            None => (EventType::Normal, "Valid", "store validated".to_owned()),
+            Some(e) => (EventType::Warning, "InvalidProviderConfig", e.clone()),
+        };
+        let ev = Event { type_, reason: reason.to_owned(), note: Some(note), action: "Validate".to_owned(), secondary: None };
+        if let Err(e) = ctx.store_recorder.publish(&ev, &store.object_ref(&())).await {
+            tracing::debug!(error = %e, "could not publish event");
+        }
+    }
+    match outcome {
+        Ok(_) => Ok(Action::requeue(interval)),
+        // Retry a broken store sooner than its refresh interval, but not in a tight loop.
+        Err(_) => Ok(Action::requeue(interval.min(Duration::from_secs(30)))),
+    }
+}
+
+async fn validate(
+    ctx: &Context,
+    store: &ResolvedStore,
+) -> Result<(ValidationResult, esox_api::v1::Capabilities), (&'static str, String)> {
+    let provider = registry::provider_for(&store.info.spec).map_err(|e| ("unable to create client", e.to_string()))?;
+    provider.validate_store(&store.info).map_err(|e| ("invalid store", e.to_string()))?;
+    let client = stores::client(ctx, store, None).await.map_err(|e| ("unable to create client", e.to_string()))?;
+    let result = client.validate().await.map_err(|e| ("unable to validate store", e.to_string()))?;
+    Ok((result, provider.capabilities()))
+}
+
+fn refresh_interval(spec: &SecretStoreSpec, ctx: &Context) -> Result<Duration, Error> {
+    let parsed = match &spec.refresh_interval {
+        None => None,
+        Some(IntOrString::Int(secs)) => Some(Duration::from_secs(u64::try_from(*secs).map_err(|_| {
+            Error::Invalid(format!("spec.refreshInterval {secs} is negative: use a positive number of seconds or a duration such as 5m"))
+        })?)),
+        Some(IntOrString::String(text)) => {
+            let nanos = esox_core::duration::parse(text).map_err(|e| {
+                Error::Invalid(format!("spec.refreshInterval {text:?} is not a duration ({e}): write it like 5m or 300"))
+            })?;
+            Some(Duration::from_nanos(u64::try_from(nanos).unwrap_or(0)))
+        }
+    };
+    Ok(parsed.filter(|d| !d.is_zero()).unwrap_or(ctx.options.store_requeue_interval))
+}
+
+fn error_policy<S: StoreObject>(_store: Arc<S>, err: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::info!(error = %err, "store reconcile failed");
+    Action::requeue(Duration::from_secs(10))
+}
+
+/// Runs the controller of one store kind until `shutdown` resolves.
+pub async fn run<S: StoreObject>(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static)
+where
+    S: kube::Resource<Scope = kube::core::NamespaceResourceScope> + Sized,
+{
+    let api = Api::<S>::all(ctx.client.clone());
+    run_api(api, ctx, shutdown).await;
+}
+
+/// Same as [`run`] for the cluster-scoped kind.
+pub async fn run_cluster(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+    let api = Api::<ClusterSecretStore>::all(ctx.client.clone());
+    run_api(api, ctx, shutdown).await;
+}
+
+async fn run_api<S: StoreObject>(api: Api<S>, ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static)
+where
+    S::DynamicType: Default,
+{
+    Controller::new(api, watcher::Config::default())
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::<S>, error_policy::<S>, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "store controller event");
+            }
+        })
+        .await;
+}

@@ -1,0 +1,132 @@
+//! Finding the store an object uses, checking that it may use it, and building a client.
+
+use esox_api::v1::{ClusterSecretStore, SecretStore, SecretStoreRef, SecretStoreSpec, StoreKind};
+use esox_providers::{ClientContext, SecretsClient, StoreInfo, registry};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Api;
+
+use crate::conditions;
+use crate::context::Context;
+use crate::error::Error;
+use crate::index::StoreKey;
+use crate::selector;
+
+/// A store that this controller serves and the object may use.
+#[derive(Clone, Debug)]
+pub struct ResolvedStore {
+    pub key: StoreKey,
+    pub info: StoreInfo,
+}
+
+/// The store behind `store_ref` for an object in `namespace`. `Ok(None)` means the store belongs
+/// to another controller class and the object must be left alone.
+pub async fn resolve(
+    ctx: &Context,
+    store_ref: &SecretStoreRef,
+    namespace: &str,
+    flood_gate: bool,
+) -> Result<Option<ResolvedStore>, Error> {
+    let kind = store_ref.kind.unwrap_or_default();
+    let name = store_ref.name.as_str();
+    if name.is_empty() {
+        return Err(Error::Invalid(
+            "no store named: set spec.secretStoreRef.name (or a sourceRef.storeRef on every entry)".into(),
+        ));
+    }
+    let (spec, status_conditions, key) = match kind {
+        StoreKind::SecretStore => {
+            let api: Api<SecretStore> = Api::namespaced(ctx.client.clone(), namespace);
+            let store = api.get_opt(name).await?.ok_or_else(|| {
+                Error::Store(format!(
+                    "could not get SecretStore {name:?}: it does not exist in namespace {namespace:?}; create it or fix the store reference"
+                ))
+            })?;
+            let conds = store.status.map(|s| s.conditions).unwrap_or_default();
+            let key = StoreKey { kind, namespace: namespace.to_owned(), name: name.to_owned() };
+            (store.spec, conds, key)
+        }
+        StoreKind::ClusterSecretStore => {
+            let api: Api<ClusterSecretStore> = Api::all(ctx.client.clone());
+            let store = api.get_opt(name).await?.ok_or_else(|| {
+                Error::Store(format!(
+                    "could not get ClusterSecretStore {name:?}: it does not exist; create it or fix the store reference"
+                ))
+            })?;
+            let conds = store.status.map(|s| s.conditions).unwrap_or_default();
+            let key = StoreKey { kind, namespace: String::new(), name: name.to_owned() };
+            (store.spec.store, conds, key)
+        }
+    };
+    if !manages(ctx, &spec) {
+        return Ok(None);
+    }
+    if kind == StoreKind::ClusterSecretStore && !spec.conditions.is_empty() {
+        check_namespace_conditions(ctx, &spec, name, namespace).await?;
+    }
+    if flood_gate && ctx.options.flood_gate && !conditions::is_ready(&status_conditions) {
+        let why = status_conditions
+            .iter()
+            .find(|c| c.type_ == conditions::READY)
+            .and_then(|c| c.message.clone())
+            .unwrap_or_else(|| "it has not been validated yet".to_owned());
+        return Err(Error::Store(format!("{kind} {name:?} is not ready: {why}")));
+    }
+    let info = StoreInfo {
+        kind,
+        name: name.to_owned(),
+        namespace: (kind == StoreKind::SecretStore).then(|| namespace.to_owned()),
+        spec,
+    };
+    Ok(Some(ResolvedStore { key, info }))
+}
+
+/// Whether this controller serves stores of that class.
+pub fn manages(ctx: &Context, spec: &SecretStoreSpec) -> bool {
+    spec.controller.is_empty() || spec.controller == ctx.options.controller_class
+}
+
+async fn check_namespace_conditions(
+    ctx: &Context,
+    spec: &SecretStoreSpec,
+    store: &str,
+    namespace: &str,
+) -> Result<(), Error> {
+    let ns = Api::<Namespace>::all(ctx.client.clone()).get(namespace).await?;
+    let labels = ns.metadata.labels.unwrap_or_default();
+    for cond in &spec.conditions {
+        if cond.namespaces.iter().any(|n| n == namespace) {
+            return Ok(());
+        }
+        if cond.namespace_selector.as_ref().is_some_and(|s| selector::matches(s, &labels)) {
+            return Ok(());
+        }
+        for pattern in &cond.namespace_regexes {
+            let re = esox_core::go_regex::compile(pattern).map_err(|e| {
+                Error::Invalid(format!(
+                    "ClusterSecretStore {store:?}: spec.conditions namespaceRegexes {pattern:?} is not a valid regular expression: {e}"
+                ))
+            })?;
+            if re.is_match(namespace) {
+                return Ok(());
+            }
+        }
+    }
+    Err(Error::Store(format!(
+        "using cluster store {store:?} is not allowed from namespace {namespace:?}: denied by spec.conditions; add the namespace to the store's conditions"
+    )))
+}
+
+/// A provider client for `store`, used from `namespace` (`None` when validating the store itself).
+pub async fn client(
+    ctx: &Context,
+    store: &ResolvedStore,
+    namespace: Option<&str>,
+) -> Result<Box<dyn SecretsClient>, Error> {
+    let provider = registry::provider_for(&store.info.spec)?;
+    let cctx = ClientContext {
+        kube: ctx.client.clone(),
+        namespace: namespace.map(str::to_owned),
+        local_cluster: ctx.local_cluster.clone(),
+    };
+    Ok(provider.new_client(&store.info, &cctx).await?)
+}

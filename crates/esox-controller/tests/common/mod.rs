@@ -1,0 +1,83 @@
+//! Shared helpers of the controller tests: a test cluster with esox's CRDs, manifest apply,
+//! and polling.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test uses a subset; a panic is how a test fails
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use esox_testcluster::TestCluster;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{self, Scope};
+use kube::{Api, Client};
+
+pub async fn cluster() -> (TestCluster, Client) {
+    let cluster = TestCluster::start(esox_testcluster::Config::default()).await.expect("test cluster starts");
+    let client = cluster.client().await.expect("client");
+    install_crds(&client).await;
+    (cluster, client)
+}
+
+pub async fn install_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in esox_api::crd::all(&Default::default()) {
+        api.create(&PostParams::default(), &crd).await.expect("CRD accepted");
+    }
+    for crd in esox_api::crd::all(&Default::default()) {
+        let name = crd.metadata.name.clone().unwrap();
+        wait_until(Duration::from_secs(10), || {
+            let api = api.clone();
+            let name = name.clone();
+            async move {
+                api.get(&name).await.ok()?.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
+            }
+        })
+        .await
+        .unwrap_or_else(|| panic!("CRD {name} established"));
+    }
+}
+
+/// Applies every document of a YAML stream with server-side apply (as `kubectl apply --server-side`).
+pub async fn apply(client: &Client, yaml: &str) {
+    let docs = esox_api::manifest::parse_documents("test.yaml", yaml).expect("manifest parses");
+    for doc in docs {
+        let obj: DynamicObject = serde_json::from_value(doc.value.clone()).expect("object");
+        let types = obj.types.clone().expect("apiVersion and kind");
+        let (group, version) = types.api_version.split_once('/').unwrap_or(("", &types.api_version));
+        let gvk = GroupVersionKind::gvk(group, version, &types.kind);
+        let (ar, caps) = discovery::pinned_kind(client, &gvk).await.expect("kind is served");
+        let api: Api<DynamicObject> = match (caps.scope, obj.metadata.namespace.as_deref()) {
+            (Scope::Namespaced, ns) => Api::namespaced_with(client.clone(), ns.unwrap_or("default"), &ar),
+            (Scope::Cluster, _) => Api::all_with(client.clone(), &ar),
+        };
+        let name = obj.metadata.name.clone().expect("name");
+        api.patch(&name, &PatchParams::apply("test").force(), &Patch::Apply(&obj))
+            .await
+            .unwrap_or_else(|e| panic!("apply {} {name}: {e}", types.kind));
+    }
+}
+
+/// Polls `f` every 20 ms until it returns `Some` or `timeout` passes.
+pub async fn wait_until<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub fn seed(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/seed").join(name);
+    std::fs::read_to_string(path).expect("seed manifest")
+}

@@ -1,0 +1,346 @@
+//! ESO's `fake` provider (`providers/v1/fake/fake.go`): static `data[{key,value,version}]`
+//! written in the store itself, plus what PushSecrets wrote, kept in memory per store.
+//!
+//! Behaviour kept from ESO:
+//! - every new client re-reads the store's `data[]` (entries removed from the spec disappear),
+//!   while values pushed by PushSecrets survive until deleted;
+//! - `GetSecret` matches key and version exactly; missing keys and missing properties are
+//!   `NoSecret`; a property is a gjson path into the value;
+//! - `GetSecretMap` parses the value (after the property) as a JSON object: string fields
+//!   become their text, other fields their JSON, `null` fields the empty string;
+//! - `GetAllSecrets` supports only `find.name`, keeping the latest version of each key;
+//! - a push writes the local key's value under `remoteKey` (no version) and refuses to
+//!   overwrite an entry that came from the store's spec.
+//!
+//! One deliberate difference: ESO's `DeleteSecret` does nothing, so a PushSecret with
+//! `deletionPolicy: Delete` leaves its value behind; here it removes what pushes wrote.
+//! Stores are told apart by kind, namespace and name (ESO uses only the name).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use esox_api::v1::providers::fake::FakeProvider as FakeSpec;
+use esox_api::v1::{Capabilities, ExternalSecretFind, RemoteRef, StoreKind};
+use esox_api::v1alpha1::PushSecretRemoteRef;
+use esox_core::SecretData;
+use esox_core::property::gjson_get_string;
+use serde_json::value::RawValue;
+
+use crate::{
+    ClientContext, LocalSecret, Provider, ProviderError, PushEntry, SecretsClient, StoreInfo,
+    ValidationResult,
+};
+
+/// Where an entry came from: the store's spec, or a PushSecret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    Spec,
+    Pushed,
+}
+
+#[derive(Clone)]
+struct Entry {
+    value: Vec<u8>,
+    origin: Origin,
+}
+
+/// Entries of one store, keyed by (key, version).
+type Entries = BTreeMap<(String, String), Entry>;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct StoreId {
+    kind: StoreKind,
+    namespace: Option<String>,
+    name: String,
+}
+
+/// The `fake` provider. Its in-memory database lives as long as the process.
+pub struct FakeProvider {
+    stores: Mutex<Option<HashMap<StoreId, Arc<Mutex<Entries>>>>>,
+}
+
+impl FakeProvider {
+    pub const fn new() -> Self {
+        Self {
+            stores: Mutex::new(None),
+        }
+    }
+
+    fn entries_for(&self, id: StoreId) -> Arc<Mutex<Entries>> {
+        let mut stores = self.stores.lock().unwrap_or_else(PoisonError::into_inner);
+        stores
+            .get_or_insert_with(HashMap::new)
+            .entry(id)
+            .or_default()
+            .clone()
+    }
+}
+
+impl Default for FakeProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The process-wide instance the registry hands out.
+pub static FAKE: FakeProvider = FakeProvider::new();
+
+fn spec_of(store: &StoreInfo) -> Result<&FakeSpec, ProviderError> {
+    store.spec.provider.fake.as_ref().ok_or_else(|| {
+        ProviderError::InvalidConfig(format!(
+            "store {} has no spec.provider.fake block",
+            store.name
+        ))
+    })
+}
+
+#[async_trait]
+impl Provider for FakeProvider {
+    fn key(&self) -> &'static str {
+        "fake"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ReadWrite
+    }
+
+    fn validate_store(&self, store: &StoreInfo) -> Result<Vec<String>, ProviderError> {
+        let spec = spec_of(store)?;
+        for (pos, data) in spec.data.iter().enumerate() {
+            if data.key.is_empty() {
+                return Err(ProviderError::InvalidConfig(format!(
+                    "key must be set in data {pos}: set spec.provider.fake.data[{pos}].key"
+                )));
+            }
+            if data.value.is_empty() {
+                return Err(ProviderError::InvalidConfig(format!(
+                    "at least one value must be set in data {pos}: set spec.provider.fake.data[{pos}].value"
+                )));
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    async fn new_client(
+        &self,
+        store: &StoreInfo,
+        _ctx: &ClientContext,
+    ) -> Result<Box<dyn SecretsClient>, ProviderError> {
+        let spec = spec_of(store)?;
+        let entries = self.entries_for(StoreId {
+            kind: store.kind,
+            namespace: store.namespace.clone(),
+            name: store.name.clone(),
+        });
+        {
+            let mut map = lock(&entries);
+            // The spec is the source of truth for its own entries: drop the old ones so
+            // that entries removed from the store disappear, and keep what was pushed.
+            map.retain(|_, e| e.origin == Origin::Pushed);
+            for d in &spec.data {
+                map.insert(
+                    (d.key.clone(), d.version.clone()),
+                    Entry {
+                        value: d.value.clone().into_bytes(),
+                        origin: Origin::Spec,
+                    },
+                );
+            }
+        }
+        Ok(Box::new(FakeClient {
+            entries,
+            validation_result: spec.validation_result,
+        }))
+    }
+}
+
+fn lock(entries: &Mutex<Entries>) -> MutexGuard<'_, Entries> {
+    entries.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A client of one fake store.
+pub struct FakeClient {
+    entries: Arc<Mutex<Entries>>,
+    validation_result: Option<u8>,
+}
+
+fn no_secret(key: &str, version: &str) -> ProviderError {
+    if version.is_empty() {
+        ProviderError::NoSecret(format!("Secret does not exist: fake store has no key {key:?}"))
+    } else {
+        ProviderError::NoSecret(format!(
+            "Secret does not exist: fake store has no key {key:?} at version {version:?}"
+        ))
+    }
+}
+
+impl FakeClient {
+    fn value(&self, r: &RemoteRef) -> Result<Vec<u8>, ProviderError> {
+        let version = r.version.clone().unwrap_or_default();
+        let entries = lock(&self.entries);
+        let entry = entries
+            .get(&(r.key.clone(), version.clone()))
+            .ok_or_else(|| no_secret(&r.key, &version))?;
+        match r.property.as_deref().filter(|p| !p.is_empty()) {
+            None => Ok(entry.value.clone()),
+            Some(property) => {
+                let json = String::from_utf8_lossy(&entry.value);
+                gjson_get_string(&json, property)
+                    .map(String::into_bytes)
+                    .ok_or_else(|| {
+                        ProviderError::NoSecret(format!(
+                            "Secret does not exist: key {:?} has no property {property:?}",
+                            r.key
+                        ))
+                    })
+            }
+        }
+    }
+}
+
+/// ESO unmarshals the value into `map[string]json.RawMessage`, then each field into a Go
+/// string when it is one. Error messages describe the JSON's shape, never its content.
+fn json_object_fields(value: &[u8]) -> Result<SecretData, ProviderError> {
+    let shape: serde_json::Value = serde_json::from_slice(value).map_err(|e| {
+        ProviderError::Other(format!(
+            "unable to unmarshal secret: invalid JSON at line {} column {}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let kind = match &shape {
+        serde_json::Value::Null => return Ok(SecretData::new()),
+        serde_json::Value::Object(_) => None,
+        serde_json::Value::Array(_) => Some("array"),
+        serde_json::Value::String(_) => Some("string"),
+        serde_json::Value::Number(_) => Some("number"),
+        serde_json::Value::Bool(_) => Some("bool"),
+    };
+    if let Some(kind) = kind {
+        return Err(ProviderError::Other(format!(
+            "unable to unmarshal secret: json: cannot unmarshal {kind} into Go value of type map[string]json.RawMessage"
+        )));
+    }
+    let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(value).map_err(|e| {
+        ProviderError::Other(format!(
+            "unable to unmarshal secret: invalid JSON at line {} column {}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    Ok(fields
+        .into_iter()
+        .map(|(k, raw)| {
+            let text = raw.get();
+            let bytes = if text == "null" {
+                // Go leaves the string empty when unmarshalling `null` into it.
+                Vec::new()
+            } else {
+                match serde_json::from_str::<String>(text) {
+                    Ok(s) => s.into_bytes(),
+                    Err(_) => text.as_bytes().to_vec(),
+                }
+            };
+            (k, bytes)
+        })
+        .collect())
+}
+
+#[async_trait]
+impl SecretsClient for FakeClient {
+    async fn get_secret(&self, r: &RemoteRef) -> Result<Vec<u8>, ProviderError> {
+        self.value(r)
+    }
+
+    async fn get_secret_map(&self, r: &RemoteRef) -> Result<SecretData, ProviderError> {
+        let value = self.value(r)?;
+        json_object_fields(&value)
+    }
+
+    async fn get_all_secrets(&self, find: &ExternalSecretFind) -> Result<SecretData, ProviderError> {
+        let Some(name) = &find.name else {
+            return Err(ProviderError::InvalidConfig(
+                "unsupported find operator: the fake provider supports only find.name".into(),
+            ));
+        };
+        let re = esox_core::go_regex::compile(&name.regexp).map_err(|e| {
+            ProviderError::InvalidConfig(format!("could not compile find.name.regexp: {e}"))
+        })?;
+        let mut latest: BTreeMap<&str, (&str, &[u8])> = BTreeMap::new();
+        let entries = lock(&self.entries);
+        for ((key, version), entry) in entries.iter() {
+            if !re.is_match(key) {
+                continue;
+            }
+            // ESO keeps the greatest version by plain string comparison.
+            match latest.get(key.as_str()) {
+                Some((v, _)) if *v >= version.as_str() => {}
+                _ => {
+                    latest.insert(key, (version, &entry.value));
+                }
+            }
+        }
+        let found: SecretData = latest
+            .into_iter()
+            .map(|(k, (_, v))| (k.to_owned(), v.to_vec()))
+            .collect();
+        drop(entries);
+        esox_core::keys::convert_keys(crate::convert::conversion(find.conversion_strategy), found)
+            .map_err(|e| ProviderError::Other(e.to_string()))
+    }
+
+    async fn push_secret(&self, secret: &LocalSecret, entry: &PushEntry) -> Result<(), ProviderError> {
+        let secret_key = entry.secret_key.as_deref().unwrap_or("");
+        // As in ESO, a missing (or whole-Secret) key pushes an empty value.
+        let value = secret.data.get(secret_key).cloned().unwrap_or_default();
+        let mut entries = lock(&self.entries);
+        let slot = (entry.remote_ref.remote_key.clone(), String::new());
+        match entries.get_mut(&slot) {
+            None => {
+                entries.insert(
+                    slot,
+                    Entry {
+                        value,
+                        origin: Origin::Pushed,
+                    },
+                );
+                Ok(())
+            }
+            Some(existing) if existing.origin == Origin::Pushed => {
+                existing.value = value;
+                Ok(())
+            }
+            Some(_) => Err(ProviderError::Conflict(format!(
+                "key already exists: {:?} is defined in the store's spec.provider.fake.data and cannot be overwritten by a push",
+                entry.remote_ref.remote_key
+            ))),
+        }
+    }
+
+    async fn delete_secret(&self, r: &PushSecretRemoteRef) -> Result<(), ProviderError> {
+        let mut entries = lock(&self.entries);
+        let slot = (r.remote_key.clone(), String::new());
+        if entries.get(&slot).is_some_and(|e| e.origin == Origin::Pushed) {
+            entries.remove(&slot);
+        }
+        Ok(())
+    }
+
+    async fn secret_exists(&self, r: &PushSecretRemoteRef) -> Result<bool, ProviderError> {
+        Ok(lock(&self.entries).contains_key(&(r.remote_key.clone(), String::new())))
+    }
+
+    async fn validate(&self) -> Result<ValidationResult, ProviderError> {
+        match self.validation_result {
+            None | Some(0) => Ok(ValidationResult::Ready),
+            Some(1) => Ok(ValidationResult::Unknown),
+            Some(2) => Err(ProviderError::Other(
+                "unable to validate: spec.provider.fake.validationResult is 2 (Error)".into(),
+            )),
+            Some(other) => Err(ProviderError::InvalidConfig(format!(
+                "unable to validate: spec.provider.fake.validationResult is {other}; use 0 (Ready), 1 (Unknown) or 2 (Error)"
+            ))),
+        }
+    }
+}

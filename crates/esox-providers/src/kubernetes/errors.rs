@@ -1,0 +1,140 @@
+//! Turning kube-rs errors into [`ProviderError`]s whose messages say what failed and where.
+//!
+//! API server messages name objects and fields, never Secret values, so they are kept.
+//! Transport errors are flattened from their source chain, because kube-rs puts the useful
+//! part (for example rustls' "invalid peer certificate: UnknownIssuer") several levels down.
+
+use std::error::Error as StdError;
+
+use crate::ProviderError;
+
+/// The text of `err` and all its sources, without the repetitions wrappers add.
+pub(crate) fn chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Whether a transport error is a failed certificate check.
+fn is_tls_failure(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("certificate") || lower.contains("tls handshake") || lower.contains("alert")
+}
+
+/// Maps an error of a call to `server` (what: "get secret foo/bar") to a provider error.
+pub(crate) fn api_error(err: kube::Error, server: &str, what: &str) -> ProviderError {
+    match err {
+        kube::Error::Api(status) => {
+            let message = if status.message.is_empty() {
+                status.reason.clone()
+            } else {
+                status.message.clone()
+            };
+            let text = format!("{what}: {message}");
+            match status.code {
+                401 => ProviderError::Forbidden(format!(
+                    "{text} (the API server at {server} did not accept the credentials)"
+                )),
+                403 => ProviderError::Forbidden(text),
+                409 => ProviderError::Conflict(text),
+                429 | 500..=599 => ProviderError::Unavailable(text),
+                _ => ProviderError::Other(text),
+            }
+        }
+        other => transport_error(&other, server, what),
+    }
+}
+
+fn transport_error(err: &kube::Error, server: &str, what: &str) -> ProviderError {
+    let detail = chain(err);
+    if is_tls_failure(&detail) {
+        ProviderError::Unavailable(format!(
+            "{what}: TLS verification of {server} failed: {detail}; check that \
+             spec.provider.kubernetes.server.caBundle or caProvider holds the CA that signed the API server's certificate"
+        ))
+    } else {
+        ProviderError::Unavailable(format!("{what}: cannot reach {server}: {detail}"))
+    }
+}
+
+/// Whether the API server answered 404.
+pub(crate) fn is_not_found(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(s) if s.code == 404)
+}
+
+/// Whether the API server answered 401 (the credentials are no longer valid).
+pub(crate) fn is_unauthorized(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(s) if s.code == 401)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16, message: &str) -> kube::Error {
+        kube::Error::Api(
+            kube::core::Status::failure(message, "Reason")
+                .with_code(code)
+                .boxed(),
+        )
+    }
+
+    #[test]
+    fn api_statuses_map_to_variants() {
+        let e = api_error(status(403, "secrets is forbidden"), "https://x", "get secret a/b");
+        assert!(matches!(&e, ProviderError::Forbidden(m) if m == "get secret a/b: secrets is forbidden"));
+        let e = api_error(status(401, "Unauthorized"), "https://x", "list secrets in a");
+        assert!(matches!(&e, ProviderError::Forbidden(m) if m.contains("did not accept the credentials")));
+        let e = api_error(status(409, "conflict"), "https://x", "update");
+        assert!(matches!(e, ProviderError::Conflict(_)));
+        let e = api_error(status(503, "down"), "https://x", "update");
+        assert!(matches!(e, ProviderError::Unavailable(_)));
+        let e = api_error(status(422, "invalid"), "https://x", "update");
+        assert!(matches!(e, ProviderError::Other(_)));
+    }
+
+    #[test]
+    fn not_found_and_unauthorized_are_recognised() {
+        assert!(is_not_found(&status(404, "secrets \"x\" not found")));
+        assert!(!is_not_found(&status(403, "no")));
+        assert!(is_unauthorized(&status(401, "Unauthorized")));
+        assert!(!is_unauthorized(&status(404, "no")));
+    }
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl StdError for Layer {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            self.1.as_deref().map(|l| l as &(dyn StdError + 'static))
+        }
+    }
+
+    #[test]
+    fn chain_joins_sources_once() {
+        let e = Layer(
+            "client error (Connect)",
+            Some(Box::new(Layer(
+                "invalid peer certificate: UnknownIssuer",
+                Some(Box::new(Layer("UnknownIssuer", None))),
+            ))),
+        );
+        assert_eq!(
+            chain(&e),
+            "client error (Connect): invalid peer certificate: UnknownIssuer"
+        );
+        assert!(is_tls_failure(&chain(&e)));
+        assert!(!is_tls_failure("tcp connect error: Connection refused"));
+    }
+}

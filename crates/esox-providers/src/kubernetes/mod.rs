@@ -1,0 +1,1 @@
+//! ESO's Kubernetes provider (work in progress).
