@@ -44,6 +44,7 @@ pub struct Context {
     pub options: Options,
     pub local_cluster: Arc<LocalCluster>,
     pub index: Index,
+    pub metrics: crate::metrics::Metrics,
     /// Events for ExternalSecrets (ESO's recorder name).
     pub es_recorder: Recorder,
     /// Events for stores.
@@ -75,6 +76,7 @@ impl Context {
             options,
             local_cluster: Arc::new(local_cluster),
             index: Index::default(),
+            metrics: Default::default(),
             es_trigger: tx,
             source_changed: Mutex::default(),
             remote_watches: Mutex::default(),

@@ -10,6 +10,7 @@ pub mod context;
 pub mod error;
 pub mod externalsecret;
 pub mod index;
+pub mod metrics;
 pub mod runner;
 pub mod secretstore;
 pub mod selector;

@@ -65,6 +65,7 @@ impl StoreObject for ClusterSecretStore {
 #[tracing::instrument(skip_all, fields(kind = %S::KIND, namespace = store.namespace().unwrap_or_default(), name = store.name_any()))]
 pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Result<Action, Error> {
     let spec = store.store_spec();
+    let started = std::time::Instant::now();
     if !stores::manages(&ctx, spec) || store.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -90,6 +91,9 @@ pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Resu
     if let Ok((_, caps)) = &outcome {
         status.capabilities = Some(*caps);
     }
+    let cluster = S::KIND == StoreKind::ClusterSecretStore;
+    let ns = namespace.clone().unwrap_or_default();
+    ctx.metrics.store_condition(cluster, &store.name_any(), &ns, ready);
     let changed = store.store_status() != Some(&status);
     if changed {
         let api = S::api(ctx.client.clone(), namespace.as_deref());
@@ -104,6 +108,7 @@ pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Resu
             tracing::debug!(error = %e, "could not publish event");
         }
     }
+    ctx.metrics.store_reconciled(cluster, &store.name_any(), &ns, started.elapsed());
     match outcome {
         Ok(_) => Ok(Action::requeue(interval)),
         // Retry a broken store sooner than its refresh interval, but not in a tight loop.

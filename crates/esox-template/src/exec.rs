@@ -392,9 +392,9 @@ impl<'a> State<'a> {
                     );
                 }
                 let v = match name {
-                    "Major" => Value::Int(sv.major as i64, IntKind::Int64),
-                    "Minor" => Value::Int(sv.minor as i64, IntKind::Int64),
-                    "Patch" => Value::Int(sv.patch as i64, IntKind::Int64),
+                    "Major" => Value::Int(sv.major as i64, IntKind::Uint64),
+                    "Minor" => Value::Int(sv.minor as i64, IntKind::Uint64),
+                    "Patch" => Value::Int(sv.patch as i64, IntKind::Uint64),
                     "Prerelease" => Value::str(sv.pre.as_str()),
                     "Metadata" => Value::str(sv.metadata.as_str()),
                     "Original" => Value::str(sv.original.as_str()),

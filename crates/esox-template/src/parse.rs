@@ -764,6 +764,9 @@ pub fn parse_number(text: &str) -> Result<Number, String> {
         ));
     }
     let bad = || format!("illegal number syntax: {}", go_quote(text, false));
+    if text.contains('_') && !underscore_ok(text) {
+        return Err(bad());
+    }
     let int = parse_int_text(text);
     let looks_float = !text.contains(['x', 'X']) && text.contains(['.', 'e', 'E']);
     let mut float = None;
@@ -797,4 +800,36 @@ pub fn parse_number(text: &str) -> Result<Number, String> {
         float,
         is_char: false,
     })
+}
+
+/// Go's rule for digit separators: an underscore sits between digits (or
+/// after a base prefix) and is followed by a digit.
+fn underscore_ok(text: &str) -> bool {
+    let s = text.strip_prefix(['-', '+']).unwrap_or(text).as_bytes();
+    let mut saw = b'^';
+    let mut i = 0;
+    let mut hex = false;
+    if s.len() >= 2 && s[0] == b'0' && matches!(s[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
+        i = 2;
+        saw = b'0';
+        hex = s[1].eq_ignore_ascii_case(&b'x');
+    }
+    while i < s.len() {
+        let c = s[i];
+        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+        i += 1;
+    }
+    saw != b'_'
 }

@@ -375,7 +375,26 @@ impl Fmt {
                 'v' | 's' | 'q' | 'x' | 'X' if !self.sharp_v => {
                     self.string(out, &sv.canonical(), verb)
                 }
-                _ => self.string(out, &sv.canonical(), 's'),
+                _ => {
+                    // Without a String method for this verb Go prints the
+                    // pointed-to struct field by field.
+                    out.push_str("&{");
+                    let fields = [
+                        Value::Int(sv.major as i64, IntKind::Uint64),
+                        Value::Int(sv.minor as i64, IntKind::Uint64),
+                        Value::Int(sv.patch as i64, IntKind::Uint64),
+                        Value::str(sv.pre.as_str()),
+                        Value::str(sv.metadata.as_str()),
+                        Value::str(sv.original.as_str()),
+                    ];
+                    for (i, f) in fields.iter().enumerate() {
+                        if i > 0 {
+                            out.push(' ');
+                        }
+                        self.value(out, f, verb, depth + 1);
+                    }
+                    out.push('}');
+                }
             },
             Value::Time(t) => match verb {
                 'v' | 's' | 'q' | 'x' | 'X' => {
@@ -384,6 +403,10 @@ impl Fmt {
                 }
                 _ => self.bad_verb(out, v, verb),
             },
+            Value::List(..) if self.sharp_v && v.is_nil_list() => {
+                out.push_str(&v.type_name());
+                out.push_str("(nil)");
+            }
             Value::List(items, elem) => {
                 if self.sharp_v {
                     out.push_str(&v.type_name());

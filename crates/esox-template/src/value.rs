@@ -18,6 +18,8 @@ pub enum IntKind {
     Int32,
     /// `uint8` (`byte`), produced by `index` on a string.
     Uint8,
+    /// `uint64`, produced by semver's Major/Minor/Patch.
+    Uint64,
 }
 
 impl IntKind {
@@ -27,6 +29,7 @@ impl IntKind {
             IntKind::Int64 => "int64",
             IntKind::Int32 => "int32",
             IntKind::Uint8 => "uint8",
+            IntKind::Uint64 => "uint64",
         }
     }
 }
@@ -174,6 +177,20 @@ impl Value {
             Elem::Str,
         )
     }
+    /// A nil slice (Go distinguishes it from an empty one in JSON, YAML,
+    /// `%#v` and `deepEqual`); all nil slices share one allocation.
+    pub fn nil_list(elem: Elem) -> Value {
+        static NIL: std::sync::OnceLock<Arc<Vec<Value>>> = std::sync::OnceLock::new();
+        Value::List(NIL.get_or_init(|| Arc::new(Vec::new())).clone(), elem)
+    }
+
+    pub fn is_nil_list(&self) -> bool {
+        match (self, Value::nil_list(Elem::Any)) {
+            (Value::List(a, _), Value::List(b, _)) => Arc::ptr_eq(a, &b),
+            _ => false,
+        }
+    }
+
     pub fn map(m: BTreeMap<String, Value>) -> Value {
         Value::Map(MapRef::new(m), Elem::Any)
     }

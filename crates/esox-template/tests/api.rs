@@ -505,3 +505,61 @@ fn bcrypt_and_htpasswd_verify() {
     let now = render("t", "{{ now | date \"2006\" }}", &d, None).expect("now");
     assert!(now.parse::<u32>().is_ok_and(|y| y >= 2025), "{now}");
 }
+
+#[test]
+fn modern_go_template_features() {
+    // Go 1.22+ range over an integer and Go 1.23+ {{else with}}: ESO is built
+    // with a modern Go, the oracle (Go 1.19) is not, so these are checked here.
+    let d = data(&[("a", "")]);
+    assert_eq!(
+        render(
+            "t",
+            "{{ range 3 }}{{ . }}{{ end }}|{{ range $i := 2 }}{{ $i }}{{ end }}",
+            &d,
+            None
+        )
+        .expect("range int"),
+        "012|01"
+    );
+    assert_eq!(
+        render(
+            "t",
+            "{{ with .a }}A{{ else with \"b\" }}{{ . }}{{ else }}C{{ end }}",
+            &d,
+            None
+        )
+        .expect("else with"),
+        "b"
+    );
+    assert_eq!(
+        render(
+            "t",
+            "{{ with .a }}A{{ else with \"\" }}B{{ else }}C{{ end }}",
+            &d,
+            None
+        )
+        .expect("else with"),
+        "C"
+    );
+    assert!(render("t", "{{ range $k, $v := 3 }}{{ end }}", &d, None).is_err());
+}
+
+#[test]
+fn ago_and_now_are_relative_to_the_clock() {
+    let d = data(&[]);
+    assert_eq!(
+        render("t", "{{ ago now }}", &d, None).expect("ago now"),
+        "0s"
+    );
+    let old = render("t", "{{ ago 0 }}", &d, None).expect("ago epoch");
+    assert!(old.ends_with('s') && old.contains('h'), "{old}");
+    let hours: u64 = old
+        .split('h')
+        .next()
+        .and_then(|h| h.parse().ok())
+        .expect("hours");
+    assert!(
+        hours > 24 * 365 * 50,
+        "more than 50 years since the epoch: {old}"
+    );
+}

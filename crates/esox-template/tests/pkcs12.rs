@@ -112,23 +112,57 @@ fn pem_to_pkcs12_round_trips() {
     m.insert("rootkey".to_string(), ROOT_KEY.to_string());
     let d = Value::from(m);
     // Leaf only, empty password.
-    let out = render("t", "{{ pemToPkcs12 .crt .key | b64dec | pkcs12cert }}", &d, None).expect("leaf");
+    let out = render(
+        "t",
+        "{{ pemToPkcs12 .crt .key | b64dec | pkcs12cert }}",
+        &d,
+        None,
+    )
+    .expect("leaf");
     assert_eq!(out, LEAF);
-    let out = render("t", "{{ pemToPkcs12 .crt .key | b64dec | pkcs12key }}", &d, None).expect("key");
+    let out = render(
+        "t",
+        "{{ pemToPkcs12 .crt .key | b64dec | pkcs12key }}",
+        &d,
+        None,
+    )
+    .expect("key");
     assert_eq!(out, LEAF_KEY);
     // Full chain with a password; the wrong password fails.
-    let out = render("t", "{{ fullPemToPkcs12Pass .crt .key \"pw\" | b64dec | pkcs12certPass \"pw\" }}", &d, None).expect("chain");
+    let out = render(
+        "t",
+        "{{ fullPemToPkcs12Pass .crt .key \"pw\" | b64dec | pkcs12certPass \"pw\" }}",
+        &d,
+        None,
+    )
+    .expect("chain");
     assert_eq!(out, LEAF_INT);
-    assert!(render("t", "{{ fullPemToPkcs12Pass .crt .key \"pw\" | b64dec | pkcs12certPass \"nope\" }}", &d, None).is_err());
+    assert!(
+        render(
+            "t",
+            "{{ fullPemToPkcs12Pass .crt .key \"pw\" | b64dec | pkcs12certPass \"nope\" }}",
+            &d,
+            None
+        )
+        .is_err()
+    );
     // RSA key.
-    let out = render("t", "{{ pemToPkcs12Pass .rootcrt .rootkey \"x\" | b64dec | pkcs12keyPass \"x\" }}", &d, None).expect("rsa");
+    let out = render(
+        "t",
+        "{{ pemToPkcs12Pass .rootcrt .rootkey \"x\" | b64dec | pkcs12keyPass \"x\" }}",
+        &d,
+        None,
+    )
+    .expect("rsa");
     assert_eq!(out, ROOT_KEY);
     // Two encodings differ (random salts and IVs) but decode to the same content.
     let a = render("t", "{{ pemToPkcs12 .crt .key }}", &d, None).expect("a");
     let b = render("t", "{{ pemToPkcs12 .crt .key }}", &d, None).expect("b");
     assert_ne!(a, b);
     // A bad key fails with a clear message.
-    let err = render("t", "{{ pemToPkcs12 .crt .crt }}", &d, None).expect_err("cert as key").to_string();
+    let err = render("t", "{{ pemToPkcs12 .crt .crt }}", &d, None)
+        .expect_err("cert as key")
+        .to_string();
     assert!(err.contains("private key"), "{err}");
 }
 
@@ -138,9 +172,18 @@ fn truststore_contains_every_certificate() {
     let mut m = BTreeMap::new();
     m.insert("ca".to_string(), format!("{LEAF_INT}{ROOT}"));
     let d = Value::from(m);
-    let b64 = render("t", "{{ pemTruststoreToPKCS12Pass .ca \"changeit\" }}", &d, None).expect("truststore");
-    let der = base64::engine::general_purpose::STANDARD.decode(b64).expect("base64");
-    let (key, certs) = esox_template::funcs::pkcs12::decode_for_tests(&der, "changeit").expect("decode");
+    let b64 = render(
+        "t",
+        "{{ pemTruststoreToPKCS12Pass .ca \"changeit\" }}",
+        &d,
+        None,
+    )
+    .expect("truststore");
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("base64");
+    let (key, certs) =
+        esox_template::funcs::pkcs12::decode_for_tests(&der, "changeit").expect("decode");
     assert!(key.is_none());
     assert_eq!(certs.len(), 3);
     assert!(esox_template::funcs::pkcs12::decode_for_tests(&der, "wrong").is_err());

@@ -469,7 +469,7 @@ fn random_templates_match_go() {
         .count();
     let rendered = n - errs - skipped;
     println!(
-        "differential random: {n} cases (seed {seed:#x}): {} identical, {} mismatches, {skipped} skipped (range over int: Go 1.22+ only); \
+        "differential random: {n} cases (seed {seed:#x}): {} identical, {} mismatches, {skipped} skipped (range over int, Go 1.22+ only; or esox's output/sequence size bounds); \
          about {rendered} render output, {errs} fail in esox (and in Go unless listed as a mismatch)",
         n - bad.len() - skipped,
         bad.len()
@@ -478,6 +478,74 @@ fn random_templates_match_go() {
     assert!(
         bad.is_empty(),
         "{} of {n} random cases differ from Go:\n{}",
+        bad.len(),
+        shown
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// Token soup: random sequences of template syntax pieces, to exercise the
+/// lexer and parser (most are invalid; both engines must agree on which).
+#[test]
+fn random_token_soup_matches_go() {
+    let n: usize = std::env::var("ESOX_SOUP_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    const PIECES: &[&str] = &[
+        "{{", "}}", "{{-", "-}}", " ", "\n", "if", "else", "end", "range", "with", "define",
+        "template", "block", "break", "continue", ".", ".user", ".a.b", "$", "$x", ":=", "=", ",",
+        "|", "(", ")", "\"s\"", "`r`", "'c'", "1", "-2", "0x1f", "1.5", "1e3", "true", "nil",
+        "printf", "upper", "len", "index", "and", "not", "/*", "*/", "text", "\"t\"", "$y",
+        "else if", "{{end}}", "{{else}}", "eq", ".missing", "-", "+", "x", "_", "#", "\t",
+    ];
+    let mut cases = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut rng = Rng((0x50u64 ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .wrapping_mul(0xBF58_476D_1CE4_E5B9)
+            | 1);
+        let len = 1 + rng.below(14);
+        let mut tpl = String::new();
+        for _ in 0..len {
+            tpl.push_str(rng.pick(PIECES).as_ref());
+        }
+        if rng.chance(60) {
+            // Mostly inside one action, where the grammar is richest.
+            tpl = format!("{{{{ {tpl} }}}}");
+        }
+        let mut d = serde_json::Map::new();
+        d.insert("user".into(), serde_json::Value::String("bob".into()));
+        // One case in ten with custom delimiters, as ESO's flags allow.
+        let delims = if rng.chance(10) {
+            tpl = tpl.replace("{{", "<%").replace("}}", "%>");
+            Some(("<%".to_string(), "%>".to_string()))
+        } else {
+            None
+        };
+        cases.push(Case {
+            name: format!("s{i}"),
+            tpl,
+            data: d,
+            delims,
+        });
+    }
+    let (bad, skipped) = compare_counting(&cases);
+    let ok = cases
+        .iter()
+        .filter(|c| oracle::render_esox(c).is_ok())
+        .count();
+    println!(
+        "differential token soup: {n} cases, {} identical, {} mismatches, {skipped} skipped; {ok} render in esox",
+        n - bad.len() - skipped,
+        bad.len()
+    );
+    let shown: Vec<&String> = bad.iter().take(25).collect();
+    assert!(
+        bad.is_empty(),
+        "{} of {n} token-soup cases differ from Go:\n{}",
         bad.len(),
         shown
             .iter()

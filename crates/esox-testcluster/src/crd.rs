@@ -225,6 +225,11 @@ pub(crate) fn register(state: &State, crd: &Value) {
             crd_schema: v
                 .pointer("/schema/openAPIV3Schema")
                 .and_then(crate::schema::compile),
+            printer_columns: v
+                .get("additionalPrinterColumns")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
             is_crd: true,
         });
     }

@@ -13,7 +13,11 @@ pub(crate) fn render_cert(server_url: &str, ca_pem: &str, cert_pem: &str, key_pe
     render_user(
         server_url,
         ca_pem,
-        &format!("client-certificate-data: {}\n    client-key-data: {}", b(cert_pem), b(key_pem)),
+        &format!(
+            "client-certificate-data: {}\n    client-key-data: {}",
+            b(cert_pem),
+            b(key_pem)
+        ),
     )
 }
 

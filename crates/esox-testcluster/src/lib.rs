@@ -61,6 +61,7 @@ mod server;
 mod state;
 mod status;
 mod store;
+mod table;
 mod tls;
 mod util;
 
@@ -241,14 +242,27 @@ impl TestCluster {
         let cert = self.ca.issue_client_cert(user, groups)?;
         let mut all_groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
         all_groups.push("system:authenticated".into());
-        let info = auth::UserInfo { name: user.to_string(), uid: String::new(), groups: all_groups };
-        self.state.client_certs.lock().unwrap_or_else(|p| p.into_inner()).insert(cert.der.clone(), info);
+        let info = auth::UserInfo {
+            name: user.to_string(),
+            uid: String::new(),
+            groups: all_groups,
+        };
+        self.state
+            .client_certs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(cert.der.clone(), info);
         Ok(cert)
     }
 
     /// A kubeconfig whose user authenticates with `cert`.
     pub fn kubeconfig_with_cert(&self, cert: &ClientCert) -> String {
-        kubeconfig::render_cert(&self.url(), &self.state.ca_pem, &cert.cert_pem, &cert.key_pem)
+        kubeconfig::render_cert(
+            &self.url(),
+            &self.state.ca_pem,
+            &cert.cert_pem,
+            &cert.key_pem,
+        )
     }
 
     /// A kube client that authenticates with a client certificate.
@@ -274,6 +288,12 @@ impl TestCluster {
     /// Stops the listener (dropping all connections and watches) and starts it again on the
     /// same address; all objects are kept.
     pub async fn restart(&self) -> Result<(), Error> {
+        self.restart_after(Duration::from_millis(20)).await
+    }
+
+    /// Like [`TestCluster::restart`], with the server unreachable (connections refused) for
+    /// `downtime` in between.
+    pub async fn restart_after(&self, downtime: Duration) -> Result<(), Error> {
         if let Some(l) = self
             .listener
             .lock()
@@ -283,8 +303,8 @@ impl TestCluster {
             l.stop();
         }
         self.cut_watches();
-        // Give aborted tasks a moment to release the socket.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Also gives the aborted tasks time to release the socket.
+        tokio::time::sleep(downtime).await;
         let l = server::Listener::start(self.state.clone(), self.addr, self.tls.clone()).await?;
         *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(l);
         Ok(())

@@ -35,6 +35,8 @@ pub struct ResourceInfo {
     pub virtual_only: bool,
     /// Set for custom resources: the version's compiled `openAPIV3Schema`.
     pub crd_schema: Option<Arc<esox_schema::CompiledSchema>>,
+    /// A CRD version's `additionalPrinterColumns` (server-side printing).
+    pub printer_columns: Vec<serde_json::Value>,
     pub is_crd: bool,
 }
 
@@ -89,6 +91,7 @@ fn builtin(
         subresources: subresources.to_vec(),
         virtual_only: false,
         crd_schema: None,
+        printer_columns: Vec::new(),
         is_crd: false,
     }
 }

@@ -66,7 +66,10 @@ pub(crate) fn admit_custom(
         let mut unknown = Vec::new();
         dropped_fields(obj, &pruned, "", &mut unknown);
         if !unknown.is_empty() {
-            let list: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect();
             return Err(ApiError::bad_request(format!(
                 "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
                 list.join(", "),
@@ -90,7 +93,11 @@ fn dropped_fields(before: &Value, after: &Value, at: &str, out: &mut Vec<String>
     match (before, after) {
         (Value::Object(b), Value::Object(a)) => {
             for (k, v) in b {
-                let path = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+                let path = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
                 match a.get(k) {
                     None => out.push(path),
                     Some(av) => dropped_fields(v, av, &path, out),

@@ -31,7 +31,9 @@ pub struct ClientCert {
 
 impl std::fmt::Debug for ClientCert {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientCert").field("cert_pem", &self.cert_pem).finish_non_exhaustive()
+        f.debug_struct("ClientCert")
+            .field("cert_pem", &self.cert_pem)
+            .finish_non_exhaustive()
     }
 }
 
@@ -97,11 +99,13 @@ impl ClusterTls {
         roots
             .add(CertificateDer::from(ca_cert.der().to_vec()))
             .map_err(|e| tls_err("CA into the root store", e))?;
-        let client_verifier =
-            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| tls_err("client certificate verifier", e))?;
+        let client_verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| tls_err("client certificate verifier", e))?;
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_err("TLS protocol versions", e))?
@@ -118,10 +122,14 @@ impl ClusterTls {
     }
 
     /// A client certificate for `user` (CN) in `groups` (O), signed by the cluster CA.
-    pub(crate) fn issue_client_cert(&self, user: &str, groups: &[&str]) -> Result<ClientCert, Error> {
+    pub(crate) fn issue_client_cert(
+        &self,
+        user: &str,
+        groups: &[&str],
+    ) -> Result<ClientCert, Error> {
         let key = KeyPair::generate().map_err(|e| tls_err("generating a client key", e))?;
-        let mut params =
-            CertificateParams::new(Vec::<String>::new()).map_err(|e| tls_err("client params", e))?;
+        let mut params = CertificateParams::new(Vec::<String>::new())
+            .map_err(|e| tls_err("client params", e))?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, user);
         for g in groups {
@@ -133,6 +141,10 @@ impl ClusterTls {
         let cert = params
             .signed_by(&key, &self.issuer)
             .map_err(|e| tls_err("signing the client certificate", e))?;
-        Ok(ClientCert { cert_pem: cert.pem(), key_pem: key.serialize_pem(), der: cert.der().to_vec() })
+        Ok(ClientCert {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            der: cert.der().to_vec(),
+        })
     }
 }

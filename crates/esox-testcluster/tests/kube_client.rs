@@ -641,7 +641,18 @@ async fn faults_restart_and_side_by_side_instances() {
     assert!(t.elapsed() >= std::time::Duration::from_millis(300));
     c.faults().remove(delayed);
 
-    c.restart().await.expect("restart");
+    let addr = c.addr();
+    let restart = c.restart_after(std::time::Duration::from_millis(300));
+    let probe = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tokio::net::TcpStream::connect(addr).await
+    };
+    let (r, during) = tokio::join!(restart, probe);
+    r.expect("restart");
+    assert!(
+        during.is_err(),
+        "connections are refused while the server is down"
+    );
     let fresh = c.client().await.expect("client after restart");
     let kept = Api::<ConfigMap>::namespaced(fresh, "default")
         .get("keep")
@@ -731,9 +742,20 @@ async fn custom_resources_are_pruned_defaulted_and_validated() {
     assert!(created.data["spec"].get("unknown").is_none(), "pruned");
     // With fieldValidation=Strict (kubectl's default) unknown fields are refused instead.
     let strict = PatchParams::default().validation_strict();
-    let e = api_err(api.patch("g1", &strict, &Patch::Merge(json!({"spec": {"unknown": true}}))).await.expect_err("strict"));
+    let e = api_err(
+        api.patch(
+            "g1",
+            &strict,
+            &Patch::Merge(json!({"spec": {"unknown": true}})),
+        )
+        .await
+        .expect_err("strict"),
+    );
     assert_eq!(e.code, 400);
-    assert_eq!(e.message, "Gadget in version \"v1\" cannot be handled as a Gadget: strict decoding error: unknown field \"spec.unknown\"");
+    assert_eq!(
+        e.message,
+        "Gadget in version \"v1\" cannot be handled as a Gadget: strict decoding error: unknown field \"spec.unknown\""
+    );
 
     let mut g2 = DynamicObject::new("g2", &ar);
     g2.data = json!({"spec": {"provider": "azure"}});
@@ -791,17 +813,44 @@ async fn custom_resources_are_pruned_defaulted_and_validated() {
 async fn label_selected_watch_sees_objects_enter_and_leave() {
     let (_c, client) = cluster().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let mut stream = api.watch(&WatchParams::default().labels("sel=yes"), "0").await.expect("watch").boxed();
-    api.create(&PostParams::default(), &cm("moving", &[])).await.expect("create");
-    api.patch("moving", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"sel": "yes"}}}))).await.expect("label");
-    api.patch("moving", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"sel": "no"}}}))).await.expect("relabel");
+    let mut stream = api
+        .watch(&WatchParams::default().labels("sel=yes"), "0")
+        .await
+        .expect("watch")
+        .boxed();
+    api.create(&PostParams::default(), &cm("moving", &[]))
+        .await
+        .expect("create");
+    api.patch(
+        "moving",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"sel": "yes"}}})),
+    )
+    .await
+    .expect("label");
+    api.patch(
+        "moving",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"sel": "no"}}})),
+    )
+    .await
+    .expect("relabel");
     let mut kinds = Vec::new();
     while kinds.len() < 2 {
-        let ev = tokio::time::timeout(std::time::Duration::from_secs(5), stream.try_next()).await.expect("event").expect("ok");
+        let ev = tokio::time::timeout(std::time::Duration::from_secs(5), stream.try_next())
+            .await
+            .expect("event")
+            .expect("ok");
         match ev {
-            Some(WatchEvent::Added(o)) => kinds.push(format!("ADDED {}", o.metadata.name.unwrap_or_default())),
-            Some(WatchEvent::Deleted(o)) => kinds.push(format!("DELETED {}", o.metadata.name.unwrap_or_default())),
-            Some(WatchEvent::Modified(o)) => kinds.push(format!("MODIFIED {}", o.metadata.name.unwrap_or_default())),
+            Some(WatchEvent::Added(o)) => {
+                kinds.push(format!("ADDED {}", o.metadata.name.unwrap_or_default()))
+            }
+            Some(WatchEvent::Deleted(o)) => {
+                kinds.push(format!("DELETED {}", o.metadata.name.unwrap_or_default()))
+            }
+            Some(WatchEvent::Modified(o)) => {
+                kinds.push(format!("MODIFIED {}", o.metadata.name.unwrap_or_default()))
+            }
             Some(WatchEvent::Bookmark(_)) => {}
             other => panic!("unexpected {other:?}"),
         }
@@ -812,12 +861,280 @@ async fn label_selected_watch_sees_objects_enter_and_leave() {
 #[tokio::test]
 async fn client_certificates_authenticate_as_cn_and_groups() {
     let (c, _client) = cluster().await;
-    let admin_cert = c.issue_client_cert("alice", &["system:masters"]).expect("cert");
+    let admin_cert = c
+        .issue_client_cert("alice", &["system:masters"])
+        .expect("cert");
     let alice = c.client_with_cert(&admin_cert).await.expect("client");
-    Api::<Secret>::namespaced(alice, "default").list(&ListParams::default()).await.expect("masters may list");
+    Api::<Secret>::namespaced(alice, "default")
+        .list(&ListParams::default())
+        .await
+        .expect("masters may list");
     let plain = c.issue_client_cert("bob", &["devs"]).expect("cert");
     let bob = c.client_with_cert(&plain).await.expect("client");
-    let e = api_err(Api::<Secret>::namespaced(bob, "default").list(&ListParams::default()).await.expect_err("bob has no rights"));
+    let e = api_err(
+        Api::<Secret>::namespaced(bob, "default")
+            .list(&ListParams::default())
+            .await
+            .expect_err("bob has no rights"),
+    );
     assert_eq!(e.code, 403);
-    assert!(e.message.contains("User \"bob\" cannot list"), "{}", e.message);
+    assert!(
+        e.message.contains("User \"bob\" cannot list"),
+        "{}",
+        e.message
+    );
+}
+
+#[tokio::test]
+async fn event_recorder_creates_and_updates_series() {
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let (_c, client) = cluster().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let target = cms
+        .create(&PostParams::default(), &cm("evt", &[]))
+        .await
+        .expect("create");
+    let reference = kube::Resource::object_ref(&target, &());
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "esox-test".into(),
+            instance: None,
+        },
+    );
+    let ev = Event {
+        type_: EventType::Normal,
+        reason: "Synced".into(),
+        note: Some("ok".into()),
+        action: "Sync".into(),
+        secondary: None,
+    };
+    recorder
+        .publish(&ev, &reference)
+        .await
+        .expect("first event");
+    recorder
+        .publish(&ev, &reference)
+        .await
+        .expect("repeat becomes a series");
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client, "default");
+    let list = events
+        .list(&ListParams::default())
+        .await
+        .expect("list events");
+    assert_eq!(list.items.len(), 1);
+    let e = &list.items[0];
+    assert_eq!(e.reason.as_deref(), Some("Synced"));
+    assert_eq!(e.series.as_ref().map(|s| s.count), Some(2));
+}
+
+/// Creating in a missing namespace is 404 for the namespace; in a Terminating one, 403
+/// (see "Namespaces" and the NamespaceLifecycle admission plugin).
+#[tokio::test]
+async fn namespace_lifecycle_errors() {
+    let (_c, client) = cluster().await;
+    let missing: Api<ConfigMap> = Api::namespaced(client.clone(), "nope");
+    let e = api_err(
+        missing
+            .create(&PostParams::default(), &cm("x", &[]))
+            .await
+            .expect_err("no namespace"),
+    );
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (404, "namespaces \"nope\" not found")
+    );
+
+    let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    nss.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "held"}})).expect("ns"),
+    )
+    .await
+    .expect("ns");
+    let held: Api<ConfigMap> = Api::namespaced(client.clone(), "held");
+    let mut blocker = cm("blocker", &[]);
+    blocker.metadata.finalizers = Some(vec!["test/keep".into()]);
+    held.create(&PostParams::default(), &blocker)
+        .await
+        .expect("blocker");
+    nss.delete("held", &DeleteParams::default())
+        .await
+        .expect("delete ns");
+    let ns = nss.get("held").await.expect("still terminating");
+    assert_eq!(
+        ns.status.and_then(|s| s.phase).as_deref(),
+        Some("Terminating")
+    );
+    let e = api_err(
+        held.create(&PostParams::default(), &cm("late", &[]))
+            .await
+            .expect_err("terminating"),
+    );
+    assert_eq!(e.code, 403);
+    assert!(
+        e.message.contains("because it is being terminated"),
+        "{}",
+        e.message
+    );
+    // Releasing the finalizer lets the namespace go.
+    eventually("blocker marked for deletion", || async {
+        held.get("blocker")
+            .await
+            .ok()?
+            .metadata
+            .deletion_timestamp
+            .map(|_| ())
+    })
+    .await;
+    held.patch(
+        "blocker",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .expect("release");
+    eventually("namespace gone", || async {
+        nss.get_opt("held")
+            .await
+            .expect("get")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+}
+
+/// Requests without credentials are `system:anonymous`: public paths answer, the rest is 403
+/// (a real API server with the default `--anonymous-auth=true`).
+#[tokio::test]
+async fn anonymous_requests_reach_public_paths_only() {
+    let (c, _client) = cluster().await;
+    // The admin kubeconfig with its user's credentials removed.
+    let yaml = c.kubeconfig_yaml();
+    let token_line = yaml
+        .lines()
+        .find(|l| l.trim_start().starts_with("token:"))
+        .expect("token line")
+        .to_string();
+    let yaml = yaml.replace(&token_line, "    username: nobody");
+    let kc = kube::config::Kubeconfig::from_yaml(&yaml).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("config");
+    let anonymous = kube::Client::try_from(config).expect("client");
+    let version = anonymous.apiserver_version().await;
+    assert!(version.is_ok(), "/version is public: {version:?}");
+    let e = api_err(
+        Api::<Secret>::namespaced(anonymous, "default")
+            .list(&ListParams::default())
+            .await
+            .expect_err("forbidden"),
+    );
+    assert_eq!(e.code, 403);
+    assert!(
+        e.message.contains("User \"system:anonymous\""),
+        "{}",
+        e.message
+    );
+}
+
+#[tokio::test]
+async fn watch_timeout_dry_run_and_status_apply() {
+    let (_c, client) = cluster().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    // timeoutSeconds ends the stream.
+    let t = std::time::Instant::now();
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(1), "0")
+        .await
+        .expect("watch")
+        .boxed();
+    while stream.try_next().await.expect("ok").is_some() {}
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(900)
+            && t.elapsed() < std::time::Duration::from_secs(5)
+    );
+    // dryRun stores nothing.
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let made = api
+        .create(&dry, &cm("dry", &[("a", "b")]))
+        .await
+        .expect("dry create");
+    assert_eq!(made.metadata.name.as_deref(), Some("dry"));
+    assert!(api.get_opt("dry").await.expect("get").is_none());
+
+    // Server-side apply through the status subresource, as a controller reports status.
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(
+        &PostParams::default(),
+        &serde_json::from_str(CRD).expect("crd"),
+    )
+    .await
+    .expect("crd");
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+        "widgets",
+    );
+    let widgets: Api<DynamicObject> = Api::namespaced_with(client, "default", &ar);
+    let mut w = DynamicObject::new("sw", &ar);
+    w.data = json!({"spec": {"size": 1}});
+    widgets
+        .create(&PostParams::default(), &w)
+        .await
+        .expect("widget");
+    let status = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "sw"}, "status": {"ready": true}});
+    let applied = widgets
+        .patch_status(
+            "sw",
+            &PatchParams::apply("esox-controller").force(),
+            &Patch::Apply(&status),
+        )
+        .await
+        .expect("status apply");
+    assert_eq!(applied.data["status"]["ready"], true);
+    assert_eq!(applied.data["spec"]["size"], 1);
+    let mf = applied.metadata.managed_fields.unwrap_or_default();
+    let entry = mf
+        .iter()
+        .find(|e| e.manager.as_deref() == Some("esox-controller"))
+        .expect("status manager entry");
+    assert_eq!(entry.subresource.as_deref(), Some("status"));
+    assert_eq!(entry.operation.as_deref(), Some("Apply"));
+}
+
+#[tokio::test]
+async fn namespace_defaults_are_recreated() {
+    let (c, client) = cluster().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let before = cms
+        .get("kube-root-ca.crt")
+        .await
+        .expect("root CA configmap");
+    assert_eq!(
+        before
+            .data
+            .as_ref()
+            .and_then(|d| d.get("ca.crt"))
+            .map(String::as_str),
+        Some(c.ca_pem())
+    );
+    cms.delete("kube-root-ca.crt", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let after = eventually("kube-root-ca.crt recreated", || async {
+        cms.get_opt("kube-root-ca.crt").await.expect("get")
+    })
+    .await;
+    assert_ne!(after.metadata.uid, before.metadata.uid);
+    let sas: Api<ServiceAccount> = Api::namespaced(client, "default");
+    sas.delete("default", &DeleteParams::default())
+        .await
+        .expect("delete sa");
+    eventually("default SA recreated", || async {
+        sas.get_opt("default").await.expect("get")
+    })
+    .await;
 }

@@ -25,8 +25,26 @@ pub enum Command {
     /// Run the controllers against the cluster of the kubeconfig.
     Run {
         /// Path of the kubeconfig; otherwise KUBECONFIG, ~/.kube/config, then in-cluster.
-        #[arg(long, env = "KUBECONFIG")]
+        #[arg(long)]
         kubeconfig: Option<PathBuf>,
+        /// Only serve stores whose spec.controller is empty or equal to this class.
+        #[arg(long, default_value = "default")]
+        controller_class: String,
+        /// Address of the Prometheus metrics endpoint (/metrics).
+        #[arg(long, default_value = "0.0.0.0:8080")]
+        metrics_addr: std::net::SocketAddr,
+        /// Address of the health endpoints (/healthz, /readyz).
+        #[arg(long, default_value = "0.0.0.0:8081")]
+        health_addr: std::net::SocketAddr,
+        /// Refuse to use stores that are not Ready (ESO's flood gate).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        enable_flood_gate: bool,
+        /// How often stores without a refreshInterval are validated again, in seconds.
+        #[arg(long, default_value_t = 300)]
+        store_requeue_interval_seconds: u64,
+        /// Log format.
+        #[arg(long, value_enum, default_value = "plain")]
+        log_format: LogFormat,
     },
     /// Run an in-memory Kubernetes API server (a test double) until killed.
     Testcluster {
@@ -45,6 +63,27 @@ pub enum Command {
     },
 }
 
+/// How `esox run` writes its logs.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    Plain,
+    Json,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Plain => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Crds { selectable_fields } => {
@@ -53,8 +92,34 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{yaml}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { .. } => not_yet("run", "the controllers"),
-        Command::Testcluster { .. } => not_yet("testcluster", "the in-memory API server"),
+        Command::Run {
+            kubeconfig,
+            controller_class,
+            metrics_addr,
+            health_addr,
+            enable_flood_gate,
+            store_requeue_interval_seconds,
+            log_format,
+        } => {
+            init_logs(log_format);
+            let args = crate::run::RunArgs {
+                kubeconfig,
+                controller_class,
+                metrics_addr,
+                health_addr,
+                enable_flood_gate,
+                store_requeue_interval: std::time::Duration::from_secs(store_requeue_interval_seconds),
+            };
+            runtime()?.block_on(crate::run::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Testcluster { addr, kubeconfig_out } => {
+            init_logs(LogFormat::Plain);
+            runtime()?
+                .block_on(esox_testcluster::run_standalone(addr, &kubeconfig_out))
+                .context("running the test cluster")?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { .. } => not_yet("demo", "the walkthrough"),
     }
 }

@@ -1,6 +1,8 @@
 //! The esox binary: one process, every subcommand.
 
 mod cli;
+mod run;
+mod serve;
 
 use clap::Parser as _;
 

@@ -19,7 +19,7 @@ use kube::runtime::{PredicateConfig, WatchStreamExt as _, watcher};
 use kube::{Api, ResourceExt as _};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-pub use reconcile::reconcile;
+
 
 use crate::context::Context;
 use crate::error::Error;
@@ -93,6 +93,16 @@ pub async fn run(
             }
         })
         .await;
+}
+
+/// Reconciles one ExternalSecret and records ESO's metrics for it.
+pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let name = es.name_any();
+    let namespace = es.namespace().unwrap_or_default();
+    let result = reconcile::reconcile(es, ctx.clone()).await;
+    ctx.metrics.external_secret_reconciled(&name, &namespace, started.elapsed(), result.is_ok());
+    result
 }
 
 /// Retries with capped exponential backoff (1 s doubling to 5 min), per object.

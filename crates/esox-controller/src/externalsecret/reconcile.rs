@@ -242,6 +242,7 @@ async fn delete_orphans(es: &ExternalSecret, secrets: &Api<Secret>, target_name:
 async fn cleanup(es: &ExternalSecret, ctx: &Context, api: &Api<ExternalSecret>) -> Result<Action, Error> {
     let es_ref = ObjectRef::from_obj(es);
     ctx.index.forget(&es_ref);
+    ctx.metrics.external_secret_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
     if !es.finalizers().iter().any(|f| f == FINALIZER_EXTERNAL_SECRET) {
         return Ok(Action::await_change());
     }
@@ -299,6 +300,7 @@ async fn done(
 ) -> Result<Action, Error> {
     status.refresh_time = Some(Time(jiff::Timestamp::now()));
     status.synced_resource_version = current_version.to_owned();
+    ctx.metrics.external_secret_condition(&es.name_any(), &es.namespace().unwrap_or_default(), true);
     write_status(es, api, status).await?;
     ctx.reset_failures(&ObjectRef::from_obj(es));
     let after = RefreshInput { refresh_time: Some(SystemTime::now()), synced_resource_version: current_version, ..*input };
@@ -318,6 +320,7 @@ async fn fail(
     // ESO keeps the condition message generic and puts the cause in the event; esox adds the
     // cause to the condition too so `kubectl get es` tells what to fix.
     conditions::set(&mut status.conditions, conditions::READY, false, reason::SECRET_SYNCED_ERROR, &format!("{message}: {err}"));
+    ctx.metrics.external_secret_condition(&es.name_any(), &es.namespace().unwrap_or_default(), false);
     if let Err(e) = write_status(es, api, status).await {
         tracing::warn!(error = %e, "could not write status");
     }

@@ -1,1 +1,114 @@
-//! ESO's Kubernetes provider (work in progress).
+//! ESO's Kubernetes provider (`providers/v1/kubernetes`): the Secrets of one namespace of a
+//! Kubernetes API server, this cluster's or another one's.
+//!
+//! The read and write semantics live in esox-core (`property`, `push_merge`); this module does
+//! the I/O: resolving the connection (server, CA, credentials), the API calls, validation
+//! through SelfSubjectRulesReview / SelfSubjectAccessReview, and a watch on the namespace.
+
+mod client;
+mod connect;
+mod errors;
+mod refs;
+mod server;
+mod store_checks;
+mod token_cache;
+mod validate;
+mod watch;
+
+use async_trait::async_trait;
+use esox_api::v1::providers::kubernetes::KubernetesProvider as KubernetesSpec;
+use esox_api::v1::{Capabilities, StoreKind};
+
+pub use client::KubernetesClient;
+pub use server::is_local_alias;
+pub use store_checks::WARN_NO_CA;
+
+use crate::{ClientContext, Provider, ProviderError, SecretsClient, StoreInfo};
+use token_cache::TokenCache;
+
+/// ServiceAccount tokens, shared by every client of the process.
+static TOKENS: TokenCache = TokenCache::new();
+
+/// The `kubernetes` provider.
+pub struct KubernetesProvider {
+    _private: (),
+}
+
+/// The process-wide instance the registry hands out.
+pub static KUBERNETES: KubernetesProvider = KubernetesProvider::new();
+
+impl KubernetesProvider {
+    pub const fn new() -> Self {
+        Self { _private: () }
+    }
+}
+
+impl Default for KubernetesProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn spec_of(store: &StoreInfo) -> Result<&KubernetesSpec, ProviderError> {
+    store.spec.provider.kubernetes.as_ref().ok_or_else(|| {
+        ProviderError::InvalidConfig(format!(
+            "store {} has no spec.provider.kubernetes block",
+            store.name
+        ))
+    })
+}
+
+impl KubernetesProvider {
+    async fn client_for(
+        &self,
+        store: &StoreInfo,
+        ctx: &ClientContext,
+    ) -> Result<KubernetesClient, ProviderError> {
+        let spec = spec_of(store)?;
+        let scope = refs::Scope::new(store, ctx);
+        let referent = spec.auth_ref.is_none() && refs::is_referent(spec.auth.as_ref());
+        let mut client = KubernetesClient {
+            remote: None,
+            remote_namespace: spec.remote_namespace.clone(),
+            store_kind: store.kind,
+            referent,
+            tokens: &TOKENS,
+        };
+        if store.kind == StoreKind::ClusterSecretStore && referent && scope.consuming.is_none() {
+            // ESO returns a client without credentials here, so that validating the store
+            // itself succeeds; using it for reads or writes needs a namespace.
+            return Ok(client);
+        }
+        let connection = connect::connect(spec, &scope, ctx, &TOKENS).await?;
+        let kube_client = connection.request_client()?;
+        client.remote = Some(client::Remote {
+            client: kube_client,
+            connection,
+        });
+        Ok(client)
+    }
+}
+
+#[async_trait]
+impl Provider for KubernetesProvider {
+    fn key(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ReadWrite
+    }
+
+    fn validate_store(&self, store: &StoreInfo) -> Result<Vec<String>, ProviderError> {
+        store_checks::validate(store, spec_of(store)?)
+    }
+
+    async fn new_client(
+        &self,
+        store: &StoreInfo,
+        ctx: &ClientContext,
+    ) -> Result<Box<dyn SecretsClient>, ProviderError> {
+        let client = self.client_for(store, ctx).await?;
+        Ok(Box::new(client))
+    }
+}

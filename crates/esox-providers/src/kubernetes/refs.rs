@@ -19,8 +19,6 @@ pub(crate) struct Scope {
     /// The namespace of the object using the store; for a SecretStore validated on its own,
     /// the store's namespace.
     pub consuming: Option<String>,
-    /// The URL of esox's own API server, for error messages.
-    pub local_url: String,
 }
 
 impl Scope {
@@ -32,7 +30,6 @@ impl Scope {
         Self {
             kind: store.kind,
             consuming,
-            local_url: ctx.local_cluster.url.clone(),
         }
     }
 
@@ -149,7 +146,6 @@ mod tests {
         Scope {
             kind,
             consuming: consuming.map(str::to_owned),
-            local_url: "https://127.0.0.1:1".into(),
         }
     }
 

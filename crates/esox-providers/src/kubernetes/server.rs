@@ -16,7 +16,7 @@ const LOCAL_ALIASES: &[&str] = &[
 
 /// Whether `url` designates esox's own cluster: empty, or one of the in-cluster service
 /// names, with or without `https://` and `:443`.
-pub(crate) fn is_local_alias(url: &str) -> bool {
+pub fn is_local_alias(url: &str) -> bool {
     let host = url.trim();
     let host = host.strip_prefix("https://").unwrap_or(host);
     let host = host.strip_suffix('/').unwrap_or(host);

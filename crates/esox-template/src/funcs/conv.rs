@@ -87,7 +87,9 @@ pub fn parse_float(s: &str) -> Option<f64> {
         return None;
     }
     // Go reports out-of-range values as errors (cast then yields 0).
-    s.parse::<f64>().ok().filter(|f| f.is_finite() || matches!(lower.as_str(), "inf" | "infinity"))
+    s.parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite() || matches!(lower.as_str(), "inf" | "infinity"))
 }
 
 /// cast.ToInt64 with the error ignored.

@@ -125,6 +125,7 @@ fn write_json(
         Value::Str(s) => json_string(out, s, h),
         Value::Semver(sv) => json_string(out, &sv.canonical(), h),
         Value::Time(t) => json_string(out, &super::dates::rfc3339_nano(t), h),
+        Value::List(..) if v.is_nil_list() => out.push_str("null"),
         Value::List(l, _) => {
             if l.is_empty() {
                 out.push_str("[]");

@@ -31,6 +31,7 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Duration(x), Value::Duration(y)) => x == y,
+        (Value::List(..), Value::List(..)) if a.is_nil_list() != b.is_nil_list() => false,
         (Value::List(x, e1), Value::List(y, e2)) => {
             e1 == e2 && x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_equal(p, q))
         }
@@ -166,13 +167,19 @@ pub fn register(r: &mut Registry) {
     r.add("mustLast", &[Any], None, last);
     let rest: super::FuncImpl = |a| {
         let l = items(&a[0], "find rest")?;
-        any_list(l.get(1..).unwrap_or(&[]).to_vec())
+        if l.is_empty() {
+            return Ok(Value::nil_list(Elem::Any));
+        }
+        any_list(l[1..].to_vec())
     };
     r.add("rest", &[Any], None, rest);
     r.add("mustRest", &[Any], None, rest);
     let initial: super::FuncImpl = |a| {
         let l = items(&a[0], "find initial")?;
-        any_list(l[..l.len().saturating_sub(1)].to_vec())
+        if l.is_empty() {
+            return Ok(Value::nil_list(Elem::Any));
+        }
+        any_list(l[..l.len() - 1].to_vec())
     };
     r.add("initial", &[Any], None, initial);
     r.add("mustInitial", &[Any], None, initial);
@@ -248,6 +255,9 @@ pub fn register(r: &mut Registry) {
                 Value::List(x, _) => out.extend(x.iter().cloned()),
                 other => return Err(format!("Cannot concat type {} as list", other.kind_name())),
             }
+        }
+        if out.is_empty() {
+            return Ok(Value::nil_list(Elem::Any));
         }
         any_list(out)
     });

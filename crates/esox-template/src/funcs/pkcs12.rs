@@ -463,7 +463,9 @@ fn int_der(v: u64) -> Vec<u8> {
 }
 
 const OID_LOCAL_KEY_ID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x15];
-const OID_JAVA_TRUSTED: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x86, 0xf9, 0x66, 0xad, 0xca, 0x7b, 0x01, 0x01];
+const OID_JAVA_TRUSTED: &[u8] = &[
+    0x60, 0x86, 0x48, 0x01, 0x86, 0xf9, 0x66, 0xad, 0xca, 0x7b, 0x01, 0x01,
+];
 const OID_ANY_EKU: &[u8] = &[0x55, 0x1d, 0x25, 0x00];
 const ITERATIONS: u64 = 2048;
 
@@ -478,10 +480,15 @@ fn pbes2_encrypt(plain: &[u8], pw: &str) -> Result<(Vec<u8>, Vec<u8>), E> {
     let pad = 16 - buf.len() % 16;
     buf.extend(std::iter::repeat_n(pad as u8, pad));
     let n = buf.len();
-    let enc = cbc::Encryptor::<aes::Aes256>::new_from_slices(&key, &iv).map_err(|_| bad("bad key"))?;
-    enc.encrypt_padded_mut::<NoPadding>(&mut buf, n).map_err(|_| bad("encryption failed"))?;
+    let enc =
+        cbc::Encryptor::<aes::Aes256>::new_from_slices(&key, &iv).map_err(|_| bad("bad key"))?;
+    enc.encrypt_padded_mut::<NoPadding>(&mut buf, n)
+        .map_err(|_| bad("encryption failed"))?;
     let prf = seq(&[oid_der(OID_HMAC_SHA256), super::der::NULL.to_vec()]);
-    let kdf = seq(&[oid_der(OID_PBKDF2), seq(&[octets(&salt), int_der(ITERATIONS), prf])]);
+    let kdf = seq(&[
+        oid_der(OID_PBKDF2),
+        seq(&[octets(&salt), int_der(ITERATIONS), prf]),
+    ]);
     let cipher = seq(&[oid_der(OID_AES256_CBC), octets(&iv)]);
     let alg = seq(&[oid_der(OID_PBES2), seq(&[kdf, cipher])]);
     Ok((alg, buf))
@@ -491,7 +498,10 @@ fn attributes(attrs: &[(&[u8], Vec<u8>)]) -> Vec<u8> {
     if attrs.is_empty() {
         return Vec::new();
     }
-    let items: Vec<Vec<u8>> = attrs.iter().map(|(oid, val)| seq(&[oid_der(oid), write(0x31, val)])).collect();
+    let items: Vec<Vec<u8>> = attrs
+        .iter()
+        .map(|(oid, val)| seq(&[oid_der(oid), write(0x31, val)]))
+        .collect();
     write(0x31, &items.concat())
 }
 
@@ -516,10 +526,18 @@ fn pfx(safes: &[Vec<u8>], pw: &str) -> Result<Vec<u8>, E> {
     let auth_safe = seq(safes);
     let salt = super::strings::random_bytes(16)?;
     let key = kdf(Hash::Sha256, &bmp_password(pw), &salt, 3, ITERATIONS, 32);
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).map_err(|_| bad("bad MAC key"))?;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).map_err(|_| bad("bad MAC key"))?;
     mac.update(&auth_safe);
     let digest = mac.finalize().into_bytes();
-    let mac_data = seq(&[seq(&[seq(&[oid_der(OID_SHA256), super::der::NULL.to_vec()]), octets(&digest)]), octets(&salt), int_der(ITERATIONS)]);
+    let mac_data = seq(&[
+        seq(&[
+            seq(&[oid_der(OID_SHA256), super::der::NULL.to_vec()]),
+            octets(&digest),
+        ]),
+        octets(&salt),
+        int_der(ITERATIONS),
+    ]);
     let content = seq(&[oid_der(OID_DATA), write(0xa0, &octets(&auth_safe))]);
     Ok(seq(&[int_der(3), content, mac_data]))
 }
@@ -552,10 +570,17 @@ fn key_to_pkcs8(der: &[u8]) -> Result<Vec<u8>, E> {
         }
         // SEC 1: version 1, private key, [0] curve, [1] public key.
         (Some(v), Some(d)) if v.tag == 0x02 && v.content == [1] && d.tag == 0x04 => {
-            let curve = f.iter().find(|t| t.tag == 0xa0).ok_or("unable to parse private key type")?;
+            let curve = f
+                .iter()
+                .find(|t| t.tag == 0xa0)
+                .ok_or("unable to parse private key type")?;
             let (curve_oid, _) = read(curve.content)?;
             let alg = seq(&[oid_der(OID_EC), curve_oid.raw.to_vec()]);
-            let inner: Vec<Vec<u8>> = f.iter().filter(|t| t.tag != 0xa0).map(|t| t.raw.to_vec()).collect();
+            let inner: Vec<Vec<u8>> = f
+                .iter()
+                .filter(|t| t.tag != 0xa0)
+                .map(|t| t.raw.to_vec())
+                .collect();
             Ok(seq(&[int_der(0), alg, octets(&seq(&inner))]))
         }
         _ => Err("unable to parse private key type".into()),
@@ -565,7 +590,10 @@ fn key_to_pkcs8(der: &[u8]) -> Result<Vec<u8>, E> {
 fn certs_key_to_pkcs12(cert: &[u8], key_pem: &str, cas: &[Vec<u8>], pw: &str) -> Result<String, E> {
     use sha1::Digest;
     super::der::parse_cert(cert)?;
-    let key_block = pem_blocks(key_pem).into_iter().next().ok_or("unable to parse private key type: no PEM block in the key")?;
+    let key_block = pem_blocks(key_pem)
+        .into_iter()
+        .next()
+        .ok_or("unable to parse private key type: no PEM block in the key")?;
     let pkcs8 = key_to_pkcs8(&key_block.bytes)?;
     let key_id = octets(&sha1::Sha1::digest(cert));
     let mut bags = vec![cert_bag(cert, &[(OID_LOCAL_KEY_ID, key_id.clone())])];
@@ -577,14 +605,22 @@ fn certs_key_to_pkcs12(cert: &[u8], key_pem: &str, cas: &[Vec<u8>], pw: &str) ->
     let epki = seq(&[alg, octets(&ct)]);
     let mut key_bag = vec![oid_der(OID_SHROUDED_KEY_BAG), write(0xa0, &epki)];
     key_bag.push(attributes(&[(OID_LOCAL_KEY_ID, key_id)]));
-    let key_safe = seq(&[oid_der(OID_DATA), write(0xa0, &octets(&seq(&[seq(&key_bag)])))]);
-    Ok(super::encoding::b64_encode(&pfx(&[certs_safe, key_safe], pw)?))
+    let key_safe = seq(&[
+        oid_der(OID_DATA),
+        write(0xa0, &octets(&seq(&[seq(&key_bag)]))),
+    ]);
+    Ok(super::encoding::b64_encode(&pfx(
+        &[certs_safe, key_safe],
+        pw,
+    )?))
 }
 
 fn first_cert_and_rest(input: &str) -> Result<(Vec<u8>, Vec<Vec<u8>>), E> {
     let blocks = pem_blocks(input);
     let mut it = blocks.into_iter().map(|b| b.bytes);
-    let first = it.next().ok_or("x509: malformed certificate (no PEM block)")?;
+    let first = it
+        .next()
+        .ok_or("x509: malformed certificate (no PEM block)")?;
     let rest: Vec<Vec<u8>> = it.collect();
     for c in &rest {
         super::der::parse_cert(c)?;
@@ -602,24 +638,51 @@ fn truststore(cert: &str, pw: &str) -> Result<String, E> {
     let mut bags = Vec::new();
     for b in &blocks {
         super::der::parse_cert(&b.bytes)?;
-        bags.push(cert_bag(&b.bytes, &[(OID_JAVA_TRUSTED, oid_der(OID_ANY_EKU))]));
+        bags.push(cert_bag(
+            &b.bytes,
+            &[(OID_JAVA_TRUSTED, oid_der(OID_ANY_EKU))],
+        ));
     }
-    Ok(super::encoding::b64_encode(&pfx(&[encrypted_data(&bags, pw)?], pw)?))
+    Ok(super::encoding::b64_encode(&pfx(
+        &[encrypted_data(&bags, pw)?],
+        pw,
+    )?))
 }
 
+/// The DER private key (if any) and certificates of a PKCS#12 file.
+pub type KeyAndCerts = (Option<Vec<u8>>, Vec<Vec<u8>>);
+
 /// Certificates and key of a PKCS#12 file (for tests of the encoders).
-pub fn decode_for_tests(p12: &[u8], pw: &str) -> Result<(Option<Vec<u8>>, Vec<Vec<u8>>), E> {
+pub fn decode_for_tests(p12: &[u8], pw: &str) -> Result<KeyAndCerts, E> {
     let d = decode(p12, pw)?;
     Ok((d.key, d.certs))
 }
 
 pub fn register(r: &mut Registry) {
-    r.add("pemToPkcs12", &[Ty::Str, Ty::Str], None, |a| pem_to_pkcs12(s(a, 0), s(a, 1), "", false).map(Value::str));
-    r.add("pemToPkcs12Pass", &[Ty::Str, Ty::Str, Ty::Str], None, |a| pem_to_pkcs12(s(a, 0), s(a, 1), s(a, 2), false).map(Value::str));
-    r.add("fullPemToPkcs12", &[Ty::Str, Ty::Str], None, |a| pem_to_pkcs12(s(a, 0), s(a, 1), "", true).map(Value::str));
-    r.add("fullPemToPkcs12Pass", &[Ty::Str, Ty::Str, Ty::Str], None, |a| pem_to_pkcs12(s(a, 0), s(a, 1), s(a, 2), true).map(Value::str));
-    r.add("pemTruststoreToPKCS12", &[Ty::Str], None, |a| truststore(s(a, 0), "").map(Value::str));
-    r.add("pemTruststoreToPKCS12Pass", &[Ty::Str, Ty::Str], None, |a| truststore(s(a, 0), s(a, 1)).map(Value::str));
+    r.add("pemToPkcs12", &[Ty::Str, Ty::Str], None, |a| {
+        pem_to_pkcs12(s(a, 0), s(a, 1), "", false).map(Value::str)
+    });
+    r.add("pemToPkcs12Pass", &[Ty::Str, Ty::Str, Ty::Str], None, |a| {
+        pem_to_pkcs12(s(a, 0), s(a, 1), s(a, 2), false).map(Value::str)
+    });
+    r.add("fullPemToPkcs12", &[Ty::Str, Ty::Str], None, |a| {
+        pem_to_pkcs12(s(a, 0), s(a, 1), "", true).map(Value::str)
+    });
+    r.add(
+        "fullPemToPkcs12Pass",
+        &[Ty::Str, Ty::Str, Ty::Str],
+        None,
+        |a| pem_to_pkcs12(s(a, 0), s(a, 1), s(a, 2), true).map(Value::str),
+    );
+    r.add("pemTruststoreToPKCS12", &[Ty::Str], None, |a| {
+        truststore(s(a, 0), "").map(Value::str)
+    });
+    r.add(
+        "pemTruststoreToPKCS12Pass",
+        &[Ty::Str, Ty::Str],
+        None,
+        |a| truststore(s(a, 0), s(a, 1)).map(Value::str),
+    );
     r.add("pkcs12key", &[Ty::Str], None, |a| {
         pkcs12_key("", s(a, 0)).map(Value::str)
     });

@@ -161,8 +161,12 @@ pub fn register(r: &mut Registry) {
     let find_all_f: super::FuncImpl = |a| {
         let re = compile(s(a, 0))?;
         let st = s(a, 1);
+        let found = find_all(&re, st, int(a, 2));
+        if found.is_empty() {
+            return Ok(Value::nil_list(crate::value::Elem::Str));
+        }
         Ok(Value::str_list(
-            find_all(&re, st, int(a, 2))
+            found
                 .into_iter()
                 .map(|(x, y)| st[x..y].to_string())
                 .collect(),
@@ -206,11 +210,11 @@ pub fn register(r: &mut Registry) {
         rep_lit,
     );
     let sp: super::FuncImpl = |a| {
-        Ok(Value::str_list(split(
-            &compile(s(a, 0))?,
-            s(a, 1),
-            int(a, 2),
-        )))
+        let re = compile(s(a, 0))?;
+        if int(a, 2) == 0 {
+            return Ok(Value::nil_list(crate::value::Elem::Str));
+        }
+        Ok(Value::str_list(split(&re, s(a, 1), int(a, 2))))
     };
     r.add("regexSplit", &[Str, Str, Int], None, sp);
     r.add("mustRegexSplit", &[Str, Str, Int], None, sp);

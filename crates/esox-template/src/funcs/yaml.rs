@@ -42,6 +42,7 @@ fn to_y(v: &Value, depth: usize) -> Result<Y, String> {
                 .trim_matches('"')
                 .to_string(),
         ),
+        Value::List(..) if v.is_nil_list() => Y::Null,
         Value::List(l, _) => Y::Seq(
             l.iter()
                 .map(|x| to_y(x, depth + 1))

@@ -57,6 +57,15 @@ fn on_event(state: &State, gc: &mut gc::Gc, e: &Event) {
         (true, "serviceaccounts", EventType::Added) => {
             tokens::reconcile_account(state, &e.namespace, &e.name)
         }
+        (true, "serviceaccounts" | "configmaps", EventType::Deleted)
+            if e.name == "default" || e.name == "kube-root-ca.crt" =>
+        {
+            // The real controllers put these back at once.
+            if e.gr.resource == "serviceaccounts" {
+                tokens::account_deleted(state, &e.namespace, &e.name);
+            }
+            namespace::ensure_defaults(state, &e.namespace);
+        }
         (true, "serviceaccounts", EventType::Deleted) => {
             tokens::account_deleted(state, &e.namespace, &e.name)
         }

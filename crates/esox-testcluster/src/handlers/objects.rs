@@ -58,25 +58,6 @@ pub(crate) fn render(info: &ResourceInfo, how: RenderAs, obj: &Value) -> Value {
     }
 }
 
-fn table(info: &ResourceInfo, items: &[Value], list_meta: Value) -> Value {
-    let rows: Vec<Value> = items
-        .iter()
-        .map(|o| {
-            json!({"cells": [name_of(o), meta_str(o, "creationTimestamp").unwrap_or("")],
-                   "object": as_metadata(o)})
-        })
-        .collect();
-    let _ = info;
-    json!({
-        "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
-        "columnDefinitions": [
-            {"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0},
-            {"name": "Created At", "type": "date", "format": "", "description": "CreationTimestamp is a timestamp representing the server time when this object was created.", "priority": 0}
-        ],
-        "rows": rows,
-    })
-}
-
 fn get(state: &State, r: &Req, t: &Target) -> ApiResult<Response<Body>> {
     let obj = state
         .store
@@ -87,7 +68,7 @@ fn get(state: &State, r: &Req, t: &Target) -> ApiResult<Response<Body>> {
             let rv = meta_str(&obj, "resourceVersion").unwrap_or("").to_string();
             Ok(json_response(
                 200,
-                &table(&t.info, &[(*obj).clone()], json!({"resourceVersion": rv})),
+                &crate::table::table(&t.info, &[(*obj).clone()], json!({"resourceVersion": rv})),
             ))
         }
         how => Ok(json_response(200, &render(&t.info, how, &obj))),
@@ -161,7 +142,10 @@ fn list(state: &State, r: &Req, t: &Target) -> ApiResult<Response<Body>> {
     let how = r.render_as();
     if how == RenderAs::Table {
         let objs: Vec<Value> = items.iter().map(|o| (**o).clone()).collect();
-        return Ok(json_response(200, &table(&t.info, &objs, list_meta)));
+        return Ok(json_response(
+            200,
+            &crate::table::table(&t.info, &objs, list_meta),
+        ));
     }
     let rendered: Vec<Value> = items.iter().map(|o| render(&t.info, how, o)).collect();
     let (kind, av) = match how {

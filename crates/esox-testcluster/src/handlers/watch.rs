@@ -138,7 +138,10 @@ pub(super) fn watch(state: Arc<State>, r: &Req, t: &Target) -> ApiResult<Respons
         for e in history {
             last_rv = e.rv;
             if let Some(kind) = accept(&e)
-                && tx.send(event_line(&info, how, kind, &e.object)).await.is_err()
+                && tx
+                    .send(event_line(&info, how, kind, &e.object))
+                    .await
+                    .is_err()
             {
                 return;
             }

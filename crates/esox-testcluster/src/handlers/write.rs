@@ -458,8 +458,13 @@ pub(crate) fn update(
                 && let Value::Object(m) = &mut merged {
                     m.remove("status");
                 }
-            // Metadata labels/annotations can change through status too; keep it simple and
-            // take only status.
+            // Only status changes through the status subresource (plus the managedFields that
+            // server-side apply computed for it).
+            if ctx.managed_done
+                && let Some(mf) = new.pointer("/metadata/managedFields").cloned()
+            {
+                meta_mut(&mut merged).insert("managedFields".into(), mf);
+            }
             new = merged;
         } else if info.has_status() {
             match current.get("status") {

@@ -1,0 +1,373 @@
+//! Building the connection a store describes: server URL, CA and credentials, resolved into a
+//! `kube::Config` (ESO's `BuildRESTConfigFromKubernetesConnection`). TLS is always verified.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use esox_api::v1::providers::kubernetes::{KubernetesAuth, KubernetesProvider as KubernetesSpec};
+use kube::config::{AuthInfo, Kubeconfig};
+
+use super::errors;
+use super::refs::{self, Scope};
+use super::server::{self, is_local_alias};
+use super::token_cache::{TokenCache, TokenKey};
+use crate::{ClientContext, ProviderError};
+
+/// How long a single request may wait for the server's answer. Watches use a client without
+/// this limit, since the server may stay silent between events.
+const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A resolved connection.
+#[derive(Clone)]
+pub(crate) struct Connection {
+    /// For building clients; holds the credentials, so it is never printed.
+    pub config: kube::Config,
+    /// The server URL, for messages and the watch key.
+    pub server: String,
+    /// Which credential is used (selector names, never values), for the watch key.
+    pub identity: String,
+    /// The cached ServiceAccount token in use, to forget it when the server rejects it.
+    pub token_key: Option<TokenKey>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("server", &self.server)
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A client for single requests.
+    pub fn request_client(&self) -> Result<kube::Client, ProviderError> {
+        let mut config = self.config.clone();
+        config.read_timeout = Some(REQUEST_READ_TIMEOUT);
+        build_client(config, &self.server)
+    }
+
+    /// A client for long-running watches.
+    pub fn watch_client(&self) -> Result<kube::Client, ProviderError> {
+        build_client(self.config.clone(), &self.server)
+    }
+}
+
+fn build_client(config: kube::Config, server: &str) -> Result<kube::Client, ProviderError> {
+    kube::Client::try_from(config).map_err(|e| {
+        ProviderError::InvalidConfig(format!(
+            "cannot configure a client for {server}: {}",
+            errors::chain(&e)
+        ))
+    })
+}
+
+const AUTH: &str = "spec.provider.kubernetes.auth";
+
+/// Resolves the store's server, CA and credentials.
+pub(crate) async fn connect(
+    spec: &KubernetesSpec,
+    scope: &Scope,
+    ctx: &ClientContext,
+    tokens: &TokenCache,
+) -> Result<Connection, ProviderError> {
+    if let Some(auth_ref) = &spec.auth_ref {
+        if spec.auth.is_some() {
+            return Err(ProviderError::InvalidConfig(
+                "authRef and inline auth cannot both be set: keep either spec.provider.kubernetes.auth or spec.provider.kubernetes.authRef".into(),
+            ));
+        }
+        const FIELD: &str = "spec.provider.kubernetes.authRef";
+        let ns = scope.namespace_for(auth_ref.namespace.as_deref(), FIELD)?;
+        let bytes = refs::secret_key(ctx, &ns, &auth_ref.name, &auth_ref.key, FIELD).await?;
+        let origin = format!("secret {ns}/{} key {}", auth_ref.name, auth_ref.key);
+        let identity = format!("kubeconfig:{ns}/{}/{}", auth_ref.name, auth_ref.key);
+        return from_kubeconfig(&bytes, &origin, identity, ctx);
+    }
+    let auth = spec.auth.as_ref().ok_or_else(|| {
+        ProviderError::InvalidConfig(
+            "no auth provider given: set spec.provider.kubernetes.auth (token, serviceAccount or cert) or spec.provider.kubernetes.authRef".into(),
+        )
+    })?;
+    check_one_method(auth)?;
+
+    let url = spec.server.as_ref().map(|s| s.url.as_str()).unwrap_or("");
+    let local = is_local_alias(url);
+    let server_url = if local {
+        ctx.local_cluster.url.clone()
+    } else {
+        url.to_owned()
+    };
+    let cluster_url: http::Uri = server_url.parse().map_err(|e| {
+        ProviderError::InvalidConfig(format!(
+            "spec.provider.kubernetes.server.url {server_url:?} is not a valid URL: {e}"
+        ))
+    })?;
+    let mut ca = match &spec.server {
+        Some(s) => server::store_ca(s, scope, ctx).await?,
+        None => None,
+    };
+    if ca.is_none() && local {
+        ca = ctx.local_cluster.ca_pem.clone();
+    }
+    let mut config = kube::Config::new(cluster_url);
+    config.default_namespace = spec.remote_namespace.clone();
+    config.accept_invalid_certs = false;
+    if let Some(pem) = &ca {
+        config.root_cert = Some(server::pem_certificates(
+            pem,
+            "the CA of spec.provider.kubernetes.server",
+        )?);
+    }
+    let (auth_info, identity, token_key) = credentials(auth, scope, ctx, tokens).await?;
+    config.auth_info = auth_info;
+    Ok(Connection {
+        config,
+        server: server_url,
+        identity,
+        token_key,
+    })
+}
+
+fn check_one_method(auth: &KubernetesAuth) -> Result<(), ProviderError> {
+    let set = usize::from(auth.token.is_some())
+        + usize::from(auth.service_account.is_some())
+        + usize::from(auth.cert.is_some());
+    match set {
+        0 => Err(ProviderError::InvalidConfig(format!(
+            "no auth provider given: set one of {AUTH}.token, {AUTH}.serviceAccount or {AUTH}.cert"
+        ))),
+        1 => Ok(()),
+        _ => Err(ProviderError::InvalidConfig(format!(
+            "multiple auth methods provided: set exactly one of {AUTH}.token, {AUTH}.serviceAccount or {AUTH}.cert"
+        ))),
+    }
+}
+
+async fn credentials(
+    auth: &KubernetesAuth,
+    scope: &Scope,
+    ctx: &ClientContext,
+    tokens: &TokenCache,
+) -> Result<(AuthInfo, String, Option<TokenKey>), ProviderError> {
+    if let Some(token) = &auth.token {
+        let sel = &token.bearer_token;
+        let field = format!("{AUTH}.token.bearerToken");
+        let ns = scope.namespace_for(sel.namespace.as_deref(), &field)?;
+        let bytes = refs::secret_key(ctx, &ns, &sel.name, &sel.key, &field).await?;
+        let token = String::from_utf8(bytes)
+            .map_err(|_| {
+                ProviderError::InvalidConfig(format!(
+                    "{field}: key {} of secret {ns}/{} is not UTF-8 text",
+                    sel.key, sel.name
+                ))
+            })?
+            .trim()
+            .to_owned();
+        if token.is_empty() {
+            return Err(ProviderError::InvalidConfig(format!(
+                "{field}: key {} of secret {ns}/{} is empty",
+                sel.key, sel.name
+            )));
+        }
+        let info = AuthInfo {
+            token: Some(token.into()),
+            ..Default::default()
+        };
+        return Ok((info, format!("token:{ns}/{}/{}", sel.name, sel.key), None));
+    }
+    if let Some(sa) = &auth.service_account {
+        let field = format!("{AUTH}.serviceAccount");
+        let ns = scope.namespace_for(sa.namespace.as_deref(), &field)?;
+        let key = TokenKey {
+            issuer: ctx.local_cluster.url.clone(),
+            namespace: ns.clone(),
+            name: sa.name.clone(),
+            audiences: sa.audiences.clone(),
+        };
+        let token = tokens.token(ctx, &key).await?;
+        let info = AuthInfo {
+            token: Some(token.into()),
+            ..Default::default()
+        };
+        let identity = format!(
+            "serviceAccount:{ns}/{}/{}",
+            sa.name,
+            sa.audiences.join(",")
+        );
+        return Ok((info, identity, Some(key)));
+    }
+    if let Some(cert) = &auth.cert {
+        let cert_field = format!("{AUTH}.cert.clientCert");
+        let key_field = format!("{AUTH}.cert.clientKey");
+        let cert_ns = scope.namespace_for(cert.client_cert.namespace.as_deref(), &cert_field)?;
+        let key_ns = scope.namespace_for(cert.client_key.namespace.as_deref(), &key_field)?;
+        let cert_pem = refs::secret_key(
+            ctx,
+            &cert_ns,
+            &cert.client_cert.name,
+            &cert.client_cert.key,
+            &cert_field,
+        )
+        .await?;
+        let key_pem = refs::secret_key(
+            ctx,
+            &key_ns,
+            &cert.client_key.name,
+            &cert.client_key.key,
+            &key_field,
+        )
+        .await?;
+        server::pem_certificates(&cert_pem, &cert_field)?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let info = AuthInfo {
+            client_certificate_data: Some(b64.encode(&cert_pem)),
+            client_key_data: Some(b64.encode(&key_pem).into()),
+            ..Default::default()
+        };
+        let identity = format!(
+            "cert:{cert_ns}/{}/{}",
+            cert.client_cert.name, cert.client_cert.key
+        );
+        return Ok((info, identity, None));
+    }
+    Err(ProviderError::InvalidConfig(format!(
+        "no auth provider given: set one of {AUTH}.token, {AUTH}.serviceAccount or {AUTH}.cert"
+    )))
+}
+
+/// A kubeconfig from a Secret (`authRef`). It comes from a user's Secret, so everything that
+/// would make esox run programs or read its own files is refused.
+fn from_kubeconfig(
+    bytes: &[u8],
+    origin: &str,
+    identity: String,
+    ctx: &ClientContext,
+) -> Result<Connection, ProviderError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        ProviderError::InvalidConfig(format!("{origin} is not UTF-8 text, so not a kubeconfig"))
+    })?;
+    // The parser's messages may quote the document, which holds credentials: keep them out.
+    let kubeconfig = Kubeconfig::from_yaml(text).map_err(|_| {
+        ProviderError::InvalidConfig(format!(
+            "{origin} does not hold a valid kubeconfig (a YAML document with clusters, users, contexts and current-context)"
+        ))
+    })?;
+    reject_unsafe(&kubeconfig, origin)?;
+    let mut config = kube::Config::try_from(kubeconfig).map_err(|e| {
+        ProviderError::InvalidConfig(format!("the kubeconfig in {origin} cannot be used: {e}"))
+    })?;
+    let url = config.cluster_url.to_string();
+    let server = if is_local_alias(&url) {
+        let local: http::Uri = ctx.local_cluster.url.parse().map_err(|e| {
+            ProviderError::InvalidConfig(format!(
+                "esox's own API server URL {:?} is not valid: {e}",
+                ctx.local_cluster.url
+            ))
+        })?;
+        config.cluster_url = local;
+        if config.root_cert.is_none() {
+            if let Some(pem) = &ctx.local_cluster.ca_pem {
+                config.root_cert = Some(server::pem_certificates(pem, "esox's own cluster CA")?);
+            }
+        }
+        ctx.local_cluster.url.clone()
+    } else {
+        url.trim_end_matches('/').to_owned()
+    };
+    Ok(Connection {
+        config,
+        server,
+        identity,
+        token_key: None,
+    })
+}
+
+fn reject_unsafe(kubeconfig: &Kubeconfig, origin: &str) -> Result<(), ProviderError> {
+    let refuse = |what: &str| {
+        Err(ProviderError::InvalidConfig(format!(
+            "the kubeconfig in {origin} uses {what}, which esox does not allow in a store's kubeconfig: embed the credentials and CA as data (token, client-certificate-data, client-key-data, certificate-authority-data)"
+        )))
+    };
+    for named in &kubeconfig.auth_infos {
+        let Some(user) = &named.auth_info else { continue };
+        if user.exec.is_some() {
+            return refuse("an exec credential plugin");
+        }
+        if user.auth_provider.is_some() {
+            return refuse("an auth-provider plugin");
+        }
+        if user.token_file.is_some() {
+            return refuse("tokenFile (a file on esox's host)");
+        }
+        if user.client_certificate.is_some() || user.client_key.is_some() {
+            return refuse("client-certificate/client-key files (files on esox's host)");
+        }
+    }
+    for named in &kubeconfig.clusters {
+        let Some(cluster) = &named.cluster else { continue };
+        if cluster.insecure_skip_tls_verify == Some(true) {
+            return refuse("insecure-skip-tls-verify (TLS is always verified)");
+        }
+        if cluster.certificate_authority.is_some() {
+            return refuse("certificate-authority (a file on esox's host)");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kubeconfig(cluster_extra: &str, user: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n{cluster_extra}contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\nusers:\n- name: u\n  user:\n{user}"
+        )
+    }
+
+    fn parse(text: &str) -> Kubeconfig {
+        Kubeconfig::from_yaml(text).expect("kubeconfig parses")
+    }
+
+    #[test]
+    fn plain_token_kubeconfig_is_accepted() {
+        let kc = parse(&kubeconfig("", "    token: abc\n"));
+        reject_unsafe(&kc, "secret a/b key c").expect("safe");
+    }
+
+    #[test]
+    fn exec_files_and_insecure_are_refused() {
+        let cases = [
+            kubeconfig("", "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n"),
+            kubeconfig("", "    tokenFile: /var/run/secrets/token\n"),
+            kubeconfig("", "    client-certificate: /etc/cert\n    client-key: /etc/key\n"),
+            kubeconfig("    insecure-skip-tls-verify: true\n", "    token: abc\n"),
+            kubeconfig("    certificate-authority: /etc/ca.crt\n", "    token: abc\n"),
+        ];
+        for text in cases {
+            let err = reject_unsafe(&parse(&text), "secret a/b key c").expect_err(&text);
+            assert!(err.to_string().contains("does not allow"), "{err}");
+        }
+    }
+
+    #[test]
+    fn one_auth_method_exactly() {
+        use esox_api::meta::{SecretKeySelector, ServiceAccountSelector};
+        use esox_api::v1::providers::kubernetes::TokenAuth;
+        let none = KubernetesAuth::default();
+        assert!(check_one_method(&none).expect_err("none").to_string().contains("no auth provider given"));
+        let two = KubernetesAuth {
+            token: Some(TokenAuth {
+                bearer_token: SecretKeySelector::default(),
+            }),
+            service_account: Some(ServiceAccountSelector {
+                name: "sa".into(),
+                namespace: None,
+                audiences: vec![],
+            }),
+            cert: None,
+        };
+        assert!(check_one_method(&two).expect_err("two").to_string().contains("multiple auth methods"));
+    }
+}

@@ -1,0 +1,46 @@
+//! Watching the remote namespace's Secrets (beyond ESO), so ExternalSecrets can refresh as soon
+//! as a source Secret changes. Only metadata is fetched: names are all that is needed, and
+//! Secret values then never travel over the watch.
+
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::WatchStreamExt as _;
+use kube::runtime::watcher::{self, Event};
+
+use super::connect::Connection;
+use crate::RemoteChange;
+
+/// Changes in `namespace`: one [`RemoteChange`] per applied or deleted Secret, starting with
+/// every existing Secret once. Errors are retried with backoff inside the stream.
+pub(crate) fn watch(connection: &Connection, namespace: &str) -> Option<BoxStream<'static, RemoteChange>> {
+    let client = match connection.watch_client() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(server = %connection.server, error = %e, "cannot watch remote secrets");
+            return None;
+        }
+    };
+    let api: Api<PartialObjectMeta<Secret>> = Api::namespaced(client, namespace);
+    let server = connection.server.clone();
+    let ns = namespace.to_owned();
+    let stream = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .filter_map(move |event| {
+            let out = match event {
+                Ok(Event::Apply(obj) | Event::Delete(obj) | Event::InitApply(obj)) => obj
+                    .metadata
+                    .name
+                    .map(|key| RemoteChange { key }),
+                Ok(Event::Init | Event::InitDone) => None,
+                Err(e) => {
+                    tracing::debug!(server = %server, namespace = %ns, error = %e, "remote secret watch interrupted; retrying");
+                    None
+                }
+            };
+            futures::future::ready(out)
+        });
+    Some(stream.boxed())
+}
