@@ -5,6 +5,7 @@
 //! only watched as metadata and only when they carry esox's managed label, and source namespaces
 //! are watched (metadata only) through the stores' own credentials to refresh within a second.
 
+pub mod clusterexternalsecret;
 pub mod conditions;
 pub mod context;
 pub mod error;

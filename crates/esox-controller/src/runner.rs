@@ -8,7 +8,7 @@ use futures::FutureExt as _;
 use tokio::sync::watch;
 
 use crate::context::{Context, Options};
-use crate::{externalsecret, secretstore};
+use crate::{clusterexternalsecret, externalsecret, secretstore};
 
 /// A handle that stops the controllers.
 #[derive(Clone)]
@@ -39,8 +39,9 @@ pub fn start(
     let es = externalsecret::run(ctx.clone(), triggers, signal(&rx));
     let ss = secretstore::run::<SecretStore>(ctx.clone(), signal(&rx));
     let css = secretstore::run_cluster(ctx.clone(), signal(&rx));
+    let ces = clusterexternalsecret::run(ctx.clone(), signal(&rx));
     let task = tokio::spawn(async move {
-        futures::future::join3(es.boxed(), ss.boxed(), css.boxed()).await;
+        futures::future::join4(es.boxed(), ss.boxed(), css.boxed(), ces.boxed()).await;
     });
     (ctx, Shutdown(tx), task)
 }

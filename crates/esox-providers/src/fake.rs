@@ -167,7 +167,9 @@ pub struct FakeClient {
 
 fn no_secret(key: &str, version: &str) -> ProviderError {
     if version.is_empty() {
-        ProviderError::NoSecret(format!("Secret does not exist: fake store has no key {key:?}"))
+        ProviderError::NoSecret(format!(
+            "Secret does not exist: fake store has no key {key:?}"
+        ))
     } else {
         ProviderError::NoSecret(format!(
             "Secret does not exist: fake store has no key {key:?} at version {version:?}"
@@ -258,7 +260,10 @@ impl SecretsClient for FakeClient {
         json_object_fields(&value)
     }
 
-    async fn get_all_secrets(&self, find: &ExternalSecretFind) -> Result<SecretData, ProviderError> {
+    async fn get_all_secrets(
+        &self,
+        find: &ExternalSecretFind,
+    ) -> Result<SecretData, ProviderError> {
         let Some(name) = &find.name else {
             return Err(ProviderError::InvalidConfig(
                 "unsupported find operator: the fake provider supports only find.name".into(),
@@ -290,7 +295,11 @@ impl SecretsClient for FakeClient {
             .map_err(|e| ProviderError::Other(e.to_string()))
     }
 
-    async fn push_secret(&self, secret: &LocalSecret, entry: &PushEntry) -> Result<(), ProviderError> {
+    async fn push_secret(
+        &self,
+        secret: &LocalSecret,
+        entry: &PushEntry,
+    ) -> Result<(), ProviderError> {
         let secret_key = entry.secret_key.as_deref().unwrap_or("");
         // As in ESO, a missing (or whole-Secret) key pushes an empty value.
         let value = secret.data.get(secret_key).cloned().unwrap_or_default();
@@ -321,7 +330,10 @@ impl SecretsClient for FakeClient {
     async fn delete_secret(&self, r: &PushSecretRemoteRef) -> Result<(), ProviderError> {
         let mut entries = lock(&self.entries);
         let slot = (r.remote_key.clone(), String::new());
-        if entries.get(&slot).is_some_and(|e| e.origin == Origin::Pushed) {
+        if entries
+            .get(&slot)
+            .is_some_and(|e| e.origin == Origin::Pushed)
+        {
             entries.remove(&slot);
         }
         Ok(())
@@ -332,9 +344,20 @@ impl SecretsClient for FakeClient {
     }
 
     async fn validate(&self) -> Result<ValidationResult, ProviderError> {
+        self.validate_with_reason().await.map(|(r, _)| r)
+    }
+
+    async fn validate_with_reason(
+        &self,
+    ) -> Result<(ValidationResult, Option<String>), ProviderError> {
         match self.validation_result {
-            None | Some(0) => Ok(ValidationResult::Ready),
-            Some(1) => Ok(ValidationResult::Unknown),
+            None | Some(0) => Ok((ValidationResult::Ready, None)),
+            Some(1) => Ok((
+                ValidationResult::Unknown,
+                Some(
+                    "unable to validate: spec.provider.fake.validationResult is 1 (Unknown)".into(),
+                ),
+            )),
             Some(2) => Err(ProviderError::Other(
                 "unable to validate: spec.provider.fake.validationResult is 2 (Error)".into(),
             )),
@@ -342,5 +365,342 @@ impl SecretsClient for FakeClient {
                 "unable to validate: spec.provider.fake.validationResult is {other}; use 0 (Ready), 1 (Unknown) or 2 (Error)"
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use esox_api::v1::FindName;
+    use serde_json::json;
+
+    fn ctx() -> ClientContext {
+        let config = kube::Config::new("https://127.0.0.1:9".parse().expect("uri"));
+        ClientContext {
+            kube: kube::Client::try_from(config).expect("client"),
+            namespace: Some("app".into()),
+            local_cluster: Arc::new(crate::LocalCluster {
+                url: "https://127.0.0.1:9".into(),
+                ca_pem: None,
+            }),
+        }
+    }
+
+    fn store(name: &str, fake: serde_json::Value) -> StoreInfo {
+        StoreInfo {
+            kind: StoreKind::SecretStore,
+            name: name.into(),
+            namespace: Some("app".into()),
+            spec: serde_json::from_value(json!({"provider": {"fake": fake}})).expect("spec"),
+        }
+    }
+
+    async fn client(provider: &FakeProvider, s: &StoreInfo) -> Box<dyn SecretsClient> {
+        provider.new_client(s, &ctx()).await.expect("client")
+    }
+
+    fn rref(key: &str, property: Option<&str>, version: Option<&str>) -> RemoteRef {
+        RemoteRef {
+            key: key.into(),
+            property: property.map(str::to_owned),
+            version: version.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    fn text(v: &[u8]) -> &str {
+        std::str::from_utf8(v).expect("utf8")
+    }
+
+    #[tokio::test]
+    async fn get_secret_matches_key_version_and_property() {
+        let p = FakeProvider::new();
+        let s = store(
+            "s",
+            json!({"data": [
+                {"key": "/foo/bar", "value": "HELLO1"},
+                {"key": "/foo/bar", "value": "HELLO2", "version": "v2"},
+                {"key": "json", "value": "{\"john\": {\"age\": 42, \"name\": \"smith\"}}"}
+            ]}),
+        );
+        let c = client(&p, &s).await;
+        assert_eq!(
+            c.get_secret(&rref("/foo/bar", None, None))
+                .await
+                .expect("v"),
+            b"HELLO1"
+        );
+        assert_eq!(
+            c.get_secret(&rref("/foo/bar", None, Some("v2")))
+                .await
+                .expect("v2"),
+            b"HELLO2"
+        );
+        assert!(
+            c.get_secret(&rref("/foo/bar", None, Some("v3")))
+                .await
+                .expect_err("v3")
+                .is_no_secret()
+        );
+        assert!(
+            c.get_secret(&rref("missing", None, None))
+                .await
+                .expect_err("missing")
+                .is_no_secret()
+        );
+        assert_eq!(
+            c.get_secret(&rref("json", Some("john.age"), None))
+                .await
+                .expect("prop"),
+            b"42"
+        );
+        let whole = c
+            .get_secret(&rref("json", Some("john"), None))
+            .await
+            .expect("object");
+        assert_eq!(text(&whole), "{\"age\": 42, \"name\": \"smith\"}");
+        let err = c
+            .get_secret(&rref("json", Some("john.nope"), None))
+            .await
+            .expect_err("no prop");
+        assert!(err.is_no_secret());
+        assert!(!err.to_string().contains("smith"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn get_secret_map_decodes_fields_like_eso() {
+        let p = FakeProvider::new();
+        let s = store(
+            "s",
+            json!({"data": [
+                {"key": "obj", "value": "{\"a\":\"x\\ny\",\"n\": 1.50, \"nested\": {\"b\" : [1, 2]}, \"z\": null}"},
+                {"key": "wrapped", "value": "{\"inner\": {\"k\": \"v\"}}"},
+                {"key": "list", "value": "[1,2]"},
+                {"key": "broken", "value": "{not json secret-value"}
+            ]}),
+        );
+        let c = client(&p, &s).await;
+        let m = c
+            .get_secret_map(&rref("obj", None, None))
+            .await
+            .expect("map");
+        assert_eq!(text(&m["a"]), "x\ny");
+        assert_eq!(text(&m["n"]), "1.50");
+        assert_eq!(text(&m["nested"]), "{\"b\" : [1, 2]}");
+        assert_eq!(text(&m["z"]), "");
+        let m = c
+            .get_secret_map(&rref("wrapped", Some("inner"), None))
+            .await
+            .expect("inner");
+        assert_eq!(m.len(), 1);
+        assert_eq!(text(&m["k"]), "v");
+        let e = c
+            .get_secret_map(&rref("list", None, None))
+            .await
+            .expect_err("array");
+        assert_eq!(
+            e.to_string(),
+            "unable to unmarshal secret: json: cannot unmarshal array into Go value of type map[string]json.RawMessage"
+        );
+        let e = c
+            .get_secret_map(&rref("broken", None, None))
+            .await
+            .expect_err("syntax");
+        assert!(
+            e.to_string()
+                .starts_with("unable to unmarshal secret: invalid JSON"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("secret-value"), "{e}");
+        assert!(
+            c.get_secret_map(&rref("nope", None, None))
+                .await
+                .expect_err("missing")
+                .is_no_secret()
+        );
+    }
+
+    #[tokio::test]
+    async fn get_all_secrets_by_name_takes_the_latest_version() {
+        let p = FakeProvider::new();
+        let s = store(
+            "s",
+            json!({"data": [
+                {"key": "db-user", "value": "old", "version": "1"},
+                {"key": "db-user", "value": "new", "version": "2"},
+                {"key": "db-pass", "value": "p"},
+                {"key": "other", "value": "o"},
+                {"key": "db/$x", "value": "u"}
+            ]}),
+        );
+        let c = client(&p, &s).await;
+        let find = ExternalSecretFind {
+            name: Some(FindName {
+                regexp: "^db".into(),
+            }),
+            ..Default::default()
+        };
+        let all = c.get_all_secrets(&find).await.expect("find");
+        let got: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), text(v))).collect();
+        assert_eq!(
+            got,
+            vec![("db-pass", "p"), ("db-user", "new"), ("db__x", "u")]
+        );
+        let unicode = ExternalSecretFind {
+            conversion_strategy: Some(esox_api::v1::ConversionStrategy::Unicode),
+            ..find.clone()
+        };
+        let all = c.get_all_secrets(&unicode).await.expect("find unicode");
+        assert!(
+            all.contains_key("db_U002f__U0024_x"),
+            "{:?}",
+            all.keys().collect::<Vec<_>>()
+        );
+        let tags = ExternalSecretFind {
+            tags: BTreeMap::from([("a".to_owned(), "b".to_owned())]),
+            ..Default::default()
+        };
+        assert!(c.get_all_secrets(&tags).await.is_err());
+        let bad = ExternalSecretFind {
+            name: Some(FindName { regexp: "(".into() }),
+            ..Default::default()
+        };
+        assert!(c.get_all_secrets(&bad).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn push_writes_into_memory_and_survives_new_clients() {
+        let p = FakeProvider::new();
+        let s = store(
+            "s",
+            json!({"data": [{"key": "fixed", "value": "from-spec"}]}),
+        );
+        let c = client(&p, &s).await;
+        let local = LocalSecret {
+            name: "src".into(),
+            namespace: "app".into(),
+            data: BTreeMap::from([("pw".to_owned(), b"s3cr3t".to_vec())]),
+            ..Default::default()
+        };
+        let entry = |remote: &str| PushEntry {
+            secret_key: Some("pw".into()),
+            remote_ref: PushSecretRemoteRef {
+                remote_key: remote.into(),
+                property: None,
+            },
+            metadata: None,
+        };
+        let remote = |k: &str| PushSecretRemoteRef {
+            remote_key: k.into(),
+            property: None,
+        };
+        assert!(!c.secret_exists(&remote("pushed")).await.expect("exists"));
+        c.push_secret(&local, &entry("pushed")).await.expect("push");
+        assert!(c.secret_exists(&remote("pushed")).await.expect("exists"));
+        let err = c
+            .push_secret(&local, &entry("fixed"))
+            .await
+            .expect_err("spec key");
+        assert!(err.to_string().contains("key already exists"), "{err}");
+
+        // A new client (the next reconcile) still sees the pushed value.
+        let c2 = client(&p, &s).await;
+        assert_eq!(
+            c2.get_secret(&rref("pushed", None, None))
+                .await
+                .expect("read"),
+            b"s3cr3t"
+        );
+        // Another store does not.
+        let other = client(&p, &store("t", json!({"data": []}))).await;
+        assert!(
+            other
+                .get_secret(&rref("pushed", None, None))
+                .await
+                .expect_err("isolated")
+                .is_no_secret()
+        );
+
+        c2.delete_secret(&remote("pushed")).await.expect("delete");
+        assert!(!c2.secret_exists(&remote("pushed")).await.expect("gone"));
+        // Spec entries are not deleted by a PushSecret.
+        c2.delete_secret(&remote("fixed"))
+            .await
+            .expect("delete spec key is a no-op");
+        assert!(
+            c2.secret_exists(&remote("fixed"))
+                .await
+                .expect("still there")
+        );
+    }
+
+    #[tokio::test]
+    async fn spec_changes_replace_spec_entries_on_the_next_client() {
+        let p = FakeProvider::new();
+        let c = client(
+            &p,
+            &store("s", json!({"data": [{"key": "a", "value": "1"}]})),
+        )
+        .await;
+        assert_eq!(c.get_secret(&rref("a", None, None)).await.expect("a"), b"1");
+        let c = client(
+            &p,
+            &store("s", json!({"data": [{"key": "b", "value": "2"}]})),
+        )
+        .await;
+        assert!(
+            c.get_secret(&rref("a", None, None))
+                .await
+                .expect_err("a removed")
+                .is_no_secret()
+        );
+        assert_eq!(c.get_secret(&rref("b", None, None)).await.expect("b"), b"2");
+    }
+
+    #[tokio::test]
+    async fn validation_result_is_honoured() {
+        let p = FakeProvider::new();
+        let v = |r: Option<u8>| {
+            let mut fake = json!({"data": []});
+            if let Some(r) = r {
+                fake["validationResult"] = json!(r);
+            }
+            store("v", fake)
+        };
+        let ready = client(&p, &v(None)).await.validate().await.expect("ready");
+        assert_eq!(ready, ValidationResult::Ready);
+        let ready = client(&p, &v(Some(0)))
+            .await
+            .validate()
+            .await
+            .expect("ready");
+        assert_eq!(ready, ValidationResult::Ready);
+        let unknown = client(&p, &v(Some(1)))
+            .await
+            .validate()
+            .await
+            .expect("unknown");
+        assert_eq!(unknown, ValidationResult::Unknown);
+        assert!(client(&p, &v(Some(2))).await.validate().await.is_err());
+    }
+
+    #[test]
+    fn validate_store_requires_keys_and_values() {
+        let p = FakeProvider::new();
+        let ok = store("s", json!({"data": [{"key": "a", "value": "1"}]}));
+        assert!(p.validate_store(&ok).expect("valid").is_empty());
+        let no_key = store(
+            "s",
+            json!({"data": [{"key": "a", "value": "1"}, {"key": "", "value": "1"}]}),
+        );
+        let e = p.validate_store(&no_key).expect_err("no key").to_string();
+        assert!(e.contains("data[1].key"), "{e}");
+        let no_value = store("s", json!({"data": [{"key": "a", "value": ""}]}));
+        let e = p
+            .validate_store(&no_value)
+            .expect_err("no value")
+            .to_string();
+        assert!(e.contains("data[0].value"), "{e}");
+        assert_eq!(p.capabilities(), Capabilities::ReadWrite);
     }
 }

@@ -1,6 +1,7 @@
 //! Secret-store providers behind one trait, mirroring ESO's `Provider` / `SecretsClient`
 //! interfaces (`apis/externalsecrets/v1/provider.go`). Each provider sits behind a cargo feature.
 
+#[cfg(any(feature = "fake", feature = "kubernetes"))]
 mod convert;
 pub mod error;
 #[cfg(feature = "fake")]
@@ -104,15 +105,27 @@ pub trait SecretsClient: Send + Sync {
     /// One remote secret as many keys (`dataFrom[].extract`).
     async fn get_secret_map(&self, r: &RemoteRef) -> Result<SecretData, ProviderError>;
     /// Many remote secrets (`dataFrom[].find`), keyed by remote name.
-    async fn get_all_secrets(&self, find: &ExternalSecretFind) -> Result<SecretData, ProviderError>;
+    async fn get_all_secrets(&self, find: &ExternalSecretFind)
+    -> Result<SecretData, ProviderError>;
     /// Writes one PushSecret entry.
-    async fn push_secret(&self, secret: &LocalSecret, entry: &PushEntry) -> Result<(), ProviderError>;
+    async fn push_secret(
+        &self,
+        secret: &LocalSecret,
+        entry: &PushEntry,
+    ) -> Result<(), ProviderError>;
     /// Removes what a PushSecret entry wrote; a missing remote secret is success.
     async fn delete_secret(&self, r: &PushSecretRemoteRef) -> Result<(), ProviderError>;
     /// Whether the remote secret (or its property) exists.
     async fn secret_exists(&self, r: &PushSecretRemoteRef) -> Result<bool, ProviderError>;
     /// Checks connection and permissions.
     async fn validate(&self) -> Result<ValidationResult, ProviderError>;
+    /// [`validate`](Self::validate), plus why the result is `Unknown` when the provider knows
+    /// (ESO puts that reason in the store's `ValidationUnknown` Warning event).
+    async fn validate_with_reason(
+        &self,
+    ) -> Result<(ValidationResult, Option<String>), ProviderError> {
+        self.validate().await.map(|r| (r, None))
+    }
     /// A stream of changes to remote secrets, when the provider can watch (beyond ESO: lets
     /// ExternalSecrets refresh within a second instead of at the next `refreshInterval`).
     /// `None` when the provider cannot watch.

@@ -15,6 +15,7 @@ pub fn set_api_call_observer(observer: Option<ApiCallObserver>) {
 }
 
 /// Reports one call to the observer, if any.
+#[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
 pub(crate) fn observe(provider: &'static str, call: &'static str, ok: bool) {
     let observer = OBSERVER
         .read()

@@ -1,7 +1,5 @@
 //! Maps a store's `spec.provider` to the provider that serves it.
 
-use esox_api::v1::ProviderConfig;
-
 use crate::{Provider, ProviderError};
 
 /// Provider keys built into this binary, in the order error messages list them.
@@ -22,9 +20,9 @@ pub fn provider_for(
         .map_err(|e| ProviderError::InvalidConfig(e.to_string()))?;
     match config {
         #[cfg(feature = "kubernetes")]
-        ProviderConfig::Kubernetes(_) => Ok(&crate::kubernetes::KUBERNETES),
+        esox_api::v1::ProviderConfig::Kubernetes(_) => Ok(&crate::kubernetes::KUBERNETES),
         #[cfg(feature = "fake")]
-        ProviderConfig::Fake(_) => Ok(&crate::fake::FAKE),
+        esox_api::v1::ProviderConfig::Fake(_) => Ok(&crate::fake::FAKE),
         #[allow(unreachable_patterns)]
         other => Err(not_built(other.key())),
     }
@@ -78,11 +76,20 @@ mod tests {
     #[test]
     fn known_but_unimplemented_providers_say_what_is_supported() {
         for (key, body) in [
-            ("aws", serde_json::json!({"service": "SecretsManager", "region": "eu-west-1"})),
+            (
+                "aws",
+                serde_json::json!({"service": "SecretsManager", "region": "eu-west-1"}),
+            ),
             ("vault", serde_json::json!({"server": "https://vault:8200"})),
-            ("webhook", serde_json::json!({"url": "https://example.invalid"})),
+            (
+                "webhook",
+                serde_json::json!({"url": "https://example.invalid"}),
+            ),
             ("gcpsm", serde_json::json!({"projectID": "p"})),
-            ("azurekv", serde_json::json!({"vaultUrl": "https://v.vault.azure.net"})),
+            (
+                "azurekv",
+                serde_json::json!({"vaultUrl": "https://v.vault.azure.net"}),
+            ),
         ] {
             let s: SecretStoreSpec =
                 serde_json::from_value(serde_json::json!({"provider": {key: body}}))
@@ -94,7 +101,10 @@ mod tests {
                     "the {key} provider is not built into this version of esox yet; supported now: kubernetes, fake"
                 )
             );
-            assert!(matches!(provider_for(&s), Err(ProviderError::InvalidConfig(_))));
+            assert!(matches!(
+                provider_for(&s),
+                Err(ProviderError::InvalidConfig(_))
+            ));
         }
     }
 
@@ -106,8 +116,15 @@ mod tests {
             esox_api::v1::ProviderSelectionError::Unsupported("doppler").to_string()
         );
         let s = spec(serde_json::json!({}));
-        assert_eq!(err_of(&s), esox_api::v1::ProviderSelectionError::None.to_string());
+        assert_eq!(
+            err_of(&s),
+            esox_api::v1::ProviderSelectionError::None.to_string()
+        );
         let s = spec(serde_json::json!({"fake": {"data": []}, "doppler": {}}));
-        assert!(err_of(&s).contains("several providers (fake, doppler)"), "{}", err_of(&s));
+        assert!(
+            err_of(&s).contains("several providers (fake, doppler)"),
+            "{}",
+            err_of(&s)
+        );
     }
 }

@@ -1138,3 +1138,69 @@ async fn namespace_defaults_are_recreated() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn delete_collection_honours_selectors() {
+    let (_c, client) = cluster().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    for (name, team) in [("dc-a", "x"), ("dc-b", "x"), ("dc-c", "y")] {
+        let mut m = cm(name, &[]);
+        m.metadata.labels = Some(BTreeMap::from([("team".to_string(), team.to_string())]));
+        api.create(&PostParams::default(), &m)
+            .await
+            .expect("create");
+    }
+    api.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("team=x"),
+    )
+    .await
+    .expect("deletecollection");
+    let left: Vec<String> = api
+        .list(&ListParams::default().labels("team"))
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|o| o.metadata.name)
+        .collect();
+    assert_eq!(left, ["dc-c"]);
+}
+
+/// Streaming lists ("API concepts: streaming lists"): initial ADDED events, then a bookmark
+/// annotated `k8s.io/initial-events-end`, which kube's watcher needs to report InitDone.
+#[tokio::test]
+async fn watcher_with_streaming_lists() {
+    let (_c, client) = cluster().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    api.create(&PostParams::default(), &cm("before", &[]))
+        .await
+        .expect("create");
+    let mut events = watcher(api.clone(), watcher::Config::default().streaming_lists()).boxed();
+    let mut initial = Vec::new();
+    loop {
+        let ev = tokio::time::timeout(std::time::Duration::from_secs(10), events.try_next())
+            .await
+            .expect("event")
+            .expect("ok");
+        match ev {
+            Some(watcher::Event::InitApply(o)) => initial.push(o.metadata.name.unwrap_or_default()),
+            Some(watcher::Event::InitDone) => break,
+            Some(watcher::Event::Init) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    initial.sort();
+    assert_eq!(initial, ["before", "kube-root-ca.crt"]);
+    api.create(&PostParams::default(), &cm("after", &[]))
+        .await
+        .expect("create");
+    let ev = tokio::time::timeout(std::time::Duration::from_secs(10), events.try_next())
+        .await
+        .expect("event")
+        .expect("ok");
+    assert!(
+        matches!(ev, Some(watcher::Event::Apply(ref o)) if o.metadata.name.as_deref() == Some("after")),
+        "{ev:?}"
+    );
+}

@@ -372,6 +372,40 @@ async fn kubectl_auth_can_i_and_create_token() {
         .await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Error from server (Forbidden): secrets is forbidden: User \"system:serviceaccount:foo:reader\" cannot list resource \"secrets\" in API group \"\" in the namespace \"foo\""), "{err}");
+    // The bootstrap "view" ClusterRole bound in a namespace: reads but no Secrets.
+    env.kubectl_ok(
+        &[
+            "create",
+            "rolebinding",
+            "viewer",
+            "-n",
+            "foo",
+            "--clusterrole=view",
+            "--serviceaccount=foo:reader",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        can(vec![
+            "get".into(),
+            "configmaps/y".into(),
+            "-n".into(),
+            "foo".into()
+        ])
+        .await,
+        "yes"
+    );
+    assert_eq!(
+        can(vec![
+            "get".into(),
+            "secrets".into(),
+            "-n".into(),
+            "foo".into()
+        ])
+        .await,
+        "no"
+    );
     // An unknown token is 401.
     let out = env
         .kubectl(
@@ -540,9 +574,17 @@ async fn seed_dev_cluster_manifest_yields_a_working_token() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(
         "cannot create resource \"secrets\" in API group \"\" in the namespace \"default\""
     ));
-    // Deleting the Secret revokes the token.
-    env.kubectl_ok(&["delete", "secret", "eso-token", "-n", "foo"], None)
+    // The whole manifest deletes cleanly, as on a real cluster (the token controller removes
+    // an account's token Secrets only a moment later).
+    let copy = env.dir.join("dev.yaml");
+    std::fs::copy(
+        "/work/shared/seed/manifests/3-cross-cluster-dev.yaml",
+        &copy,
+    )
+    .expect("copy manifest");
+    env.kubectl_ok(&["delete", "-f", copy.to_str().expect("path")], None)
         .await;
+    // Deleting the Secret (and the account) revoked the token.
     let out = env
         .kubectl(&["--token", &token, "get", "secrets", "-n", "foo"], None)
         .await;

@@ -3,6 +3,7 @@
 mod fetch;
 mod reconcile;
 pub mod target;
+mod template;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;

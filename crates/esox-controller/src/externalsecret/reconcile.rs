@@ -6,7 +6,6 @@ use std::time::{Duration, SystemTime};
 use esox_api::labels::{FINALIZER_EXTERNAL_SECRET, LABEL_CREATED_BY};
 use esox_api::v1::{Binding, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy};
 use esox_core::refresh::{self, RefreshInput, Requeue};
-use esox_core::rewrite::NoTemplateEngine;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -86,7 +85,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         return Ok(requeue_action(refresh::external_secret_requeue(&input)));
     }
 
-    let fetched = match fetch::fetch(&ctx, &es, &namespace, &NoTemplateEngine).await {
+    let fetched = match fetch::fetch(&ctx, &es, &namespace, &super::template::TransformTemplates).await {
         Ok(Some(f)) => f,
         Ok(None) => {
             // A store of another controller class: not ours, no status, no requeue.
@@ -132,13 +131,14 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         }
     }
 
-    if es.spec.target.template.is_some() {
-        let e = Error::Invalid(
-            "spec.target.template: templates are not supported by this version of esox yet; remove the template or wait for the templating release".into(),
-        );
-        return Err(fail(&es, &ctx, &api, status, "could not update secret", e).await);
-    }
-    let content = target::untemplated(&es, fetched.data);
+    let content = match &es.spec.target.template {
+        None => target::untemplated(&es, fetched.data),
+        Some(t) => match super::template::apply(&ctx.client, &es, t, &fetched.data).await {
+            Ok(c) => c,
+            // The target is left as it was: a template error never writes half-rendered data.
+            Err(e) => return Err(fail(&es, &ctx, &api, status, "could not apply template", e).await),
+        },
+    };
 
     let policy = es.spec.target.creation_policy;
     let result = match (policy, existing.as_ref()) {

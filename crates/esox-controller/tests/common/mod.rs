@@ -81,3 +81,78 @@ pub fn seed(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/seed").join(name);
     std::fs::read_to_string(path).expect("seed manifest")
 }
+
+/// A test cluster with esox's CRDs and the controllers running against it.
+pub struct Env {
+    pub cluster: TestCluster,
+    pub client: Client,
+    pub ctx: std::sync::Arc<esox_controller::Context>,
+    shutdown: esox_controller::runner::Shutdown,
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        let (cluster, client) = cluster().await;
+        let local = esox_providers::LocalCluster { url: cluster.url(), ca_pem: Some(cluster.ca_pem().as_bytes().to_vec()) };
+        let (ctx, shutdown, _task) = esox_controller::runner::start(client.clone(), esox_controller::Options::default(), local);
+        Env { cluster, client, ctx, shutdown }
+    }
+
+    pub fn api<K>(&self, namespace: &str) -> Api<K>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// Waits for the named Secret to satisfy `check`; returns it.
+    pub async fn secret_where(
+        &self,
+        namespace: &str,
+        name: &str,
+        check: impl Fn(&k8s_openapi::api::core::v1::Secret) -> bool,
+    ) -> Option<k8s_openapi::api::core::v1::Secret> {
+        let api: Api<k8s_openapi::api::core::v1::Secret> = self.api(namespace);
+        wait_until(Duration::from_secs(10), || {
+            let api = api.clone();
+            let check = &check;
+            async move { api.get(name).await.ok().filter(|s| check(s)) }
+        })
+        .await
+    }
+
+    /// Waits for the ExternalSecret's Ready condition to have `status`; returns (reason, message).
+    pub async fn es_ready(&self, namespace: &str, name: &str, status: &str) -> Option<(String, String)> {
+        let api: Api<esox_api::v1::ExternalSecret> = self.api(namespace);
+        wait_until(Duration::from_secs(10), || {
+            let api = api.clone();
+            async move {
+                let es = api.get(name).await.ok()?;
+                let c = es.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+                (c.status == status).then(|| (c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+/// The bytes of one key of a Secret.
+pub fn value(s: &k8s_openapi::api::core::v1::Secret, key: &str) -> Option<Vec<u8>> {
+    s.data.as_ref()?.get(key).map(|v| v.0.clone())
+}
+
+/// A namespace and a fake SecretStore `fake` in it with the given key/value pairs.
+pub fn fake_store(namespace: &str, data: &[(&str, &str)]) -> String {
+    let entries: Vec<serde_json::Value> =
+        data.iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect();
+    format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {namespace}}}\n---\napiVersion: external-secrets.io/v1\nkind: SecretStore\nmetadata: {{name: fake, namespace: {namespace}}}\nspec:\n  provider:\n    fake:\n      data: {}\n",
+        serde_json::Value::Array(entries)
+    )
+}

@@ -47,7 +47,10 @@ pub struct KubernetesClient {
 impl std::fmt::Debug for KubernetesClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KubernetesClient")
-            .field("server", &self.remote.as_ref().map(|r| &r.connection.server))
+            .field(
+                "server",
+                &self.remote.as_ref().map(|r| &r.connection.server),
+            )
             .field("remote_namespace", &self.remote_namespace)
             .field("store_kind", &self.store_kind)
             .field("referent", &self.referent)
@@ -135,10 +138,13 @@ impl KubernetesClient {
 
     /// Maps an error of the remote server, forgetting a ServiceAccount token it rejected.
     pub(crate) fn remote_error(&self, err: kube::Error, what: &str) -> ProviderError {
-        if errors::is_unauthorized(&err) {
-            if let Some(key) = self.remote.as_ref().and_then(|r| r.connection.token_key.as_ref()) {
-                self.tokens.evict(key);
-            }
+        if errors::is_unauthorized(&err)
+            && let Some(key) = self
+                .remote
+                .as_ref()
+                .and_then(|r| r.connection.token_key.as_ref())
+        {
+            self.tokens.evict(key);
         }
         let server = self
             .remote
@@ -165,8 +171,9 @@ impl KubernetesClient {
         }
         let mut out = Vec::new();
         loop {
-            let page = observed(CALL_LIST_SECRETS, api.list(&params).await)
-                .map_err(|e| self.remote_error(e, &format!("unable to list secrets in namespace {ns}")))?;
+            let page = observed(CALL_LIST_SECRETS, api.list(&params).await).map_err(|e| {
+                self.remote_error(e, &format!("unable to list secrets in namespace {ns}"))
+            })?;
             let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
             out.extend(page.items);
             match next {
@@ -235,7 +242,10 @@ impl SecretsClient for KubernetesClient {
         .map_err(|e| ProviderError::Other(e.to_string()))
     }
 
-    async fn get_all_secrets(&self, find: &ExternalSecretFind) -> Result<SecretData, ProviderError> {
+    async fn get_all_secrets(
+        &self,
+        find: &ExternalSecretFind,
+    ) -> Result<SecretData, ProviderError> {
         let conversion = crate::convert::conversion(find.conversion_strategy);
         let to_error = |e: property::PropertyError| match e {
             property::PropertyError::FindRegexp(_) => ProviderError::InvalidConfig(e.to_string()),
@@ -272,12 +282,17 @@ impl SecretsClient for KubernetesClient {
         ))
     }
 
-    async fn push_secret(&self, secret: &LocalSecret, entry: &PushEntry) -> Result<(), ProviderError> {
+    async fn push_secret(
+        &self,
+        secret: &LocalSecret,
+        entry: &PushEntry,
+    ) -> Result<(), ProviderError> {
         let matcher = PushMatch {
             secret_key: entry.secret_key.as_deref(),
             property: entry.remote_ref.property.as_deref(),
         };
-        if matcher.property.unwrap_or("").is_empty() && !matcher.secret_key.unwrap_or("").is_empty() {
+        if matcher.property.unwrap_or("").is_empty() && !matcher.secret_key.unwrap_or("").is_empty()
+        {
             return Err(push_error(push_merge::PushError::PropertyRequired));
         }
         let meta = push_merge::parse_metadata(entry.metadata.as_ref()).map_err(push_error)?;
@@ -306,8 +321,13 @@ impl SecretsClient for KubernetesClient {
             }
             (PushAction::Update, Some(mut current)) => {
                 apply_parts(&mut current, &plan.desired);
-                observed(CALL_UPDATE_SECRET, api.replace(name, &PostParams::default(), &current).await)
-                    .map_err(|e| self.remote_error(e, &format!("cannot update secret {namespace}/{name}")))?;
+                observed(
+                    CALL_UPDATE_SECRET,
+                    api.replace(name, &PostParams::default(), &current).await,
+                )
+                .map_err(|e| {
+                    self.remote_error(e, &format!("cannot update secret {namespace}/{name}"))
+                })?;
                 Ok(())
             }
             (_, _) => {
@@ -320,8 +340,13 @@ impl SecretsClient for KubernetesClient {
                     ..Default::default()
                 };
                 apply_parts(&mut fresh, &plan.desired);
-                observed(CALL_CREATE_SECRET, api.create(&PostParams::default(), &fresh).await)
-                    .map_err(|e| self.remote_error(e, &format!("cannot create secret {namespace}/{name}")))?;
+                observed(
+                    CALL_CREATE_SECRET,
+                    api.create(&PostParams::default(), &fresh).await,
+                )
+                .map_err(|e| {
+                    self.remote_error(e, &format!("cannot create secret {namespace}/{name}"))
+                })?;
                 Ok(())
             }
         }
@@ -340,15 +365,23 @@ impl SecretsClient for KubernetesClient {
                     return Ok(());
                 };
                 apply_parts(&mut current, &updated);
-                observed(CALL_UPDATE_SECRET, api.replace(name, &PostParams::default(), &current).await)
-                    .map_err(|e| self.remote_error(e, &format!("cannot update secret {ns}/{name}")))?;
+                observed(
+                    CALL_UPDATE_SECRET,
+                    api.replace(name, &PostParams::default(), &current).await,
+                )
+                .map_err(|e| self.remote_error(e, &format!("cannot update secret {ns}/{name}")))?;
                 Ok(())
             }
             DeletePlan::DeleteSecret => {
-                match observed(CALL_DELETE_SECRET, api.delete(name, &DeleteParams::default()).await) {
+                match observed(
+                    CALL_DELETE_SECRET,
+                    api.delete(name, &DeleteParams::default()).await,
+                ) {
                     Ok(_) => Ok(()),
                     Err(e) if errors::is_not_found(&e) => Ok(()),
-                    Err(e) => Err(self.remote_error(e, &format!("cannot delete secret {ns}/{name}"))),
+                    Err(e) => {
+                        Err(self.remote_error(e, &format!("cannot delete secret {ns}/{name}")))
+                    }
                 }
             }
         }
@@ -357,10 +390,19 @@ impl SecretsClient for KubernetesClient {
     async fn secret_exists(&self, r: &PushSecretRemoteRef) -> Result<bool, ProviderError> {
         let existing = self.get_opt(&self.remote_namespace, &r.remote_key).await?;
         let parts = existing.as_ref().map(parts_of);
-        Ok(push_merge::secret_exists(parts.as_ref(), r.property.as_deref()))
+        Ok(push_merge::secret_exists(
+            parts.as_ref(),
+            r.property.as_deref(),
+        ))
     }
 
     async fn validate(&self) -> Result<ValidationResult, ProviderError> {
+        super::validate::validate(self).await.map(|(r, _)| r)
+    }
+
+    async fn validate_with_reason(
+        &self,
+    ) -> Result<(ValidationResult, Option<String>), ProviderError> {
         super::validate::validate(self).await
     }
 
@@ -388,11 +430,17 @@ mod tests {
             ("b".to_owned(), "2".to_owned()),
             ("app.kubernetes.io/name".to_owned(), "x".to_owned()),
         ]);
-        assert_eq!(tags_selector(&tags).expect("valid"), "app.kubernetes.io/name=x,b=2");
+        assert_eq!(
+            tags_selector(&tags).expect("valid"),
+            "app.kubernetes.io/name=x,b=2"
+        );
         let bad = BTreeMap::from([("a".to_owned(), "x,b!=y".to_owned())]);
         assert!(tags_selector(&bad).is_err());
         let empty_value = BTreeMap::from([("a".to_owned(), String::new())]);
-        assert_eq!(tags_selector(&empty_value).expect("empty value is valid"), "a=");
+        assert_eq!(
+            tags_selector(&empty_value).expect("empty value is valid"),
+            "a="
+        );
     }
 
     #[test]

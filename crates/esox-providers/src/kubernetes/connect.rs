@@ -1,11 +1,14 @@
 //! Building the connection a store describes: server URL, CA and credentials, resolved into a
 //! `kube::Config` (ESO's `BuildRESTConfigFromKubernetesConnection`). TLS is always verified.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use esox_api::v1::providers::kubernetes::{KubernetesAuth, KubernetesProvider as KubernetesSpec};
 use kube::config::{AuthInfo, Kubeconfig};
+use secrecy::ExposeSecret as _;
 
 use super::errors;
 use super::refs::{self, Scope};
@@ -40,17 +43,122 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// A client for single requests.
+    /// A client for single requests, shared with earlier connections that resolved to the same
+    /// server, CA and credentials: a reconcile then reuses open HTTPS connections instead of
+    /// doing a TLS handshake each time.
     pub fn request_client(&self) -> Result<kube::Client, ProviderError> {
+        let key = cache_key(&self.config);
+        let now = Instant::now();
+        {
+            let mut cache = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(entry) = cache.get_mut(&key) {
+                entry.last_used = now;
+                return Ok(entry.client.clone());
+            }
+        }
         let mut config = self.config.clone();
         config.read_timeout = Some(REQUEST_READ_TIMEOUT);
-        build_client(config, &self.server)
+        let client = build_client(config, &self.server)?;
+        let mut cache = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.retain(|_, e| now.duration_since(e.last_used) < CLIENT_IDLE_LIMIT);
+        if cache.len() >= CLIENT_CACHE_MAX {
+            // Rare (thousands of distinct credentials): start over rather than track order.
+            cache.clear();
+        }
+        cache.insert(
+            key,
+            CachedClient {
+                client: client.clone(),
+                last_used: now,
+            },
+        );
+        Ok(client)
     }
 
     /// A client for long-running watches.
     pub fn watch_client(&self) -> Result<kube::Client, ProviderError> {
         build_client(self.config.clone(), &self.server)
     }
+}
+
+/// Clients not used for this long are dropped (and their connections closed).
+const CLIENT_IDLE_LIMIT: Duration = Duration::from_secs(15 * 60);
+const CLIENT_CACHE_MAX: usize = 4096;
+
+struct CachedClient {
+    client: kube::Client,
+    last_used: Instant,
+}
+
+/// Request clients by [`cache_key`]. The keys contain credentials; they stay in memory and
+/// are never printed.
+static CLIENTS: Mutex<BTreeMap<Vec<u8>, CachedClient>> = Mutex::new(BTreeMap::new());
+
+/// Everything a client's behaviour depends on, so that two connections share a client only
+/// when they would be configured identically.
+fn cache_key(config: &kube::Config) -> Vec<u8> {
+    let mut key = Vec::new();
+    let mut field = |bytes: &[u8]| {
+        key.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        key.extend_from_slice(bytes);
+    };
+    field(config.cluster_url.to_string().as_bytes());
+    for cert in config.root_cert.iter().flatten() {
+        field(cert);
+    }
+    field(b"|");
+    let auth = &config.auth_info;
+    field(
+        auth.token
+            .as_ref()
+            .map(|t| t.expose_secret().as_bytes())
+            .unwrap_or_default(),
+    );
+    field(
+        auth.client_certificate_data
+            .as_deref()
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    field(
+        auth.client_key_data
+            .as_ref()
+            .map(|k| k.expose_secret().as_bytes())
+            .unwrap_or_default(),
+    );
+    field(auth.username.as_deref().unwrap_or_default().as_bytes());
+    field(
+        auth.password
+            .as_ref()
+            .map(|p| p.expose_secret().as_bytes())
+            .unwrap_or_default(),
+    );
+    field(auth.impersonate.as_deref().unwrap_or_default().as_bytes());
+    field(
+        auth.impersonate_uid
+            .as_deref()
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    for group in auth.impersonate_groups.iter().flatten() {
+        field(group.as_bytes());
+    }
+    field(
+        config
+            .tls_server_name
+            .as_deref()
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    field(
+        config
+            .proxy_url
+            .as_ref()
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    key
 }
 
 fn build_client(config: kube::Config, server: &str) -> Result<kube::Client, ProviderError> {
@@ -190,11 +298,7 @@ async fn credentials(
             token: Some(token.into()),
             ..Default::default()
         };
-        let identity = format!(
-            "serviceAccount:{ns}/{}/{}",
-            sa.name,
-            sa.audiences.join(",")
-        );
+        let identity = format!("serviceAccount:{ns}/{}/{}", sa.name, sa.audiences.join(","));
         return Ok((info, identity, Some(key)));
     }
     if let Some(cert) = &auth.cert {
@@ -266,10 +370,10 @@ fn from_kubeconfig(
             ))
         })?;
         config.cluster_url = local;
-        if config.root_cert.is_none() {
-            if let Some(pem) = &ctx.local_cluster.ca_pem {
-                config.root_cert = Some(server::pem_certificates(pem, "esox's own cluster CA")?);
-            }
+        if config.root_cert.is_none()
+            && let Some(pem) = &ctx.local_cluster.ca_pem
+        {
+            config.root_cert = Some(server::pem_certificates(pem, "esox's own cluster CA")?);
         }
         ctx.local_cluster.url.clone()
     } else {
@@ -290,7 +394,9 @@ fn reject_unsafe(kubeconfig: &Kubeconfig, origin: &str) -> Result<(), ProviderEr
         )))
     };
     for named in &kubeconfig.auth_infos {
-        let Some(user) = &named.auth_info else { continue };
+        let Some(user) = &named.auth_info else {
+            continue;
+        };
         if user.exec.is_some() {
             return refuse("an exec credential plugin");
         }
@@ -305,7 +411,9 @@ fn reject_unsafe(kubeconfig: &Kubeconfig, origin: &str) -> Result<(), ProviderEr
         }
     }
     for named in &kubeconfig.clusters {
-        let Some(cluster) = &named.cluster else { continue };
+        let Some(cluster) = &named.cluster else {
+            continue;
+        };
         if cluster.insecure_skip_tls_verify == Some(true) {
             return refuse("insecure-skip-tls-verify (TLS is always verified)");
         }
@@ -339,11 +447,20 @@ mod tests {
     #[test]
     fn exec_files_and_insecure_are_refused() {
         let cases = [
-            kubeconfig("", "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n"),
+            kubeconfig(
+                "",
+                "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n",
+            ),
             kubeconfig("", "    tokenFile: /var/run/secrets/token\n"),
-            kubeconfig("", "    client-certificate: /etc/cert\n    client-key: /etc/key\n"),
+            kubeconfig(
+                "",
+                "    client-certificate: /etc/cert\n    client-key: /etc/key\n",
+            ),
             kubeconfig("    insecure-skip-tls-verify: true\n", "    token: abc\n"),
-            kubeconfig("    certificate-authority: /etc/ca.crt\n", "    token: abc\n"),
+            kubeconfig(
+                "    certificate-authority: /etc/ca.crt\n",
+                "    token: abc\n",
+            ),
         ];
         for text in cases {
             let err = reject_unsafe(&parse(&text), "secret a/b key c").expect_err(&text);
@@ -352,11 +469,43 @@ mod tests {
     }
 
     #[test]
+    fn clients_are_shared_only_for_identical_settings() {
+        let base = || {
+            let mut c = kube::Config::new("https://127.0.0.1:6443".parse().expect("uri"));
+            c.auth_info.token = Some("token-a".to_owned().into());
+            c
+        };
+        assert_eq!(cache_key(&base()), cache_key(&base()));
+        let mut other_token = base();
+        other_token.auth_info.token = Some("token-b".to_owned().into());
+        assert_ne!(cache_key(&base()), cache_key(&other_token));
+        let mut other_ca = base();
+        other_ca.root_cert = Some(vec![vec![1, 2, 3]]);
+        assert_ne!(cache_key(&base()), cache_key(&other_ca));
+        let mut other_server = base();
+        other_server.cluster_url = "https://127.0.0.1:6444".parse().expect("uri");
+        assert_ne!(cache_key(&base()), cache_key(&other_server));
+        // Field boundaries matter: moving bytes between fields changes the key.
+        let mut split_a = base();
+        split_a.auth_info.token = None;
+        split_a.auth_info.username = Some("ab".into());
+        let mut split_b = base();
+        split_b.auth_info.token = Some("a".to_owned().into());
+        split_b.auth_info.username = Some("b".into());
+        assert_ne!(cache_key(&split_a), cache_key(&split_b));
+    }
+
+    #[test]
     fn one_auth_method_exactly() {
         use esox_api::meta::{SecretKeySelector, ServiceAccountSelector};
         use esox_api::v1::providers::kubernetes::TokenAuth;
         let none = KubernetesAuth::default();
-        assert!(check_one_method(&none).expect_err("none").to_string().contains("no auth provider given"));
+        assert!(
+            check_one_method(&none)
+                .expect_err("none")
+                .to_string()
+                .contains("no auth provider given")
+        );
         let two = KubernetesAuth {
             token: Some(TokenAuth {
                 bearer_token: SecretKeySelector::default(),
@@ -368,6 +517,11 @@ mod tests {
             }),
             cert: None,
         };
-        assert!(check_one_method(&two).expect_err("two").to_string().contains("multiple auth methods"));
+        assert!(
+            check_one_method(&two)
+                .expect_err("two")
+                .to_string()
+                .contains("multiple auth methods")
+        );
     }
 }

@@ -88,10 +88,22 @@ mod tests {
 
     #[test]
     fn api_statuses_map_to_variants() {
-        let e = api_error(status(403, "secrets is forbidden"), "https://x", "get secret a/b");
-        assert!(matches!(&e, ProviderError::Forbidden(m) if m == "get secret a/b: secrets is forbidden"));
-        let e = api_error(status(401, "Unauthorized"), "https://x", "list secrets in a");
-        assert!(matches!(&e, ProviderError::Forbidden(m) if m.contains("did not accept the credentials")));
+        let e = api_error(
+            status(403, "secrets is forbidden"),
+            "https://x",
+            "get secret a/b",
+        );
+        assert!(
+            matches!(&e, ProviderError::Forbidden(m) if m == "get secret a/b: secrets is forbidden")
+        );
+        let e = api_error(
+            status(401, "Unauthorized"),
+            "https://x",
+            "list secrets in a",
+        );
+        assert!(
+            matches!(&e, ProviderError::Forbidden(m) if m.contains("did not accept the credentials"))
+        );
         let e = api_error(status(409, "conflict"), "https://x", "update");
         assert!(matches!(e, ProviderError::Conflict(_)));
         let e = api_error(status(503, "down"), "https://x", "update");

@@ -39,7 +39,11 @@ impl Scope {
 
     /// The namespace a selector with `explicit` namespace resolves in; `field` names the
     /// selector in errors.
-    pub fn namespace_for(&self, explicit: Option<&str>, field: &str) -> Result<String, ProviderError> {
+    pub fn namespace_for(
+        &self,
+        explicit: Option<&str>,
+        field: &str,
+    ) -> Result<String, ProviderError> {
         let ns = match self.kind {
             // ESO ignores a SecretStore selector's namespace; the webhook rejects a different one.
             StoreKind::SecretStore => self.consuming.clone(),
@@ -165,7 +169,10 @@ mod tests {
         let err = unbound
             .namespace_for(None, "spec.provider.kubernetes.auth.serviceAccount")
             .expect_err("no namespace");
-        assert!(err.to_string().contains("set spec.provider.kubernetes.auth.serviceAccount.namespace"));
+        assert!(
+            err.to_string()
+                .contains("set spec.provider.kubernetes.auth.serviceAccount.namespace")
+        );
     }
 
     #[test]
@@ -187,7 +194,9 @@ mod tests {
             key: "k".into(),
         };
         let token = KubernetesAuth {
-            token: Some(TokenAuth { bearer_token: sel(None) }),
+            token: Some(TokenAuth {
+                bearer_token: sel(None),
+            }),
             ..Default::default()
         };
         assert!(is_referent(Some(&token)));

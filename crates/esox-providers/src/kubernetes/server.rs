@@ -25,7 +25,10 @@ pub fn is_local_alias(url: &str) -> bool {
 }
 
 /// DER certificates of a PEM bundle; an error when there are none.
-pub(crate) fn pem_certificates(pem_bytes: &[u8], field: &str) -> Result<Vec<Vec<u8>>, ProviderError> {
+pub(crate) fn pem_certificates(
+    pem_bytes: &[u8],
+    field: &str,
+) -> Result<Vec<Vec<u8>>, ProviderError> {
     let blocks = pem::parse_many(pem_bytes).map_err(|e| {
         ProviderError::InvalidConfig(format!("{field} is not a valid PEM bundle: {e}"))
     })?;
@@ -96,7 +99,11 @@ async fn ca_from_provider(
         })?
     } else {
         let consuming = scope.namespace_for(None, FIELD)?;
-        if provider.namespace.as_deref().is_some_and(|n| n != consuming) {
+        if provider
+            .namespace
+            .as_deref()
+            .is_some_and(|n| n != consuming)
+        {
             return Err(ProviderError::InvalidConfig(format!(
                 "{FIELD}.namespace should either be empty or match the namespace of the SecretStore for a namespaced SecretStore"
             )));
@@ -163,6 +170,9 @@ mod tests {
         assert_eq!(der, vec![vec![0x30, 0x03, 0x02, 0x01, 0x00]]);
         let key = "-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----\n";
         let err = pem_certificates(key.as_bytes(), "caBundle").expect_err("no cert");
-        assert!(err.to_string().contains("holds no PEM certificate"), "{err}");
+        assert!(
+            err.to_string().contains("holds no PEM certificate"),
+            "{err}"
+        );
     }
 }

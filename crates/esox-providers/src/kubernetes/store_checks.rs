@@ -18,10 +18,14 @@ fn invalid(msg: String) -> ProviderError {
 }
 
 /// Checks `spec` for `store`; returns warnings.
-pub(crate) fn validate(store: &StoreInfo, spec: &KubernetesSpec) -> Result<Vec<String>, ProviderError> {
+pub(crate) fn validate(
+    store: &StoreInfo,
+    spec: &KubernetesSpec,
+) -> Result<Vec<String>, ProviderError> {
     let mut warnings = Vec::new();
     let server = spec.server.clone().unwrap_or_default();
-    let has_ca = server.ca_bundle.as_ref().is_some_and(|b| !b.0.is_empty()) || server.ca_provider.is_some();
+    let has_ca =
+        server.ca_bundle.as_ref().is_some_and(|b| !b.0.is_empty()) || server.ca_provider.is_some();
     // A store that talks to esox's own cluster falls back to that cluster's CA, so the
     // warning only matters for other servers.
     let local = super::server::is_local_alias(&server.url) || spec.server.is_none();
@@ -48,18 +52,47 @@ pub(crate) fn validate(store: &StoreInfo, spec: &KubernetesSpec) -> Result<Vec<S
     }
     if let Some(auth) = &spec.auth {
         if let Some(cert) = &auth.cert {
-            required(&cert.client_cert, "ClientCert", "spec.provider.kubernetes.auth.cert.clientCert")?;
-            selector_namespace(store, &cert.client_cert, "spec.provider.kubernetes.auth.cert.clientCert")?;
-            required(&cert.client_key, "ClientKey", "spec.provider.kubernetes.auth.cert.clientKey")?;
-            selector_namespace(store, &cert.client_key, "spec.provider.kubernetes.auth.cert.clientKey")?;
+            required(
+                &cert.client_cert,
+                "ClientCert",
+                "spec.provider.kubernetes.auth.cert.clientCert",
+            )?;
+            selector_namespace(
+                store,
+                &cert.client_cert,
+                "spec.provider.kubernetes.auth.cert.clientCert",
+            )?;
+            required(
+                &cert.client_key,
+                "ClientKey",
+                "spec.provider.kubernetes.auth.cert.clientKey",
+            )?;
+            selector_namespace(
+                store,
+                &cert.client_key,
+                "spec.provider.kubernetes.auth.cert.clientKey",
+            )?;
         }
         if let Some(token) = &auth.token {
-            required(&token.bearer_token, "BearerToken", "spec.provider.kubernetes.auth.token.bearerToken")?;
-            selector_namespace(store, &token.bearer_token, "spec.provider.kubernetes.auth.token.bearerToken")?;
+            required(
+                &token.bearer_token,
+                "BearerToken",
+                "spec.provider.kubernetes.auth.token.bearerToken",
+            )?;
+            selector_namespace(
+                store,
+                &token.bearer_token,
+                "spec.provider.kubernetes.auth.token.bearerToken",
+            )?;
         }
         if let Some(sa) = &auth.service_account {
             // A ClusterSecretStore may leave it out (referent auth).
-            if !cluster && sa.namespace.as_deref().is_some_and(|n| Some(n) != store.namespace.as_deref()) {
+            if !cluster
+                && sa
+                    .namespace
+                    .as_deref()
+                    .is_some_and(|n| Some(n) != store.namespace.as_deref())
+            {
                 return Err(invalid(format!(
                     "spec.provider.kubernetes.auth.serviceAccount: {NAMESPACE_NOT_ALLOWED}"
                 )));
@@ -75,22 +108,33 @@ pub(crate) fn validate(store: &StoreInfo, spec: &KubernetesSpec) -> Result<Vec<S
 
 fn required(sel: &SecretKeySelector, eso_name: &str, field: &str) -> Result<(), ProviderError> {
     if sel.name.is_empty() {
-        return Err(invalid(format!("{eso_name}.Name cannot be empty: set {field}.name")));
+        return Err(invalid(format!(
+            "{eso_name}.Name cannot be empty: set {field}.name"
+        )));
     }
     if sel.key.is_empty() {
-        return Err(invalid(format!("{eso_name}.Key cannot be empty: set {field}.key")));
+        return Err(invalid(format!(
+            "{eso_name}.Key cannot be empty: set {field}.key"
+        )));
     }
     Ok(())
 }
 
 /// ESO's `ValidateSecretSelector`.
-fn selector_namespace(store: &StoreInfo, sel: &SecretKeySelector, field: &str) -> Result<(), ProviderError> {
+fn selector_namespace(
+    store: &StoreInfo,
+    sel: &SecretKeySelector,
+    field: &str,
+) -> Result<(), ProviderError> {
     match store.kind {
         StoreKind::ClusterSecretStore if sel.namespace.is_none() => Err(invalid(format!(
             "cluster scope requires namespace: set {field}.namespace"
         ))),
         StoreKind::SecretStore
-            if sel.namespace.as_deref().is_some_and(|n| Some(n) != store.namespace.as_deref()) =>
+            if sel
+                .namespace
+                .as_deref()
+                .is_some_and(|n| Some(n) != store.namespace.as_deref()) =>
         {
             Err(invalid(format!("{field}: {NAMESPACE_NOT_ALLOWED}")))
         }
@@ -151,7 +195,10 @@ mod tests {
         let without = serde_json::json!({"server": {"caProvider": {"type": "ConfigMap", "name": "c", "key": "ca.crt"}},
             "auth": {"serviceAccount": {"name": "sa"}}});
         let e = check(StoreKind::ClusterSecretStore, without).expect_err("CSS needs ns");
-        assert!(e.contains("must not be empty with ClusterSecretStore"), "{e}");
+        assert!(
+            e.contains("must not be empty with ClusterSecretStore"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -78,7 +78,11 @@ impl TokenCache {
     }
 
     /// A valid token for `key`, requested through esox's client when none is cached.
-    pub async fn token(&self, ctx: &ClientContext, key: &TokenKey) -> Result<String, ProviderError> {
+    pub async fn token(
+        &self,
+        ctx: &ClientContext,
+        key: &TokenKey,
+    ) -> Result<String, ProviderError> {
         if let Some(token) = self.cached(key, Instant::now()) {
             return Ok(token);
         }
@@ -156,10 +160,15 @@ mod tests {
         cache.store(key("sa"), "tok".into(), t0, Duration::from_secs(3600));
         assert_eq!(cache.cached(&key("sa"), t0).as_deref(), Some("tok"));
         assert_eq!(
-            cache.cached(&key("sa"), t0 + Duration::from_secs(2399)).as_deref(),
+            cache
+                .cached(&key("sa"), t0 + Duration::from_secs(2399))
+                .as_deref(),
             Some("tok")
         );
-        assert_eq!(cache.cached(&key("sa"), t0 + Duration::from_secs(2401)), None);
+        assert_eq!(
+            cache.cached(&key("sa"), t0 + Duration::from_secs(2401)),
+            None
+        );
         assert_eq!(cache.cached(&key("other"), t0), None);
     }
 
@@ -169,7 +178,12 @@ mod tests {
         let t0 = Instant::now();
         let mut with_aud = key("sa");
         with_aud.audiences = vec!["vault".into()];
-        cache.store(with_aud.clone(), "aud-token".into(), t0, Duration::from_secs(3600));
+        cache.store(
+            with_aud.clone(),
+            "aud-token".into(),
+            t0,
+            Duration::from_secs(3600),
+        );
         assert_eq!(cache.cached(&key("sa"), t0), None);
         assert_eq!(cache.cached(&with_aud, t0).as_deref(), Some("aud-token"));
         cache.evict(&with_aud);
@@ -181,9 +195,12 @@ mod tests {
         let in_an_hour = k8s_openapi::jiff::Timestamp::now()
             + k8s_openapi::jiff::SignedDuration::from_secs(3600);
         let l = lifetime_until(in_an_hour);
-        assert!(l <= Duration::from_secs(3600) && l >= Duration::from_secs(3590), "{l:?}");
-        let past = k8s_openapi::jiff::Timestamp::now()
-            - k8s_openapi::jiff::SignedDuration::from_secs(10);
+        assert!(
+            l <= Duration::from_secs(3600) && l >= Duration::from_secs(3590),
+            "{l:?}"
+        );
+        let past =
+            k8s_openapi::jiff::Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(10);
         assert_eq!(lifetime_until(past), Duration::from_secs(3600));
     }
 }

@@ -29,12 +29,18 @@ pub(crate) fn rule_allows_get_secrets(rule: &ResourceRule) -> bool {
         && (groups.is_empty() || has(groups, "") || has(groups, "*"))
 }
 
-pub(crate) async fn validate(c: &KubernetesClient) -> Result<ValidationResult, ProviderError> {
+/// The result, and the reason when it is `Unknown`.
+pub(crate) async fn validate(
+    c: &KubernetesClient,
+) -> Result<(ValidationResult, Option<String>), ProviderError> {
     if c.store_kind == esox_api::v1::StoreKind::ClusterSecretStore && c.referent {
-        return Ok(ValidationResult::Ready);
+        return Ok((ValidationResult::Ready, None));
     }
     let Some(remote) = &c.remote else {
-        return Ok(ValidationResult::Unknown);
+        return Ok((
+            ValidationResult::Unknown,
+            Some("the store has no credentials to check".into()),
+        ));
     };
     let ns = &c.remote_namespace;
     let rules_api: Api<SelfSubjectRulesReview> = Api::all(remote.client.clone());
@@ -51,7 +57,7 @@ pub(crate) async fn validate(c: &KubernetesClient) -> Result<ValidationResult, P
         Err(e) => {
             let err = c.remote_error(e, "could not verify if client is valid");
             tracing::warn!(server = %remote.connection.server, error = %err, "store validation result is unknown");
-            return Ok(ValidationResult::Unknown);
+            return Ok((ValidationResult::Unknown, Some(err.to_string())));
         }
     };
     let granted = rules
@@ -59,7 +65,7 @@ pub(crate) async fn validate(c: &KubernetesClient) -> Result<ValidationResult, P
         .as_ref()
         .is_some_and(|s| s.resource_rules.iter().any(rule_allows_get_secrets));
     if granted {
-        return Ok(ValidationResult::Ready);
+        return Ok((ValidationResult::Ready, None));
     }
     let access_api: Api<SelfSubjectAccessReview> = Api::all(remote.client.clone());
     let access = SelfSubjectAccessReview {
@@ -77,7 +83,9 @@ pub(crate) async fn validate(c: &KubernetesClient) -> Result<ValidationResult, P
     let result = access_api.create(&PostParams::default(), &access).await;
     metrics::observe(PROVIDER_KUBERNETES, CALL_CREATE_SSAR, result.is_ok());
     match result {
-        Ok(r) if r.status.as_ref().is_some_and(|s| s.allowed) => Ok(ValidationResult::Ready),
+        Ok(r) if r.status.as_ref().is_some_and(|s| s.allowed) => {
+            Ok((ValidationResult::Ready, None))
+        }
         Ok(_) => Err(ProviderError::Forbidden(format!(
             "client is not allowed to get secrets in namespace {ns} of {}",
             remote.connection.server
@@ -85,7 +93,7 @@ pub(crate) async fn validate(c: &KubernetesClient) -> Result<ValidationResult, P
         Err(e) => {
             let err = c.remote_error(e, "could not verify if client is valid");
             tracing::warn!(server = %remote.connection.server, error = %err, "store validation result is unknown");
-            Ok(ValidationResult::Unknown)
+            Ok((ValidationResult::Unknown, Some(err.to_string())))
         }
     }
 }
@@ -106,12 +114,28 @@ mod tests {
 
     #[test]
     fn rules_that_grant_get_secrets() {
-        assert!(rule_allows_get_secrets(&rule(Some(&[""]), &["secrets"], &["get", "list"])));
+        assert!(rule_allows_get_secrets(&rule(
+            Some(&[""]),
+            &["secrets"],
+            &["get", "list"]
+        )));
         assert!(rule_allows_get_secrets(&rule(None, &["secrets"], &["get"])));
         assert!(rule_allows_get_secrets(&rule(Some(&["*"]), &["*"], &["*"])));
-        assert!(!rule_allows_get_secrets(&rule(Some(&["apps"]), &["secrets"], &["get"])));
-        assert!(!rule_allows_get_secrets(&rule(Some(&[""]), &["configmaps"], &["get"])));
-        assert!(!rule_allows_get_secrets(&rule(Some(&[""]), &["secrets"], &["list", "watch"])));
+        assert!(!rule_allows_get_secrets(&rule(
+            Some(&["apps"]),
+            &["secrets"],
+            &["get"]
+        )));
+        assert!(!rule_allows_get_secrets(&rule(
+            Some(&[""]),
+            &["configmaps"],
+            &["get"]
+        )));
+        assert!(!rule_allows_get_secrets(&rule(
+            Some(&[""]),
+            &["secrets"],
+            &["list", "watch"]
+        )));
         assert!(!rule_allows_get_secrets(&rule(
             Some(&["authorization.k8s.io"]),
             &["selfsubjectrulesreviews"],

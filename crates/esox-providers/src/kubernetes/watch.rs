@@ -15,7 +15,10 @@ use crate::RemoteChange;
 
 /// Changes in `namespace`: one [`RemoteChange`] per applied or deleted Secret, starting with
 /// every existing Secret once. Errors are retried with backoff inside the stream.
-pub(crate) fn watch(connection: &Connection, namespace: &str) -> Option<BoxStream<'static, RemoteChange>> {
+pub(crate) fn watch(
+    connection: &Connection,
+    namespace: &str,
+) -> Option<BoxStream<'static, RemoteChange>> {
     let client = match connection.watch_client() {
         Ok(c) => c,
         Err(e) => {

@@ -216,6 +216,42 @@ pub fn bootstrap_objects() -> Vec<(&'static str, Value)> {
             {"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
             ),
         ),
+        // The user-facing roles, with the rules their aggregation yields for the resources
+        // this server serves (view: no Secrets; edit: read/write, no RBAC; admin: plus RBAC).
+        (
+            "clusterroles",
+            role(
+                "view",
+                json!([
+            {"apiGroups": [""], "resources": ["configmaps", "serviceaccounts", "events", "namespaces", "namespaces/status"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["get", "list", "watch"]}]),
+            ),
+        ),
+        (
+            "clusterroles",
+            role(
+                "edit",
+                json!([
+            {"apiGroups": [""], "resources": ["configmaps", "secrets", "serviceaccounts", "events"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
+            {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["namespaces", "namespaces/status"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]}]),
+            ),
+        ),
+        (
+            "clusterroles",
+            role(
+                "admin",
+                json!([
+            {"apiGroups": [""], "resources": ["configmaps", "secrets", "serviceaccounts", "events"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
+            {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["namespaces", "namespaces/status"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]}]),
+            ),
+        ),
         (
             "clusterrolebindings",
             binding("cluster-admin", &["system:masters"]),

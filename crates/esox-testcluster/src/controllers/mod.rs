@@ -44,7 +44,7 @@ pub(crate) fn spawn(state: Arc<State>) -> tokio::task::JoinHandle<()> {
     })
 }
 
-fn on_event(state: &State, gc: &mut gc::Gc, e: &Event) {
+fn on_event(state: &Arc<State>, gc: &mut gc::Gc, e: &Event) {
     gc.observe(e);
     let core = e.gr.group.is_empty();
     match (core, e.gr.resource.as_str(), e.kind) {
@@ -62,13 +62,11 @@ fn on_event(state: &State, gc: &mut gc::Gc, e: &Event) {
         {
             // The real controllers put these back at once.
             if e.gr.resource == "serviceaccounts" {
-                tokens::account_deleted(state, &e.namespace, &e.name);
+                account_deleted_later(state, e);
             }
             namespace::ensure_defaults(state, &e.namespace);
         }
-        (true, "serviceaccounts", EventType::Deleted) => {
-            tokens::account_deleted(state, &e.namespace, &e.name)
-        }
+        (true, "serviceaccounts", EventType::Deleted) => account_deleted_later(state, e),
         _ => {}
     }
     gc.on_event(state, e);
@@ -85,4 +83,16 @@ fn resync(state: &State, gc: &mut gc::Gc) {
 fn periodic(state: &State, gc: &mut gc::Gc) {
     namespace::reconcile_all(state);
     gc.reconcile_all(state);
+}
+
+/// The real token controller removes a deleted account's token Secrets from a work queue, a
+/// moment after the account goes; doing it at once would make `kubectl delete -f` of a manifest
+/// listing both fail on the Secret.
+fn account_deleted_later(state: &Arc<State>, e: &Event) {
+    let state = state.clone();
+    let (ns, name) = (e.namespace.clone(), e.name.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokens::account_deleted(&state, &ns, &name);
+    });
 }

@@ -1,0 +1,215 @@
+//! The ClusterExternalSecret controller: one ExternalSecret in every selected namespace, created
+//! when a namespace starts matching and removed when it stops, within a second (namespaces are
+//! watched).
+//!
+//! Unlike ESO, esox puts no finalizer on Namespaces: a finalizer there wedges the deletion of the
+//! namespace whenever the controller is down. Deleting a namespace deletes its ExternalSecrets
+//! anyway, and the namespace watch updates the status.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use esox_api::labels::{ANNOTATION_FORCE_SYNC, FINALIZER_CLUSTER_EXTERNAL_SECRET};
+use esox_api::v1::{
+    ClusterCondition, ClusterExternalSecret, ClusterExternalSecretStatus, ExternalSecret, NamespaceFailure,
+};
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{WatchStreamExt as _, watcher};
+use kube::{Api, Resource as _, ResourceExt as _};
+use serde_json::json;
+
+use crate::context::Context;
+use crate::error::Error;
+use crate::selector;
+
+/// Reconciles one ClusterExternalSecret.
+#[tracing::instrument(skip_all, fields(name = ces.name_any()))]
+pub async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = ces.name_any();
+    let api: Api<ClusterExternalSecret> = Api::all(ctx.client.clone());
+    let child_name = ces.spec.external_secret_name.clone().unwrap_or_else(|| name.clone());
+    let status = ces.status.clone().unwrap_or_default();
+
+    if ces.metadata.deletion_timestamp.is_some() {
+        for ns in &status.provisioned_namespaces {
+            // Best effort: the children are also garbage-collected through their ownerReference,
+            // so a failure here must not keep the finalizer.
+            if let Err(e) = delete_child(&ctx, &ces, ns, &child_name).await {
+                tracing::warn!(namespace = %ns, error = %e, "could not delete ExternalSecret; garbage collection will");
+            }
+        }
+        return remove_finalizer(&api, &ces).await;
+    }
+    if !ces.finalizers().iter().any(|f| f == FINALIZER_CLUSTER_EXTERNAL_SECRET) {
+        let mut finalizers = ces.finalizers().to_vec();
+        finalizers.push(FINALIZER_CLUSTER_EXTERNAL_SECRET.to_owned());
+        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": ces.resource_version()}});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    }
+
+    // A renamed child: remove the old one everywhere.
+    if let Some(old) = status.external_secret_name.as_deref().filter(|old| *old != child_name) {
+        for ns in &status.provisioned_namespaces {
+            delete_child(&ctx, &ces, ns, old).await?;
+        }
+    }
+
+    let namespaces = Api::<PartialObjectMeta<Namespace>>::all(ctx.client.clone()).list_metadata(&ListParams::default()).await?;
+    let mut targets = BTreeSet::new();
+    let mut terminating = BTreeSet::new();
+    for ns in &namespaces.items {
+        let ns_name = ns.name_any();
+        if matches(&ces, &ns_name, &ns.labels().clone()) {
+            if ns.metadata.deletion_timestamp.is_some() {
+                terminating.insert(ns_name);
+            } else {
+                targets.insert(ns_name);
+            }
+        }
+    }
+    for ns in status.provisioned_namespaces.iter().filter(|ns| !targets.contains(*ns) && !terminating.contains(*ns)) {
+        delete_child(&ctx, &ces, ns, &child_name).await?;
+    }
+
+    let mut provisioned = Vec::new();
+    let mut failed = Vec::new();
+    for ns in &targets {
+        match ensure_child(&ctx, &ces, ns, &child_name).await {
+            Ok(()) => provisioned.push(ns.clone()),
+            Err(reason) => failed.push(NamespaceFailure { namespace: ns.clone(), reason: Some(reason) }),
+        }
+    }
+    let ready = failed.is_empty();
+    let new_status = ClusterExternalSecretStatus {
+        external_secret_name: Some(child_name),
+        failed_namespaces: failed,
+        provisioned_namespaces: provisioned,
+        conditions: vec![ClusterCondition {
+            type_: "Ready".to_owned(),
+            status: if ready { "True" } else { "False" }.to_owned(),
+            message: (!ready).then(|| "one or more namespaces failed".to_owned()),
+        }],
+    };
+    if ces.status.as_ref() != Some(&new_status) {
+        let patch = json!({ "status": new_status });
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    }
+    let interval = ces
+        .spec
+        .refresh_interval
+        .as_deref()
+        .and_then(|d| esox_core::duration::parse(d).ok())
+        .filter(|n| *n > 0)
+        .map_or(Duration::from_secs(3600), |n| Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX)));
+    Ok(Action::requeue(interval))
+}
+
+/// Whether namespace `ns` is selected (names, the deprecated selector and the selectors are ORed).
+fn matches(ces: &ClusterExternalSecret, ns: &str, labels: &BTreeMap<String, String>) -> bool {
+    ces.spec.namespaces.iter().any(|n| n == ns)
+        || ces.spec.namespace_selector.as_ref().is_some_and(|s| selector::matches(s, labels))
+        || ces.spec.namespace_selectors.iter().any(|s| selector::matches(s, labels))
+}
+
+async fn ensure_child(ctx: &Context, ces: &ClusterExternalSecret, ns: &str, name: &str) -> Result<(), String> {
+    let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), ns);
+    let existing = api.get_opt(name).await.map_err(|e| e.to_string())?;
+    if let Some(es) = &existing
+        && !controlled_by(es, ces)
+    {
+        return Err("external secret already exists in namespace".to_owned());
+    }
+    let meta = ces.spec.external_secret_metadata.clone().unwrap_or_default();
+    let mut annotations = meta.annotations;
+    if let Some(v) = ces.annotations().get(ANNOTATION_FORCE_SYNC) {
+        annotations.insert(ANNOTATION_FORCE_SYNC.to_owned(), v.clone());
+    }
+    let mut desired = ExternalSecret::new(name, ces.spec.external_secret_spec.clone());
+    desired.metadata.namespace = Some(ns.to_owned());
+    desired.metadata.labels = (!meta.labels.is_empty()).then_some(meta.labels);
+    desired.metadata.annotations = (!annotations.is_empty()).then_some(annotations);
+    desired.metadata.owner_references = ces.controller_owner_ref(&()).map(|r| vec![r]);
+    match existing {
+        None => api.create(&PostParams::default(), &desired).await.map(|_| ()).map_err(|e| e.to_string()),
+        Some(es) => {
+            let unchanged = es.spec == desired.spec
+                && es.metadata.labels.clone().unwrap_or_default() == desired.metadata.labels.clone().unwrap_or_default()
+                && es.metadata.annotations.clone().unwrap_or_default().into_iter().filter(|(k, _)| !k.starts_with("kubectl.kubernetes.io/")).collect::<BTreeMap<_, _>>()
+                    == desired.metadata.annotations.clone().unwrap_or_default();
+            if unchanged {
+                return Ok(());
+            }
+            desired.metadata.resource_version = es.metadata.resource_version.clone();
+            desired.metadata.finalizers = es.metadata.finalizers.clone();
+            desired.status = es.status.clone();
+            api.replace(name, &PostParams::default(), &desired).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn controlled_by(es: &ExternalSecret, ces: &ClusterExternalSecret) -> bool {
+    let uid = ces.metadata.uid.as_deref().unwrap_or_default();
+    es.owner_references().iter().any(|r| r.controller == Some(true) && r.uid == uid)
+}
+
+async fn delete_child(ctx: &Context, ces: &ClusterExternalSecret, ns: &str, name: &str) -> Result<(), Error> {
+    let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), ns);
+    match api.get_opt(name).await? {
+        Some(es) if controlled_by(&es, ces) => match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(e.into()),
+        },
+        _ => Ok(()),
+    }
+}
+
+async fn remove_finalizer(api: &Api<ClusterExternalSecret>, ces: &ClusterExternalSecret) -> Result<Action, Error> {
+    if !ces.finalizers().iter().any(|f| f == FINALIZER_CLUSTER_EXTERNAL_SECRET) {
+        return Ok(Action::await_change());
+    }
+    let finalizers: Vec<String> =
+        ces.finalizers().iter().filter(|f| *f != FINALIZER_CLUSTER_EXTERNAL_SECRET).cloned().collect();
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": ces.resource_version()}});
+    match api.patch(&ces.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => Ok(Action::await_change()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Action::await_change()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn error_policy(_ces: Arc<ClusterExternalSecret>, err: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::info!(error = %err, "ClusterExternalSecret reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+    let client = ctx.client.clone();
+    let controller = Controller::new(Api::<ClusterExternalSecret>::all(client.clone()), watcher::Config::default());
+    let store = controller.store();
+    // Any namespace change may change which ClusterExternalSecrets select it.
+    let map_ns = move |_ns: PartialObjectMeta<Namespace>| {
+        store.state().iter().map(|c| ObjectRef::from_obj(c.as_ref())).collect::<Vec<_>>()
+    };
+    let namespaces = watcher(Api::<PartialObjectMeta<Namespace>>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .touched_objects();
+    controller
+        .owns(Api::<ExternalSecret>::all(client), watcher::Config::default())
+        .watches_stream(namespaces, map_ns)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "clusterexternalsecret controller event");
+            }
+        })
+        .await;
+}

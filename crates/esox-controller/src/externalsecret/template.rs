@@ -1,0 +1,227 @@
+//! `target.template`: shaping the Secret from the fetched data with Go-compatible templates,
+//! in ESO's order (section 8.2 of the behaviour notes). Templates see only the fetched data: the
+//! function set has no access to the cluster, files, the environment or the network.
+
+use std::collections::BTreeMap;
+
+use esox_api::v1::{ExternalSecret, ExternalSecretTemplate, TemplateFrom, TemplateMergePolicy, TemplateRef, TemplateScope};
+use esox_core::SecretData;
+use esox_core::rewrite::{KeyTemplate, TransformFailure};
+use esox_template::{Template, Value};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Api;
+
+use super::target::Content;
+use crate::error::Error;
+
+/// Renders `rewrite[].transform` templates with `.value` bound to the key.
+pub struct TransformTemplates;
+
+impl KeyTemplate for TransformTemplates {
+    fn render_key(&self, template: &str, key: &str) -> Result<String, TransformFailure> {
+        let parsed = Template::parse("transform", template, None).map_err(|e| TransformFailure::Parse(e.to_string()))?;
+        let data = Value::from(BTreeMap::from([("value".to_owned(), key.to_owned())]));
+        parsed
+            .execute(&data)
+            .map_err(|e| TransformFailure::Execute { key: key.to_owned(), message: e.to_string() })
+    }
+}
+
+/// Where a rendered value goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Data,
+    Annotations,
+    Labels,
+}
+
+fn target_of(raw: &str, index: usize) -> Result<Target, Error> {
+    match raw.to_ascii_lowercase().as_str() {
+        "" | "data" => Ok(Target::Data),
+        "annotations" => Ok(Target::Annotations),
+        "labels" => Ok(Target::Labels),
+        _ => Err(Error::Invalid(format!(
+            "spec.target.template.templateFrom[{index}].target {raw:?} is not valid for a Secret: use Data, Annotations or Labels"
+        ))),
+    }
+}
+
+/// Applies the template of `es` to the fetched `data`.
+pub async fn apply(
+    client: &kube::Client,
+    es: &ExternalSecret,
+    template: &ExternalSecretTemplate,
+    data: &SecretData,
+) -> Result<Content, Error> {
+    check_privileged(template)?;
+    let namespace = es.metadata.namespace.clone().unwrap_or_default();
+    let context = Value::from(data.clone());
+    let meta = template.metadata.clone().unwrap_or_default();
+    let mut content = Content {
+        data: SecretData::new(),
+        type_: template.type_.clone(),
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+        finalizers: meta.finalizers.clone(),
+    };
+    let metadata_only = template.data.is_empty() && template.template_from.is_empty();
+    if template.merge_policy == TemplateMergePolicy::Merge || metadata_only {
+        content.data.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    for (i, from) in template.template_from.iter().enumerate() {
+        apply_from(client, &namespace, i, from, &context, &mut content).await?;
+    }
+    for (key, text) in &template.data {
+        content.data.insert(key.clone(), render_bytes(key, text, &context)?);
+    }
+    for (key, text) in &meta.labels {
+        content.labels.insert(key.clone(), render_string(key, text, &context)?);
+    }
+    for (key, text) in &meta.annotations {
+        content.annotations.insert(key.clone(), render_string(key, text, &context)?);
+    }
+    Ok(content)
+}
+
+/// The rules ESO's webhook enforces, checked again here because a Kubernetes 1.24 API server
+/// ignores the CRD's CEL rules.
+fn check_privileged(t: &ExternalSecretTemplate) -> Result<(), Error> {
+    match t.type_.as_deref() {
+        Some("bootstrap.kubernetes.io/token") => Err(Error::Invalid(
+            "spec.target.template.type bootstrap.kubernetes.io/token is refused: use type Opaque".into(),
+        )),
+        Some("kubernetes.io/service-account-token") => {
+            let annotated = t
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.annotations.contains_key("kubernetes.io/service-account.name"));
+            let from_annotations = t.template_from.iter().any(|f| f.target.eq_ignore_ascii_case("annotations"));
+            if annotated || from_annotations {
+                Err(Error::Invalid(
+                    "a template of type kubernetes.io/service-account-token may not set the kubernetes.io/service-account.name annotation".into(),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn apply_from(
+    client: &kube::Client,
+    namespace: &str,
+    index: usize,
+    from: &TemplateFrom,
+    context: &Value,
+    content: &mut Content,
+) -> Result<(), Error> {
+    let target = target_of(&from.target, index)?;
+    let decode = from.values_decoding_strategy;
+    if let Some(literal) = &from.literal {
+        let rendered = render_string("literal", literal, context)?;
+        return store_yaml_map(&rendered, "literal", target, decode, content);
+    }
+    let (source, texts) = if let Some(r) = &from.config_map {
+        let cm = Api::<ConfigMap>::namespaced(client.clone(), namespace).get_opt(&r.name).await?.ok_or_else(|| {
+            Error::Invalid(format!("spec.target.template.templateFrom[{index}].configMap: ConfigMap {:?} does not exist in namespace {namespace:?}", r.name))
+        })?;
+        (format!("configmap {}", r.name), items(r, &cm.data.unwrap_or_default(), "configmap")?)
+    } else if let Some(r) = &from.secret {
+        let s = Api::<Secret>::namespaced(client.clone(), namespace).get_opt(&r.name).await?.ok_or_else(|| {
+            Error::Invalid(format!("spec.target.template.templateFrom[{index}].secret: Secret {:?} does not exist in namespace {namespace:?}", r.name))
+        })?;
+        let data: BTreeMap<String, String> = s
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+            .collect();
+        (format!("secret {}", r.name), items(r, &data, "secret")?)
+    } else {
+        return Ok(());
+    };
+    for (key, text, scope) in texts {
+        match scope {
+            TemplateScope::Values => {
+                let value = render_bytes(&key, &text, context)?;
+                store(content, target, key, decoded(value, decode)?)?;
+            }
+            TemplateScope::KeysAndValues => {
+                let rendered = render_string(&key, &text, context)?;
+                store_yaml_map(&rendered, &source, target, decode, content)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn items(r: &TemplateRef, data: &BTreeMap<String, String>, what: &str) -> Result<Vec<(String, String, TemplateScope)>, Error> {
+    r.items
+        .iter()
+        .map(|item| {
+            data.get(&item.key)
+                .map(|text| (item.key.clone(), text.clone(), item.template_as))
+                .ok_or_else(|| Error::Invalid(format!("error in {what} {}: missing key {}", r.name, item.key)))
+        })
+        .collect()
+}
+
+fn store_yaml_map(
+    rendered: &str,
+    source: &str,
+    target: Target,
+    decode: Option<esox_api::v1::DecodingStrategy>,
+    content: &mut Content,
+) -> Result<(), Error> {
+    let map: BTreeMap<String, serde_json::Value> = serde_saphyr::from_str(rendered).map_err(|e| {
+        Error::Invalid(format!("template from {source} did not render a YAML map of keys to values: {e}"))
+    })?;
+    for (k, v) in map {
+        let text = match v {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        store(content, target, k, decoded(text.into_bytes(), decode)?)?;
+    }
+    Ok(())
+}
+
+fn store(content: &mut Content, target: Target, key: String, value: Vec<u8>) -> Result<(), Error> {
+    match target {
+        Target::Data => {
+            content.data.insert(key, value);
+        }
+        Target::Annotations | Target::Labels => {
+            let text = String::from_utf8(value)
+                .map_err(|_| Error::Invalid(format!("template output for metadata key {key:?} is not text")))?;
+            let map = if target == Target::Labels { &mut content.labels } else { &mut content.annotations };
+            map.insert(key, text);
+        }
+    }
+    Ok(())
+}
+
+fn decoded(value: Vec<u8>, strategy: Option<esox_api::v1::DecodingStrategy>) -> Result<Vec<u8>, Error> {
+    use esox_api::v1::DecodingStrategy as D;
+    use esox_core::decoding::DecodingStrategy as C;
+    let s = match strategy {
+        None | Some(D::None) => return Ok(value),
+        Some(D::Auto) => C::Auto,
+        Some(D::Base64) => C::Base64,
+        Some(D::Base64Url) => C::Base64Url,
+    };
+    esox_core::decoding::decode(s, &value).map_err(|e| Error::Invalid(format!("valuesDecodingStrategy: {e}")))
+}
+
+fn render_bytes(name: &str, text: &str, context: &Value) -> Result<Vec<u8>, Error> {
+    Template::parse(name, text, None)
+        .and_then(|t| t.execute_bytes(context))
+        .map_err(|e| Error::Invalid(format!("spec.target.template: {e}")))
+}
+
+fn render_string(name: &str, text: &str, context: &Value) -> Result<String, Error> {
+    Template::parse(name, text, None)
+        .and_then(|t| t.execute(context))
+        .map_err(|e| Error::Invalid(format!("spec.target.template: {e}")))
+}
