@@ -681,6 +681,12 @@ mod tests {
             .await
             .expect("unknown");
         assert_eq!(unknown, ValidationResult::Unknown);
+        let (_, reason) = client(&p, &v(Some(1)))
+            .await
+            .validate_with_reason()
+            .await
+            .expect("unknown");
+        assert!(reason.expect("reason").contains("validationResult is 1"));
         assert!(client(&p, &v(Some(2))).await.validate().await.is_err());
     }
 

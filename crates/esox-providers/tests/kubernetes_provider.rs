@@ -460,6 +460,14 @@ async fn validation_unknown_when_the_review_fails() {
         cl.validate().await.expect("unknown"),
         ValidationResult::Unknown
     );
+    let (result, reason) = cl.validate_with_reason().await.expect("unknown");
+    assert_eq!(result, ValidationResult::Unknown);
+    let reason = reason.expect("a reason");
+    assert!(
+        reason.contains("could not verify if client is valid"),
+        "{reason}"
+    );
+    assert!(reason.contains("injected fault (500)"), "{reason}");
 }
 
 #[tokio::test]
@@ -732,4 +740,87 @@ async fn client_certificate_auth() {
 fn base64_of(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test]
+async fn push_carries_type_and_merges_metadata() {
+    let platform = cluster().await;
+    let dev = cluster().await;
+    let s = cross_cluster(&platform, &dev).await;
+    // An existing remote Secret with metadata of its own.
+    dev.secret(
+        "foo",
+        json!({"metadata": {"name": "registry", "labels": {"owner": "dev"}, "annotations": {"keep": "me"}},
+               "type": "kubernetes.io/dockerconfigjson",
+               "stringData": {".dockerconfigjson": "{\"auths\":{}}"}}),
+    )
+    .await;
+    let cl = client(&platform, &s, Some("foo")).await;
+    let local = LocalSecret {
+        name: "registry".into(),
+        namespace: "foo".into(),
+        type_: "kubernetes.io/dockerconfigjson".into(),
+        data: BTreeMap::from([(
+            ".dockerconfigjson".to_owned(),
+            br#"{"auths":{"r.example":{}}}"#.to_vec(),
+        )]),
+        labels: BTreeMap::from([("app".to_owned(), "web".to_owned())]),
+        annotations: BTreeMap::new(),
+    };
+    let entry = PushEntry {
+        secret_key: None,
+        remote_ref: remote("registry", None),
+        metadata: Some(
+            json!({"apiVersion": "kubernetes.external-secrets.io/v1alpha1", "kind": "PushSecretMetadata",
+                              "spec": {"labels": {"pushed-by": "esox"}}}),
+        ),
+    };
+    cl.push_secret(&local, &entry).await.expect("push");
+    let got = dev.get_secret("foo", "registry").await.expect("remote");
+    assert_eq!(got.type_.as_deref(), Some("kubernetes.io/dockerconfigjson"));
+    let labels = got.metadata.labels.expect("labels");
+    assert_eq!(
+        labels.into_iter().collect::<Vec<_>>(),
+        vec![
+            ("app".to_owned(), "web".to_owned()),
+            ("owner".to_owned(), "dev".to_owned()),
+            ("pushed-by".to_owned(), "esox".to_owned()),
+        ]
+    );
+    assert_eq!(got.metadata.annotations.expect("annotations")["keep"], "me");
+    assert_eq!(
+        got.data.expect("data")[".dockerconfigjson"].0,
+        br#"{"auths":{"r.example":{}}}"#
+    );
+    // Metadata of another kind is refused with the field named.
+    let bad = PushEntry {
+        metadata: Some(json!({"apiVersion": "v1", "kind": "PushSecretMetadata", "spec": {}})),
+        ..entry
+    };
+    let e = cl
+        .push_secret(&local, &bad)
+        .await
+        .expect_err("bad metadata");
+    assert!(e.to_string().contains("unexpected apiVersion"), "{e}");
+}
+
+#[tokio::test]
+async fn extract_with_property_json_encodes_fields() {
+    let c = cluster().await;
+    let s = seed_cluster_store(&c).await;
+    let cl = client(&c, &s, Some("bar")).await;
+    let map = cl
+        .get_secret_map(&rref("my-secret", Some("config")))
+        .await
+        .expect("extract property");
+    assert_eq!(map.keys().collect::<Vec<_>>(), vec!["db"]);
+    assert_eq!(text(&map["db"]), r#"{"host":"h","port":5432}"#);
+    let e = cl
+        .get_secret_map(&rref("my-secret", Some("username")))
+        .await
+        .expect_err("not JSON");
+    assert_eq!(
+        e.to_string(),
+        "failed to unmarshal secret: invalid JSON format"
+    );
 }

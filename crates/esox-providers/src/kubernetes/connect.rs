@@ -495,6 +495,52 @@ mod tests {
         assert_ne!(cache_key(&split_a), cache_key(&split_b));
     }
 
+    #[tokio::test]
+    async fn kubeconfig_naming_kubernetes_default_uses_the_local_cluster() {
+        let ca = "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n";
+        let ctx = ClientContext {
+            kube: kube::Client::try_from(kube::Config::new(
+                "https://127.0.0.1:9".parse().expect("uri"),
+            ))
+            .expect("client"),
+            namespace: None,
+            local_cluster: std::sync::Arc::new(crate::LocalCluster {
+                url: "https://127.0.0.1:7443".into(),
+                ca_pem: Some(ca.as_bytes().to_vec()),
+            }),
+        };
+        let text = kubeconfig("", "    token: abc\n")
+            .replace("https://127.0.0.1:6443", "https://kubernetes.default.svc");
+        let conn = from_kubeconfig(text.as_bytes(), "secret a/b key c", "id".into(), &ctx)
+            .expect("connection");
+        assert_eq!(conn.server, "https://127.0.0.1:7443");
+        assert_eq!(
+            conn.config.cluster_url.to_string(),
+            "https://127.0.0.1:7443/"
+        );
+        assert_eq!(
+            conn.config.root_cert,
+            Some(vec![vec![0x30, 0x03, 0x02, 0x01, 0x00]])
+        );
+
+        let remote = from_kubeconfig(
+            kubeconfig("", "    token: abc\n").as_bytes(),
+            "secret a/b key c",
+            "id".into(),
+            &ctx,
+        )
+        .expect("connection");
+        assert_eq!(remote.server, "https://127.0.0.1:6443");
+        assert_eq!(remote.config.root_cert, None);
+
+        let err = from_kubeconfig(b"clusters: [", "secret a/b key c", "id".into(), &ctx)
+            .expect_err("not YAML");
+        assert!(
+            err.to_string().contains("does not hold a valid kubeconfig"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn one_auth_method_exactly() {
         use esox_api::meta::{SecretKeySelector, ServiceAccountSelector};

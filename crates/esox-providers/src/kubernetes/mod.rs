@@ -4,6 +4,18 @@
 //! The read and write semantics live in esox-core (`property`, `push_merge`); this module does
 //! the I/O: resolving the connection (server, CA, credentials), the API calls, validation
 //! through SelfSubjectRulesReview / SelfSubjectAccessReview, and a watch on the namespace.
+//!
+//! Where esox differs from ESO, on purpose:
+//! - a store without `server` or `server.url`, or with one of the `kubernetes.default[.svc[...]]`
+//!   names, talks to the cluster esox uses ([`crate::LocalCluster`]), with that cluster's CA
+//!   when the store names none (so the "no CA" warning is only given for other servers);
+//! - ServiceAccount tokens are cached per (issuer, namespace, name, audiences) and renewed
+//!   when less than a third of their lifetime is left, instead of one TokenRequest per client;
+//! - request clients are shared between connections with identical server, CA and
+//!   credentials, so reconciles reuse HTTPS connections;
+//! - a kubeconfig from `authRef` may not use exec or auth-provider plugins, files on esox's
+//!   host, or `insecure-skip-tls-verify`;
+//! - [`crate::SecretsClient::watch`] streams the names of changed Secrets.
 
 mod client;
 mod connect;
