@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use esox_api::labels::{ANNOTATION_FORCE_SYNC, FINALIZER_CLUSTER_EXTERNAL_SECRET};
 use esox_api::v1::{
-    ClusterCondition, ClusterExternalSecret, ClusterExternalSecretStatus, ExternalSecret, NamespaceFailure,
+    ClusterCondition, ClusterExternalSecret, ClusterExternalSecretStatus, ExternalSecret,
+    NamespaceFailure,
 };
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Namespace;
@@ -30,10 +31,17 @@ use crate::selector;
 
 /// Reconciles one ClusterExternalSecret.
 #[tracing::instrument(skip_all, fields(name = ces.name_any()))]
-pub async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile(
+    ces: Arc<ClusterExternalSecret>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
     let name = ces.name_any();
     let api: Api<ClusterExternalSecret> = Api::all(ctx.client.clone());
-    let child_name = ces.spec.external_secret_name.clone().unwrap_or_else(|| name.clone());
+    let child_name = ces
+        .spec
+        .external_secret_name
+        .clone()
+        .unwrap_or_else(|| name.clone());
     let status = ces.status.clone().unwrap_or_default();
 
     if ces.metadata.deletion_timestamp.is_some() {
@@ -46,21 +54,32 @@ pub async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Re
         }
         return remove_finalizer(&api, &ces).await;
     }
-    if !ces.finalizers().iter().any(|f| f == FINALIZER_CLUSTER_EXTERNAL_SECRET) {
+    if !ces
+        .finalizers()
+        .iter()
+        .any(|f| f == FINALIZER_CLUSTER_EXTERNAL_SECRET)
+    {
         let mut finalizers = ces.finalizers().to_vec();
         finalizers.push(FINALIZER_CLUSTER_EXTERNAL_SECRET.to_owned());
         let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": ces.resource_version()}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
     }
 
     // A renamed child: remove the old one everywhere.
-    if let Some(old) = status.external_secret_name.as_deref().filter(|old| *old != child_name) {
+    if let Some(old) = status
+        .external_secret_name
+        .as_deref()
+        .filter(|old| *old != child_name)
+    {
         for ns in &status.provisioned_namespaces {
             delete_child(&ctx, &ces, ns, old).await?;
         }
     }
 
-    let namespaces = Api::<PartialObjectMeta<Namespace>>::all(ctx.client.clone()).list_metadata(&ListParams::default()).await?;
+    let namespaces = Api::<PartialObjectMeta<Namespace>>::all(ctx.client.clone())
+        .list_metadata(&ListParams::default())
+        .await?;
     let mut targets = BTreeSet::new();
     let mut terminating = BTreeSet::new();
     for ns in &namespaces.items {
@@ -73,7 +92,11 @@ pub async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Re
             }
         }
     }
-    for ns in status.provisioned_namespaces.iter().filter(|ns| !targets.contains(*ns) && !terminating.contains(*ns)) {
+    for ns in status
+        .provisioned_namespaces
+        .iter()
+        .filter(|ns| !targets.contains(*ns) && !terminating.contains(*ns))
+    {
         delete_child(&ctx, &ces, ns, &child_name).await?;
     }
 
@@ -82,7 +105,10 @@ pub async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Re
     for ns in &targets {
         match ensure_child(&ctx, &ces, ns, &child_name).await {
             Ok(()) => provisioned.push(ns.clone()),
-            Err(reason) => failed.push(NamespaceFailure { namespace: ns.clone(), reason: Some(reason) }),
+            Err(reason) => failed.push(NamespaceFailure {
+                namespace: ns.clone(),
+                reason: Some(reason),
+            }),
         }
     }
     let ready = failed.is_empty();
@@ -98,7 +124,8 @@ pub async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Re
     };
     if ces.status.as_ref() != Some(&new_status) {
         let patch = json!({ "status": new_status });
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
     }
     let interval = ces
         .spec
@@ -106,18 +133,33 @@ pub async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Re
         .as_deref()
         .and_then(|d| esox_core::duration::parse(d).ok())
         .filter(|n| *n > 0)
-        .map_or(Duration::from_secs(3600), |n| Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX)));
+        .map_or(Duration::from_secs(3600), |n| {
+            Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX))
+        });
     Ok(Action::requeue(interval))
 }
 
 /// Whether namespace `ns` is selected (names, the deprecated selector and the selectors are ORed).
 fn matches(ces: &ClusterExternalSecret, ns: &str, labels: &BTreeMap<String, String>) -> bool {
     ces.spec.namespaces.iter().any(|n| n == ns)
-        || ces.spec.namespace_selector.as_ref().is_some_and(|s| selector::matches(s, labels))
-        || ces.spec.namespace_selectors.iter().any(|s| selector::matches(s, labels))
+        || ces
+            .spec
+            .namespace_selector
+            .as_ref()
+            .is_some_and(|s| selector::matches(s, labels))
+        || ces
+            .spec
+            .namespace_selectors
+            .iter()
+            .any(|s| selector::matches(s, labels))
 }
 
-async fn ensure_child(ctx: &Context, ces: &ClusterExternalSecret, ns: &str, name: &str) -> Result<(), String> {
+async fn ensure_child(
+    ctx: &Context,
+    ces: &ClusterExternalSecret,
+    ns: &str,
+    name: &str,
+) -> Result<(), String> {
     let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), ns);
     let existing = api.get_opt(name).await.map_err(|e| e.to_string())?;
     if let Some(es) = &existing
@@ -125,7 +167,11 @@ async fn ensure_child(ctx: &Context, ces: &ClusterExternalSecret, ns: &str, name
     {
         return Err("external secret already exists in namespace".to_owned());
     }
-    let meta = ces.spec.external_secret_metadata.clone().unwrap_or_default();
+    let meta = ces
+        .spec
+        .external_secret_metadata
+        .clone()
+        .unwrap_or_default();
     let mut annotations = meta.annotations;
     if let Some(v) = ces.annotations().get(ANNOTATION_FORCE_SYNC) {
         annotations.insert(ANNOTATION_FORCE_SYNC.to_owned(), v.clone());
@@ -136,11 +182,23 @@ async fn ensure_child(ctx: &Context, ces: &ClusterExternalSecret, ns: &str, name
     desired.metadata.annotations = (!annotations.is_empty()).then_some(annotations);
     desired.metadata.owner_references = ces.controller_owner_ref(&()).map(|r| vec![r]);
     match existing {
-        None => api.create(&PostParams::default(), &desired).await.map(|_| ()).map_err(|e| e.to_string()),
+        None => api
+            .create(&PostParams::default(), &desired)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         Some(es) => {
             let unchanged = es.spec == desired.spec
-                && es.metadata.labels.clone().unwrap_or_default() == desired.metadata.labels.clone().unwrap_or_default()
-                && es.metadata.annotations.clone().unwrap_or_default().into_iter().filter(|(k, _)| !k.starts_with("kubectl.kubernetes.io/")).collect::<BTreeMap<_, _>>()
+                && es.metadata.labels.clone().unwrap_or_default()
+                    == desired.metadata.labels.clone().unwrap_or_default()
+                && es
+                    .metadata
+                    .annotations
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|(k, _)| !k.starts_with("kubectl.kubernetes.io/"))
+                    .collect::<BTreeMap<_, _>>()
                     == desired.metadata.annotations.clone().unwrap_or_default();
             if unchanged {
                 return Ok(());
@@ -148,36 +206,67 @@ async fn ensure_child(ctx: &Context, ces: &ClusterExternalSecret, ns: &str, name
             desired.metadata.resource_version = es.metadata.resource_version.clone();
             desired.metadata.finalizers = es.metadata.finalizers.clone();
             desired.status = es.status.clone();
-            api.replace(name, &PostParams::default(), &desired).await.map(|_| ()).map_err(|e| e.to_string())
+            api.replace(name, &PostParams::default(), &desired)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
     }
 }
 
 fn controlled_by(es: &ExternalSecret, ces: &ClusterExternalSecret) -> bool {
     let uid = ces.metadata.uid.as_deref().unwrap_or_default();
-    es.owner_references().iter().any(|r| r.controller == Some(true) && r.uid == uid)
+    es.owner_references()
+        .iter()
+        .any(|r| r.controller == Some(true) && r.uid == uid)
 }
 
-async fn delete_child(ctx: &Context, ces: &ClusterExternalSecret, ns: &str, name: &str) -> Result<(), Error> {
+async fn delete_child(
+    ctx: &Context,
+    ces: &ClusterExternalSecret,
+    ns: &str,
+    name: &str,
+) -> Result<(), Error> {
     let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), ns);
     match api.get_opt(name).await? {
-        Some(es) if controlled_by(&es, ces) => match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(e.into()),
-        },
+        Some(es) if controlled_by(&es, ces) => {
+            match api.delete(name, &DeleteParams::default()).await {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
         _ => Ok(()),
     }
 }
 
-async fn remove_finalizer(api: &Api<ClusterExternalSecret>, ces: &ClusterExternalSecret) -> Result<Action, Error> {
-    if !ces.finalizers().iter().any(|f| f == FINALIZER_CLUSTER_EXTERNAL_SECRET) {
+async fn remove_finalizer(
+    api: &Api<ClusterExternalSecret>,
+    ces: &ClusterExternalSecret,
+) -> Result<Action, Error> {
+    if !ces
+        .finalizers()
+        .iter()
+        .any(|f| f == FINALIZER_CLUSTER_EXTERNAL_SECRET)
+    {
         return Ok(Action::await_change());
     }
-    let finalizers: Vec<String> =
-        ces.finalizers().iter().filter(|f| *f != FINALIZER_CLUSTER_EXTERNAL_SECRET).cloned().collect();
-    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": ces.resource_version()}});
-    match api.patch(&ces.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+    let finalizers: Vec<String> = ces
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER_CLUSTER_EXTERNAL_SECRET)
+        .cloned()
+        .collect();
+    let patch =
+        json!({"metadata": {"finalizers": finalizers, "resourceVersion": ces.resource_version()}});
+    match api
+        .patch(
+            &ces.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
         Ok(_) => Ok(Action::await_change()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(Action::await_change()),
         Err(e) => Err(e.into()),
@@ -190,19 +279,35 @@ fn error_policy(_ces: Arc<ClusterExternalSecret>, err: &Error, _ctx: Arc<Context
 }
 
 /// Runs the controller until `shutdown` resolves.
-pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
     let client = ctx.client.clone();
-    let controller = Controller::new(Api::<ClusterExternalSecret>::all(client.clone()), watcher::Config::default());
+    let controller = Controller::new(
+        Api::<ClusterExternalSecret>::all(client.clone()),
+        watcher::Config::default(),
+    );
     let store = controller.store();
     // Any namespace change may change which ClusterExternalSecrets select it.
     let map_ns = move |_ns: PartialObjectMeta<Namespace>| {
-        store.state().iter().map(|c| ObjectRef::from_obj(c.as_ref())).collect::<Vec<_>>()
+        store
+            .state()
+            .iter()
+            .map(|c| ObjectRef::from_obj(c.as_ref()))
+            .collect::<Vec<_>>()
     };
-    let namespaces = watcher(Api::<PartialObjectMeta<Namespace>>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .touched_objects();
+    let namespaces = watcher(
+        Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
     controller
-        .owns(Api::<ExternalSecret>::all(client), watcher::Config::default())
+        .owns(
+            Api::<ExternalSecret>::all(client),
+            watcher::Config::default(),
+        )
         .watches_stream(namespaces, map_ns)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)

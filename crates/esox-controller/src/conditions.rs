@@ -21,7 +21,13 @@ pub mod store {
 }
 
 /// Sets the condition of `type_`, keeping `lastTransitionTime` when the status does not change.
-pub fn set(conditions: &mut Vec<Condition>, type_: &str, status: bool, reason: &str, message: &str) {
+pub fn set(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+) {
     let status = if status { "True" } else { "False" };
     let now = Some(Time(jiff::Timestamp::now()));
     match conditions.iter_mut().find(|c| c.type_ == type_) {
@@ -45,5 +51,7 @@ pub fn set(conditions: &mut Vec<Condition>, type_: &str, status: bool, reason: &
 
 /// Whether the `Ready` condition is `True`.
 pub fn is_ready(conditions: &[Condition]) -> bool {
-    conditions.iter().any(|c| c.type_ == READY && c.status == "True")
+    conditions
+        .iter()
+        .any(|c| c.type_ == READY && c.status == "True")
 }

@@ -66,9 +66,15 @@ impl Context {
         client: kube::Client,
         options: Options,
         local_cluster: LocalCluster,
-    ) -> (Arc<Self>, mpsc::UnboundedReceiver<ObjectRef<ExternalSecret>>) {
+    ) -> (
+        Arc<Self>,
+        mpsc::UnboundedReceiver<ObjectRef<ExternalSecret>>,
+    ) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let reporter = |name: &str| Reporter { controller: name.to_owned(), instance: None };
+        let reporter = |name: &str| Reporter {
+            controller: name.to_owned(),
+            instance: None,
+        };
         let ctx = Context {
             es_recorder: Recorder::new(client.clone(), reporter("external-secrets")),
             store_recorder: Recorder::new(client.clone(), reporter("secret-store")),
@@ -93,11 +99,17 @@ impl Context {
 
     /// Takes (and clears) the "source changed" mark of `es`.
     pub fn take_source_changed(&self, es: &ObjectRef<ExternalSecret>) -> bool {
-        self.source_changed.lock().unwrap_or_else(|e| e.into_inner()).remove(es)
+        self.source_changed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(es)
     }
 
     fn mark_source_changed(&self, es: ObjectRef<ExternalSecret>) {
-        self.source_changed.lock().unwrap_or_else(|e| e.into_inner()).insert(es);
+        self.source_changed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(es);
     }
 
     /// Counts a failed reconcile of `es`; returns how many in a row.
@@ -110,7 +122,10 @@ impl Context {
 
     /// Forgets the failures of `es` after a success.
     pub fn reset_failures(&self, es: &ObjectRef<ExternalSecret>) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(es);
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(es);
     }
 
     /// Starts watching the remote location of `client` unless a watch for it already runs.
@@ -118,7 +133,10 @@ impl Context {
         let Some(key) = client.watch_key() else {
             return;
         };
-        let mut watches = self.remote_watches.lock().unwrap_or_else(|e| e.into_inner());
+        let mut watches = self
+            .remote_watches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if watches.get(&key).is_some_and(|h| !h.is_finished()) {
             return;
         }
@@ -154,7 +172,12 @@ impl Context {
 
 impl Drop for Context {
     fn drop(&mut self) {
-        for (_, h) in self.remote_watches.get_mut().unwrap_or_else(|e| e.into_inner()).drain() {
+        for (_, h) in self
+            .remote_watches
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+        {
             h.abort();
         }
     }

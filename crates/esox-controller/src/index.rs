@@ -82,12 +82,24 @@ impl Index {
                 remove(&mut inner.by_source, s, es);
             }
         }
-        inner.by_target.entry((ns, deps.target.clone())).or_default().insert(es.clone());
+        inner
+            .by_target
+            .entry((ns, deps.target.clone()))
+            .or_default()
+            .insert(es.clone());
         for s in &deps.stores {
-            inner.by_store.entry(s.clone()).or_default().insert(es.clone());
+            inner
+                .by_store
+                .entry(s.clone())
+                .or_default()
+                .insert(es.clone());
         }
         for s in &deps.sources {
-            inner.by_source.entry(s.clone()).or_default().insert(es.clone());
+            inner
+                .by_source
+                .entry(s.clone())
+                .or_default()
+                .insert(es.clone());
         }
         inner.deps.insert(es.clone(), deps);
     }
@@ -123,14 +135,24 @@ impl Index {
 
     pub fn for_store(&self, store: &StoreKey) -> Vec<EsRef> {
         let inner = self.lock();
-        inner.by_store.get(store).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        inner
+            .by_store
+            .get(store)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// ExternalSecrets that read `key` through `watch_key`, plus those that search it.
     pub fn for_source(&self, watch_key: &str, key: &str) -> Vec<EsRef> {
         let inner = self.lock();
-        let exact = SourceKey { watch_key: watch_key.to_owned(), key: Some(key.to_owned()) };
-        let any = SourceKey { watch_key: watch_key.to_owned(), key: None };
+        let exact = SourceKey {
+            watch_key: watch_key.to_owned(),
+            key: Some(key.to_owned()),
+        };
+        let any = SourceKey {
+            watch_key: watch_key.to_owned(),
+            key: None,
+        };
         let mut out: HashSet<EsRef> = HashSet::new();
         for k in [exact, any] {
             if let Some(s) = inner.by_source.get(&k) {
@@ -156,7 +178,10 @@ impl Index {
     /// Whether this resourceVersion is the one esox itself wrote.
     pub fn is_own_write(&self, namespace: &str, name: &str, resource_version: &str) -> bool {
         let inner = self.lock();
-        inner.written.get(&(namespace.to_owned(), name.to_owned())).map(String::as_str)
+        inner
+            .written
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .map(String::as_str)
             == Some(resource_version)
     }
 

@@ -27,18 +27,33 @@ pub struct Metrics {
 }
 
 fn name_ns(name: &str, namespace: &str) -> Labels {
-    vec![("name", name.to_owned()), ("namespace", namespace.to_owned())]
+    vec![
+        ("name", name.to_owned()),
+        ("namespace", namespace.to_owned()),
+    ]
 }
 
 impl Metrics {
-    fn with<F: FnOnce(&mut Family)>(&self, metric: &'static str, kind: &'static str, help: &'static str, f: F) {
+    fn with<F: FnOnce(&mut Family)>(
+        &self,
+        metric: &'static str,
+        kind: &'static str,
+        help: &'static str,
+        f: F,
+    ) {
         let mut families = self.families.lock().unwrap_or_else(|e| e.into_inner());
-        let family = families.entry(metric).or_insert_with(|| Family { help, kind, series: BTreeMap::new() });
+        let family = families.entry(metric).or_insert_with(|| Family {
+            help,
+            kind,
+            series: BTreeMap::new(),
+        });
         f(family);
     }
 
     fn inc(&self, metric: &'static str, help: &'static str, labels: Labels) {
-        self.with(metric, "counter", help, |f| *f.series.entry(labels).or_default() += 1.0);
+        self.with(metric, "counter", help, |f| {
+            *f.series.entry(labels).or_default() += 1.0
+        });
     }
 
     fn set(&self, metric: &'static str, help: &'static str, labels: Labels, value: f64) {
@@ -48,10 +63,24 @@ impl Metrics {
     }
 
     /// One ExternalSecret reconcile finished.
-    pub fn external_secret_reconciled(&self, name: &str, namespace: &str, took: Duration, ok: bool) {
-        self.inc("externalsecret_sync_calls_total", "Total number of ExternalSecret reconciles", name_ns(name, namespace));
+    pub fn external_secret_reconciled(
+        &self,
+        name: &str,
+        namespace: &str,
+        took: Duration,
+        ok: bool,
+    ) {
+        self.inc(
+            "externalsecret_sync_calls_total",
+            "Total number of ExternalSecret reconciles",
+            name_ns(name, namespace),
+        );
         if !ok {
-            self.inc("externalsecret_sync_calls_error", "Total number of failed ExternalSecret reconciles", name_ns(name, namespace));
+            self.inc(
+                "externalsecret_sync_calls_error",
+                "Total number of failed ExternalSecret reconciles",
+                name_ns(name, namespace),
+            );
         }
         self.set(
             "externalsecret_reconcile_duration",
@@ -63,7 +92,13 @@ impl Metrics {
 
     /// The Ready condition of an ExternalSecret changed (or was confirmed).
     pub fn external_secret_condition(&self, name: &str, namespace: &str, ready: bool) {
-        self.condition("externalsecret_status_condition", "Status conditions of ExternalSecrets", name, namespace, ready);
+        self.condition(
+            "externalsecret_status_condition",
+            "Status conditions of ExternalSecrets",
+            name,
+            namespace,
+            ready,
+        );
         if ready {
             self.last_success
                 .lock()
@@ -75,16 +110,37 @@ impl Metrics {
     /// The Ready condition of a store.
     pub fn store_condition(&self, cluster: bool, name: &str, namespace: &str, ready: bool) {
         if cluster {
-            self.condition("clustersecretstore_status_condition", "Status conditions of ClusterSecretStores", name, namespace, ready);
+            self.condition(
+                "clustersecretstore_status_condition",
+                "Status conditions of ClusterSecretStores",
+                name,
+                namespace,
+                ready,
+            );
         } else {
-            self.condition("secretstore_status_condition", "Status conditions of SecretStores", name, namespace, ready);
+            self.condition(
+                "secretstore_status_condition",
+                "Status conditions of SecretStores",
+                name,
+                namespace,
+                ready,
+            );
         }
     }
 
     /// A store reconcile finished.
     pub fn store_reconciled(&self, cluster: bool, name: &str, namespace: &str, took: Duration) {
-        let metric = if cluster { "clustersecretstore_reconcile_duration" } else { "secretstore_reconcile_duration" };
-        self.set(metric, "Duration of the last store reconcile, in nanoseconds", name_ns(name, namespace), took.as_nanos() as f64);
+        let metric = if cluster {
+            "clustersecretstore_reconcile_duration"
+        } else {
+            "secretstore_reconcile_duration"
+        };
+        self.set(
+            metric,
+            "Duration of the last store reconcile, in nanoseconds",
+            name_ns(name, namespace),
+            took.as_nanos() as f64,
+        );
     }
 
     /// A call to a provider's API.
@@ -106,13 +162,25 @@ impl Metrics {
         for family in families.values_mut() {
             family.series.retain(|labels, _| {
                 !(labels.iter().any(|(k, v)| *k == "name" && v == name)
-                    && labels.iter().any(|(k, v)| *k == "namespace" && v == namespace))
+                    && labels
+                        .iter()
+                        .any(|(k, v)| *k == "namespace" && v == namespace))
             });
         }
-        self.last_success.lock().unwrap_or_else(|e| e.into_inner()).remove(&(namespace.to_owned(), name.to_owned()));
+        self.last_success
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(namespace.to_owned(), name.to_owned()));
     }
 
-    fn condition(&self, metric: &'static str, help: &'static str, name: &str, namespace: &str, ready: bool) {
+    fn condition(
+        &self,
+        metric: &'static str,
+        help: &'static str,
+        name: &str,
+        namespace: &str,
+        ready: bool,
+    ) {
         for (status, value) in [("True", ready), ("False", !ready)] {
             let labels = vec![
                 ("name", name.to_owned()),
@@ -142,7 +210,11 @@ impl Metrics {
             out.push_str("# TYPE esox_externalsecret_last_sync_age_seconds gauge\n");
             for ((namespace, name), at) in last.iter() {
                 let age = now.duration_since(*at).unwrap_or_default().as_secs_f64();
-                let _ = writeln!(out, "esox_externalsecret_last_sync_age_seconds{} {age}", format_labels(&name_ns(name, namespace)));
+                let _ = writeln!(
+                    out,
+                    "esox_externalsecret_last_sync_age_seconds{} {age}",
+                    format_labels(&name_ns(name, namespace))
+                );
             }
         }
         out
@@ -155,7 +227,14 @@ fn format_labels(labels: &Labels) -> String {
     }
     let inner: Vec<String> = labels
         .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")))
+        .map(|(k, v)| {
+            format!(
+                "{k}=\"{}\"",
+                v.replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n")
+            )
+        })
         .collect();
     format!("{{{}}}", inner.join(","))
 }
@@ -171,13 +250,29 @@ mod tests {
         m.external_secret_condition("es", "ns", true);
         m.provider_call("Kubernetes", "GetSecret", true);
         let text = m.render();
-        assert!(text.contains("externalsecret_sync_calls_total{name=\"es\",namespace=\"ns\"} 1\n"), "{text}");
-        assert!(text.contains("externalsecret_sync_calls_error{name=\"es\",namespace=\"ns\"} 1\n"), "{text}");
-        assert!(text.contains("externalsecret_reconcile_duration{name=\"es\",namespace=\"ns\"} 2000000\n"), "{text}");
+        assert!(
+            text.contains("externalsecret_sync_calls_total{name=\"es\",namespace=\"ns\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("externalsecret_sync_calls_error{name=\"es\",namespace=\"ns\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "externalsecret_reconcile_duration{name=\"es\",namespace=\"ns\"} 2000000\n"
+            ),
+            "{text}"
+        );
         assert!(text.contains("externalsecret_status_condition{name=\"es\",namespace=\"ns\",condition=\"Ready\",status=\"True\"} 1\n"), "{text}");
         assert!(text.contains("externalsecret_status_condition{name=\"es\",namespace=\"ns\",condition=\"Ready\",status=\"False\"} 0\n"), "{text}");
         assert!(text.contains("externalsecret_provider_api_calls_count{provider=\"Kubernetes\",call=\"GetSecret\",status=\"success\"} 1\n"), "{text}");
-        assert!(text.contains("esox_externalsecret_last_sync_age_seconds{name=\"es\",namespace=\"ns\"} "), "{text}");
+        assert!(
+            text.contains(
+                "esox_externalsecret_last_sync_age_seconds{name=\"es\",namespace=\"ns\"} "
+            ),
+            "{text}"
+        );
         m.external_secret_deleted("es", "ns");
         assert!(!m.render().contains("name=\"es\""));
     }

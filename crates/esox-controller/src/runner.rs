@@ -20,7 +20,9 @@ impl Shutdown {
     }
 }
 
-fn signal(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + Sync + 'static {
+fn signal(
+    rx: &watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + Sync + 'static {
     let mut rx = rx.clone();
     async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -35,6 +37,12 @@ pub fn start(
     local_cluster: LocalCluster,
 ) -> (Arc<Context>, Shutdown, tokio::task::JoinHandle<()>) {
     let (ctx, triggers) = Context::new(client, options, local_cluster);
+    let weak = Arc::downgrade(&ctx);
+    esox_providers::metrics::set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
+        if let Some(ctx) = weak.upgrade() {
+            ctx.metrics.provider_call(provider, call, ok);
+        }
+    })));
     let (tx, rx) = watch::channel(false);
     let es = externalsecret::run(ctx.clone(), triggers, signal(&rx));
     let ss = secretstore::run::<SecretStore>(ctx.clone(), signal(&rx));

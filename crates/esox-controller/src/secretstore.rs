@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use esox_api::v1::{ClusterSecretStore, SecretStore, SecretStoreSpec, SecretStoreStatus, StoreKind};
+use esox_api::v1::{
+    ClusterSecretStore, SecretStore, SecretStoreSpec, SecretStoreStatus, StoreKind,
+};
 use esox_providers::{StoreInfo, ValidationResult, registry};
 use futures::StreamExt as _;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -25,7 +27,9 @@ use crate::index::StoreKey;
 use crate::stores::{self, ResolvedStore};
 
 /// The two store kinds, so one reconcile serves both.
-pub trait StoreObject: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static {
+pub trait StoreObject:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
+{
     const KIND: StoreKind;
     fn store_spec(&self) -> &SecretStoreSpec;
     fn store_status(&self) -> Option<&SecretStoreStatus>;
@@ -72,43 +76,79 @@ pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Resu
     let interval = refresh_interval(spec, &ctx)?;
     let namespace = store.namespace();
     let resolved = ResolvedStore {
-        key: StoreKey { kind: S::KIND, namespace: namespace.clone().unwrap_or_default(), name: store.name_any() },
-        info: StoreInfo { kind: S::KIND, name: store.name_any(), namespace: namespace.clone(), spec: spec.clone() },
+        key: StoreKey {
+            kind: S::KIND,
+            namespace: namespace.clone().unwrap_or_default(),
+            name: store.name_any(),
+        },
+        info: StoreInfo {
+            kind: S::KIND,
+            name: store.name_any(),
+            namespace: namespace.clone(),
+            spec: spec.clone(),
+        },
     };
     let mut status = store.store_status().cloned().unwrap_or_default();
     let outcome = validate(&ctx, &resolved).await;
     let (ready, why, event) = match &outcome {
         Ok((ValidationResult::Ready, _)) => (true, reason::VALID, None),
         Ok((ValidationResult::Unknown, _)) => (true, reason::VALIDATION_UNKNOWN, None),
-        Err((stage, e)) => (false, reason::INVALID_PROVIDER_CONFIG, Some(format!("{stage}: {e}"))),
+        Err((stage, e)) => (
+            false,
+            reason::INVALID_PROVIDER_CONFIG,
+            Some(format!("{stage}: {e}")),
+        ),
     };
     let message = match (&outcome, why) {
         (Ok(_), reason::VALID) => "store validated".to_owned(),
         (Ok(_), _) => "could not determine validation status".to_owned(),
         (Err(_), _) => event.clone().unwrap_or_default(),
     };
-    conditions::set(&mut status.conditions, conditions::READY, ready, why, &message);
+    conditions::set(
+        &mut status.conditions,
+        conditions::READY,
+        ready,
+        why,
+        &message,
+    );
     if let Ok((_, caps)) = &outcome {
         status.capabilities = Some(*caps);
     }
     let cluster = S::KIND == StoreKind::ClusterSecretStore;
     let ns = namespace.clone().unwrap_or_default();
-    ctx.metrics.store_condition(cluster, &store.name_any(), &ns, ready);
+    ctx.metrics
+        .store_condition(cluster, &store.name_any(), &ns, ready);
     let changed = store.store_status() != Some(&status);
     if changed {
         let api = S::api(ctx.client.clone(), namespace.as_deref());
         let patch = json!({ "status": status });
-        api.patch_status(&store.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        api.patch_status(
+            &store.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
         let (type_, reason, note) = match &event {
             None => (EventType::Normal, "Valid", "store validated".to_owned()),
             Some(e) => (EventType::Warning, "InvalidProviderConfig", e.clone()),
         };
-        let ev = Event { type_, reason: reason.to_owned(), note: Some(note), action: "Validate".to_owned(), secondary: None };
-        if let Err(e) = ctx.store_recorder.publish(&ev, &store.object_ref(&())).await {
+        let ev = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: "Validate".to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = ctx
+            .store_recorder
+            .publish(&ev, &store.object_ref(&()))
+            .await
+        {
             tracing::debug!(error = %e, "could not publish event");
         }
     }
-    ctx.metrics.store_reconciled(cluster, &store.name_any(), &ns, started.elapsed());
+    ctx.metrics
+        .store_reconciled(cluster, &store.name_any(), &ns, started.elapsed());
     match outcome {
         Ok(_) => Ok(Action::requeue(interval)),
         // Retry a broken store sooner than its refresh interval, but not in a tight loop.
@@ -120,10 +160,21 @@ async fn validate(
     ctx: &Context,
     store: &ResolvedStore,
 ) -> Result<(ValidationResult, esox_api::v1::Capabilities), (&'static str, String)> {
-    let provider = registry::provider_for(&store.info.spec).map_err(|e| ("unable to create client", e.to_string()))?;
-    provider.validate_store(&store.info).map_err(|e| ("invalid store", e.to_string()))?;
-    let client = stores::client(ctx, store, None).await.map_err(|e| ("unable to create client", e.to_string()))?;
-    let result = client.validate().await.map_err(|e| ("unable to validate store", e.to_string()))?;
+    let provider = registry::provider_for(&store.info.spec)
+        .map_err(|e| ("unable to create client", e.to_string()))?;
+    provider
+        .validate_store(&store.info)
+        .map_err(|e| ("invalid store", e.to_string()))?;
+    let client = stores::client(ctx, store, None)
+        .await
+        .map_err(|e| ("unable to create client", e.to_string()))?;
+    let (result, why) = client
+        .validate_with_reason()
+        .await
+        .map_err(|e| ("unable to validate store", e.to_string()))?;
+    if let Some(why) = why {
+        tracing::info!(reason = %why, "store validation result");
+    }
     Ok((result, provider.capabilities()))
 }
 
@@ -140,7 +191,9 @@ fn refresh_interval(spec: &SecretStoreSpec, ctx: &Context) -> Result<Duration, E
             Some(Duration::from_nanos(u64::try_from(nanos).unwrap_or(0)))
         }
     };
-    Ok(parsed.filter(|d| !d.is_zero()).unwrap_or(ctx.options.store_requeue_interval))
+    Ok(parsed
+        .filter(|d| !d.is_zero())
+        .unwrap_or(ctx.options.store_requeue_interval))
 }
 
 fn error_policy<S: StoreObject>(_store: Arc<S>, err: &Error, _ctx: Arc<Context>) -> Action {
@@ -149,22 +202,30 @@ fn error_policy<S: StoreObject>(_store: Arc<S>, err: &Error, _ctx: Arc<Context>)
 }
 
 /// Runs the controller of one store kind until `shutdown` resolves.
-pub async fn run<S: StoreObject>(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static)
-where
-    S: kube::Resource<Scope = kube::core::NamespaceResourceScope> + Sized,
+pub async fn run<S>(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) where
+    S: StoreObject + kube::Resource<Scope = kube::core::NamespaceResourceScope>,
 {
     let api = Api::<S>::all(ctx.client.clone());
     run_api(api, ctx, shutdown).await;
 }
 
 /// Same as [`run`] for the cluster-scoped kind.
-pub async fn run_cluster(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+pub async fn run_cluster(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
     let api = Api::<ClusterSecretStore>::all(ctx.client.clone());
     run_api(api, ctx, shutdown).await;
 }
 
-async fn run_api<S: StoreObject>(api: Api<S>, ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static)
-where
+async fn run_api<S: StoreObject>(
+    api: Api<S>,
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) where
     S::DynamicType: Default,
 {
     Controller::new(api, watcher::Config::default())

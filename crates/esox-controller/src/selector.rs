@@ -52,7 +52,10 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -76,7 +79,11 @@ mod tests {
     fn not_in_and_existence() {
         let req = |op: &str, values: Option<Vec<String>>| LabelSelector {
             match_labels: None,
-            match_expressions: Some(vec![LabelSelectorRequirement { key: "k".into(), operator: op.into(), values }]),
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "k".into(),
+                operator: op.into(),
+                values,
+            }]),
         };
         let v = Some(vec!["a".to_owned()]);
         assert!(matches(&req("NotIn", v.clone()), &labels(&[])));

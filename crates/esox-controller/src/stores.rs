@@ -30,7 +30,8 @@ pub async fn resolve(
     let name = store_ref.name.as_str();
     if name.is_empty() {
         return Err(Error::Invalid(
-            "no store named: set spec.secretStoreRef.name (or a sourceRef.storeRef on every entry)".into(),
+            "no store named: set spec.secretStoreRef.name (or a sourceRef.storeRef on every entry)"
+                .into(),
         ));
     }
     let (spec, status_conditions, key) = match kind {
@@ -42,7 +43,11 @@ pub async fn resolve(
                 ))
             })?;
             let conds = store.status.map(|s| s.conditions).unwrap_or_default();
-            let key = StoreKey { kind, namespace: namespace.to_owned(), name: name.to_owned() };
+            let key = StoreKey {
+                kind,
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            };
             (store.spec, conds, key)
         }
         StoreKind::ClusterSecretStore => {
@@ -53,7 +58,11 @@ pub async fn resolve(
                 ))
             })?;
             let conds = store.status.map(|s| s.conditions).unwrap_or_default();
-            let key = StoreKey { kind, namespace: String::new(), name: name.to_owned() };
+            let key = StoreKey {
+                kind,
+                namespace: String::new(),
+                name: name.to_owned(),
+            };
             (store.spec.store, conds, key)
         }
     };
@@ -91,13 +100,19 @@ async fn check_namespace_conditions(
     store: &str,
     namespace: &str,
 ) -> Result<(), Error> {
-    let ns = Api::<Namespace>::all(ctx.client.clone()).get(namespace).await?;
+    let ns = Api::<Namespace>::all(ctx.client.clone())
+        .get(namespace)
+        .await?;
     let labels = ns.metadata.labels.unwrap_or_default();
     for cond in &spec.conditions {
         if cond.namespaces.iter().any(|n| n == namespace) {
             return Ok(());
         }
-        if cond.namespace_selector.as_ref().is_some_and(|s| selector::matches(s, &labels)) {
+        if cond
+            .namespace_selector
+            .as_ref()
+            .is_some_and(|s| selector::matches(s, &labels))
+        {
             return Ok(());
         }
         for pattern in &cond.namespace_regexes {

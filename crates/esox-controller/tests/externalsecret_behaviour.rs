@@ -15,8 +15,14 @@ use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a1_a2_data_with_property_and_default_target_name() {
     let env = Env::start().await;
-    apply(&env.client, &fake_store("app", &[("db", r#"{"user":"admin","pass":"s3cr3t"}"#)])).await;
-    apply(&env.client, r#"
+    apply(
+        &env.client,
+        &fake_store("app", &[("db", r#"{"user":"admin","pass":"s3cr3t"}"#)]),
+    )
+    .await;
+    apply(
+        &env.client,
+        r#"
 apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata: {name: db-creds, namespace: app, labels: {team: a}}
@@ -26,14 +32,25 @@ spec:
   data:
     - {secretKey: password, remoteRef: {key: db, property: pass}}
     - {secretKey: user, remoteRef: {key: db, property: user}}
-"#).await;
-    let s = env.secret_where("app", "db-creds", |_| true).await.expect("target named like the ExternalSecret");
+"#,
+    )
+    .await;
+    let s = env
+        .secret_where("app", "db-creds", |_| true)
+        .await
+        .expect("target named like the ExternalSecret");
     assert_eq!(value(&s, "password").unwrap(), b"s3cr3t");
     assert_eq!(value(&s, "user").unwrap(), b"admin");
     assert_eq!(s.type_.as_deref(), Some("Opaque"));
     let labels = s.metadata.labels.clone().unwrap();
-    assert_eq!(labels["team"], "a", "the ExternalSecret's labels are copied when there is no template");
-    assert_eq!(labels["reconcile.external-secrets.io/created-by"], esox_core::hash::created_by_hash("app", "db-creds"));
+    assert_eq!(
+        labels["team"], "a",
+        "the ExternalSecret's labels are copied when there is no template"
+    );
+    assert_eq!(
+        labels["reconcile.external-secrets.io/created-by"],
+        esox_core::hash::created_by_hash("app", "db-creds")
+    );
     let (reason, _) = env.es_ready("app", "db-creds", "True").await.unwrap();
     assert_eq!(reason, "SecretSynced");
 }
@@ -41,7 +58,17 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a4_a5_templates_shape_the_secret_with_precedence() {
     let env = Env::start().await;
-    apply(&env.client, &fake_store("app", &[("registry", r#"{"user":"bot","token":"t0k"}"#), ("plain", "v")])).await;
+    apply(
+        &env.client,
+        &fake_store(
+            "app",
+            &[
+                ("registry", r#"{"user":"bot","token":"t0k"}"#),
+                ("plain", "v"),
+            ],
+        ),
+    )
+    .await;
     apply(&env.client, r#"
 apiVersion: v1
 kind: ConfigMap
@@ -69,15 +96,25 @@ spec:
         .dockerconfigjson: '{"auths":{"reg.example":{"auth":"{{ printf "%s:%s" .user .token | b64enc }}"}}}'
         overridden: "template.data"
 "#).await;
-    let s = env.secret_where("app", "pull", |_| true).await.expect("templated target");
+    let s = env
+        .secret_where("app", "pull", |_| true)
+        .await
+        .expect("templated target");
     assert_eq!(s.type_.as_deref(), Some("kubernetes.io/dockerconfigjson"));
     assert_eq!(
         String::from_utf8(value(&s, ".dockerconfigjson").unwrap()).unwrap(),
         r#"{"auths":{"reg.example":{"auth":"Ym90OnQwaw=="}}}"#
     );
     assert_eq!(value(&s, "from-configmap").unwrap(), b"bot");
-    assert_eq!(value(&s, "overridden").unwrap(), b"template.data", "template.data beats templateFrom");
-    assert!(value(&s, "user").is_none(), "mergePolicy Replace drops the raw keys");
+    assert_eq!(
+        value(&s, "overridden").unwrap(),
+        b"template.data",
+        "template.data beats templateFrom"
+    );
+    assert!(
+        value(&s, "user").is_none(),
+        "mergePolicy Replace drops the raw keys"
+    );
     assert_eq!(s.metadata.labels.as_ref().unwrap()["owner"], "bot");
     assert_eq!(s.metadata.annotations.as_ref().unwrap()["note"], "static");
 }
@@ -98,13 +135,29 @@ spec:
       data: {out: "{{ .a }}"}
 "#;
     apply(&env.client, es).await;
-    env.secret_where("app", "t", |s| value(s, "out").as_deref() == Some(b"1")).await.expect("first render");
-    apply(&env.client, &es.replace("{{ .a }}", "line one\\n{{ .missing }}")).await;
-    let (reason, message) = env.es_ready("app", "t", "False").await.expect("template error surfaces");
+    env.secret_where("app", "t", |s| value(s, "out").as_deref() == Some(b"1"))
+        .await
+        .expect("first render");
+    apply(
+        &env.client,
+        &es.replace("{{ .a }}", "line one\\n{{ .missing }}"),
+    )
+    .await;
+    let (reason, message) = env
+        .es_ready("app", "t", "False")
+        .await
+        .expect("template error surfaces");
     assert_eq!(reason, "SecretSyncedError");
-    assert!(message.contains("template: out:2:") && message.contains("missing"), "{message}");
+    assert!(
+        message.contains("template: out:2:") && message.contains("missing"),
+        "{message}"
+    );
     let s: Secret = env.api("app").get("t").await.unwrap();
-    assert_eq!(value(&s, "out").unwrap(), b"1", "a broken template never touches the target");
+    assert_eq!(
+        value(&s, "out").unwrap(),
+        b"1",
+        "a broken template never touches the target"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,10 +167,21 @@ async fn a6_drift_is_repaired_at_once() {
     apply(&env.client, "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: d, namespace: app}\nspec:\n  refreshInterval: 1h\n  secretStoreRef: {name: fake}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n").await;
     env.secret_where("app", "d", |_| true).await.unwrap();
     let secrets: kube::Api<Secret> = env.api("app");
-    secrets.patch("d", &PatchParams::default(), &Patch::Merge(serde_json::json!({"stringData": {"k": "tampered"}}))).await.unwrap();
-    env.secret_where("app", "d", |s| value(s, "k").as_deref() == Some(b"value")).await.expect("edit reverted");
+    secrets
+        .patch(
+            "d",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"stringData": {"k": "tampered"}})),
+        )
+        .await
+        .unwrap();
+    env.secret_where("app", "d", |s| value(s, "k").as_deref() == Some(b"value"))
+        .await
+        .expect("edit reverted");
     secrets.delete("d", &DeleteParams::default()).await.unwrap();
-    env.secret_where("app", "d", |s| value(s, "k").as_deref() == Some(b"value")).await.expect("deleted target recreated");
+    env.secret_where("app", "d", |s| value(s, "k").as_deref() == Some(b"value"))
+        .await
+        .expect("deleted target recreated");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,9 +194,18 @@ async fn a9_merge_policy_keeps_foreign_keys_and_never_creates() {
     assert_eq!(reason, "SecretMissing");
     let secrets: kube::Api<Secret> = env.api("app");
     assert!(secrets.get_opt("shared").await.unwrap().is_none());
-    let existing: Secret = serde_json::from_value(serde_json::json!({"metadata": {"name": "shared"}, "stringData": {"foreign": "keep"}})).unwrap();
-    secrets.create(&PostParams::default(), &existing).await.unwrap();
-    let s = env.secret_where("app", "shared", |s| value(s, "k").is_some()).await.expect("merged");
+    let existing: Secret = serde_json::from_value(
+        serde_json::json!({"metadata": {"name": "shared"}, "stringData": {"foreign": "keep"}}),
+    )
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &existing)
+        .await
+        .unwrap();
+    let s = env
+        .secret_where("app", "shared", |s| value(s, "k").is_some())
+        .await
+        .expect("merged");
     assert_eq!(value(&s, "foreign").unwrap(), b"keep");
     assert!(s.metadata.owner_references.unwrap_or_default().is_empty());
 }
@@ -160,16 +233,27 @@ async fn a11_orphan_outlives_its_external_secret() {
 async fn a13_missing_store_fails_clearly_then_recovers_when_it_appears() {
     let env = Env::start().await;
     apply(&env.client, "apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: e, namespace: app}\nspec:\n  secretStoreRef: {name: fake}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n").await;
-    let (reason, message) = env.es_ready("app", "e", "False").await.expect("error condition");
+    let (reason, message) = env
+        .es_ready("app", "e", "False")
+        .await
+        .expect("error condition");
     assert_eq!(reason, "SecretSyncedError");
-    assert!(message.starts_with("could not get secret data from provider"), "{message}");
-    assert!(message.contains("SecretStore \"fake\"") && message.contains("does not exist"), "{message}");
+    assert!(
+        message.starts_with("could not get secret data from provider"),
+        "{message}"
+    );
+    assert!(
+        message.contains("SecretStore \"fake\"") && message.contains("does not exist"),
+        "{message}"
+    );
     let events: kube::Api<k8s_openapi::api::events::v1::Event> = env.api("app");
     let warned = common::wait_until(Duration::from_secs(5), || {
         let events = events.clone();
         async move {
             let list = events.list(&Default::default()).await.ok()?;
-            list.items.into_iter().find(|e| e.reason.as_deref() == Some("UpdateFailed") && e.type_.as_deref() == Some("Warning"))
+            list.items.into_iter().find(|e| {
+                e.reason.as_deref() == Some("UpdateFailed") && e.type_.as_deref() == Some("Warning")
+            })
         }
     })
     .await;
@@ -177,18 +261,37 @@ async fn a13_missing_store_fails_clearly_then_recovers_when_it_appears() {
     // The store appears: the ExternalSecret recovers without waiting for its backoff.
     let started = std::time::Instant::now();
     apply(&env.client, &fake_store("app", &[("k", "v")])).await;
-    env.secret_where("app", "e", |s| value(s, "k").as_deref() == Some(b"v")).await.expect("recovered");
-    assert!(started.elapsed() < Duration::from_secs(5), "recovery took {:?}", started.elapsed());
+    env.secret_where("app", "e", |s| value(s, "k").as_deref() == Some(b"v"))
+        .await
+        .expect("recovered");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "recovery took {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a14_stores_of_another_controller_class_are_left_alone() {
     let env = Env::start().await;
-    apply(&env.client, &fake_store("app", &[("k", "v")]).replace("spec:\n  provider:", "spec:\n  controller: other\n  provider:")).await;
+    apply(
+        &env.client,
+        &fake_store("app", &[("k", "v")]).replace(
+            "spec:\n  provider:",
+            "spec:\n  controller: other\n  provider:",
+        ),
+    )
+    .await;
     apply(&env.client, "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: c, namespace: app}\nspec:\n  secretStoreRef: {name: fake}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let es: ExternalSecret = env.api("app").get("c").await.unwrap();
-    assert!(es.status.map(|s| s.conditions).unwrap_or_default().is_empty(), "no conditions on an unmanaged ExternalSecret");
+    assert!(
+        es.status
+            .map(|s| s.conditions)
+            .unwrap_or_default()
+            .is_empty(),
+        "no conditions on an unmanaged ExternalSecret"
+    );
     let secrets: kube::Api<Secret> = env.api("app");
     assert!(secrets.get_opt("c").await.unwrap().is_none());
 }
@@ -201,7 +304,9 @@ async fn a16_renamed_target_removes_the_old_secret() {
     apply(&env.client, es).await;
     env.secret_where("app", "first", |_| true).await.unwrap();
     apply(&env.client, &es.replace("name: first", "name: second")).await;
-    env.secret_where("app", "second", |_| true).await.expect("new target");
+    env.secret_where("app", "second", |_| true)
+        .await
+        .expect("new target");
     let secrets: kube::Api<Secret> = env.api("app");
     let gone = common::wait_until(Duration::from_secs(5), || {
         let secrets = secrets.clone();
@@ -220,8 +325,17 @@ async fn a21_steady_state_writes_nothing() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let es_api: kube::Api<ExternalSecret> = env.api("app");
     let secrets: kube::Api<Secret> = env.api("app");
-    let before = (es_api.get("s").await.unwrap().metadata.resource_version, secrets.get("s").await.unwrap().metadata.resource_version);
+    let before = (
+        es_api.get("s").await.unwrap().metadata.resource_version,
+        secrets.get("s").await.unwrap().metadata.resource_version,
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = (es_api.get("s").await.unwrap().metadata.resource_version, secrets.get("s").await.unwrap().metadata.resource_version);
-    assert_eq!(before, after, "neither the ExternalSecret nor its Secret was rewritten");
+    let after = (
+        es_api.get("s").await.unwrap().metadata.resource_version,
+        secrets.get("s").await.unwrap().metadata.resource_version,
+    );
+    assert_eq!(
+        before, after,
+        "neither the ExternalSecret nor its Secret was rewritten"
+    );
 }

@@ -56,10 +56,21 @@ stringData: {username: harbor, password: first}
 async fn seed_copy_from_foo_to_bar_follows_the_source_within_a_second() {
     let (cluster, client) = common::cluster().await;
     common::apply(&client, PREREQUISITES).await;
-    common::apply(&client, &common::seed("1-namespace-sync-clustersecretstore.yaml")).await;
-    common::apply(&client, &common::seed("2-namespace-sync-externalsecret.yaml")).await;
+    common::apply(
+        &client,
+        &common::seed("1-namespace-sync-clustersecretstore.yaml"),
+    )
+    .await;
+    common::apply(
+        &client,
+        &common::seed("2-namespace-sync-externalsecret.yaml"),
+    )
+    .await;
 
-    let local = esox_providers::LocalCluster { url: cluster.url(), ca_pem: Some(cluster.ca_pem().as_bytes().to_vec()) };
+    let local = esox_providers::LocalCluster {
+        url: cluster.url(),
+        ca_pem: Some(cluster.ca_pem().as_bytes().to_vec()),
+    };
     let (_ctx, shutdown, task) = runner::start(client.clone(), Options::default(), local);
 
     let css: Api<ClusterSecretStore> = Api::all(client.clone());
@@ -67,13 +78,21 @@ async fn seed_copy_from_foo_to_bar_follows_the_source_within_a_second() {
         let css = css.clone();
         async move {
             let s = css.get("foo-secret-store").await.ok()?;
-            let c = s.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+            let c = s
+                .status?
+                .conditions
+                .into_iter()
+                .find(|c| c.type_ == "Ready")?;
             (c.status == "True").then_some(c)
         }
     })
     .await;
     let store = css.get("foo-secret-store").await.unwrap();
-    assert!(ready.is_some(), "store never became Ready: {:?}", store.status);
+    assert!(
+        ready.is_some(),
+        "store never became Ready: {:?}",
+        store.status
+    );
     assert_eq!(ready.unwrap().reason.as_deref(), Some("Valid"));
 
     let bar: Api<Secret> = Api::namespaced(client.clone(), "bar");
@@ -84,7 +103,8 @@ async fn seed_copy_from_foo_to_bar_follows_the_source_within_a_second() {
     .await;
     let es: Api<ExternalSecret> = Api::namespaced(client.clone(), "bar");
     let status = es.get("pull-my-secret").await.unwrap().status;
-    let copied = copied.unwrap_or_else(|| panic!("target never created; ExternalSecret status: {status:?}"));
+    let copied =
+        copied.unwrap_or_else(|| panic!("target never created; ExternalSecret status: {status:?}"));
     let data = copied.data.clone().unwrap();
     assert_eq!(data["username"].0, b"harbor");
     assert_eq!(data["password"].0, b"first");
@@ -92,13 +112,29 @@ async fn seed_copy_from_foo_to_bar_follows_the_source_within_a_second() {
     assert_eq!(labels["reconcile.external-secrets.io/managed"], "true");
     assert_eq!(
         copied.metadata.annotations.as_ref().unwrap()["reconcile.external-secrets.io/data-hash"],
-        esox_core::hash::data_hash(&[("password".to_owned(), b"first".to_vec()), ("username".to_owned(), b"harbor".to_vec())].into())
+        esox_core::hash::data_hash(
+            &[
+                ("password".to_owned(), b"first".to_vec()),
+                ("username".to_owned(), b"harbor".to_vec())
+            ]
+            .into()
+        )
     );
     let owner = &copied.metadata.owner_references.as_ref().unwrap()[0];
-    assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("ExternalSecret", "pull-my-secret", Some(true)));
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.controller),
+        ("ExternalSecret", "pull-my-secret", Some(true))
+    );
     let status = status.unwrap();
-    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
-    assert_eq!((ready.status.as_str(), ready.reason.as_deref()), ("True", Some("SecretSynced")));
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_deref()),
+        ("True", Some("SecretSynced"))
+    );
     assert_eq!(status.binding.unwrap().name, "my-secret");
 
     // The source changes; with refreshInterval 1h ESO would wait an hour. esox follows at once.
@@ -108,7 +144,9 @@ async fn seed_copy_from_foo_to_bar_follows_the_source_within_a_second() {
         let value = format!("rotated-{round}");
         let started = Instant::now();
         let patch = serde_json::json!({"stringData": {"password": value}});
-        foo.patch("my-secret", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+        foo.patch("my-secret", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
         let arrived = common::wait_until(Duration::from_secs(5), || {
             let bar = bar.clone();
             let value = value.clone();

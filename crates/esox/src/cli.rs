@@ -73,7 +73,9 @@ pub enum LogFormat {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Plain => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -81,7 +83,10 @@ fn init_logs(format: LogFormat) {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -108,12 +113,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics_addr,
                 health_addr,
                 enable_flood_gate,
-                store_requeue_interval: std::time::Duration::from_secs(store_requeue_interval_seconds),
+                store_requeue_interval: std::time::Duration::from_secs(
+                    store_requeue_interval_seconds,
+                ),
             };
             runtime()?.block_on(crate::run::run(args))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Testcluster { addr, kubeconfig_out } => {
+        Command::Testcluster {
+            addr,
+            kubeconfig_out,
+        } => {
             init_logs(LogFormat::Plain);
             runtime()?
                 .block_on(esox_testcluster::run_standalone(addr, &kubeconfig_out))

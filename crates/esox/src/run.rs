@@ -54,7 +54,14 @@ pub fn local_cluster(config: &kube::Config) -> LocalCluster {
         }
         pem.into_bytes()
     });
-    LocalCluster { url: config.cluster_url.to_string().trim_end_matches('/').to_owned(), ca_pem }
+    LocalCluster {
+        url: config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_owned(),
+        ca_pem,
+    }
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -69,7 +76,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     tracing::info!(server = %local.url, class = %options.controller_class, "starting controllers");
     let (ctx, shutdown, task) = runner::start(client, options, local);
-    let probes = Arc::new(Probes { metrics: ctx.clone(), ready: AtomicBool::new(false) });
+    let probes = Arc::new(Probes {
+        metrics: ctx.clone(),
+        ready: AtomicBool::new(false),
+    });
     let metrics = serve::serve(args.metrics_addr, probes.clone()).await?;
     let health = if args.health_addr == args.metrics_addr {
         None

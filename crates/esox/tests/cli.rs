@@ -16,7 +16,11 @@ fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&[u8]>) -> (bool, Str
         .arg("--kubeconfig")
         .arg(kubeconfig)
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -25,17 +29,25 @@ fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&[u8]>) -> (bool, Str
         child.stdin.take().unwrap().write_all(input).unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
 fn seed(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/seed").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/seed")
+        .join(name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crds_install_with_kubectl_and_the_seed_manifests_apply_unchanged() {
-    let cluster = esox_testcluster::TestCluster::start(Default::default()).await.unwrap();
+    let cluster = esox_testcluster::TestCluster::start(Default::default())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     cluster.write_kubeconfig(&kubeconfig).unwrap();
@@ -98,6 +110,9 @@ fn unfinished_commands_say_so_and_fail() {
 fn selectable_fields_are_opt_in() {
     let plain = esox().arg("crds").output().unwrap();
     assert!(!String::from_utf8_lossy(&plain.stdout).contains("selectableFields"));
-    let with = esox().args(["crds", "--selectable-fields"]).output().unwrap();
+    let with = esox()
+        .args(["crds", "--selectable-fields"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&with.stdout).contains("selectableFields"));
 }

@@ -33,43 +33,87 @@ pub async fn fetch(
 ) -> Result<Option<Fetched>, Error> {
     let spec = &es.spec;
     let mut clients = Clients::default();
-    let mut out = Fetched { data: SecretData::new(), stores: BTreeSet::new(), sources: BTreeSet::new(), missing: Vec::new() };
+    let mut out = Fetched {
+        data: SecretData::new(),
+        stores: BTreeSet::new(),
+        sources: BTreeSet::new(),
+        missing: Vec::new(),
+    };
     let tolerate_missing = spec.target.deletion_policy != api::DeletionPolicy::Retain;
 
     for (i, entry) in spec.data_from.iter().enumerate() {
-        if let Some(generator) = entry.source_ref.as_ref().and_then(|s| s.generator_ref.as_ref()) {
+        if let Some(generator) = entry
+            .source_ref
+            .as_ref()
+            .and_then(|s| s.generator_ref.as_ref())
+        {
             return Err(Error::Invalid(format!(
                 "spec.dataFrom[{i}].sourceRef.generatorRef ({:?} {:?}): generators are not supported by this version of esox yet",
                 generator.kind, generator.name
             )));
         }
-        let store_ref = entry.source_ref.as_ref().and_then(|s| s.store_ref.as_ref()).or(spec.secret_store_ref.as_ref());
+        let store_ref = entry
+            .source_ref
+            .as_ref()
+            .and_then(|s| s.store_ref.as_ref())
+            .or(spec.secret_store_ref.as_ref());
         let Some(client) = clients.get(ctx, store_ref, namespace, &mut out).await? else {
             return Ok(None);
         };
         let rewrites = to_rewrites(&entry.rewrite);
         let result = if let Some(extract) = &entry.extract {
             if let Some(w) = client.watch_key() {
-                out.sources.insert(SourceKey { watch_key: w, key: Some(extract.key.clone()) });
+                out.sources.insert(SourceKey {
+                    watch_key: w,
+                    key: Some(extract.key.clone()),
+                });
             }
-            let options = map_options(&rewrites, extract.conversion_strategy, extract.decoding_strategy, extract.null_byte_policy)?;
+            let options = map_options(
+                &rewrites,
+                extract.conversion_strategy,
+                extract.decoding_strategy,
+                extract.null_byte_policy,
+            )?;
             match client.get_secret_map(extract).await {
-                Ok(map) => Some(pipeline::process_provider_map(map, options, templates).map_err(|e| data_err(i, "dataFrom", &e))?),
+                Ok(map) => Some(
+                    pipeline::process_provider_map(map, options, templates)
+                        .map_err(|e| data_err(i, "dataFrom", &e))?,
+                ),
                 Err(e) if e.is_no_secret() && tolerate_missing => {
-                    out.missing.push(format!("secret does not exist at provider using spec.dataFrom[{i}]"));
+                    out.missing.push(format!(
+                        "secret does not exist at provider using spec.dataFrom[{i}]"
+                    ));
                     None
                 }
-                Err(e) => return Err(Error::Data(format!("spec.dataFrom[{i}].extract (key {:?}): {e}", extract.key))),
+                Err(e) => {
+                    return Err(Error::Data(format!(
+                        "spec.dataFrom[{i}].extract (key {:?}): {e}",
+                        extract.key
+                    )));
+                }
             }
         } else if let Some(find) = &entry.find {
             if let Some(w) = client.watch_key() {
-                out.sources.insert(SourceKey { watch_key: w, key: None });
+                out.sources.insert(SourceKey {
+                    watch_key: w,
+                    key: None,
+                });
             }
-            let options = map_options(&rewrites, find.conversion_strategy, find.decoding_strategy, find.null_byte_policy)?;
+            let options = map_options(
+                &rewrites,
+                find.conversion_strategy,
+                find.decoding_strategy,
+                find.null_byte_policy,
+            )?;
             match client.get_all_secrets(find).await {
-                Ok(map) => Some(pipeline::process_provider_map(map, options, templates).map_err(|e| data_err(i, "dataFrom", &e))?),
+                Ok(map) => Some(
+                    pipeline::process_provider_map(map, options, templates)
+                        .map_err(|e| data_err(i, "dataFrom", &e))?,
+                ),
                 Err(e) if e.is_no_secret() && tolerate_missing => {
-                    out.missing.push(format!("secret does not exist at provider using spec.dataFrom[{i}]"));
+                    out.missing.push(format!(
+                        "secret does not exist at provider using spec.dataFrom[{i}]"
+                    ));
                     None
                 }
                 Err(e) => return Err(Error::Data(format!("spec.dataFrom[{i}].find: {e}"))),
@@ -85,27 +129,45 @@ pub async fn fetch(
     }
 
     for (i, entry) in spec.data.iter().enumerate() {
-        let store_ref = entry.source_ref.as_ref().and_then(|s| s.store_ref.as_ref()).or(spec.secret_store_ref.as_ref());
+        let store_ref = entry
+            .source_ref
+            .as_ref()
+            .and_then(|s| s.store_ref.as_ref())
+            .or(spec.secret_store_ref.as_ref());
         let Some(client) = clients.get(ctx, store_ref, namespace, &mut out).await? else {
             return Ok(None);
         };
         let r = &entry.remote_ref;
         if let Some(w) = client.watch_key() {
-            out.sources.insert(SourceKey { watch_key: w, key: Some(r.key.clone()) });
+            out.sources.insert(SourceKey {
+                watch_key: w,
+                key: Some(r.key.clone()),
+            });
         }
         match client.get_secret(r).await {
             Ok(value) => {
                 let decoding = to_decoding(r.decoding_strategy);
                 let nulls = to_null_bytes(r.null_byte_policy);
                 let value = pipeline::process_value(&entry.secret_key, value, decoding, nulls)
-                    .map_err(|e| Error::Data(format!("spec.data[{i}] (secretKey {:?}): {e}", entry.secret_key)))?;
+                    .map_err(|e| {
+                        Error::Data(format!(
+                            "spec.data[{i}] (secretKey {:?}): {e}",
+                            entry.secret_key
+                        ))
+                    })?;
                 out.data.insert(entry.secret_key.clone(), value);
             }
             Err(e) if e.is_no_secret() && tolerate_missing => {
-                out.missing.push(format!("secret does not exist at provider using spec.data[{i}] (key={})", r.key));
+                out.missing.push(format!(
+                    "secret does not exist at provider using spec.data[{i}] (key={})",
+                    r.key
+                ));
             }
             Err(e) => {
-                return Err(Error::Data(format!("spec.data[{i}] (secretKey {:?}, key {:?}): {e}", entry.secret_key, r.key)));
+                return Err(Error::Data(format!(
+                    "spec.data[{i}] (secretKey {:?}, key {:?}): {e}",
+                    entry.secret_key, r.key
+                )));
             }
         }
     }
@@ -135,17 +197,21 @@ impl Clients {
     ) -> Result<Option<Arc<dyn SecretsClient>>, Error> {
         let Some(store_ref) = store_ref else {
             return Err(Error::Invalid(
-                "no store given: set spec.secretStoreRef, or sourceRef.storeRef on the entry".into(),
+                "no store given: set spec.secretStoreRef, or sourceRef.storeRef on the entry"
+                    .into(),
             ));
         };
-        let Some(store): Option<ResolvedStore> = stores::resolve(ctx, store_ref, namespace, true).await? else {
+        let Some(store): Option<ResolvedStore> =
+            stores::resolve(ctx, store_ref, namespace, true).await?
+        else {
             return Ok(None);
         };
         out.stores.insert(store.key.clone());
         if let Some(c) = self.by_store.get(&store.key) {
             return Ok(Some(c.clone()));
         }
-        let client: Arc<dyn SecretsClient> = Arc::from(stores::client(ctx, &store, Some(namespace)).await?);
+        let client: Arc<dyn SecretsClient> =
+            Arc::from(stores::client(ctx, &store, Some(namespace)).await?);
         self.by_store.insert(store.key, client.clone());
         Ok(Some(client))
     }
@@ -158,14 +224,28 @@ pub fn referenced_stores(es: &ExternalSecret, namespace: &str) -> BTreeSet<Store
         let kind = r.kind.unwrap_or_default();
         StoreKey {
             kind,
-            namespace: if kind == api::StoreKind::SecretStore { namespace.to_owned() } else { String::new() },
+            namespace: if kind == api::StoreKind::SecretStore {
+                namespace.to_owned()
+            } else {
+                String::new()
+            },
             name: r.name.clone(),
         }
     };
     let spec = &es.spec;
     let mut out: BTreeSet<StoreKey> = spec.secret_store_ref.iter().map(key).collect();
-    out.extend(spec.data.iter().filter_map(|d| d.source_ref.as_ref()?.store_ref.as_ref()).map(key));
-    out.extend(spec.data_from.iter().filter_map(|d| d.source_ref.as_ref()?.store_ref.as_ref()).map(key));
+    out.extend(
+        spec.data
+            .iter()
+            .filter_map(|d| d.source_ref.as_ref()?.store_ref.as_ref())
+            .map(key),
+    );
+    out.extend(
+        spec.data_from
+            .iter()
+            .filter_map(|d| d.source_ref.as_ref()?.store_ref.as_ref())
+            .map(key),
+    );
     out
 }
 
@@ -207,16 +287,23 @@ fn to_rewrites(rewrites: &[api::ExternalSecretRewrite]) -> Vec<Rewrite> {
         .iter()
         .map(|r| {
             if let Some(re) = &r.regexp {
-                Rewrite::Regexp { source: re.source.clone(), target: re.target.clone() }
+                Rewrite::Regexp {
+                    source: re.source.clone(),
+                    target: re.target.clone(),
+                }
             } else if let Some(t) = &r.transform {
-                Rewrite::Transform { template: t.template.clone() }
+                Rewrite::Transform {
+                    template: t.template.clone(),
+                }
             } else if let Some(m) = &r.merge {
                 Rewrite::Merge(rewrite::MergeRewrite {
                     into: m.into.clone(),
                     priority: m.priority.clone(),
                     priority_policy: match m.priority_policy {
                         api::MergePriorityPolicy::Strict => rewrite::PriorityPolicy::Strict,
-                        api::MergePriorityPolicy::IgnoreNotFound => rewrite::PriorityPolicy::IgnoreNotFound,
+                        api::MergePriorityPolicy::IgnoreNotFound => {
+                            rewrite::PriorityPolicy::IgnoreNotFound
+                        }
                     },
                     conflict_policy: match m.conflict_policy {
                         api::MergeConflictPolicy::Error => rewrite::ConflictPolicy::Error,

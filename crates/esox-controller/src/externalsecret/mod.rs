@@ -20,8 +20,6 @@ use kube::runtime::{PredicateConfig, WatchStreamExt as _, watcher};
 use kube::{Api, ResourceExt as _};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-
-
 use crate::context::Context;
 use crate::error::Error;
 use crate::index::StoreKey;
@@ -33,7 +31,11 @@ fn spec_or_metadata(es: &ExternalSecret) -> Option<u64> {
     es.labels().hash(&mut h);
     es.annotations().hash(&mut h);
     es.finalizers().hash(&mut h);
-    es.metadata.deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut h);
+    es.metadata
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut h);
     Some(h.finish())
 }
 
@@ -45,17 +47,24 @@ pub async fn run(
 ) {
     let client = ctx.client.clone();
     let (reader, writer) = reflector::store();
-    let es_stream = watcher(Api::<ExternalSecret>::all(client.clone()), watcher::Config::default().any_semantic())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(spec_or_metadata, PredicateConfig::default());
+    let es_stream = watcher(
+        Api::<ExternalSecret>::all(client.clone()),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(spec_or_metadata, PredicateConfig::default());
 
     // Managed Secrets only, metadata only: memory follows what esox writes, not the cluster.
-    let managed = watcher::Config::default().labels(&format!("{LABEL_MANAGED}={LABEL_MANAGED_VALUE}"));
-    let secrets = watcher(Api::<PartialObjectMeta<Secret>>::all(client.clone()), managed)
-        .default_backoff()
-        .touched_objects();
+    let managed =
+        watcher::Config::default().labels(&format!("{LABEL_MANAGED}={LABEL_MANAGED_VALUE}"));
+    let secrets = watcher(
+        Api::<PartialObjectMeta<Secret>>::all(client.clone()),
+        managed,
+    )
+    .default_backoff()
+    .touched_objects();
     let ctx_secrets = ctx.clone();
     let map_secret = move |s: PartialObjectMeta<Secret>| {
         let ns = s.namespace().unwrap_or_default();
@@ -63,7 +72,11 @@ pub async fn run(
         let own = s
             .resource_version()
             .is_some_and(|rv| ctx_secrets.index.is_own_write(&ns, &name, &rv));
-        if own { Vec::new() } else { ctx_secrets.index.for_target(&ns, &name) }
+        if own {
+            Vec::new()
+        } else {
+            ctx_secrets.index.for_target(&ns, &name)
+        }
     };
 
     let ctx_ss = ctx.clone();
@@ -76,14 +89,28 @@ pub async fn run(
     };
     let ctx_css = ctx.clone();
     let map_css = move |s: ClusterSecretStore| {
-        ctx_css.index.for_store(&StoreKey { kind: StoreKind::ClusterSecretStore, namespace: String::new(), name: s.name_any() })
+        ctx_css.index.for_store(&StoreKey {
+            kind: StoreKind::ClusterSecretStore,
+            namespace: String::new(),
+            name: s.name_any(),
+        })
     };
-    let triggers = futures::stream::unfold(triggers, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
+    let triggers = futures::stream::unfold(triggers, |mut rx| async move {
+        rx.recv().await.map(|r| (r, rx))
+    });
 
     Controller::for_stream(es_stream, reader)
         .watches_stream(secrets, map_secret)
-        .watches(Api::<SecretStore>::all(client.clone()), watcher::Config::default(), map_ss)
-        .watches(Api::<ClusterSecretStore>::all(client), watcher::Config::default(), map_css)
+        .watches(
+            Api::<SecretStore>::all(client.clone()),
+            watcher::Config::default(),
+            map_ss,
+        )
+        .watches(
+            Api::<ClusterSecretStore>::all(client),
+            watcher::Config::default(),
+            map_css,
+        )
         .reconcile_on(triggers)
         .with_config(kube::runtime::controller::Config::default().concurrency(16))
         .graceful_shutdown_on(shutdown)
@@ -102,7 +129,8 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let name = es.name_any();
     let namespace = es.namespace().unwrap_or_default();
     let result = reconcile::reconcile(es, ctx.clone()).await;
-    ctx.metrics.external_secret_reconciled(&name, &namespace, started.elapsed(), result.is_ok());
+    ctx.metrics
+        .external_secret_reconciled(&name, &namespace, started.elapsed(), result.is_ok());
     result
 }
 

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use esox_api::labels::{FINALIZER_EXTERNAL_SECRET, LABEL_CREATED_BY};
-use esox_api::v1::{Binding, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy};
+use esox_api::v1::{
+    Binding, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy,
+};
 use esox_core::refresh::{self, RefreshInput, Requeue};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -33,11 +35,16 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     if es.metadata.deletion_timestamp.is_some() {
         return cleanup(&es, &ctx, &api).await;
     }
-    if !es.finalizers().iter().any(|f| f == FINALIZER_EXTERNAL_SECRET) {
+    if !es
+        .finalizers()
+        .iter()
+        .any(|f| f == FINALIZER_EXTERNAL_SECRET)
+    {
         let mut finalizers = es.finalizers().to_vec();
         finalizers.push(FINALIZER_EXTERNAL_SECRET.to_owned());
         let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": es.resource_version()}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
     }
 
     let target_name = es.spec.target.name.clone().unwrap_or_else(|| name.clone());
@@ -73,10 +80,14 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     };
     // Beyond ESO: a change of the source refreshes a periodic ExternalSecret at once;
     // `refreshInterval` stays the safety net.
-    let source_changed =
-        ctx.take_source_changed(&es_ref) && policy == refresh::RefreshPolicy::Periodic && interval > 0;
+    let source_changed = ctx.take_source_changed(&es_ref)
+        && policy == refresh::RefreshPolicy::Periodic
+        && interval > 0;
     let orphan = es.spec.target.creation_policy == CreationPolicy::Orphan;
-    let valid = esox_core::managed_secret::is_secret_valid(orphan, existing.as_ref().map(view).as_ref().map(|v| v.as_target()));
+    let valid = esox_core::managed_secret::is_secret_valid(
+        orphan,
+        existing.as_ref().map(view).as_ref().map(|v| v.as_target()),
+    );
     if !source_changed && !refresh::should_refresh_external_secret(&input) && valid {
         if let Some(prev) = ctx.index.sources_of(&es_ref) {
             deps.sources = prev;
@@ -85,23 +96,39 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         return Ok(requeue_action(refresh::external_secret_requeue(&input)));
     }
 
-    let fetched = match fetch::fetch(&ctx, &es, &namespace, &super::template::TransformTemplates).await {
-        Ok(Some(f)) => f,
-        Ok(None) => {
-            // A store of another controller class: not ours, no status, no requeue.
-            ctx.index.record(&es_ref, deps);
-            return Ok(Action::await_change());
-        }
-        Err(e) => {
-            ctx.index.record(&es_ref, deps);
-            return Err(fail(&es, &ctx, &api, status, "could not get secret data from provider", e).await);
-        }
-    };
+    let fetched =
+        match fetch::fetch(&ctx, &es, &namespace, &super::template::TransformTemplates).await {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                // A store of another controller class: not ours, no status, no requeue.
+                ctx.index.record(&es_ref, deps);
+                return Ok(Action::await_change());
+            }
+            Err(e) => {
+                ctx.index.record(&es_ref, deps);
+                return Err(fail(
+                    &es,
+                    &ctx,
+                    &api,
+                    status,
+                    "could not get secret data from provider",
+                    e,
+                )
+                .await);
+            }
+        };
     deps.stores.extend(fetched.stores.iter().cloned());
     deps.sources = fetched.sources.clone();
     ctx.index.record(&es_ref, deps);
     for missing in &fetched.missing {
-        publish(&ctx, &es, EventType::Normal, "MissingProviderSecret", missing).await;
+        publish(
+            &ctx,
+            &es,
+            EventType::Normal,
+            "MissingProviderSecret",
+            missing,
+        )
+        .await;
     }
 
     let mut status = es.status.clone().unwrap_or_default();
@@ -117,15 +144,54 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                     return Err(fail(&es, &ctx, &api, status, "could not delete secret", e).await);
                 }
                 if existing.is_some() {
-                    secrets.delete(&target_name, &DeleteParams::default()).await?;
-                    publish(&ctx, &es, EventType::Normal, "Deleted", "secret deleted due to DeletionPolicy=Delete").await;
+                    secrets
+                        .delete(&target_name, &DeleteParams::default())
+                        .await?;
+                    publish(
+                        &ctx,
+                        &es,
+                        EventType::Normal,
+                        "Deleted",
+                        "secret deleted due to DeletionPolicy=Delete",
+                    )
+                    .await;
                 }
-                conditions::set(&mut status.conditions, conditions::READY, true, reason::SECRET_DELETED, "secret deleted due to DeletionPolicy=Delete");
-                return done(&es, &ctx, &api, status, &current_version, &target_name, &input).await;
+                conditions::set(
+                    &mut status.conditions,
+                    conditions::READY,
+                    true,
+                    reason::SECRET_DELETED,
+                    "secret deleted due to DeletionPolicy=Delete",
+                );
+                return done(
+                    &es,
+                    &ctx,
+                    &api,
+                    status,
+                    &current_version,
+                    &target_name,
+                    &input,
+                )
+                .await;
             }
             DeletionPolicy::Retain => {
-                conditions::set(&mut status.conditions, conditions::READY, true, reason::SECRET_SYNCED, "secret retained due to DeletionPolicy=Retain");
-                return done(&es, &ctx, &api, status, &current_version, &target_name, &input).await;
+                conditions::set(
+                    &mut status.conditions,
+                    conditions::READY,
+                    true,
+                    reason::SECRET_SYNCED,
+                    "secret retained due to DeletionPolicy=Retain",
+                );
+                return done(
+                    &es,
+                    &ctx,
+                    &api,
+                    status,
+                    &current_version,
+                    &target_name,
+                    &input,
+                )
+                .await;
             }
             DeletionPolicy::Merge => {}
         }
@@ -136,7 +202,9 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         Some(t) => match super::template::apply(&ctx.client, &es, t, &fetched.data).await {
             Ok(c) => c,
             // The target is left as it was: a template error never writes half-rendered data.
-            Err(e) => return Err(fail(&es, &ctx, &api, status, "could not apply template", e).await),
+            Err(e) => {
+                return Err(fail(&es, &ctx, &api, status, "could not apply template", e).await);
+            }
         },
     };
 
@@ -144,16 +212,58 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let result = match (policy, existing.as_ref()) {
         (CreationPolicy::None, _) => Ok(None),
         (CreationPolicy::Merge, None) => {
-            conditions::set(&mut status.conditions, conditions::READY, true, reason::SECRET_MISSING, "secret will not be created due to CreationPolicy=Merge");
-            return done(&es, &ctx, &api, status, &current_version, &target_name, &input).await;
+            conditions::set(
+                &mut status.conditions,
+                conditions::READY,
+                true,
+                reason::SECRET_MISSING,
+                "secret will not be created due to CreationPolicy=Merge",
+            );
+            return done(
+                &es,
+                &ctx,
+                &api,
+                status,
+                &current_version,
+                &target_name,
+                &input,
+            )
+            .await;
         }
-        (_, existing) => write(&es, &ctx, &secrets, existing, &target_name, &manager, content).await.map(Some),
+        (_, existing) => write(
+            &es,
+            &ctx,
+            &secrets,
+            existing,
+            &target_name,
+            &manager,
+            content,
+        )
+        .await
+        .map(Some),
     };
     match result {
         Ok(_) => {
-            conditions::set(&mut status.conditions, conditions::READY, true, reason::SECRET_SYNCED, "secret synced");
-            status.binding = Some(Binding { name: target_name.clone() });
-            done(&es, &ctx, &api, status, &current_version, &target_name, &input).await
+            conditions::set(
+                &mut status.conditions,
+                conditions::READY,
+                true,
+                reason::SECRET_SYNCED,
+                "secret synced",
+            );
+            status.binding = Some(Binding {
+                name: target_name.clone(),
+            });
+            done(
+                &es,
+                &ctx,
+                &api,
+                status,
+                &current_version,
+                &target_name,
+                &input,
+            )
+            .await
         }
         Err(e) if e.is_conflict() => Ok(Action::requeue(Duration::from_millis(200))),
         Err(e) => {
@@ -175,7 +285,11 @@ struct SecretParts {
 
 impl SecretParts {
     fn as_target(&self) -> esox_core::managed_secret::TargetView<'_> {
-        esox_core::managed_secret::TargetView { data: &self.data, labels: &self.labels, annotations: &self.annotations }
+        esox_core::managed_secret::TargetView {
+            data: &self.data,
+            labels: &self.labels,
+            annotations: &self.annotations,
+        }
     }
 }
 
@@ -199,7 +313,10 @@ async fn write(
 ) -> Result<String, Error> {
     let namespace = es.namespace().unwrap_or_default();
     let desired = target::desired(es, existing, target_name, manager, content)?;
-    let pp = PostParams { dry_run: false, field_manager: Some(manager.to_owned()) };
+    let pp = PostParams {
+        dry_run: false,
+        field_manager: Some(manager.to_owned()),
+    };
     if es.spec.target.creation_policy == CreationPolicy::Owner {
         delete_orphans(es, secrets, target_name).await?;
     }
@@ -209,9 +326,13 @@ async fn write(
             publish(ctx, es, EventType::Normal, "Created", "secret created").await;
             created
         }
-        Some(current) if target::same_content(current, &desired) => return Ok(current.resource_version().unwrap_or_default()),
+        Some(current) if target::same_content(current, &desired) => {
+            return Ok(current.resource_version().unwrap_or_default());
+        }
         Some(current) => {
-            if current.immutable == Some(true) && (current.data != desired.data || current.type_ != desired.type_) {
+            if current.immutable == Some(true)
+                && (current.data != desired.data || current.type_ != desired.type_)
+            {
                 return Err(Error::Invalid(format!(
                     "secret {target_name} is immutable and its data would change: delete it so esox can recreate it, or set target.immutable: false on a new target"
                 )));
@@ -227,9 +348,16 @@ async fn write(
 }
 
 /// With creationPolicy Owner, Secrets this ExternalSecret created under an older target name.
-async fn delete_orphans(es: &ExternalSecret, secrets: &Api<Secret>, target_name: &str) -> Result<(), Error> {
-    let hash = esox_core::hash::created_by_hash(&es.namespace().unwrap_or_default(), &es.name_any());
-    let list = secrets.list_metadata(&ListParams::default().labels(&format!("{LABEL_CREATED_BY}={hash}"))).await?;
+async fn delete_orphans(
+    es: &ExternalSecret,
+    secrets: &Api<Secret>,
+    target_name: &str,
+) -> Result<(), Error> {
+    let hash =
+        esox_core::hash::created_by_hash(&es.namespace().unwrap_or_default(), &es.name_any());
+    let list = secrets
+        .list_metadata(&ListParams::default().labels(&format!("{LABEL_CREATED_BY}={hash}")))
+        .await?;
     for s in list.items {
         let name = s.name_any();
         if name != target_name {
@@ -239,11 +367,20 @@ async fn delete_orphans(es: &ExternalSecret, secrets: &Api<Secret>, target_name:
     Ok(())
 }
 
-async fn cleanup(es: &ExternalSecret, ctx: &Context, api: &Api<ExternalSecret>) -> Result<Action, Error> {
+async fn cleanup(
+    es: &ExternalSecret,
+    ctx: &Context,
+    api: &Api<ExternalSecret>,
+) -> Result<Action, Error> {
     let es_ref = ObjectRef::from_obj(es);
     ctx.index.forget(&es_ref);
-    ctx.metrics.external_secret_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
-    if !es.finalizers().iter().any(|f| f == FINALIZER_EXTERNAL_SECRET) {
+    ctx.metrics
+        .external_secret_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
+    if !es
+        .finalizers()
+        .iter()
+        .any(|f| f == FINALIZER_EXTERNAL_SECRET)
+    {
         return Ok(Action::await_change());
     }
     if es.spec.target.deletion_policy == DeletionPolicy::Delete {
@@ -262,10 +399,22 @@ async fn cleanup(es: &ExternalSecret, ctx: &Context, api: &Api<ExternalSecret>) 
             Err(e) => tracing::warn!(error = %e, "could not read the target Secret during cleanup"),
         }
     }
-    let finalizers: Vec<String> =
-        es.finalizers().iter().filter(|f| *f != FINALIZER_EXTERNAL_SECRET).cloned().collect();
-    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": es.resource_version()}});
-    match api.patch(&es.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+    let finalizers: Vec<String> = es
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER_EXTERNAL_SECRET)
+        .cloned()
+        .collect();
+    let patch =
+        json!({"metadata": {"finalizers": finalizers, "resourceVersion": es.resource_version()}});
+    match api
+        .patch(
+            &es.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
         Ok(_) => Ok(Action::await_change()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(Action::await_change()),
         Err(e) => Err(e.into()),
@@ -300,10 +449,18 @@ async fn done(
 ) -> Result<Action, Error> {
     status.refresh_time = Some(Time(jiff::Timestamp::now()));
     status.synced_resource_version = current_version.to_owned();
-    ctx.metrics.external_secret_condition(&es.name_any(), &es.namespace().unwrap_or_default(), true);
+    ctx.metrics.external_secret_condition(
+        &es.name_any(),
+        &es.namespace().unwrap_or_default(),
+        true,
+    );
     write_status(es, api, status).await?;
     ctx.reset_failures(&ObjectRef::from_obj(es));
-    let after = RefreshInput { refresh_time: Some(SystemTime::now()), synced_resource_version: current_version, ..*input };
+    let after = RefreshInput {
+        refresh_time: Some(SystemTime::now()),
+        synced_resource_version: current_version,
+        ..*input
+    };
     Ok(requeue_action(refresh::external_secret_requeue(&after)))
 }
 
@@ -319,22 +476,50 @@ async fn fail(
     tracing::warn!(error = %err, "{message}");
     // ESO keeps the condition message generic and puts the cause in the event; esox adds the
     // cause to the condition too so `kubectl get es` tells what to fix.
-    conditions::set(&mut status.conditions, conditions::READY, false, reason::SECRET_SYNCED_ERROR, &format!("{message}: {err}"));
-    ctx.metrics.external_secret_condition(&es.name_any(), &es.namespace().unwrap_or_default(), false);
+    conditions::set(
+        &mut status.conditions,
+        conditions::READY,
+        false,
+        reason::SECRET_SYNCED_ERROR,
+        &format!("{message}: {err}"),
+    );
+    ctx.metrics.external_secret_condition(
+        &es.name_any(),
+        &es.namespace().unwrap_or_default(),
+        false,
+    );
     if let Err(e) = write_status(es, api, status).await {
         tracing::warn!(error = %e, "could not write status");
     }
-    publish(ctx, es, EventType::Warning, "UpdateFailed", &err.to_string()).await;
+    publish(
+        ctx,
+        es,
+        EventType::Warning,
+        "UpdateFailed",
+        &err.to_string(),
+    )
+    .await;
     err
 }
 
-async fn write_status(es: &ExternalSecret, api: &Api<ExternalSecret>, status: ExternalSecretStatus) -> Result<(), Error> {
+async fn write_status(
+    es: &ExternalSecret,
+    api: &Api<ExternalSecret>,
+    status: ExternalSecretStatus,
+) -> Result<(), Error> {
     let old = es.status.clone().unwrap_or_default();
     if same_status(&old, &status) {
         return Ok(());
     }
     let patch = json!({ "status": status });
-    match api.patch_status(&es.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+    match api
+        .patch_status(
+            &es.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(e.into()),
@@ -348,7 +533,13 @@ fn same_status(a: &ExternalSecretStatus, b: &ExternalSecretStatus) -> bool {
         && a.refresh_time == b.refresh_time
 }
 
-pub(crate) async fn publish(ctx: &Context, es: &ExternalSecret, type_: EventType, reason: &str, note: &str) {
+pub(crate) async fn publish(
+    ctx: &Context,
+    es: &ExternalSecret,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+) {
     let event = Event {
         type_,
         reason: reason.to_owned(),

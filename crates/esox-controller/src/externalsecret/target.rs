@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use esox_api::labels::{ANNOTATION_DATA_HASH, LABEL_CREATED_BY, LABEL_MANAGED, LABEL_MANAGED_VALUE};
+use esox_api::labels::{
+    ANNOTATION_DATA_HASH, LABEL_CREATED_BY, LABEL_MANAGED, LABEL_MANAGED_VALUE,
+};
 use esox_api::v1::{CreationPolicy, ExternalSecret};
 use esox_core::SecretData;
 use k8s_openapi::ByteString;
@@ -28,16 +30,27 @@ pub fn owned_by(secret: &Secret, manager: &str) -> Owned {
         if entry.manager.as_deref() != Some(manager) {
             continue;
         }
-        let Some(fields) = entry.fields_v1.as_ref().map(|f| &f.0) else { continue };
+        let Some(fields) = entry.fields_v1.as_ref().map(|f| &f.0) else {
+            continue;
+        };
         let names = |v: Option<&serde_json::Value>| -> Vec<String> {
             v.and_then(|v| v.as_object())
-                .map(|m| m.keys().filter_map(|k| k.strip_prefix("f:")).map(str::to_owned).collect())
+                .map(|m| {
+                    m.keys()
+                        .filter_map(|k| k.strip_prefix("f:"))
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         owned.data.extend(names(fields.get("f:data")));
         let meta = fields.get("f:metadata");
-        owned.labels.extend(names(meta.and_then(|m| m.get("f:labels"))));
-        owned.annotations.extend(names(meta.and_then(|m| m.get("f:annotations"))));
+        owned
+            .labels
+            .extend(names(meta.and_then(|m| m.get("f:labels"))));
+        owned
+            .annotations
+            .extend(names(meta.and_then(|m| m.get("f:annotations"))));
     }
     owned
 }
@@ -55,9 +68,13 @@ pub struct Content {
 /// Why the target could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum OwnershipError {
-    #[error("target is owned by another ExternalSecret ({0}): point this ExternalSecret at another target.name or delete the other one")]
+    #[error(
+        "target is owned by another ExternalSecret ({0}): point this ExternalSecret at another target.name or delete the other one"
+    )]
     OwnedByOtherExternalSecret(String),
-    #[error("failed to take ownership of target secret: it is controlled by {0} {1}; choose another target.name")]
+    #[error(
+        "failed to take ownership of target secret: it is controlled by {0} {1}; choose another target.name"
+    )]
     ControlledByOther(String, String),
 }
 
@@ -86,11 +103,17 @@ pub fn desired(
     let labels = secret.metadata.labels.get_or_insert_with(Default::default);
     labels.retain(|k, _| !owned.labels.contains(k));
     labels.extend(content.labels);
-    let annotations = secret.metadata.annotations.get_or_insert_with(Default::default);
+    let annotations = secret
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default);
     annotations.retain(|k, _| !owned.annotations.contains(k));
     annotations.extend(content.annotations);
     if !content.finalizers.is_empty() {
-        let finalizers = secret.metadata.finalizers.get_or_insert_with(Default::default);
+        let finalizers = secret
+            .metadata
+            .finalizers
+            .get_or_insert_with(Default::default);
         for f in content.finalizers {
             if !finalizers.contains(&f) {
                 finalizers.push(f);
@@ -99,7 +122,10 @@ pub fn desired(
     }
 
     // Data: Merge and CreateOrMerge keep keys written by others; every other policy replaces.
-    let keep_foreign = matches!(policy, CreationPolicy::Merge | CreationPolicy::CreateOrMerge);
+    let keep_foreign = matches!(
+        policy,
+        CreationPolicy::Merge | CreationPolicy::CreateOrMerge
+    );
     let mut data: BTreeMap<String, ByteString> = if keep_foreign {
         let mut d = secret.data.take().unwrap_or_default();
         d.retain(|k, _| !owned.data.contains(k));
@@ -122,19 +148,34 @@ pub fn desired(
     let hash = esox_core::hash::data_hash(&plain_data(&secret));
     let labels = secret.metadata.labels.get_or_insert_with(Default::default);
     labels.insert(LABEL_MANAGED.to_owned(), LABEL_MANAGED_VALUE.to_owned());
-    secret.metadata.annotations.get_or_insert_with(Default::default).insert(ANNOTATION_DATA_HASH.to_owned(), hash);
+    secret
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(ANNOTATION_DATA_HASH.to_owned(), hash);
     Ok(secret)
 }
 
 fn apply_ownership(es: &ExternalSecret, secret: &mut Secret) -> Result<(), OwnershipError> {
     let es_uid = es.metadata.uid.clone().unwrap_or_default();
-    let refs = secret.metadata.owner_references.get_or_insert_with(Default::default);
-    if let Some(controller) = refs.iter().find(|r| r.controller == Some(true) && r.uid != es_uid) {
+    let refs = secret
+        .metadata
+        .owner_references
+        .get_or_insert_with(Default::default);
+    if let Some(controller) = refs
+        .iter()
+        .find(|r| r.controller == Some(true) && r.uid != es_uid)
+    {
         if controller.kind == "ExternalSecret" {
-            return Err(OwnershipError::OwnedByOtherExternalSecret(controller.name.clone()));
+            return Err(OwnershipError::OwnedByOtherExternalSecret(
+                controller.name.clone(),
+            ));
         }
         if es.spec.target.creation_policy == CreationPolicy::Owner {
-            return Err(OwnershipError::ControlledByOther(controller.kind.clone(), controller.name.clone()));
+            return Err(OwnershipError::ControlledByOther(
+                controller.kind.clone(),
+                controller.name.clone(),
+            ));
         }
     }
     refs.retain(|r| r.uid != es_uid);
@@ -150,7 +191,10 @@ fn apply_ownership(es: &ExternalSecret, secret: &mut Secret) -> Result<(), Owner
             controller: Some(true),
             block_owner_deletion: Some(true),
         });
-        labels.insert(LABEL_CREATED_BY.to_owned(), esox_core::hash::created_by_hash(namespace, name));
+        labels.insert(
+            LABEL_CREATED_BY.to_owned(),
+            esox_core::hash::created_by_hash(namespace, name),
+        );
     } else {
         labels.remove(LABEL_CREATED_BY);
     }
@@ -177,8 +221,10 @@ pub fn same_content(a: &Secret, b: &Secret) -> bool {
         && a.type_.as_deref().unwrap_or("Opaque") == b.type_.as_deref().unwrap_or("Opaque")
         && norm(&a.metadata.labels) == norm(&b.metadata.labels)
         && norm(&a.metadata.annotations) == norm(&b.metadata.annotations)
-        && a.metadata.owner_references.clone().unwrap_or_default() == b.metadata.owner_references.clone().unwrap_or_default()
-        && a.metadata.finalizers.clone().unwrap_or_default() == b.metadata.finalizers.clone().unwrap_or_default()
+        && a.metadata.owner_references.clone().unwrap_or_default()
+            == b.metadata.owner_references.clone().unwrap_or_default()
+        && a.metadata.finalizers.clone().unwrap_or_default()
+            == b.metadata.finalizers.clone().unwrap_or_default()
         && a.immutable.unwrap_or(false) == b.immutable.unwrap_or(false)
 }
 

@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use esox_api::v1::{ExternalSecret, ExternalSecretTemplate, TemplateFrom, TemplateMergePolicy, TemplateRef, TemplateScope};
+use esox_api::v1::{
+    ExternalSecret, ExternalSecretTemplate, TemplateFrom, TemplateMergePolicy, TemplateRef,
+    TemplateScope,
+};
 use esox_core::SecretData;
 use esox_core::rewrite::{KeyTemplate, TransformFailure};
 use esox_template::{Template, Value};
@@ -19,11 +22,15 @@ pub struct TransformTemplates;
 
 impl KeyTemplate for TransformTemplates {
     fn render_key(&self, template: &str, key: &str) -> Result<String, TransformFailure> {
-        let parsed = Template::parse("transform", template, None).map_err(|e| TransformFailure::Parse(e.to_string()))?;
+        let parsed = Template::parse("transform", template, None)
+            .map_err(|e| TransformFailure::Parse(e.to_string()))?;
         let data = Value::from(BTreeMap::from([("value".to_owned(), key.to_owned())]));
         parsed
             .execute(&data)
-            .map_err(|e| TransformFailure::Execute { key: key.to_owned(), message: e.to_string() })
+            .map_err(|e| TransformFailure::Execute {
+                key: key.to_owned(),
+                message: e.to_string(),
+            })
     }
 }
 
@@ -66,19 +73,27 @@ pub async fn apply(
     };
     let metadata_only = template.data.is_empty() && template.template_from.is_empty();
     if template.merge_policy == TemplateMergePolicy::Merge || metadata_only {
-        content.data.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
+        content
+            .data
+            .extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     for (i, from) in template.template_from.iter().enumerate() {
         apply_from(client, &namespace, i, from, &context, &mut content).await?;
     }
     for (key, text) in &template.data {
-        content.data.insert(key.clone(), render_bytes(key, text, &context)?);
+        content
+            .data
+            .insert(key.clone(), render_bytes(key, text, &context)?);
     }
     for (key, text) in &meta.labels {
-        content.labels.insert(key.clone(), render_string(key, text, &context)?);
+        content
+            .labels
+            .insert(key.clone(), render_string(key, text, &context)?);
     }
     for (key, text) in &meta.annotations {
-        content.annotations.insert(key.clone(), render_string(key, text, &context)?);
+        content
+            .annotations
+            .insert(key.clone(), render_string(key, text, &context)?);
     }
     Ok(content)
 }
@@ -88,14 +103,18 @@ pub async fn apply(
 fn check_privileged(t: &ExternalSecretTemplate) -> Result<(), Error> {
     match t.type_.as_deref() {
         Some("bootstrap.kubernetes.io/token") => Err(Error::Invalid(
-            "spec.target.template.type bootstrap.kubernetes.io/token is refused: use type Opaque".into(),
+            "spec.target.template.type bootstrap.kubernetes.io/token is refused: use type Opaque"
+                .into(),
         )),
         Some("kubernetes.io/service-account-token") => {
-            let annotated = t
-                .metadata
-                .as_ref()
-                .is_some_and(|m| m.annotations.contains_key("kubernetes.io/service-account.name"));
-            let from_annotations = t.template_from.iter().any(|f| f.target.eq_ignore_ascii_case("annotations"));
+            let annotated = t.metadata.as_ref().is_some_and(|m| {
+                m.annotations
+                    .contains_key("kubernetes.io/service-account.name")
+            });
+            let from_annotations = t
+                .template_from
+                .iter()
+                .any(|f| f.target.eq_ignore_ascii_case("annotations"));
             if annotated || from_annotations {
                 Err(Error::Invalid(
                     "a template of type kubernetes.io/service-account-token may not set the kubernetes.io/service-account.name annotation".into(),
@@ -126,7 +145,10 @@ async fn apply_from(
         let cm = Api::<ConfigMap>::namespaced(client.clone(), namespace).get_opt(&r.name).await?.ok_or_else(|| {
             Error::Invalid(format!("spec.target.template.templateFrom[{index}].configMap: ConfigMap {:?} does not exist in namespace {namespace:?}", r.name))
         })?;
-        (format!("configmap {}", r.name), items(r, &cm.data.unwrap_or_default(), "configmap")?)
+        (
+            format!("configmap {}", r.name),
+            items(r, &cm.data.unwrap_or_default(), "configmap")?,
+        )
     } else if let Some(r) = &from.secret {
         let s = Api::<Secret>::namespaced(client.clone(), namespace).get_opt(&r.name).await?.ok_or_else(|| {
             Error::Invalid(format!("spec.target.template.templateFrom[{index}].secret: Secret {:?} does not exist in namespace {namespace:?}", r.name))
@@ -156,13 +178,22 @@ async fn apply_from(
     Ok(())
 }
 
-fn items(r: &TemplateRef, data: &BTreeMap<String, String>, what: &str) -> Result<Vec<(String, String, TemplateScope)>, Error> {
+fn items(
+    r: &TemplateRef,
+    data: &BTreeMap<String, String>,
+    what: &str,
+) -> Result<Vec<(String, String, TemplateScope)>, Error> {
     r.items
         .iter()
         .map(|item| {
             data.get(&item.key)
                 .map(|text| (item.key.clone(), text.clone(), item.template_as))
-                .ok_or_else(|| Error::Invalid(format!("error in {what} {}: missing key {}", r.name, item.key)))
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "error in {what} {}: missing key {}",
+                        r.name, item.key
+                    ))
+                })
         })
         .collect()
 }
@@ -174,9 +205,12 @@ fn store_yaml_map(
     decode: Option<esox_api::v1::DecodingStrategy>,
     content: &mut Content,
 ) -> Result<(), Error> {
-    let map: BTreeMap<String, serde_json::Value> = serde_saphyr::from_str(rendered).map_err(|e| {
-        Error::Invalid(format!("template from {source} did not render a YAML map of keys to values: {e}"))
-    })?;
+    let map: BTreeMap<String, serde_json::Value> =
+        serde_saphyr::from_str(rendered).map_err(|e| {
+            Error::Invalid(format!(
+                "template from {source} did not render a YAML map of keys to values: {e}"
+            ))
+        })?;
     for (k, v) in map {
         let text = match v {
             serde_json::Value::String(s) => s,
@@ -193,16 +227,26 @@ fn store(content: &mut Content, target: Target, key: String, value: Vec<u8>) -> 
             content.data.insert(key, value);
         }
         Target::Annotations | Target::Labels => {
-            let text = String::from_utf8(value)
-                .map_err(|_| Error::Invalid(format!("template output for metadata key {key:?} is not text")))?;
-            let map = if target == Target::Labels { &mut content.labels } else { &mut content.annotations };
+            let text = String::from_utf8(value).map_err(|_| {
+                Error::Invalid(format!(
+                    "template output for metadata key {key:?} is not text"
+                ))
+            })?;
+            let map = if target == Target::Labels {
+                &mut content.labels
+            } else {
+                &mut content.annotations
+            };
             map.insert(key, text);
         }
     }
     Ok(())
 }
 
-fn decoded(value: Vec<u8>, strategy: Option<esox_api::v1::DecodingStrategy>) -> Result<Vec<u8>, Error> {
+fn decoded(
+    value: Vec<u8>,
+    strategy: Option<esox_api::v1::DecodingStrategy>,
+) -> Result<Vec<u8>, Error> {
     use esox_api::v1::DecodingStrategy as D;
     use esox_core::decoding::DecodingStrategy as C;
     let s = match strategy {
@@ -211,7 +255,8 @@ fn decoded(value: Vec<u8>, strategy: Option<esox_api::v1::DecodingStrategy>) -> 
         Some(D::Base64) => C::Base64,
         Some(D::Base64Url) => C::Base64Url,
     };
-    esox_core::decoding::decode(s, &value).map_err(|e| Error::Invalid(format!("valuesDecodingStrategy: {e}")))
+    esox_core::decoding::decode(s, &value)
+        .map_err(|e| Error::Invalid(format!("valuesDecodingStrategy: {e}")))
 }
 
 fn render_bytes(name: &str, text: &str, context: &Value) -> Result<Vec<u8>, Error> {

@@ -14,7 +14,9 @@ use kube::discovery::{self, Scope};
 use kube::{Api, Client};
 
 pub async fn cluster() -> (TestCluster, Client) {
-    let cluster = TestCluster::start(esox_testcluster::Config::default()).await.expect("test cluster starts");
+    let cluster = TestCluster::start(esox_testcluster::Config::default())
+        .await
+        .expect("test cluster starts");
     let client = cluster.client().await.expect("client");
     install_crds(&client).await;
     (cluster, client)
@@ -23,7 +25,9 @@ pub async fn cluster() -> (TestCluster, Client) {
 pub async fn install_crds(client: &Client) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in esox_api::crd::all(&Default::default()) {
-        api.create(&PostParams::default(), &crd).await.expect("CRD accepted");
+        api.create(&PostParams::default(), &crd)
+            .await
+            .expect("CRD accepted");
     }
     for crd in esox_api::crd::all(&Default::default()) {
         let name = crd.metadata.name.clone().unwrap();
@@ -31,7 +35,14 @@ pub async fn install_crds(client: &Client) {
             let api = api.clone();
             let name = name.clone();
             async move {
-                api.get(&name).await.ok()?.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
+                api.get(&name)
+                    .await
+                    .ok()?
+                    .status?
+                    .conditions?
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+                    .then_some(())
             }
         })
         .await
@@ -45,17 +56,28 @@ pub async fn apply(client: &Client, yaml: &str) {
     for doc in docs {
         let obj: DynamicObject = serde_json::from_value(doc.value.clone()).expect("object");
         let types = obj.types.clone().expect("apiVersion and kind");
-        let (group, version) = types.api_version.split_once('/').unwrap_or(("", &types.api_version));
+        let (group, version) = types
+            .api_version
+            .split_once('/')
+            .unwrap_or(("", &types.api_version));
         let gvk = GroupVersionKind::gvk(group, version, &types.kind);
-        let (ar, caps) = discovery::pinned_kind(client, &gvk).await.expect("kind is served");
+        let (ar, caps) = discovery::pinned_kind(client, &gvk)
+            .await
+            .expect("kind is served");
         let api: Api<DynamicObject> = match (caps.scope, obj.metadata.namespace.as_deref()) {
-            (Scope::Namespaced, ns) => Api::namespaced_with(client.clone(), ns.unwrap_or("default"), &ar),
+            (Scope::Namespaced, ns) => {
+                Api::namespaced_with(client.clone(), ns.unwrap_or("default"), &ar)
+            }
             (Scope::Cluster, _) => Api::all_with(client.clone(), &ar),
         };
         let name = obj.metadata.name.clone().expect("name");
-        api.patch(&name, &PatchParams::apply("test").force(), &Patch::Apply(&obj))
-            .await
-            .unwrap_or_else(|e| panic!("apply {} {name}: {e}", types.kind));
+        api.patch(
+            &name,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("apply {} {name}: {e}", types.kind));
     }
 }
 
@@ -78,7 +100,9 @@ where
 }
 
 pub fn seed(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/seed").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/seed")
+        .join(name);
     std::fs::read_to_string(path).expect("seed manifest")
 }
 
@@ -93,9 +117,21 @@ pub struct Env {
 impl Env {
     pub async fn start() -> Env {
         let (cluster, client) = cluster().await;
-        let local = esox_providers::LocalCluster { url: cluster.url(), ca_pem: Some(cluster.ca_pem().as_bytes().to_vec()) };
-        let (ctx, shutdown, _task) = esox_controller::runner::start(client.clone(), esox_controller::Options::default(), local);
-        Env { cluster, client, ctx, shutdown }
+        let local = esox_providers::LocalCluster {
+            url: cluster.url(),
+            ca_pem: Some(cluster.ca_pem().as_bytes().to_vec()),
+        };
+        let (ctx, shutdown, _task) = esox_controller::runner::start(
+            client.clone(),
+            esox_controller::Options::default(),
+            local,
+        );
+        Env {
+            cluster,
+            client,
+            ctx,
+            shutdown,
+        }
     }
 
     pub fn api<K>(&self, namespace: &str) -> Api<K>
@@ -122,14 +158,24 @@ impl Env {
     }
 
     /// Waits for the ExternalSecret's Ready condition to have `status`; returns (reason, message).
-    pub async fn es_ready(&self, namespace: &str, name: &str, status: &str) -> Option<(String, String)> {
+    pub async fn es_ready(
+        &self,
+        namespace: &str,
+        name: &str,
+        status: &str,
+    ) -> Option<(String, String)> {
         let api: Api<esox_api::v1::ExternalSecret> = self.api(namespace);
         wait_until(Duration::from_secs(10), || {
             let api = api.clone();
             async move {
                 let es = api.get(name).await.ok()?;
-                let c = es.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
-                (c.status == status).then(|| (c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
+                let c = es
+                    .status?
+                    .conditions
+                    .into_iter()
+                    .find(|c| c.type_ == "Ready")?;
+                (c.status == status)
+                    .then(|| (c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
             }
         })
         .await
@@ -149,8 +195,10 @@ pub fn value(s: &k8s_openapi::api::core::v1::Secret, key: &str) -> Option<Vec<u8
 
 /// A namespace and a fake SecretStore `fake` in it with the given key/value pairs.
 pub fn fake_store(namespace: &str, data: &[(&str, &str)]) -> String {
-    let entries: Vec<serde_json::Value> =
-        data.iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect();
+    let entries: Vec<serde_json::Value> = data
+        .iter()
+        .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+        .collect();
     format!(
         "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {namespace}}}\n---\napiVersion: external-secrets.io/v1\nkind: SecretStore\nmetadata: {{name: fake, namespace: {namespace}}}\nspec:\n  provider:\n    fake:\n      data: {}\n",
         serde_json::Value::Array(entries)
