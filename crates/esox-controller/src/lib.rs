@@ -6,12 +6,14 @@
 //! are watched (metadata only) through the stores' own credentials to refresh within a second.
 
 pub mod clusterexternalsecret;
+pub mod clusterpushsecret;
 pub mod conditions;
 pub mod context;
 pub mod error;
 pub mod externalsecret;
 pub mod index;
 pub mod metrics;
+pub mod pushsecret;
 pub mod runner;
 pub mod secretstore;
 pub mod selector;

@@ -8,7 +8,9 @@ use futures::FutureExt as _;
 use tokio::sync::watch;
 
 use crate::context::{Context, Options};
-use crate::{clusterexternalsecret, externalsecret, secretstore};
+use crate::{
+    clusterexternalsecret, clusterpushsecret, externalsecret, pushsecret, secretstore,
+};
 
 /// A handle that stops the controllers.
 #[derive(Clone)]
@@ -48,8 +50,14 @@ pub fn start(
     let ss = secretstore::run::<SecretStore>(ctx.clone(), signal(&rx));
     let css = secretstore::run_cluster(ctx.clone(), signal(&rx));
     let ces = clusterexternalsecret::run(ctx.clone(), signal(&rx));
+    let ps = pushsecret::run(ctx.clone(), signal(&rx));
+    let cps = clusterpushsecret::run(ctx.clone(), signal(&rx));
     let task = tokio::spawn(async move {
-        futures::future::join4(es.boxed(), ss.boxed(), css.boxed(), ces.boxed()).await;
+        futures::future::join(
+            futures::future::join4(es.boxed(), ss.boxed(), css.boxed(), ces.boxed()),
+            futures::future::join(ps.boxed(), cps.boxed()),
+        )
+        .await;
     });
     (ctx, Shutdown(tx), task)
 }

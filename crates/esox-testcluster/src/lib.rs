@@ -315,6 +315,17 @@ impl TestCluster {
         self.state.store.count()
     }
 
+    /// Requests received since start as `(reads, writes)`: reads are GET/HEAD (get, list,
+    /// watch, discovery), writes every other method. Benchmarks diff two readings to count a
+    /// client's traffic over a window.
+    pub fn request_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering;
+        (
+            self.state.requests.reads.load(Ordering::Relaxed),
+            self.state.requests.writes.load(Ordering::Relaxed),
+        )
+    }
+
     /// Stops serving and the controllers.
     pub fn shutdown(&self) {
         if let Some(l) = self

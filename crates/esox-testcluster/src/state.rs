@@ -24,6 +24,27 @@ pub(crate) struct State {
     pub controller_kick: tokio::sync::Notify,
     /// Users of the client certificates this cluster issued, by certificate DER.
     pub client_certs: std::sync::Mutex<std::collections::HashMap<Vec<u8>, crate::auth::UserInfo>>,
+    /// Requests received, for benchmarks that count a client's API traffic.
+    pub requests: RequestCounters,
+}
+
+/// Requests received since start, split into reads (GET, HEAD: get, list, watch, discovery)
+/// and writes (every other method).
+#[derive(Debug, Default)]
+pub(crate) struct RequestCounters {
+    pub reads: std::sync::atomic::AtomicU64,
+    pub writes: std::sync::atomic::AtomicU64,
+}
+
+impl RequestCounters {
+    pub fn record(&self, method: &http::Method) {
+        let counter = if method == http::Method::GET || method == http::Method::HEAD {
+            &self.reads
+        } else {
+            &self.writes
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for State {
@@ -52,6 +73,7 @@ impl State {
             bookmark_interval,
             controller_kick: tokio::sync::Notify::new(),
             client_certs: Default::default(),
+            requests: RequestCounters::default(),
         })
     }
 

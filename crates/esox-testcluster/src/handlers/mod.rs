@@ -199,6 +199,7 @@ pub(crate) async fn handle(
     peer: Option<Result<UserInfo, ()>>,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
+    state.requests.record(&parts.method);
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return error_response(&ApiError::bad_request(format!("reading the body: {e}"))),

@@ -1,5 +1,5 @@
 //! Benchmarks of the test cluster, printing figures:
-//! `cargo run --release -p esox-testcluster --example bench`.
+//! `cargo run --release -p esox-testcluster --example apiserver_bench`.
 //!
 //! 1. 10,000 Secrets in 500 namespaces held in memory (resident memory growth).
 //! 2. Create throughput with 16 concurrent clients over loopback TLS.

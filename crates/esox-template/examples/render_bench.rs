@@ -1,6 +1,6 @@
 //! Rendering benchmark: parses and executes 10,000 templates of typical size
 //! (ESO parses every template on every reconcile, so parsing is included).
-//! Run with `cargo run --release -p esox-template --example bench`.
+//! Run with `cargo run --release -p esox-template --example render_bench`.
 
 use std::collections::BTreeMap;
 use std::time::Instant;

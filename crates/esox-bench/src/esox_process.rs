@@ -1,0 +1,159 @@
+//! The esox binary as a child process, and its memory as the kernel reports it.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::process::{Child, Command};
+
+/// A running `esox run` against the benchmark's cluster.
+pub struct EsoxProcess {
+    child: Child,
+    pid: u32,
+}
+
+impl EsoxProcess {
+    pub fn spawn(bin: &Path, kubeconfig: &Path, log: &Path) -> anyhow::Result<Self> {
+        if !bin.is_file() {
+            bail!(
+                "esox binary not found at {}: build it with `cargo build --release -p esox` or pass --esox-bin",
+                bin.display()
+            );
+        }
+        let log_file = std::fs::File::create(log)
+            .with_context(|| format!("creating the esox log {}", log.display()))?;
+        let child = Command::new(bin)
+            .args(["run", "--kubeconfig"])
+            .arg(kubeconfig)
+            .args([
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--health-addr",
+                "127.0.0.1:0",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let pid = child.id().context("esox exited at once")?;
+        Ok(Self { child, pid })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Fails if the process has already ended (so a crash is not mistaken for slowness).
+    pub fn check_alive(&mut self) -> anyhow::Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("esox exited early with {status}; see its log");
+        }
+        Ok(())
+    }
+
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.child.start_kill()?;
+        self.child.wait().await?;
+        Ok(())
+    }
+}
+
+/// Resident memory of a process in KiB: current (`VmRSS`) and the high-water mark (`VmHWM`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Memory {
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+}
+
+/// Parses the `VmRSS` and `VmHWM` lines of `/proc/<pid>/status`.
+pub fn parse_status(text: &str) -> Option<Memory> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    Some(Memory {
+        rss_kib: field("VmRSS:")?,
+        hwm_kib: field("VmHWM:")?,
+    })
+}
+
+pub fn read_memory(pid: u32) -> anyhow::Result<Memory> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    parse_status(&text).with_context(|| format!("no VmRSS/VmHWM in {path}"))
+}
+
+/// Samples the process's memory in the background so that averages over a window can be taken.
+#[derive(Clone)]
+pub struct Sampler {
+    samples: Arc<Mutex<Vec<(tokio::time::Instant, Memory)>>>,
+}
+
+impl Sampler {
+    pub fn start(pid: u32, every: Duration) -> (Self, tokio::task::JoinHandle<()>) {
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let sink = samples.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let Ok(m) = read_memory(pid) else { break };
+                sink.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((tokio::time::Instant::now(), m));
+            }
+        });
+        (Self { samples }, task)
+    }
+
+    /// Mean RSS (KiB) of the samples taken since `since`.
+    pub fn mean_rss_since(&self, since: tokio::time::Instant) -> Option<u64> {
+        let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let window: Vec<u64> = s
+            .iter()
+            .filter(|(t, _)| *t >= since)
+            .map(|(_, m)| m.rss_kib)
+            .collect();
+        (!window.is_empty()).then(|| window.iter().sum::<u64>() / window.len() as u64)
+    }
+
+    /// Largest RSS (KiB) sampled since `since`.
+    pub fn max_rss_since(&self, since: tokio::time::Instant) -> Option<u64> {
+        let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        s.iter()
+            .filter(|(t, _)| *t >= since)
+            .map(|(_, m)| m.rss_kib)
+            .max()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_rss_and_hwm_from_proc_status() {
+        let text = "Name:\tesox\nVmPeak:\t  900 kB\nVmHWM:\t   4321 kB\nVmRSS:\t   1234 kB\nThreads:\t3\n";
+        assert_eq!(
+            parse_status(text),
+            Some(Memory {
+                rss_kib: 1234,
+                hwm_kib: 4321
+            })
+        );
+        assert_eq!(parse_status("Name:\tx\nVmRSS:\t1 kB\n"), None);
+    }
+
+    #[test]
+    fn reads_this_process() {
+        let m = read_memory(std::process::id()).unwrap();
+        assert!(m.rss_kib > 0 && m.hwm_kib >= m.rss_kib, "{m:?}");
+    }
+}

@@ -1,0 +1,215 @@
+//! Objects the benchmark creates: CRDs, the source namespace with its Secret and reader
+//! ServiceAccount, the ClusterSecretStore, namespaces, unrelated Secrets, ExternalSecrets.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use esox_api::v1::{ClusterSecretStore, ExternalSecret};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::PostParams;
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+pub const SOURCE_NAMESPACE: &str = "bench-source";
+pub const SOURCE_SECRET: &str = "shared-credentials";
+pub const STORE: &str = "bench-store";
+pub const READER_NAMESPACE: &str = "bench-esox";
+pub const READER: &str = "source-reader";
+/// The data key whose value the latency rounds change.
+pub const CHANGING_KEY: &str = "password";
+
+async fn create<K>(api: &Api<K>, obj: Value) -> anyhow::Result<K>
+where
+    K: Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let typed: K = serde_json::from_value(obj).context("benchmark object does not parse")?;
+    api.create(&PostParams::default(), &typed)
+        .await
+        .context("creating a benchmark object")
+}
+
+pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crds = esox_api::crd::all(&Default::default());
+    for crd in &crds {
+        api.create(&PostParams::default(), crd)
+            .await
+            .context("installing a CRD")?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for crd in &crds {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        loop {
+            let established = api
+                .get(&name)
+                .await?
+                .status
+                .and_then(|s| s.conditions)
+                .is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                });
+            if established {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("CRD {name} never became Established");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
+}
+
+pub async fn namespace(client: &Client, name: &str) -> anyhow::Result<()> {
+    create(
+        &Api::<Namespace>::all(client.clone()),
+        json!({"metadata": {"name": name}}),
+    )
+    .await
+    .map(drop)
+}
+
+/// The scenario, as the seed manifests: a ClusterSecretStore with the kubernetes
+/// provider, reading one source namespace with a ServiceAccount allowed to read Secrets there.
+pub async fn source_and_store(client: &Client, password: &str) -> anyhow::Result<()> {
+    namespace(client, SOURCE_NAMESPACE).await?;
+    namespace(client, READER_NAMESPACE).await?;
+    create(
+        &Api::<ServiceAccount>::namespaced(client.clone(), READER_NAMESPACE),
+        json!({"metadata": {"name": READER}}),
+    )
+    .await?;
+    create(
+        &Api::<Role>::namespaced(client.clone(), SOURCE_NAMESPACE),
+        json!({"metadata": {"name": "read-secrets"},
+               "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]}),
+    )
+    .await?;
+    create(
+        &Api::<RoleBinding>::namespaced(client.clone(), SOURCE_NAMESPACE),
+        json!({"metadata": {"name": "read-secrets"},
+               "subjects": [{"kind": "ServiceAccount", "name": READER, "namespace": READER_NAMESPACE}],
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-secrets"}}),
+    )
+    .await?;
+    create(
+        &Api::<Secret>::namespaced(client.clone(), SOURCE_NAMESPACE),
+        json!({"metadata": {"name": SOURCE_SECRET},
+               "stringData": {"username": "bench", CHANGING_KEY: password}}),
+    )
+    .await?;
+    create(
+        &Api::<ClusterSecretStore>::all(client.clone()),
+        json!({"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
+               "metadata": {"name": STORE},
+               "spec": {"provider": {"kubernetes": {
+                   "remoteNamespace": SOURCE_NAMESPACE,
+                   "server": {"caProvider": {"type": "ConfigMap", "name": "kube-root-ca.crt",
+                                             "key": "ca.crt", "namespace": SOURCE_NAMESPACE}},
+                   "auth": {"serviceAccount": {"name": READER, "namespace": READER_NAMESPACE}}}}}}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Waits until esox has validated the store (proof that its controllers are running).
+pub async fn wait_store_ready(client: &Client, timeout: Duration) -> anyhow::Result<()> {
+    let api: Api<ClusterSecretStore> = Api::all(client.clone());
+    let deadline = Instant::now() + timeout;
+    loop {
+        let store = api.get(STORE).await?;
+        let ready = store.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        });
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the ClusterSecretStore never became Ready: {:?}",
+                store.status
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn namespace_of(prefix: &str, i: usize, namespaces: usize) -> String {
+    format!("{prefix}-{}", i % namespaces.max(1))
+}
+
+pub async fn namespaces(
+    client: &Client,
+    prefix: &str,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let client = client.clone();
+            async move { namespace(&client, &format!("{prefix}-{i}")).await }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>()
+        .await
+}
+
+/// `count` Secrets named `{name}-{i}` spread over the namespaces `{prefix}-*`; returns how
+/// long the creation took.
+pub async fn secrets(
+    client: &Client,
+    prefix: &str,
+    namespaces: usize,
+    name: &str,
+    count: usize,
+    concurrency: usize,
+    data: &Value,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let api = Api::<Secret>::namespaced(client.clone(), &namespace_of(prefix, i, namespaces));
+            let body = json!({"metadata": {"name": format!("{name}-{i}")}, "data": data});
+            async move { create(&api, body).await.map(drop) }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>()
+        .await?;
+    Ok(started.elapsed())
+}
+
+/// `count` ExternalSecrets copying the source Secret with `dataFrom.extract`.
+pub async fn external_secrets(
+    client: &Client,
+    prefix: &str,
+    namespaces: usize,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let api = Api::<ExternalSecret>::namespaced(
+                client.clone(),
+                &namespace_of(prefix, i, namespaces),
+            );
+            let body = json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                "metadata": {"name": format!("copy-{i}")},
+                "spec": {"refreshInterval": "1h",
+                         "secretStoreRef": {"name": STORE, "kind": "ClusterSecretStore"},
+                         "target": {"name": format!("copied-{i}")},
+                         "dataFrom": [{"extract": {"key": SOURCE_SECRET}}]}});
+            async move { create(&api, body).await.map(drop) }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>()
+        .await?;
+    Ok(started.elapsed())
+}

@@ -1,0 +1,187 @@
+//! The PushSecret controller: pushes local Secrets to stores (ESO section 6), and beyond ESO
+//! pushes a source change at once: source Secrets are watched (metadata only) and mapped to
+//! PushSecrets through an index the reconciles maintain.
+
+mod cleanup;
+pub mod entries;
+mod reconcile;
+pub mod sources;
+mod status;
+mod template;
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use esox_api::v1alpha1::PushSecret;
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{PredicateConfig, WatchStreamExt as _, watcher};
+use kube::{Api, Resource as _, ResourceExt as _};
+
+use crate::context::Context;
+use crate::error::Error;
+
+type PsRef = ObjectRef<PushSecret>;
+
+/// State of the PushSecret controller, next to the shared [`Context`].
+pub struct PushContext {
+    pub ctx: Arc<Context>,
+    /// Source Secret → PushSecrets.
+    pub sources: sources::SourceIndex,
+    recorder: Recorder,
+    /// PushSecrets whose source changed since their last push.
+    source_changed: Mutex<HashSet<PsRef>>,
+    failures: Mutex<HashMap<PsRef, u32>>,
+}
+
+impl PushContext {
+    pub fn new(ctx: Arc<Context>) -> Arc<Self> {
+        let recorder = Recorder::new(
+            ctx.client.clone(),
+            Reporter {
+                controller: "pushsecret".to_owned(),
+                instance: None,
+            },
+        );
+        Arc::new(Self {
+            ctx,
+            sources: Default::default(),
+            recorder,
+            source_changed: Mutex::default(),
+            failures: Mutex::default(),
+        })
+    }
+
+    fn take_source_changed(&self, ps: &PsRef) -> bool {
+        self.source_changed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(ps)
+    }
+
+    fn mark_source_changed(&self, ps: PsRef) {
+        self.source_changed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(ps);
+    }
+
+    fn note_failure(&self, ps: &PsRef) -> u32 {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = f.entry(ps.clone()).or_default();
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    fn reset_failures(&self, ps: &PsRef) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(ps);
+    }
+
+    async fn publish(&self, ps: &PushSecret, type_: EventType, reason: &str, note: &str) {
+        let event = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(truncate(note, 1000)),
+            action: "Reconcile".to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &ps.object_ref(&())).await {
+            tracing::debug!(error = %e, "could not publish event");
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Changes that matter for a PushSecret: everything but its status (ESO's predicate).
+fn spec_or_metadata(ps: &PushSecret) -> Option<u64> {
+    let mut h = DefaultHasher::new();
+    ps.metadata.generation.hash(&mut h);
+    ps.labels().hash(&mut h);
+    ps.annotations().hash(&mut h);
+    ps.finalizers().hash(&mut h);
+    ps.metadata
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut h);
+    Some(h.finish())
+}
+
+/// Runs the PushSecret controller until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let pctx = PushContext::new(ctx);
+    let client = pctx.ctx.client.clone();
+    let (reader, writer) = reflector::store();
+    let stream = watcher(
+        Api::<PushSecret>::all(client.clone()),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(spec_or_metadata, PredicateConfig::default());
+
+    // Every Secret, metadata only and uncached: the index decides which events matter.
+    let secrets = watcher(
+        Api::<PartialObjectMeta<Secret>>::all(client),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    let weak = Arc::downgrade(&pctx);
+    let map_secret = move |s: PartialObjectMeta<Secret>| {
+        let Some(pctx) = weak.upgrade() else {
+            return Vec::new();
+        };
+        let refs =
+            pctx.sources
+                .for_secret(&s.namespace().unwrap_or_default(), &s.name_any(), s.labels());
+        for r in &refs {
+            pctx.mark_source_changed(r.clone());
+        }
+        refs
+    };
+
+    Controller::for_stream(stream, reader)
+        .watches_stream(secrets, map_secret)
+        .with_config(kube::runtime::controller::Config::default().concurrency(16))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::reconcile, error_policy, pctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "pushsecret controller event");
+            }
+        })
+        .await;
+}
+
+/// Retries with capped exponential backoff (1 s doubling to 60 s), per object: a target that
+/// comes back is pushed to within a minute without anyone touching the PushSecret.
+fn error_policy(ps: Arc<PushSecret>, err: &Error, pctx: Arc<PushContext>) -> Action {
+    let n = pctx.note_failure(&ObjectRef::from_obj(ps.as_ref()));
+    let delay = Duration::from_secs(1u64 << n.saturating_sub(1).min(6)).min(Duration::from_secs(60));
+    tracing::info!(error = %err, category = err.category(), retry_in = ?delay, "PushSecret reconcile failed");
+    Action::requeue(delay)
+}

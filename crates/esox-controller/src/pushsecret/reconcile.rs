@@ -1,0 +1,586 @@
+//! One reconcile of a PushSecret (ESO's algorithm, section 6.3 of the behaviour notes).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use esox_api::labels::FINALIZER_PUSH_SECRET;
+use esox_api::v1::{ClusterSecretStore, SecretStore, SecretStoreRef, StoreKind};
+use esox_api::v1alpha1::{
+    PushDeletionPolicy, PushSecret, PushSecretStatus, PushSecretStoreRef, UpdatePolicy,
+};
+use esox_core::refresh::{self, RefreshInput, Requeue};
+use esox_providers::{LocalSecret, PushEntry, SecretsClient};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt as _};
+use serde_json::json;
+
+use super::cleanup::{self, Failure};
+use super::entries::{self, Entry, StoreIdentity};
+use super::sources::Source;
+use super::status::{self, ERRORED, SOURCE_DELETED, SYNCED, Synced};
+use super::{PushContext, template};
+use crate::conditions;
+use crate::context::Context;
+use crate::error::Error;
+use crate::selector;
+use crate::stores::{self, ResolvedStore};
+
+/// After this long, a deleted PushSecret's finalizer is released even if some remote entries
+/// could not be deleted (with a Warning event naming them): a finalizer must never wedge.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(20);
+/// How long pushing to one store may take before it counts as failed.
+const STORE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Reconciles one PushSecret.
+#[tracing::instrument(skip_all, fields(namespace = ps.namespace().unwrap_or_default(), name = ps.name_any()))]
+pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Action, Error> {
+    let ctx = pctx.ctx.clone();
+    let namespace = ps.namespace().unwrap_or_default();
+    let name = ps.name_any();
+    let ps_ref = ObjectRef::from_obj(ps.as_ref());
+    let api: Api<PushSecret> = Api::namespaced(ctx.client.clone(), &namespace);
+
+    if ps.metadata.deletion_timestamp.is_some() {
+        return finalize(&ps, &pctx, &api).await;
+    }
+    let has_finalizer = ps.finalizers().iter().any(|f| f == FINALIZER_PUSH_SECRET);
+    match (ps.spec.deletion_policy, has_finalizer) {
+        (PushDeletionPolicy::Delete, false) => {
+            let mut finalizers = ps.finalizers().to_vec();
+            finalizers.push(FINALIZER_PUSH_SECRET.to_owned());
+            set_finalizers(&api, &ps, finalizers).await?;
+        }
+        (PushDeletionPolicy::None, true) => {
+            let finalizers = without_finalizer(&ps);
+            set_finalizers(&api, &ps, finalizers).await?;
+        }
+        _ => {}
+    }
+
+    let source = match &ps.spec.selector.secret {
+        Some(s) => match (&s.name, &s.selector) {
+            (Some(n), _) => Source::Name(n.clone()),
+            (None, Some(sel)) => Source::Selector(sel.clone()),
+            (None, None) => {
+                let e = Error::Invalid(
+                    "spec.selector.secret needs a name or a selector".into(),
+                );
+                return Err(fail(&ps, &pctx, &api, None, "invalid selector", e).await);
+            }
+        },
+        None => {
+            let e = Error::Invalid(
+                "spec.selector.generatorRef is not implemented for PushSecrets yet: push a Secret with spec.selector.secret".into(),
+            );
+            return Err(fail(&ps, &pctx, &api, None, "invalid selector", e).await);
+        }
+    };
+    pctx.sources.record(&ps_ref, source.clone());
+
+    let status = ps.status.clone().unwrap_or_default();
+    let interval = refresh_interval(&ps)?;
+    let current_version = esox_core::hash::synced_resource_version(
+        ps.metadata.generation.unwrap_or_default(),
+        &ps.labels().clone(),
+        &ps.annotations().clone(),
+    );
+    let input = RefreshInput {
+        policy: refresh::RefreshPolicy::Periodic,
+        refresh_interval: Some(interval),
+        refresh_time: status.refresh_time.as_ref().map(|t| SystemTime::from(t.0)),
+        synced_resource_version: &status.synced_resource_version,
+        current_resource_version: &current_version,
+        now: SystemTime::now(),
+        periodic_allowed_by_windows: true,
+    };
+    // Beyond ESO: a source change is pushed at once, and a failed push is retried until it
+    // succeeds (ESO's refresh test alone would wait for the next interval).
+    let source_changed = pctx.take_source_changed(&ps_ref);
+    let ready = conditions::is_ready(&status.conditions);
+    if !source_changed && ready && !refresh::should_refresh_push_secret(&input) {
+        return Ok(requeue_action(refresh::push_secret_skip_requeue(&input)));
+    }
+
+    if let Err(e) = entries::validate_data_to(&ps.spec) {
+        return Err(fail(&ps, &pctx, &api, None, "invalid dataTo", e).await);
+    }
+
+    let sources = match source_secrets(&ctx, &namespace, &source).await {
+        Ok(s) => s,
+        Err(SourceError::Missing(msg))
+            if ps.spec.deletion_policy == PushDeletionPolicy::Delete
+                && !status.synced_push_secrets.is_empty() =>
+        {
+            return source_deleted(&ps, &pctx, &api, &msg).await;
+        }
+        Err(SourceError::Missing(msg)) => {
+            let e = Error::Data(msg);
+            return Err(fail(&ps, &pctx, &api, None, "could not get source secret", e).await);
+        }
+        Err(SourceError::Api(e)) => {
+            return Err(fail(&ps, &pctx, &api, None, "could not get source secret", e).await);
+        }
+    };
+
+    let stores = match resolve_stores(&ctx, &ps, &namespace).await {
+        Ok(s) => s,
+        Err(e) => return Err(fail(&ps, &pctx, &api, None, "could not get store", e).await),
+    };
+    if stores.is_empty() {
+        // Every store belongs to another controller class (or is being deleted): not ours.
+        return Ok(Action::await_change());
+    }
+
+    let mut synced = Synced::new();
+    let mut existing_kept = false;
+    for store in &stores {
+        let key = entries::store_key(store.resolved.key.kind, &store.resolved.key.name);
+        let work = push_to_store(&ctx, &ps, &namespace, store, &sources, &mut synced, &mut existing_kept);
+        let result = match tokio::time::timeout(STORE_TIMEOUT, work).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Store(format!(
+                "{key} did not answer within {}s",
+                STORE_TIMEOUT.as_secs()
+            ))),
+        };
+        if let Err(e) = result {
+            let partial = status::union(&status.synced_push_secrets, &synced);
+            return Err(fail(&ps, &pctx, &api, Some(partial), "could not push secret", e).await);
+        }
+    }
+
+    if ps.spec.deletion_policy == PushDeletionPolicy::Delete {
+        let stale = status::removed(&status.synced_push_secrets, &synced);
+        if !stale.is_empty() {
+            let failures = cleanup::delete_entries(&ctx, &namespace, &stale).await;
+            if !failures.is_empty() {
+                // Failed deletes stay tracked so a later reconcile retries them.
+                let keep = status::union(&synced, &still_tracked(&stale, &failures));
+                let e = Error::Store(format!(
+                    "could not delete stale entries: {}",
+                    list(&failures)
+                ));
+                return Err(fail(&ps, &pctx, &api, Some(keep), "could not delete secrets", e).await);
+            }
+        }
+    }
+
+    let message = if existing_kept {
+        "PushSecret synced successfully. Existing secrets in providers unchanged."
+    } else {
+        "PushSecret synced successfully"
+    };
+    let mut new_status = status.clone();
+    conditions::set(&mut new_status.conditions, conditions::READY, true, SYNCED, message);
+    new_status.synced_push_secrets = synced;
+    new_status.refresh_time = Some(Time(jiff::Timestamp::now()));
+    new_status.synced_resource_version = current_version;
+    status::write(&ps, &api, &new_status).await?;
+    pctx.reset_failures(&ps_ref);
+    pctx.publish(&ps, EventType::Normal, SYNCED, message).await;
+    Ok(requeue_action(refresh::push_secret_done_requeue(Some(interval))))
+}
+
+/// A store to push to, with its labels (for `dataTo[].storeRef.labelSelector`).
+struct Target {
+    resolved: ResolvedStore,
+    labels: BTreeMap<String, String>,
+}
+
+async fn push_to_store(
+    ctx: &Context,
+    ps: &PushSecret,
+    namespace: &str,
+    store: &Target,
+    sources: &[Secret],
+    synced: &mut Synced,
+    existing_kept: &mut bool,
+) -> Result<(), Error> {
+    let key = entries::store_key(store.resolved.key.kind, &store.resolved.key.name);
+    let client = stores::client(ctx, &store.resolved, Some(namespace))
+        .await
+        .map_err(|e| Error::Store(format!("could not get a client for {key}: {e}")))?;
+    for source in sources {
+        let mut local = local_secret(source);
+        if let Some(t) = &ps.spec.template {
+            template::apply(t, &mut local)?;
+        }
+        let identity = StoreIdentity {
+            kind: store.resolved.key.kind,
+            name: &store.resolved.key.name,
+            labels: &store.labels,
+        };
+        for entry in entries::for_store(&ps.spec, &identity, &local.data)? {
+            let kept = push_entry(client.as_ref(), ps, &local, &entry, &key).await?;
+            *existing_kept |= kept;
+            synced
+                .entry(key.clone())
+                .or_default()
+                .insert(entries::remote_key(&entry.data.match_.remote_ref), entry.data);
+        }
+    }
+    Ok(())
+}
+
+/// Pushes one entry; returns true when IfNotExists left an existing remote value alone.
+async fn push_entry(
+    client: &dyn SecretsClient,
+    ps: &PushSecret,
+    source: &LocalSecret,
+    entry: &Entry,
+    store_key: &str,
+) -> Result<bool, Error> {
+    let mut local = source.clone();
+    local.data = entries::reversed(entry.data.conversion_strategy, &source.data)?;
+    if let Some(only) = &entry.only_keys {
+        local.data.retain(|k, _| only.contains(k));
+    }
+    let remote = &entry.data.match_.remote_ref;
+    let remote_name = entries::remote_key(remote);
+    if let Some(k) = entry.data.match_.secret_key.as_deref().filter(|k| !k.is_empty())
+        && !local.data.contains_key(k)
+    {
+        return Err(Error::Data(format!(
+            "secret key {k:?} does not exist in source secret {}/{}: add it to the Secret or fix data[].match.secretKey",
+            source.namespace, source.name
+        )));
+    }
+    let write_err = |e: esox_providers::ProviderError| {
+        Error::Store(format!(
+            "could not write remote ref {remote_name} to target secretstore {store_key}: {e}"
+        ))
+    };
+    if ps.spec.update_policy == UpdatePolicy::IfNotExists
+        && client.secret_exists(remote).await.map_err(write_err)?
+    {
+        return Ok(true);
+    }
+    let push = PushEntry {
+        secret_key: entry.data.match_.secret_key.clone(),
+        remote_ref: remote.clone(),
+        metadata: entry.data.metadata.as_ref().map(|m| m.0.clone()),
+    };
+    client.push_secret(&local, &push).await.map_err(write_err)?;
+    Ok(false)
+}
+
+fn local_secret(s: &Secret) -> LocalSecret {
+    LocalSecret {
+        name: s.name_any(),
+        namespace: s.namespace().unwrap_or_default(),
+        type_: s.type_.clone().unwrap_or_default(),
+        data: s
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect(),
+        labels: s.metadata.labels.clone().unwrap_or_default(),
+        annotations: s
+            .metadata
+            .annotations
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("kubectl.kubernetes.io/"))
+            .collect(),
+    }
+}
+
+enum SourceError {
+    Missing(String),
+    Api(Error),
+}
+
+async fn source_secrets(
+    ctx: &Context,
+    namespace: &str,
+    source: &Source,
+) -> Result<Vec<Secret>, SourceError> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    match source {
+        Source::Name(name) => match api.get_opt(name).await {
+            Ok(Some(s)) => Ok(vec![s]),
+            Ok(None) => Err(SourceError::Missing(format!(
+                "secret {namespace}/{name} does not exist: create it or fix spec.selector.secret.name"
+            ))),
+            Err(e) => Err(SourceError::Api(e.into())),
+        },
+        Source::Selector(sel) => {
+            let lp = ListParams::default().labels(&selector::to_query(sel));
+            let mut list = api
+                .list(&lp)
+                .await
+                .map_err(|e| SourceError::Api(e.into()))?
+                .items;
+            list.sort_by_key(|s| s.name_any());
+            Ok(list)
+        }
+    }
+}
+
+async fn resolve_stores(ctx: &Context, ps: &PushSecret, namespace: &str) -> Result<Vec<Target>, Error> {
+    let mut out: Vec<Target> = Vec::new();
+    for (i, r) in ps.spec.secret_store_refs.iter().enumerate() {
+        for (name, labels) in store_names(ctx, r, namespace, i).await? {
+            if out
+                .iter()
+                .any(|t| t.resolved.key.kind == r.kind && t.resolved.key.name == name)
+            {
+                continue;
+            }
+            let store_ref = SecretStoreRef {
+                name,
+                kind: Some(r.kind),
+            };
+            // PushSecrets do not use the flood gate: a store need not be Ready to be pushed to.
+            if let Some(resolved) = stores::resolve(ctx, &store_ref, namespace, false).await? {
+                out.push(Target { resolved, labels });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Names (and labels) of the stores one `secretStoreRefs` entry designates; stores being
+/// deleted are left out.
+async fn store_names(
+    ctx: &Context,
+    r: &PushSecretStoreRef,
+    namespace: &str,
+    index: usize,
+) -> Result<Vec<(String, BTreeMap<String, String>)>, Error> {
+    if let Some(name) = &r.name {
+        let labels = match r.kind {
+            StoreKind::SecretStore => Api::<SecretStore>::namespaced(ctx.client.clone(), namespace)
+                .get_metadata_opt(name)
+                .await?
+                .map(|m| m.metadata),
+            StoreKind::ClusterSecretStore => Api::<ClusterSecretStore>::all(ctx.client.clone())
+                .get_metadata_opt(name)
+                .await?
+                .map(|m| m.metadata),
+        };
+        return match labels {
+            Some(m) if m.deletion_timestamp.is_some() => Ok(Vec::new()),
+            Some(m) => Ok(vec![(name.clone(), m.labels.unwrap_or_default())]),
+            // Let resolve() produce its message naming the missing store.
+            None => Ok(vec![(name.clone(), BTreeMap::new())]),
+        };
+    }
+    let Some(sel) = &r.label_selector else {
+        return Err(Error::Invalid(format!(
+            "spec.secretStoreRefs[{index}] needs a name or a labelSelector"
+        )));
+    };
+    let lp = ListParams::default().labels(&selector::to_query(sel));
+    let metas = match r.kind {
+        StoreKind::SecretStore => Api::<SecretStore>::namespaced(ctx.client.clone(), namespace)
+            .list_metadata(&lp)
+            .await?
+            .items
+            .into_iter()
+            .map(|m| m.metadata)
+            .collect::<Vec<_>>(),
+        StoreKind::ClusterSecretStore => Api::<ClusterSecretStore>::all(ctx.client.clone())
+            .list_metadata(&lp)
+            .await?
+            .items
+            .into_iter()
+            .map(|m| m.metadata)
+            .collect(),
+    };
+    Ok(metas
+        .into_iter()
+        .filter(|m| m.deletion_timestamp.is_none())
+        .map(|m| (m.name.unwrap_or_default(), m.labels.unwrap_or_default()))
+        .collect())
+}
+
+/// The source is gone and deletionPolicy is Delete: remove what was pushed (ESO step 5).
+async fn source_deleted(
+    ps: &PushSecret,
+    pctx: &PushContext,
+    api: &Api<PushSecret>,
+    why: &str,
+) -> Result<Action, Error> {
+    let namespace = ps.namespace().unwrap_or_default();
+    let status = ps.status.clone().unwrap_or_default();
+    let failures =
+        cleanup::delete_entries(&pctx.ctx, &namespace, &status.synced_push_secrets).await;
+    if !failures.is_empty() {
+        let keep = still_tracked(&status.synced_push_secrets, &failures);
+        let e = Error::Store(format!(
+            "{why}; could not delete provider secrets: {}",
+            list(&failures)
+        ));
+        return Err(fail(ps, pctx, api, Some(keep), "could not delete secrets", e).await);
+    }
+    let mut new_status = status;
+    new_status.synced_push_secrets.clear();
+    let message = "source secret deleted; provider secrets cleaned up";
+    conditions::set(
+        &mut new_status.conditions,
+        conditions::READY,
+        false,
+        SOURCE_DELETED,
+        message,
+    );
+    status::write(ps, api, &new_status).await?;
+    pctx.reset_failures(&ObjectRef::from_obj(ps));
+    pctx.publish(ps, EventType::Normal, SOURCE_DELETED, message).await;
+    Ok(Action::await_change())
+}
+
+/// The PushSecret is being deleted: remove its remote entries (deletionPolicy Delete), then its
+/// finalizer. Entries that cannot be deleted are given up on, with a Warning event naming them,
+/// once retrying cannot help or [`GIVE_UP_AFTER`] has passed.
+async fn finalize(
+    ps: &PushSecret,
+    pctx: &PushContext,
+    api: &Api<PushSecret>,
+) -> Result<Action, Error> {
+    let ps_ref = ObjectRef::from_obj(ps);
+    pctx.sources.forget(&ps_ref);
+    if !ps.finalizers().iter().any(|f| f == FINALIZER_PUSH_SECRET) {
+        pctx.reset_failures(&ps_ref);
+        return Ok(Action::await_change());
+    }
+    let namespace = ps.namespace().unwrap_or_default();
+    let status = ps.status.clone().unwrap_or_default();
+    if ps.spec.deletion_policy == PushDeletionPolicy::Delete {
+        let failures =
+            cleanup::delete_entries(&pctx.ctx, &namespace, &status.synced_push_secrets).await;
+        if !failures.is_empty() {
+            let waited = ps
+                .metadata
+                .deletion_timestamp
+                .as_ref()
+                .and_then(|t| jiff::Timestamp::now().duration_since(t.0).try_into().ok())
+                .unwrap_or(Duration::ZERO);
+            let hopeless = failures.iter().all(|f| f.permanent);
+            if !hopeless && waited < GIVE_UP_AFTER {
+                let keep = still_tracked(&status.synced_push_secrets, &failures);
+                let e = Error::Store(format!(
+                    "could not delete provider secrets (will retry): {}",
+                    list(&failures)
+                ));
+                fail(ps, pctx, api, Some(keep), "could not delete secrets", e).await;
+                return Ok(Action::requeue(Duration::from_secs(2)));
+            }
+            pctx.publish(
+                ps,
+                EventType::Warning,
+                "DeleteFailed",
+                &format!(
+                    "finalizer released without deleting these provider entries: {}",
+                    list(&failures)
+                ),
+            )
+            .await;
+        }
+    }
+    let finalizers = without_finalizer(ps);
+    match set_finalizers(api, ps, finalizers).await {
+        Ok(()) => {}
+        Err(e) if matches!(&e, Error::Kube(kube::Error::Api(s)) if s.code == 404) => {}
+        Err(e) => return Err(e),
+    }
+    pctx.reset_failures(&ps_ref);
+    Ok(Action::await_change())
+}
+
+fn still_tracked(entries: &Synced, failures: &[Failure]) -> Synced {
+    let mut out = Synced::new();
+    for f in failures {
+        if let Some(d) = entries.get(&f.store).and_then(|m| m.get(&f.key)) {
+            out.entry(f.store.clone())
+                .or_default()
+                .insert(f.key.clone(), d.clone());
+        }
+    }
+    out
+}
+
+fn list(failures: &[Failure]) -> String {
+    failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn without_finalizer(ps: &PushSecret) -> Vec<String> {
+    ps.finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER_PUSH_SECRET)
+        .cloned()
+        .collect()
+}
+
+async fn set_finalizers(
+    api: &Api<PushSecret>,
+    ps: &PushSecret,
+    finalizers: Vec<String>,
+) -> Result<(), Error> {
+    let patch =
+        json!({"metadata": {"finalizers": finalizers, "resourceVersion": ps.resource_version()}});
+    api.patch(&ps.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+fn refresh_interval(ps: &PushSecret) -> Result<i64, Error> {
+    match ps.spec.refresh_interval.as_deref() {
+        None => Ok(refresh::DEFAULT_REFRESH_INTERVAL),
+        Some(text) => esox_core::duration::parse(text).map_err(|e| {
+            Error::Invalid(format!(
+                "spec.refreshInterval {text:?} is not a duration ({e}): write it like 1h, 15m or 30s"
+            ))
+        }),
+    }
+}
+
+fn requeue_action(r: Requeue) -> Action {
+    match r {
+        Requeue::Never => Action::await_change(),
+        Requeue::Immediately => Action::requeue(Duration::from_secs(1)),
+        Requeue::After(d) => Action::requeue(d),
+    }
+}
+
+/// Records a failure: Ready=False `Errored` naming the cause, and a Warning event. `synced`
+/// replaces `status.syncedPushSecrets` when given (entries still to track).
+async fn fail(
+    ps: &PushSecret,
+    pctx: &PushContext,
+    api: &Api<PushSecret>,
+    synced: Option<Synced>,
+    message: &str,
+    err: Error,
+) -> Error {
+    tracing::warn!(error = %err, "{message}");
+    let mut status: PushSecretStatus = ps.status.clone().unwrap_or_default();
+    conditions::set(
+        &mut status.conditions,
+        conditions::READY,
+        false,
+        ERRORED,
+        &format!("{message}: {err}"),
+    );
+    if let Some(s) = synced {
+        status.synced_push_secrets = s;
+    }
+    if let Err(e) = status::write(ps, api, &status).await {
+        tracing::warn!(error = %e, "could not write status");
+    }
+    pctx.publish(ps, EventType::Warning, ERRORED, &err.to_string())
+        .await;
+    err
+}
