@@ -54,17 +54,7 @@ pub async fn reconcile(
         }
         return remove_finalizer(&api, &ces).await;
     }
-    if !ces
-        .finalizers()
-        .iter()
-        .any(|f| f == FINALIZER_CLUSTER_EXTERNAL_SECRET)
-    {
-        let mut finalizers = ces.finalizers().to_vec();
-        finalizers.push(FINALIZER_CLUSTER_EXTERNAL_SECRET.to_owned());
-        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": ces.resource_version()}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
-    }
+    crate::finalizers::ensure(&api, ces.as_ref(), FINALIZER_CLUSTER_EXTERNAL_SECRET).await?;
 
     // A renamed child: remove the old one everywhere.
     if let Some(old) = status
@@ -244,33 +234,8 @@ async fn remove_finalizer(
     api: &Api<ClusterExternalSecret>,
     ces: &ClusterExternalSecret,
 ) -> Result<Action, Error> {
-    if !ces
-        .finalizers()
-        .iter()
-        .any(|f| f == FINALIZER_CLUSTER_EXTERNAL_SECRET)
-    {
-        return Ok(Action::await_change());
-    }
-    let finalizers: Vec<String> = ces
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER_CLUSTER_EXTERNAL_SECRET)
-        .cloned()
-        .collect();
-    let patch =
-        json!({"metadata": {"finalizers": finalizers, "resourceVersion": ces.resource_version()}});
-    match api
-        .patch(
-            &ces.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(Action::await_change()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Action::await_change()),
-        Err(e) => Err(e.into()),
-    }
+    crate::finalizers::remove(api, ces, FINALIZER_CLUSTER_EXTERNAL_SECRET).await?;
+    Ok(Action::await_change())
 }
 
 fn error_policy(_ces: Arc<ClusterExternalSecret>, err: &Error, _ctx: Arc<Context>) -> Action {

@@ -11,6 +11,7 @@ pub mod conditions;
 pub mod context;
 pub mod error;
 pub mod externalsecret;
+pub mod finalizers;
 pub mod index;
 pub mod metrics;
 pub mod pushsecret;

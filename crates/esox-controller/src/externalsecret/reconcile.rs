@@ -35,17 +35,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     if es.metadata.deletion_timestamp.is_some() {
         return cleanup(&es, &ctx, &api).await;
     }
-    if !es
-        .finalizers()
-        .iter()
-        .any(|f| f == FINALIZER_EXTERNAL_SECRET)
-    {
-        let mut finalizers = es.finalizers().to_vec();
-        finalizers.push(FINALIZER_EXTERNAL_SECRET.to_owned());
-        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": es.resource_version()}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
-    }
+    crate::finalizers::ensure(&api, es.as_ref(), FINALIZER_EXTERNAL_SECRET).await?;
 
     let target_name = es.spec.target.name.clone().unwrap_or_else(|| name.clone());
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -399,26 +389,8 @@ async fn cleanup(
             Err(e) => tracing::warn!(error = %e, "could not read the target Secret during cleanup"),
         }
     }
-    let finalizers: Vec<String> = es
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER_EXTERNAL_SECRET)
-        .cloned()
-        .collect();
-    let patch =
-        json!({"metadata": {"finalizers": finalizers, "resourceVersion": es.resource_version()}});
-    match api
-        .patch(
-            &es.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(Action::await_change()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Action::await_change()),
-        Err(e) => Err(e.into()),
-    }
+    crate::finalizers::remove(api, es, FINALIZER_EXTERNAL_SECRET).await?;
+    Ok(Action::await_change())
 }
 
 fn refresh_interval(es: &ExternalSecret, ctx: &Context) -> Result<i64, Error> {
