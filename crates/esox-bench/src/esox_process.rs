@@ -1,12 +1,11 @@
 //! The esox binary as a child process, and its memory as the kernel reports it.
 
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tokio::process::{Child, Command};
 
 /// A running `esox run` against the benchmark's cluster.
 pub struct EsoxProcess {
@@ -37,10 +36,9 @@ impl EsoxProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)
-            .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        let pid = child.id().context("esox exited at once")?;
+        let pid = child.id();
         Ok(Self { child, pid })
     }
 
@@ -56,10 +54,18 @@ impl EsoxProcess {
         Ok(())
     }
 
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.child.start_kill()?;
-        self.child.wait().await?;
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
         Ok(())
+    }
+}
+
+impl Drop for EsoxProcess {
+    fn drop(&mut self) {
+        // A benchmark that fails half-way must not leave esox running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

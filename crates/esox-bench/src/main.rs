@@ -216,7 +216,7 @@ async fn run(args: &Args, n: usize) -> anyhow::Result<RunResult> {
     for w in watches {
         w.abort();
     }
-    esox.stop().await?;
+    esox.stop()?;
     cluster.shutdown();
 
     Ok(RunResult {

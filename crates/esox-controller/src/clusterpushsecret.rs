@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use esox_api::v1::Condition;
-use esox_api::v1alpha1::{ClusterPushSecret, ClusterPushSecretStatus, PushSecret};
 use esox_api::v1::NamespaceFailure;
+use esox_api::v1alpha1::{ClusterPushSecret, ClusterPushSecretStatus, PushSecret};
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -73,7 +73,9 @@ pub async fn reconcile(cps: Arc<ClusterPushSecret>, ctx: Arc<Context>) -> Result
         .filter(|ns| !targets.contains(*ns) && !terminating.contains(*ns))
     {
         if let Err(e) = delete_child(&ctx, &cps, ns, &child_name).await {
-            errors.push(format!("could not delete PushSecret {ns}/{child_name}: {e}"));
+            errors.push(format!(
+                "could not delete PushSecret {ns}/{child_name}: {e}"
+            ));
         }
     }
 
@@ -119,7 +121,12 @@ pub async fn reconcile(cps: Arc<ClusterPushSecret>, ctx: Arc<Context>) -> Result
 }
 
 /// The `Ready` condition, keeping `lastTransitionTime` when the status does not change.
-fn ready(ok: bool, reason: Option<&str>, message: &str, old: &ClusterPushSecretStatus) -> Condition {
+fn ready(
+    ok: bool,
+    reason: Option<&str>,
+    message: &str,
+    old: &ClusterPushSecretStatus,
+) -> Condition {
     let status = if ok { "True" } else { "False" };
     let previous = old.conditions.iter().find(|c| c.type_ == "Ready");
     let last_transition_time = match previous {

@@ -8,9 +8,7 @@ use futures::FutureExt as _;
 use tokio::sync::watch;
 
 use crate::context::{Context, Options};
-use crate::{
-    clusterexternalsecret, clusterpushsecret, externalsecret, pushsecret, secretstore,
-};
+use crate::{clusterexternalsecret, clusterpushsecret, externalsecret, pushsecret, secretstore};
 
 /// A handle that stops the controllers.
 #[derive(Clone)]

@@ -80,8 +80,11 @@ mod tests {
     fn fake_returns_spec_data() {
         let spec = FakeSpec {
             controller: String::new(),
-            data: [("user".to_owned(), "admin".to_owned()), ("pw".to_owned(), "x y".to_owned())]
-                .into(),
+            data: [
+                ("user".to_owned(), "admin".to_owned()),
+                ("pw".to_owned(), "x y".to_owned()),
+            ]
+            .into(),
         };
         let out = generate(SupportedGenerator::Fake(&spec)).unwrap();
         assert_eq!(out.len(), 2);

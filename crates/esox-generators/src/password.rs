@@ -48,9 +48,7 @@ impl PasswordConfig {
         let count = |value: Option<i64>, field: &str| -> Result<usize, GeneratorError> {
             let v = value.unwrap_or(quarter);
             usize::try_from(v).map_err(|_| {
-                GeneratorError::Invalid(format!(
-                    "spec.{field} is {v}: it must be zero or more"
-                ))
+                GeneratorError::Invalid(format!("spec.{field} is {v}: it must be zero or more"))
             })
         };
         let symbols_text = match spec.symbol_characters.as_deref() {
@@ -153,7 +151,11 @@ fn encode(raw: &[u8], encoding: PasswordEncoding) -> Vec<u8> {
             .encode(raw)
             .into_bytes(),
         PasswordEncoding::Base32 => crate::base32::encode(raw).into_bytes(),
-        PasswordEncoding::Hex => raw.iter().map(|b| format!("{b:02x}")).collect::<String>().into_bytes(),
+        PasswordEncoding::Hex => raw
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+            .into_bytes(),
     }
 }
 
@@ -267,26 +269,71 @@ mod tests {
             s.allow_repeat = true;
         });
         let p = one(&s);
-        assert!(p.chars().all(|c| c.is_ascii_digit()) && has_repeat(&p), "{p}");
+        assert!(
+            p.chars().all(|c| c.is_ascii_digit()) && has_repeat(&p),
+            "{p}"
+        );
     }
 
     #[test]
     fn impossible_specs_fail_with_go_password_text() {
         let cases = [
-            (spec(|s| { s.length = 8; s.digits = Some(5); s.symbols = Some(4) }), ERR_EXCEEDS_TOTAL),
-            (spec(|s| { s.length = 60; s.digits = Some(0); s.symbols = Some(0) }), ERR_LETTERS),
-            (spec(|s| { s.length = 20; s.digits = Some(11); s.symbols = Some(0); s.no_upper = true }), ERR_DIGITS),
-            (spec(|s| { s.length = 8; s.digits = Some(0); s.symbols = Some(3); s.symbol_characters = Some("ab".into()) }), ERR_SYMBOLS),
-            (spec(|s| s.secret_keys = vec!["a".into(), "a".into()]), ERR_SECRET_KEYS),
-            (spec(|s| s.secret_keys = vec![String::new()]), ERR_SECRET_KEYS),
+            (
+                spec(|s| {
+                    s.length = 8;
+                    s.digits = Some(5);
+                    s.symbols = Some(4)
+                }),
+                ERR_EXCEEDS_TOTAL,
+            ),
+            (
+                spec(|s| {
+                    s.length = 60;
+                    s.digits = Some(0);
+                    s.symbols = Some(0)
+                }),
+                ERR_LETTERS,
+            ),
+            (
+                spec(|s| {
+                    s.length = 20;
+                    s.digits = Some(11);
+                    s.symbols = Some(0);
+                    s.no_upper = true
+                }),
+                ERR_DIGITS,
+            ),
+            (
+                spec(|s| {
+                    s.length = 8;
+                    s.digits = Some(0);
+                    s.symbols = Some(3);
+                    s.symbol_characters = Some("ab".into())
+                }),
+                ERR_SYMBOLS,
+            ),
+            (
+                spec(|s| s.secret_keys = vec!["a".into(), "a".into()]),
+                ERR_SECRET_KEYS,
+            ),
+            (
+                spec(|s| s.secret_keys = vec![String::new()]),
+                ERR_SECRET_KEYS,
+            ),
         ];
         for (s, expected) in cases {
             assert_eq!(password(&s).unwrap_err().to_string(), expected, "{s:?}");
         }
-        let err = password(&spec(|s| s.digits = Some(-1))).unwrap_err().to_string();
+        let err = password(&spec(|s| s.digits = Some(-1)))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("spec.digits"), "{err}");
         // Digits plus symbols equal to the length is allowed: no letters.
-        let p = one(&spec(|s| { s.length = 4; s.digits = Some(2); s.symbols = Some(2) }));
+        let p = one(&spec(|s| {
+            s.length = 4;
+            s.digits = Some(2);
+            s.symbols = Some(2)
+        }));
         assert_eq!(p.len(), 4);
     }
 
@@ -357,7 +404,12 @@ mod tests {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success());
         out.stdout

@@ -20,10 +20,16 @@ pub fn ssh_key(spec: &SshKeySpec) -> Result<SecretData, GeneratorError> {
         SshKeyType::Rsa => {
             let bits = spec.key_size.unwrap_or(DEFAULT_RSA_BITS);
             let bits = usize::try_from(bits).map_err(|_| {
-                GeneratorError::Invalid(format!("spec.keySize is {bits}: give a number of bits such as 2048, 3072 or 4096"))
+                GeneratorError::Invalid(format!(
+                    "spec.keySize is {bits}: give a number of bits such as 2048, 3072 or 4096"
+                ))
             })?;
             RsaKeypair::random(&mut OsRng, bits)
-                .map_err(|e| GeneratorError::SshKey(format!("RSA key of {bits} bits: {e} (use 2048, 3072 or 4096)")))?
+                .map_err(|e| {
+                    GeneratorError::SshKey(format!(
+                        "RSA key of {bits} bits: {e} (use 2048, 3072 or 4096)"
+                    ))
+                })?
                 .into()
         }
         // ESO falls back to P-256 for any size other than 384 and 521.
@@ -33,7 +39,9 @@ pub fn ssh_key(spec: &SshKeySpec) -> Result<SecretData, GeneratorError> {
                 Some(521) => EcdsaCurve::NistP521,
                 _ => EcdsaCurve::NistP256,
             };
-            EcdsaKeypair::random(&mut OsRng, curve).map_err(fail)?.into()
+            EcdsaKeypair::random(&mut OsRng, curve)
+                .map_err(fail)?
+                .into()
         }
         SshKeyType::Ed25519 => Ed25519Keypair::random(&mut OsRng).into(),
     };
@@ -81,12 +89,24 @@ mod tests {
 
     /// The private key parses, is unencrypted, and its public half is the `publicKey` line.
     fn check_pair(private: &str, public: &str, algorithm: &Algorithm, comment: &str) {
-        assert!(private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n"), "{public}");
+        assert!(
+            private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n"),
+            "{public}"
+        );
         assert!(private.ends_with("-----END OPENSSH PRIVATE KEY-----\n"));
         for line in private.lines().filter(|l| !l.starts_with("-----")) {
             assert!(line.len() <= 64);
         }
-        let parsed = PrivateKey::from_openssh(private).unwrap();
+        // ssh-key's PEM reader expects OpenSSH's 70-column lines; Go writes 64, so decode
+        // the body here (ssh-keygen below reads the PEM itself).
+        let body: String = private
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let binary = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        let parsed = PrivateKey::from_bytes(&binary).unwrap();
         assert!(!parsed.is_encrypted());
         assert_eq!(parsed.algorithm(), *algorithm);
         assert_eq!(parsed.comment(), comment);
@@ -99,7 +119,10 @@ mod tests {
         if comment.is_empty() {
             assert_eq!(public.trim_end().split(' ').count(), 2, "{public}");
         } else {
-            assert!(public.trim_end().ends_with(&format!(" {comment}")), "{public}");
+            assert!(
+                public.trim_end().ends_with(&format!(" {comment}")),
+                "{public}"
+            );
         }
         check_with_ssh_keygen(private, public);
     }
@@ -116,7 +139,11 @@ mod tests {
             .arg(&path)
             .output()
             .expect("ssh-keygen (openssh-client) is needed for this test");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let derived = String::from_utf8(out.stdout).unwrap();
         let key_part = |s: &str| s.split(' ').take(2).collect::<Vec<_>>().join(" ");
         assert_eq!(key_part(derived.trim_end()), key_part(public.trim_end()));
@@ -127,7 +154,15 @@ mod tests {
         let (private, public) = run(SshKeyType::Rsa, None, "");
         check_pair(&private, &public, &Algorithm::Rsa { hash: None }, "");
         let parsed = PublicKey::from_openssh(public.trim_end()).unwrap();
-        let bits = parsed.key_data().rsa().unwrap().n.as_positive_bytes().unwrap().len() * 8;
+        let bits = parsed
+            .key_data()
+            .rsa()
+            .unwrap()
+            .n
+            .as_positive_bytes()
+            .unwrap()
+            .len()
+            * 8;
         assert_eq!(bits, 2048);
     }
 
@@ -141,7 +176,12 @@ mod tests {
             (Some(1024), EcdsaCurve::NistP256),
         ] {
             let (private, public) = run(SshKeyType::Ecdsa, size, "ops@example.com");
-            check_pair(&private, &public, &Algorithm::Ecdsa { curve }, "ops@example.com");
+            check_pair(
+                &private,
+                &public,
+                &Algorithm::Ecdsa { curve },
+                "ops@example.com",
+            );
         }
     }
 
@@ -162,6 +202,9 @@ mod tests {
         })
         .unwrap_err()
         .to_string();
-        assert!(err.starts_with("unable to generate SSH key: RSA key of 512 bits"), "{err}");
+        assert!(
+            err.starts_with("unable to generate SSH key: RSA key of 512 bits"),
+            "{err}"
+        );
     }
 }

@@ -55,6 +55,26 @@ pub enum Command {
         #[arg(long)]
         kubeconfig_out: PathBuf,
     },
+    /// Print the Secret an ExternalSecret would produce, offline, from data given here.
+    ///
+    /// The `--data` pairs are the fetched data itself: the map the template sees as `.KEY`
+    /// (or that is written as is without a template). The ExternalSecret's `data` and
+    /// `dataFrom` entries are not read. templateFrom entries that read a ConfigMap or Secret
+    /// are refused; literal ones work.
+    Render {
+        /// The ExternalSecret manifest.
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+        /// A fetched key and its value, KEY=VALUE; repeat for more keys.
+        #[arg(long = "data", value_name = "KEY=VALUE")]
+        data: Vec<String>,
+        /// The existing target Secret (needed for creationPolicy Merge, kept keys otherwise).
+        #[arg(long)]
+        from_secret: Option<PathBuf>,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "yaml")]
+        output: crate::render::Format,
+    },
     /// Walk through the two scenarios of the seed on two in-memory clusters.
     Demo {
         /// Leave both clusters running and print their kubeconfig paths.
@@ -71,8 +91,13 @@ pub enum LogFormat {
 }
 
 fn init_logs(format: LogFormat) {
+    init_logs_with(format, "info,kube=warn");
+}
+
+/// Logs to stderr; `RUST_LOG` overrides `default_filter`.
+fn init_logs_with(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -130,13 +155,30 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .context("running the test cluster")?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { .. } => not_yet("demo", "the walkthrough"),
+        Command::Render {
+            file,
+            data,
+            from_secret,
+            output,
+        } => {
+            let args = crate::render::RenderArgs {
+                file,
+                data,
+                from_secret,
+                output,
+            };
+            print!("{}", crate::render::render(&args)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { keep } => {
+            // The walkthrough is the output; expected start-up retries would only distract.
+            init_logs_with(LogFormat::Plain, "error");
+            let all_arrived = runtime()?.block_on(crate::demo::run(keep))?;
+            Ok(if all_arrived {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
     }
-}
-
-fn not_yet(command: &str, what: &str) -> anyhow::Result<ExitCode> {
-    eprintln!(
-        "esox {command}: not implemented yet ({what} is still being built); see README.md for the status of each command"
-    );
-    Ok(ExitCode::from(2))
 }

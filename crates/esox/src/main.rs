@@ -1,6 +1,8 @@
 //! The esox binary: one process, every subcommand.
 
 mod cli;
+mod demo;
+mod render;
 mod run;
 mod serve;
 

@@ -100,13 +100,6 @@ async fn crds_install_with_kubectl_and_the_seed_manifests_apply_unchanged() {
 }
 
 #[test]
-fn unfinished_commands_say_so_and_fail() {
-    let out = esox().arg("demo").output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
-}
-
-#[test]
 fn selectable_fields_are_opt_in() {
     let plain = esox().arg("crds").output().unwrap();
     assert!(!String::from_utf8_lossy(&plain.stdout).contains("selectableFields"));

@@ -5,6 +5,8 @@ mod reconcile;
 pub mod target;
 mod template;
 
+pub use template::apply_offline as apply_template_offline;
+
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;

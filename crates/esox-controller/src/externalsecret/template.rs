@@ -98,6 +98,69 @@ pub async fn apply(
     Ok(content)
 }
 
+/// Applies `template` to `data` without a cluster (for `esox render`): the same steps as
+/// [`apply`], but `templateFrom` entries that read a ConfigMap or Secret are refused.
+pub fn apply_offline(
+    template: &ExternalSecretTemplate,
+    data: &SecretData,
+) -> Result<Content, Error> {
+    check_privileged(template)?;
+    let context = Value::from(data.clone());
+    let meta = template.metadata.clone().unwrap_or_default();
+    let mut content = Content {
+        data: SecretData::new(),
+        type_: template.type_.clone(),
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+        finalizers: meta.finalizers.clone(),
+    };
+    let metadata_only = template.data.is_empty() && template.template_from.is_empty();
+    if template.merge_policy == TemplateMergePolicy::Merge || metadata_only {
+        content
+            .data
+            .extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    for (i, from) in template.template_from.iter().enumerate() {
+        let target = target_of(&from.target, i)?;
+        if let Some(literal) = &from.literal {
+            let rendered = render_string("literal", literal, &context)?;
+            store_yaml_map(
+                &rendered,
+                "literal",
+                target,
+                from.values_decoding_strategy,
+                &mut content,
+            )?;
+        } else if let Some(what) = from
+            .config_map
+            .as_ref()
+            .map(|r| ("configMap", "ConfigMap", &r.name))
+            .or(from.secret.as_ref().map(|r| ("secret", "Secret", &r.name)))
+        {
+            let (field, kind, name) = what;
+            return Err(Error::Invalid(format!(
+                "spec.target.template.templateFrom[{i}].{field}: rendering offline cannot read {kind} {name:?}; copy its template into templateFrom[{i}].literal or template.data"
+            )));
+        }
+    }
+    for (key, text) in &template.data {
+        content
+            .data
+            .insert(key.clone(), render_bytes(key, text, &context)?);
+    }
+    for (key, text) in &meta.labels {
+        content
+            .labels
+            .insert(key.clone(), render_string(key, text, &context)?);
+    }
+    for (key, text) in &meta.annotations {
+        content
+            .annotations
+            .insert(key.clone(), render_string(key, text, &context)?);
+    }
+    Ok(content)
+}
+
 /// The rules ESO's webhook enforces, checked again here because a Kubernetes 1.24 API server
 /// ignores the CRD's CEL rules.
 fn check_privileged(t: &ExternalSecretTemplate) -> Result<(), Error> {

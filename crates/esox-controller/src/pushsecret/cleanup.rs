@@ -77,7 +77,10 @@ pub async fn delete_entries(ctx: &Context, namespace: &str, entries: &Synced) ->
             }
             Ok(Err(e)) => fail_all(e.to_string(), false, &mut failures),
             Err(_) => fail_all(
-                format!("the store did not answer within {}s", STORE_TIMEOUT.as_secs()),
+                format!(
+                    "the store did not answer within {}s",
+                    STORE_TIMEOUT.as_secs()
+                ),
                 false,
                 &mut failures,
             ),

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use esox_api::v1alpha1::{
-    PushConversionStrategy, PushSecretData, PushSecretDataTo, PushSecretMatch,
-    PushSecretRemoteRef, PushSecretSpec, PushSecretStoreRef,
+    PushConversionStrategy, PushSecretData, PushSecretDataTo, PushSecretMatch, PushSecretRemoteRef,
+    PushSecretSpec, PushSecretStoreRef,
 };
 use esox_core::SecretData;
 use esox_core::keys::ReverseStrategy;
@@ -249,7 +249,9 @@ mod tests {
     }
 
     fn data(keys: &[&str]) -> SecretData {
-        keys.iter().map(|k| ((*k).to_owned(), b"v".to_vec())).collect()
+        keys.iter()
+            .map(|k| ((*k).to_owned(), b"v".to_vec()))
+            .collect()
     }
 
     #[test]
@@ -305,7 +307,11 @@ dataTo: [{storeRef: {name: a}, remoteKey: bundle, match: {regexp: "^x"}}]
         let e = for_store(&s, &store, &data(&["x1", "x2", "y"])).unwrap();
         assert_eq!(e.len(), 1);
         assert_eq!(
-            e[0].only_keys.clone().unwrap().into_iter().collect::<Vec<_>>(),
+            e[0].only_keys
+                .clone()
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
             ["x1", "x2"]
         );
         let dup = spec(
@@ -332,13 +338,20 @@ data:
 
     #[test]
     fn keys_and_reverse_unicode() {
-        assert_eq!(store_key(StoreKind::ClusterSecretStore, "x"), "ClusterSecretStore/x");
+        assert_eq!(
+            store_key(StoreKind::ClusterSecretStore, "x"),
+            "ClusterSecretStore/x"
+        );
         assert_eq!(
             parse_store_key("SecretStore/y"),
             Some((StoreKind::SecretStore, "y".to_owned()))
         );
         assert_eq!(parse_store_key("Bogus/y"), None);
-        let r = reversed(PushConversionStrategy::ReverseUnicode, &data(&["a_U002f_b"])).unwrap();
+        let r = reversed(
+            PushConversionStrategy::ReverseUnicode,
+            &data(&["a_U002f_b"]),
+        )
+        .unwrap();
         assert!(r.contains_key("a/b"));
     }
 }

@@ -155,9 +155,11 @@ pub async fn run(
         let Some(pctx) = weak.upgrade() else {
             return Vec::new();
         };
-        let refs =
-            pctx.sources
-                .for_secret(&s.namespace().unwrap_or_default(), &s.name_any(), s.labels());
+        let refs = pctx.sources.for_secret(
+            &s.namespace().unwrap_or_default(),
+            &s.name_any(),
+            s.labels(),
+        );
         for r in &refs {
             pctx.mark_source_changed(r.clone());
         }
@@ -181,7 +183,8 @@ pub async fn run(
 /// comes back is pushed to within a minute without anyone touching the PushSecret.
 fn error_policy(ps: Arc<PushSecret>, err: &Error, pctx: Arc<PushContext>) -> Action {
     let n = pctx.note_failure(&ObjectRef::from_obj(ps.as_ref()));
-    let delay = Duration::from_secs(1u64 << n.saturating_sub(1).min(6)).min(Duration::from_secs(60));
+    let delay =
+        Duration::from_secs(1u64 << n.saturating_sub(1).min(6)).min(Duration::from_secs(60));
     tracing::info!(error = %err, category = err.category(), retry_in = ?delay, "PushSecret reconcile failed");
     Action::requeue(delay)
 }

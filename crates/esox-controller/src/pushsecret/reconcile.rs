@@ -33,7 +33,7 @@ use crate::stores::{self, ResolvedStore};
 
 /// After this long, a deleted PushSecret's finalizer is released even if some remote entries
 /// could not be deleted (with a Warning event naming them): a finalizer must never wedge.
-const GIVE_UP_AFTER: Duration = Duration::from_secs(20);
+const GIVE_UP_AFTER: Duration = Duration::from_secs(15);
 /// How long pushing to one store may take before it counts as failed.
 const STORE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -42,7 +42,6 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(20);
 pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Action, Error> {
     let ctx = pctx.ctx.clone();
     let namespace = ps.namespace().unwrap_or_default();
-    let name = ps.name_any();
     let ps_ref = ObjectRef::from_obj(ps.as_ref());
     let api: Api<PushSecret> = Api::namespaced(ctx.client.clone(), &namespace);
 
@@ -68,9 +67,7 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
             (Some(n), _) => Source::Name(n.clone()),
             (None, Some(sel)) => Source::Selector(sel.clone()),
             (None, None) => {
-                let e = Error::Invalid(
-                    "spec.selector.secret needs a name or a selector".into(),
-                );
+                let e = Error::Invalid("spec.selector.secret needs a name or a selector".into());
                 return Err(fail(&ps, &pctx, &api, None, "invalid selector", e).await);
             }
         },
@@ -141,7 +138,15 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
     let mut existing_kept = false;
     for store in &stores {
         let key = entries::store_key(store.resolved.key.kind, &store.resolved.key.name);
-        let work = push_to_store(&ctx, &ps, &namespace, store, &sources, &mut synced, &mut existing_kept);
+        let work = push_to_store(
+            &ctx,
+            &ps,
+            &namespace,
+            store,
+            &sources,
+            &mut synced,
+            &mut existing_kept,
+        );
         let result = match tokio::time::timeout(STORE_TIMEOUT, work).await {
             Ok(r) => r,
             Err(_) => Err(Error::Store(format!(
@@ -166,7 +171,9 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
                     "could not delete stale entries: {}",
                     list(&failures)
                 ));
-                return Err(fail(&ps, &pctx, &api, Some(keep), "could not delete secrets", e).await);
+                return Err(
+                    fail(&ps, &pctx, &api, Some(keep), "could not delete secrets", e).await,
+                );
             }
         }
     }
@@ -177,14 +184,22 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
         "PushSecret synced successfully"
     };
     let mut new_status = status.clone();
-    conditions::set(&mut new_status.conditions, conditions::READY, true, SYNCED, message);
+    conditions::set(
+        &mut new_status.conditions,
+        conditions::READY,
+        true,
+        SYNCED,
+        message,
+    );
     new_status.synced_push_secrets = synced;
     new_status.refresh_time = Some(Time(jiff::Timestamp::now()));
     new_status.synced_resource_version = current_version;
     status::write(&ps, &api, &new_status).await?;
     pctx.reset_failures(&ps_ref);
     pctx.publish(&ps, EventType::Normal, SYNCED, message).await;
-    Ok(requeue_action(refresh::push_secret_done_requeue(Some(interval))))
+    Ok(requeue_action(refresh::push_secret_done_requeue(Some(
+        interval,
+    ))))
 }
 
 /// A store to push to, with its labels (for `dataTo[].storeRef.labelSelector`).
@@ -219,10 +234,10 @@ async fn push_to_store(
         for entry in entries::for_store(&ps.spec, &identity, &local.data)? {
             let kept = push_entry(client.as_ref(), ps, &local, &entry, &key).await?;
             *existing_kept |= kept;
-            synced
-                .entry(key.clone())
-                .or_default()
-                .insert(entries::remote_key(&entry.data.match_.remote_ref), entry.data);
+            synced.entry(key.clone()).or_default().insert(
+                entries::remote_key(&entry.data.match_.remote_ref),
+                entry.data,
+            );
         }
     }
     Ok(())
@@ -243,7 +258,12 @@ async fn push_entry(
     }
     let remote = &entry.data.match_.remote_ref;
     let remote_name = entries::remote_key(remote);
-    if let Some(k) = entry.data.match_.secret_key.as_deref().filter(|k| !k.is_empty())
+    if let Some(k) = entry
+        .data
+        .match_
+        .secret_key
+        .as_deref()
+        .filter(|k| !k.is_empty())
         && !local.data.contains_key(k)
     {
         return Err(Error::Data(format!(
@@ -325,7 +345,11 @@ async fn source_secrets(
     }
 }
 
-async fn resolve_stores(ctx: &Context, ps: &PushSecret, namespace: &str) -> Result<Vec<Target>, Error> {
+async fn resolve_stores(
+    ctx: &Context,
+    ps: &PushSecret,
+    namespace: &str,
+) -> Result<Vec<Target>, Error> {
     let mut out: Vec<Target> = Vec::new();
     for (i, r) in ps.spec.secret_store_refs.iter().enumerate() {
         for (name, labels) in store_names(ctx, r, namespace, i).await? {
@@ -434,7 +458,8 @@ async fn source_deleted(
     );
     status::write(ps, api, &new_status).await?;
     pctx.reset_failures(&ObjectRef::from_obj(ps));
-    pctx.publish(ps, EventType::Normal, SOURCE_DELETED, message).await;
+    pctx.publish(ps, EventType::Normal, SOURCE_DELETED, message)
+        .await;
     Ok(Action::await_change())
 }
 
@@ -531,8 +556,12 @@ async fn set_finalizers(
 ) -> Result<(), Error> {
     let patch =
         json!({"metadata": {"finalizers": finalizers, "resourceVersion": ps.resource_version()}});
-    api.patch(&ps.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
+    api.patch(
+        &ps.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
     Ok(())
 }
 

@@ -140,7 +140,10 @@ mod tests {
         let none = BTreeMap::new();
         let labelled = BTreeMap::from([("push".to_owned(), "yes".to_owned())]);
         assert_eq!(idx.for_secret("a", "src", &none), vec![ps("a", "by-name")]);
-        assert_eq!(idx.for_secret("a", "other", &labelled), vec![ps("a", "by-label")]);
+        assert_eq!(
+            idx.for_secret("a", "other", &labelled),
+            vec![ps("a", "by-label")]
+        );
         assert!(idx.for_secret("b", "src", &labelled).is_empty());
         assert!(idx.for_secret("a", "other", &none).is_empty());
         // A new source replaces the old one.

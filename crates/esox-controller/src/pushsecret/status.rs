@@ -64,7 +64,11 @@ fn synced_patch(old: &Synced, new: &Synced) -> Value {
 }
 
 /// Writes `status` unless it equals the current one.
-pub async fn write(ps: &PushSecret, api: &Api<PushSecret>, status: &PushSecretStatus) -> Result<(), Error> {
+pub async fn write(
+    ps: &PushSecret,
+    api: &Api<PushSecret>,
+    status: &PushSecretStatus,
+) -> Result<(), Error> {
     let old = ps.status.clone().unwrap_or_default();
     if &old == status {
         return Ok(());
@@ -81,7 +85,11 @@ pub async fn write(ps: &PushSecret, api: &Api<PushSecret>, status: &PushSecretSt
     }
     let patch = json!({ "status": value });
     match api
-        .patch_status(&ps.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .patch_status(
+            &ps.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
         .await
     {
         Ok(_) => Ok(()),
@@ -101,8 +109,14 @@ mod tests {
     #[test]
     fn removed_entries_become_nulls_in_the_patch() {
         let old: Synced = BTreeMap::from([
-            ("SecretStore/a".to_owned(), BTreeMap::from([("k1".to_owned(), entry()), ("k2".to_owned(), entry())])),
-            ("SecretStore/b".to_owned(), BTreeMap::from([("k".to_owned(), entry())])),
+            (
+                "SecretStore/a".to_owned(),
+                BTreeMap::from([("k1".to_owned(), entry()), ("k2".to_owned(), entry())]),
+            ),
+            (
+                "SecretStore/b".to_owned(),
+                BTreeMap::from([("k".to_owned(), entry())]),
+            ),
         ]);
         let new: Synced = BTreeMap::from([(
             "SecretStore/a".to_owned(),

@@ -53,8 +53,11 @@ mod tests {
             name: "src".into(),
             namespace: "ns".into(),
             type_: "kubernetes.io/basic-auth".into(),
-            data: [("user".to_owned(), b"bob".to_vec()), ("pass".to_owned(), b"pw".to_vec())]
-                .into(),
+            data: [
+                ("user".to_owned(), b"bob".to_vec()),
+                ("pass".to_owned(), b"pw".to_vec()),
+            ]
+            .into(),
             ..Default::default()
         };
         let t: ExternalSecretTemplate = serde_json::from_value(serde_json::json!({
@@ -67,10 +70,18 @@ mod tests {
         assert_eq!(s.data["pass"], b"PW");
         assert_eq!(s.data["dsn"], b"bob:pw");
         assert_eq!(s.labels["who"], "bob");
-        assert_eq!(s.type_, "", "the template's empty type replaces the source type");
+        assert_eq!(
+            s.type_, "",
+            "the template's empty type replaces the source type"
+        );
         let bad: ExternalSecretTemplate =
             serde_json::from_value(serde_json::json!({"data": {"x": "{{ .nope | nosuchfn }}"}}))
                 .unwrap();
-        assert!(apply(&bad, &mut s).unwrap_err().to_string().contains("spec.template.data"));
+        assert!(
+            apply(&bad, &mut s)
+                .unwrap_err()
+                .to_string()
+                .contains("spec.template.data")
+        );
     }
 }
