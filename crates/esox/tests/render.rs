@@ -35,16 +35,32 @@ fn render(manifest: &str, args: &[&str]) -> Output {
 }
 
 fn decode(b64: &str) -> String {
-    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap()
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]
 fn dockerconfigjson_renders_as_yaml() {
     let out = render(
         DOCKER_ES,
-        &["--data", "registry=r.example.com", "--data", "user=bob", "--data", "pass=a=b"],
+        &[
+            "--data",
+            "registry=r.example.com",
+            "--data",
+            "user=bob",
+            "--data",
+            "pass=a=b",
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let yaml = String::from_utf8(out.stdout).unwrap();
     let secret: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
     assert_eq!(secret["apiVersion"], "v1");
@@ -66,7 +82,11 @@ fn dockerconfigjson_renders_as_yaml() {
 fn json_output_without_template_keeps_the_data() {
     let es = "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: plain, namespace: app, labels: {team: a}}\nspec:\n  target: {name: out}\n  data:\n    - {secretKey: k, remoteRef: {key: x}}\n";
     let out = render(es, &["--data", "k=v1", "-o", "json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let secret: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(secret["metadata"]["name"], "out");
     assert_eq!(secret["metadata"]["labels"]["team"], "a");
@@ -107,8 +127,22 @@ fn merge_policy_needs_and_keeps_the_existing_secret() {
         "apiVersion: v1\nkind: Secret\nmetadata: {name: existing, namespace: app}\ndata: {old: b2xk}\n",
     )
     .unwrap();
-    let out = render(es, &["--data", "new=1", "-o", "json", "--from-secret", secret.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = render(
+        es,
+        &[
+            "--data",
+            "new=1",
+            "-o",
+            "json",
+            "--from-secret",
+            secret.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rendered: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(decode(rendered["data"]["old"].as_str().unwrap()), "old");
     assert_eq!(decode(rendered["data"]["new"].as_str().unwrap()), "1");
