@@ -146,7 +146,8 @@ mod tests {
 
     #[test]
     fn reads_rss_and_hwm_from_proc_status() {
-        let text = "Name:\tesox\nVmPeak:\t  900 kB\nVmHWM:\t   4321 kB\nVmRSS:\t   1234 kB\nThreads:\t3\n";
+        let text =
+            "Name:\tesox\nVmPeak:\t  900 kB\nVmHWM:\t   4321 kB\nVmRSS:\t   1234 kB\nThreads:\t3\n";
         assert_eq!(
             parse_status(text),
             Some(Memory {

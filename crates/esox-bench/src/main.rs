@@ -92,7 +92,13 @@ async fn run(args: &Args, n: usize) -> anyhow::Result<RunResult> {
     setup::source_and_store(&client, "initial").await?;
     setup::namespaces(&client, ES_PREFIX, namespaces, args.concurrency).await?;
     setup::namespaces(&client, DIRECT_PREFIX, namespaces, args.concurrency).await?;
-    setup::namespaces(&client, UNRELATED_PREFIX, UNRELATED_NAMESPACES, args.concurrency).await?;
+    setup::namespaces(
+        &client,
+        UNRELATED_PREFIX,
+        UNRELATED_NAMESPACES,
+        args.concurrency,
+    )
+    .await?;
     let took = add_unrelated(&client, args, "unrelated", args.unrelated).await?;
     tracing::info!(count = args.unrelated, ?took, "unrelated Secrets created");
 
@@ -195,7 +201,11 @@ async fn run(args: &Args, n: usize) -> anyhow::Result<RunResult> {
         tokio::time::sleep(Duration::from_secs(5)).await;
         let before = sampler.mean_rss_since(before_start).context("no samples")?;
         let took = add_unrelated(&client, args, "extra", args.extra_unrelated).await?;
-        tracing::info!(count = args.extra_unrelated, ?took, "extra unrelated Secrets created");
+        tracing::info!(
+            count = args.extra_unrelated,
+            ?took,
+            "extra unrelated Secrets created"
+        );
         tokio::time::sleep(args.settle).await;
         let after_start = tokio::time::Instant::now();
         tokio::time::sleep(Duration::from_secs(5)).await;

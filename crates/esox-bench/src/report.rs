@@ -51,7 +51,10 @@ impl RunResult {
         let mut rows: Vec<[String; 4]> = Vec::new();
         let ratio = self.ratio();
         rows.push([
-            format!("(a) all {} Ready / {} direct Secret creates", self.n, self.n),
+            format!(
+                "(a) all {} Ready / {} direct Secret creates",
+                self.n, self.n
+            ),
             format!(
                 "{} / {} = **{ratio:.2}x** (ES creates alone {})",
                 secs(self.all_ready),
@@ -83,7 +86,12 @@ impl RunResult {
                 mib(self.peak_hwm_kib),
                 mib(self.steady_rss_kib)
             ),
-            if big { "≤ 64 MiB at 10,000" } else { "(≤ 64 MiB at 10,000)" }.into(),
+            if big {
+                "≤ 64 MiB at 10,000"
+            } else {
+                "(≤ 64 MiB at 10,000)"
+            }
+            .into(),
             if big {
                 verdict(self.peak_hwm_kib <= 64 * 1024).into()
             } else {
@@ -92,13 +100,17 @@ impl RunResult {
         ]);
         if let Some(delta) = self.extra_rss_delta_kib {
             rows.push([
-                format!("(b) steady RSS added by {} more unrelated Secrets", self.extra_unrelated),
+                format!(
+                    "(b) steady RSS added by {} more unrelated Secrets",
+                    self.extra_unrelated
+                ),
                 format!("{:+.1} MiB", delta as f64 / 1024.0),
                 "< 5 MiB".into(),
                 verdict(delta < 5 * 1024).into(),
             ]);
         }
-        let lat = |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{} ms", d.as_millis()));
+        let lat =
+            |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{} ms", d.as_millis()));
         rows.push([
             format!(
                 "(c) source change → last of {} targets updated, p50 / p99 ({} rounds)",
@@ -149,6 +161,7 @@ mod tests {
             direct: Duration::from_secs(2),
             all_ready: Duration::from_secs(4),
             steady_writes: 3,
+            latency_p50: Some(Duration::from_millis(200)),
             latency_p99: Some(Duration::from_millis(400)),
             ..RunResult::default()
         };
@@ -156,6 +169,9 @@ mod tests {
         let t = r.table();
         assert!(t.contains("**2.00x**"), "{t}");
         assert_eq!(t.matches("MISSED").count(), 2, "{t}");
-        assert!(t.contains("400 ms / "), "{t}");
+        assert!(
+            t.contains("200 ms / 400 ms | p99 < 1 s (1,000 readers) | met"),
+            "{t}"
+        );
     }
 }

@@ -175,7 +175,8 @@ pub async fn secrets(
     let started = Instant::now();
     futures::stream::iter(0..count)
         .map(|i| {
-            let api = Api::<Secret>::namespaced(client.clone(), &namespace_of(prefix, i, namespaces));
+            let api =
+                Api::<Secret>::namespaced(client.clone(), &namespace_of(prefix, i, namespaces));
             let body = json!({"metadata": {"name": format!("{name}-{i}")}, "data": data});
             async move { create(&api, body).await.map(drop) }
         })

@@ -30,8 +30,14 @@ mod tests {
         assert_eq!(percentile(&s, 0.0), Some(Duration::from_millis(10)));
         let twenty: Vec<u64> = (1..=20).collect();
         // With 20 samples p50 is the 10th and p99 the 20th.
-        assert_eq!(percentile(&ms(&twenty), 0.5), Some(Duration::from_millis(10)));
-        assert_eq!(percentile(&ms(&twenty), 0.99), Some(Duration::from_millis(20)));
+        assert_eq!(
+            percentile(&ms(&twenty), 0.5),
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(
+            percentile(&ms(&twenty), 0.99),
+            Some(Duration::from_millis(20))
+        );
     }
 
     #[test]

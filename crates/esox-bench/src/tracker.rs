@@ -210,6 +210,12 @@ mod tests {
         i.set_target(k("x"), Some(b"b".to_vec()));
         assert_eq!(i.matching, 2);
         i.set_target(k("y"), None);
-        assert_eq!(i.progress(), Progress { ready: 1, matching: 1 });
+        assert_eq!(
+            i.progress(),
+            Progress {
+                ready: 1,
+                matching: 1
+            }
+        );
     }
 }

@@ -15,12 +15,16 @@ async fn reads_and_writes_are_counted_by_method() {
 
     let cm: ConfigMap =
         serde_json::from_value(json!({"metadata": {"name": "counted"}})).expect("ConfigMap");
-    api.create(&PostParams::default(), &cm).await.expect("create");
+    api.create(&PostParams::default(), &cm)
+        .await
+        .expect("create");
     api.get("counted").await.expect("get");
     api.list(&ListParams::default()).await.expect("list");
     // A failed request is still a request the server had to answer.
     assert!(api.get("missing").await.is_err());
-    api.delete("counted", &Default::default()).await.expect("delete");
+    api.delete("counted", &Default::default())
+        .await
+        .expect("delete");
 
     let (r1, w1) = cluster.request_counts();
     assert_eq!((r1 - r0, w1 - w0), (3, 2));
