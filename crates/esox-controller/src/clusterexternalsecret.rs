@@ -17,7 +17,7 @@ use esox_api::v1::{
 };
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -27,6 +27,7 @@ use serde_json::json;
 
 use crate::context::Context;
 use crate::error::Error;
+use crate::ownership;
 use crate::selector;
 
 /// Reconciles one ClusterExternalSecret.
@@ -153,7 +154,7 @@ async fn ensure_child(
     let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), ns);
     let existing = api.get_opt(name).await.map_err(|e| e.to_string())?;
     if let Some(es) = &existing
-        && !controlled_by(es, ces)
+        && !ownership::controlled_by(es, ces)
     {
         return Err("external secret already exists in namespace".to_owned());
     }
@@ -204,13 +205,6 @@ async fn ensure_child(
     }
 }
 
-fn controlled_by(es: &ExternalSecret, ces: &ClusterExternalSecret) -> bool {
-    let uid = ces.metadata.uid.as_deref().unwrap_or_default();
-    es.owner_references()
-        .iter()
-        .any(|r| r.controller == Some(true) && r.uid == uid)
-}
-
 async fn delete_child(
     ctx: &Context,
     ces: &ClusterExternalSecret,
@@ -218,16 +212,7 @@ async fn delete_child(
     name: &str,
 ) -> Result<(), Error> {
     let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), ns);
-    match api.get_opt(name).await? {
-        Some(es) if controlled_by(&es, ces) => {
-            match api.delete(name, &DeleteParams::default()).await {
-                Ok(_) => Ok(()),
-                Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-                Err(e) => Err(e.into()),
-            }
-        }
-        _ => Ok(()),
-    }
+    Ok(ownership::delete_if_controlled(&api, name, ces).await?)
 }
 
 async fn remove_finalizer(

@@ -13,7 +13,7 @@ use esox_api::v1alpha1::{ClusterPushSecret, ClusterPushSecretStatus, PushSecret}
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -23,6 +23,7 @@ use serde_json::json;
 
 use crate::context::Context;
 use crate::error::Error;
+use crate::ownership;
 use crate::selector;
 
 /// Reconciles one ClusterPushSecret.
@@ -159,7 +160,7 @@ async fn ensure_child(
     let api: Api<PushSecret> = Api::namespaced(ctx.client.clone(), ns);
     let existing = api.get_opt(name).await.map_err(|e| e.to_string())?;
     if let Some(ps) = &existing
-        && !controlled_by(ps, cps)
+        && !ownership::controlled_by(ps, cps)
     {
         return Err("push secret already exists in namespace".to_owned());
     }
@@ -195,13 +196,6 @@ async fn ensure_child(
     }
 }
 
-fn controlled_by(ps: &PushSecret, cps: &ClusterPushSecret) -> bool {
-    let uid = cps.metadata.uid.as_deref().unwrap_or_default();
-    ps.owner_references()
-        .iter()
-        .any(|r| r.controller == Some(true) && r.uid == uid)
-}
-
 async fn delete_child(
     ctx: &Context,
     cps: &ClusterPushSecret,
@@ -209,16 +203,7 @@ async fn delete_child(
     name: &str,
 ) -> Result<(), Error> {
     let api: Api<PushSecret> = Api::namespaced(ctx.client.clone(), ns);
-    match api.get_opt(name).await? {
-        Some(ps) if controlled_by(&ps, cps) => {
-            match api.delete(name, &DeleteParams::default()).await {
-                Ok(_) => Ok(()),
-                Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-                Err(e) => Err(e.into()),
-            }
-        }
-        _ => Ok(()),
-    }
+    Ok(ownership::delete_if_controlled(&api, name, cps).await?)
 }
 
 fn error_policy(_cps: Arc<ClusterPushSecret>, err: &Error, _ctx: Arc<Context>) -> Action {

@@ -14,6 +14,7 @@ pub mod externalsecret;
 pub mod finalizers;
 pub mod index;
 pub mod metrics;
+pub mod ownership;
 pub mod pushsecret;
 pub mod runner;
 pub mod secretstore;

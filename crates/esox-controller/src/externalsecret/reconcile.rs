@@ -146,40 +146,26 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                     )
                     .await;
                 }
-                conditions::set(
-                    &mut status.conditions,
-                    conditions::READY,
-                    true,
-                    reason::SECRET_DELETED,
-                    "secret deleted due to DeletionPolicy=Delete",
-                );
                 return done(
                     &es,
                     &ctx,
                     &api,
                     status,
-                    &current_version,
-                    &target_name,
                     &input,
+                    reason::SECRET_DELETED,
+                    "secret deleted due to DeletionPolicy=Delete",
                 )
                 .await;
             }
             DeletionPolicy::Retain => {
-                conditions::set(
-                    &mut status.conditions,
-                    conditions::READY,
-                    true,
-                    reason::SECRET_SYNCED,
-                    "secret retained due to DeletionPolicy=Retain",
-                );
                 return done(
                     &es,
                     &ctx,
                     &api,
                     status,
-                    &current_version,
-                    &target_name,
                     &input,
+                    reason::SECRET_SYNCED,
+                    "secret retained due to DeletionPolicy=Retain",
                 )
                 .await;
             }
@@ -202,21 +188,14 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let result = match (policy, existing.as_ref()) {
         (CreationPolicy::None, _) => Ok(None),
         (CreationPolicy::Merge, None) => {
-            conditions::set(
-                &mut status.conditions,
-                conditions::READY,
-                true,
-                reason::SECRET_MISSING,
-                "secret will not be created due to CreationPolicy=Merge",
-            );
             return done(
                 &es,
                 &ctx,
                 &api,
                 status,
-                &current_version,
-                &target_name,
                 &input,
+                reason::SECRET_MISSING,
+                "secret will not be created due to CreationPolicy=Merge",
             )
             .await;
         }
@@ -234,13 +213,6 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     };
     match result {
         Ok(_) => {
-            conditions::set(
-                &mut status.conditions,
-                conditions::READY,
-                true,
-                reason::SECRET_SYNCED,
-                "secret synced",
-            );
             status.binding = Some(Binding {
                 name: target_name.clone(),
             });
@@ -249,9 +221,9 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                 &ctx,
                 &api,
                 status,
-                &current_version,
-                &target_name,
                 &input,
+                reason::SECRET_SYNCED,
+                "secret synced",
             )
             .await
         }
@@ -380,7 +352,7 @@ async fn cleanup(
         // A failure here must not wedge the deletion: the Secret is owned by the ExternalSecret
         // (creationPolicy Owner), so garbage collection removes it anyway.
         match secrets.get_opt(&target_name).await {
-            Ok(Some(s)) if target::controlled_by(&s, es) => {
+            Ok(Some(s)) if crate::ownership::controlled_by(&s, es) => {
                 if let Err(e) = secrets.delete(&target_name, &DeleteParams::default()).await {
                     tracing::warn!(error = %e, "could not delete the target Secret; garbage collection will");
                 }
@@ -410,17 +382,25 @@ fn requeue_action(r: Requeue) -> Action {
     }
 }
 
+/// Records a successful sync: Ready=True with `reason`, refreshTime, syncedResourceVersion.
 async fn done(
     es: &ExternalSecret,
     ctx: &Context,
     api: &Api<ExternalSecret>,
     mut status: ExternalSecretStatus,
-    current_version: &str,
-    _target_name: &str,
     input: &RefreshInput<'_>,
+    reason: &str,
+    message: &str,
 ) -> Result<Action, Error> {
+    conditions::set(
+        &mut status.conditions,
+        conditions::READY,
+        true,
+        reason,
+        message,
+    );
     status.refresh_time = Some(Time(jiff::Timestamp::now()));
-    status.synced_resource_version = current_version.to_owned();
+    status.synced_resource_version = input.current_resource_version.to_owned();
     ctx.metrics.external_secret_condition(
         &es.name_any(),
         &es.namespace().unwrap_or_default(),
@@ -430,7 +410,7 @@ async fn done(
     ctx.reset_failures(&ObjectRef::from_obj(es));
     let after = RefreshInput {
         refresh_time: Some(SystemTime::now()),
-        synced_resource_version: current_version,
+        synced_resource_version: input.current_resource_version,
         ..*input
     };
     Ok(requeue_action(refresh::external_secret_requeue(&after)))

@@ -228,17 +228,6 @@ pub fn same_content(a: &Secret, b: &Secret) -> bool {
         && a.immutable.unwrap_or(false) == b.immutable.unwrap_or(false)
 }
 
-/// Whether the ExternalSecret controls (controller ownerReference) this Secret.
-pub fn controlled_by(secret: &Secret, es: &ExternalSecret) -> bool {
-    let uid = es.metadata.uid.as_deref().unwrap_or_default();
-    secret
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|r| r.controller == Some(true) && r.uid == uid)
-}
-
 /// Content without a template: the fetched data, and the ExternalSecret's own labels and
 /// annotations (as ESO copies them when there is no template).
 pub fn untemplated(es: &ExternalSecret, data: SecretData) -> Content {
