@@ -13,39 +13,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 
-/// What a platform team sets up before the seed's manifests: the namespaces and a
-/// ServiceAccount allowed to read Secrets in `foo`.
-const PREREQUISITES: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: foo}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: bar}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: argocd}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: external-secrets, namespace: argocd}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: read-secrets, namespace: foo}
-rules:
-  - apiGroups: [""]
-    resources: [secrets]
-    verbs: [get, list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: read-secrets, namespace: foo}
-subjects: [{kind: ServiceAccount, name: external-secrets, namespace: argocd}]
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: read-secrets}
----
+/// The Secret to share, on top of `testdata/seed/0-platform-prerequisites.yaml`.
+const SOURCE: &str = r#"
 apiVersion: v1
 kind: Secret
 metadata: {name: my-secret, namespace: foo}
@@ -55,7 +24,8 @@ stringData: {username: harbor, password: first}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_copy_from_foo_to_bar_follows_the_source_within_a_second() {
     let (cluster, client) = common::cluster().await;
-    common::apply(&client, PREREQUISITES).await;
+    common::apply(&client, &common::seed("0-platform-prerequisites.yaml")).await;
+    common::apply(&client, SOURCE).await;
     common::apply(
         &client,
         &common::seed("1-namespace-sync-clustersecretstore.yaml"),

@@ -27,36 +27,10 @@ const SEED_2: &str = include_str!("../../../testdata/seed/2-namespace-sync-exter
 const SEED_3: &str = include_str!("../../../testdata/seed/3-cross-cluster-dev.yaml");
 const SEED_4: &str = include_str!("../../../testdata/seed/4-cross-cluster-platform.yaml");
 
-/// What the platform team has before the seed's first manifest: namespaces, the ServiceAccount
-/// the ClusterSecretStore names, its right to read Secrets in `foo`, and the Secret to share.
-const PLATFORM_SETUP: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: foo}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: bar}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: argocd}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: external-secrets, namespace: argocd}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: read-secrets, namespace: foo}
-rules: [{apiGroups: [""], resources: [secrets], verbs: [get, list, watch]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: read-secrets, namespace: foo}
-subjects: [{kind: ServiceAccount, name: external-secrets, namespace: argocd}]
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: read-secrets}
----
+/// What the platform team has before the seed's first manifest (namespaces, the ServiceAccount
+/// the ClusterSecretStore names and its right to read `foo`), and the Secret to share.
+const PLATFORM_SETUP: &str = include_str!("../../../testdata/seed/0-platform-prerequisites.yaml");
+const SOURCE: &str = r#"
 apiVersion: v1
 kind: Secret
 metadata: {name: my-secret, namespace: foo}
@@ -87,6 +61,7 @@ pub async fn run(keep: bool) -> anyhow::Result<bool> {
 
     say("\nScenario 1: copy foo/my-secret into namespace bar of the same cluster.");
     apply(&pc, PLATFORM_SETUP, None).await?;
+    apply(&pc, SOURCE, None).await?;
     apply(&pc, SEED_1, None).await?;
     apply(&pc, SEED_2, None).await?;
     say(
