@@ -53,7 +53,8 @@ fn target_of(raw: &str, index: usize) -> Result<Target, Error> {
     }
 }
 
-/// Applies the template of `es` to the fetched `data`.
+/// Applies the template of `es` to the fetched `data`, reading `templateFrom` ConfigMaps and
+/// Secrets from the ExternalSecret's namespace.
 pub async fn apply(
     client: &kube::Client,
     es: &ExternalSecret,
@@ -62,40 +63,11 @@ pub async fn apply(
 ) -> Result<Content, Error> {
     check_privileged(template)?;
     let namespace = es.metadata.namespace.clone().unwrap_or_default();
-    let context = Value::from(data.clone());
-    let meta = template.metadata.clone().unwrap_or_default();
-    let mut content = Content {
-        data: SecretData::new(),
-        type_: template.type_.clone(),
-        labels: BTreeMap::new(),
-        annotations: BTreeMap::new(),
-        finalizers: meta.finalizers.clone(),
-    };
-    let metadata_only = template.data.is_empty() && template.template_from.is_empty();
-    if template.merge_policy == TemplateMergePolicy::Merge || metadata_only {
-        content
-            .data
-            .extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    let mut sources = Vec::with_capacity(template.template_from.len());
     for (i, from) in template.template_from.iter().enumerate() {
-        apply_from(client, &namespace, i, from, &context, &mut content).await?;
+        sources.push(resolve(client, &namespace, i, from).await?);
     }
-    for (key, text) in &template.data {
-        content
-            .data
-            .insert(key.clone(), render_bytes(key, text, &context)?);
-    }
-    for (key, text) in &meta.labels {
-        content
-            .labels
-            .insert(key.clone(), render_string(key, text, &context)?);
-    }
-    for (key, text) in &meta.annotations {
-        content
-            .annotations
-            .insert(key.clone(), render_string(key, text, &context)?);
-    }
-    Ok(content)
+    render(template, data, &sources)
 }
 
 /// Applies `template` to `data` without a cluster (for `esox render`): the same steps as
@@ -105,6 +77,35 @@ pub fn apply_offline(
     data: &SecretData,
 ) -> Result<Content, Error> {
     check_privileged(template)?;
+    let sources = template
+        .template_from
+        .iter()
+        .enumerate()
+        .map(|(i, from)| resolve_offline(i, from))
+        .collect::<Result<Vec<_>, _>>()?;
+    render(template, data, &sources)
+}
+
+/// The templates of one `templateFrom` entry, read from wherever they live.
+enum Source {
+    /// `literal`: always rendered as a YAML map of keys and values.
+    Literal(String),
+    /// Items of a ConfigMap or Secret: (key, template, scope); `origin` names it in errors.
+    Items {
+        origin: String,
+        items: Vec<(String, String, TemplateScope)>,
+    },
+    /// An entry with no source: nothing to render.
+    Empty,
+}
+
+/// Renders the template in ESO's order (section 8.2): fetched data when merging or when the
+/// template only sets metadata, then `templateFrom` in order, then `data`, then metadata.
+fn render(
+    template: &ExternalSecretTemplate,
+    data: &SecretData,
+    sources: &[Source],
+) -> Result<Content, Error> {
     let context = Value::from(data.clone());
     let meta = template.metadata.clone().unwrap_or_default();
     let mut content = Content {
@@ -120,28 +121,8 @@ pub fn apply_offline(
             .data
             .extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
-    for (i, from) in template.template_from.iter().enumerate() {
-        let target = target_of(&from.target, i)?;
-        if let Some(literal) = &from.literal {
-            let rendered = render_string("literal", literal, &context)?;
-            store_yaml_map(
-                &rendered,
-                "literal",
-                target,
-                from.values_decoding_strategy,
-                &mut content,
-            )?;
-        } else if let Some(what) = from
-            .config_map
-            .as_ref()
-            .map(|r| ("configMap", "ConfigMap", &r.name))
-            .or(from.secret.as_ref().map(|r| ("secret", "Secret", &r.name)))
-        {
-            let (field, kind, name) = what;
-            return Err(Error::Invalid(format!(
-                "spec.target.template.templateFrom[{i}].{field}: rendering offline cannot read {kind} {name:?}; copy its template into templateFrom[{i}].literal or template.data"
-            )));
-        }
+    for (i, (from, source)) in template.template_from.iter().zip(sources).enumerate() {
+        render_from(i, from, source, &context, &mut content)?;
     }
     for (key, text) in &template.data {
         content
@@ -190,29 +171,26 @@ fn check_privileged(t: &ExternalSecretTemplate) -> Result<(), Error> {
     }
 }
 
-async fn apply_from(
+async fn resolve(
     client: &kube::Client,
     namespace: &str,
     index: usize,
     from: &TemplateFrom,
-    context: &Value,
-    content: &mut Content,
-) -> Result<(), Error> {
-    let target = target_of(&from.target, index)?;
-    let decode = from.values_decoding_strategy;
+) -> Result<Source, Error> {
     if let Some(literal) = &from.literal {
-        let rendered = render_string("literal", literal, context)?;
-        return store_yaml_map(&rendered, "literal", target, decode, content);
+        return Ok(Source::Literal(literal.clone()));
     }
-    let (source, texts) = if let Some(r) = &from.config_map {
+    if let Some(r) = &from.config_map {
         let cm = Api::<ConfigMap>::namespaced(client.clone(), namespace).get_opt(&r.name).await?.ok_or_else(|| {
             Error::Invalid(format!("spec.target.template.templateFrom[{index}].configMap: ConfigMap {:?} does not exist in namespace {namespace:?}", r.name))
         })?;
-        (
-            format!("configmap {}", r.name),
-            items(r, &cm.data.unwrap_or_default(), "configmap")?,
-        )
-    } else if let Some(r) = &from.secret {
+        let items = items(r, &cm.data.unwrap_or_default(), "configmap")?;
+        return Ok(Source::Items {
+            origin: format!("configmap {}", r.name),
+            items,
+        });
+    }
+    if let Some(r) = &from.secret {
         let s = Api::<Secret>::namespaced(client.clone(), namespace).get_opt(&r.name).await?.ok_or_else(|| {
             Error::Invalid(format!("spec.target.template.templateFrom[{index}].secret: Secret {:?} does not exist in namespace {namespace:?}", r.name))
         })?;
@@ -222,23 +200,63 @@ async fn apply_from(
             .into_iter()
             .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
             .collect();
-        (format!("secret {}", r.name), items(r, &data, "secret")?)
-    } else {
-        return Ok(());
-    };
-    for (key, text, scope) in texts {
-        match scope {
-            TemplateScope::Values => {
-                let value = render_bytes(&key, &text, context)?;
-                store(content, target, key, decoded(value, decode)?)?;
+        let items = items(r, &data, "secret")?;
+        return Ok(Source::Items {
+            origin: format!("secret {}", r.name),
+            items,
+        });
+    }
+    Ok(Source::Empty)
+}
+
+fn resolve_offline(index: usize, from: &TemplateFrom) -> Result<Source, Error> {
+    if let Some(literal) = &from.literal {
+        return Ok(Source::Literal(literal.clone()));
+    }
+    let refused = from
+        .config_map
+        .as_ref()
+        .map(|r| ("configMap", "ConfigMap", &r.name))
+        .or(from.secret.as_ref().map(|r| ("secret", "Secret", &r.name)));
+    match refused {
+        Some((field, kind, name)) => Err(Error::Invalid(format!(
+            "spec.target.template.templateFrom[{index}].{field}: rendering offline cannot read {kind} {name:?}; copy its template into templateFrom[{index}].literal or template.data"
+        ))),
+        None => Ok(Source::Empty),
+    }
+}
+
+fn render_from(
+    index: usize,
+    from: &TemplateFrom,
+    source: &Source,
+    context: &Value,
+    content: &mut Content,
+) -> Result<(), Error> {
+    let target = target_of(&from.target, index)?;
+    let decode = from.values_decoding_strategy;
+    match source {
+        Source::Empty => Ok(()),
+        Source::Literal(literal) => {
+            let rendered = render_string("literal", literal, context)?;
+            store_yaml_map(&rendered, "literal", target, decode, content)
+        }
+        Source::Items { origin, items } => {
+            for (key, text, scope) in items {
+                match scope {
+                    TemplateScope::Values => {
+                        let value = render_bytes(key, text, context)?;
+                        store(content, target, key.clone(), decoded(value, decode)?)?;
+                    }
+                    TemplateScope::KeysAndValues => {
+                        let rendered = render_string(key, text, context)?;
+                        store_yaml_map(&rendered, origin, target, decode, content)?;
+                    }
+                }
             }
-            TemplateScope::KeysAndValues => {
-                let rendered = render_string(&key, &text, context)?;
-                store_yaml_map(&rendered, &source, target, decode, content)?;
-            }
+            Ok(())
         }
     }
-    Ok(())
 }
 
 fn items(
