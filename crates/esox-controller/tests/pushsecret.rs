@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Env, apply, value};
+use common::{Env, apply, apply_in, value};
 use esox_api::v1alpha1::PushSecret;
 use esox_testcluster::TestCluster;
 use k8s_openapi::api::core::v1::Secret;
@@ -470,17 +470,6 @@ spec:
     )
     .await;
     assert!(remote_where(c, "remote", "r2", Duration::from_secs(10), |s| s.is_some()).await);
-}
-
-/// Applies every document into namespace `ns` (as `kubectl apply -n ns`).
-async fn apply_in(client: &Client, ns: &str, yaml: &str) {
-    let docs = esox_api::manifest::parse_documents("seed.yaml", yaml).expect("manifest parses");
-    for doc in docs {
-        let mut value = doc.value.clone();
-        value["metadata"]["namespace"] = serde_json::Value::String(ns.to_owned());
-        let text = serde_json::to_string(&value).unwrap();
-        apply(client, &text).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,6 +46,7 @@
 //! # Ok(()) }
 //! ```
 
+mod apply;
 mod auth;
 mod controllers;
 mod crd;
@@ -70,6 +71,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use apply::{ApplyError, apply_yaml};
 pub use faults::{FaultAction, FaultId, FaultMatch, Faults};
 pub use schema::schema_validation_available;
 pub use status::ApiError;

@@ -12,13 +12,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use esox_testcluster::TestCluster;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
-use kube::core::GroupVersionKind;
-use kube::discovery::{self, Scope};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 
 const SEED_1: &str =
@@ -247,39 +245,7 @@ async fn install_crds(client: &Client) -> anyhow::Result<()> {
 
 /// Server-side applies every document, as `kubectl apply --server-side [-n namespace]`.
 async fn apply(client: &Client, yaml: &str, namespace: Option<&str>) -> anyhow::Result<()> {
-    for doc in esox_api::manifest::parse_documents("demo", yaml)? {
-        let obj: DynamicObject = serde_json::from_value(doc.value.clone())?;
-        let Some(types) = obj.types.clone() else {
-            bail!("document {} has no apiVersion or kind", doc.index)
-        };
-        let (group, version) = types
-            .api_version
-            .split_once('/')
-            .unwrap_or(("", &types.api_version));
-        let gvk = GroupVersionKind::gvk(group, version, &types.kind);
-        let (ar, caps) = discovery::pinned_kind(client, &gvk).await?;
-        let api: Api<DynamicObject> = match caps.scope {
-            Scope::Namespaced => {
-                let ns = obj
-                    .metadata
-                    .namespace
-                    .as_deref()
-                    .or(namespace)
-                    .unwrap_or("default");
-                Api::namespaced_with(client.clone(), ns, &ar)
-            }
-            Scope::Cluster => Api::all_with(client.clone(), &ar),
-        };
-        let name = obj.metadata.name.clone().unwrap_or_default();
-        api.patch(
-            &name,
-            &PatchParams::apply("esox-demo").force(),
-            &Patch::Apply(&obj),
-        )
-        .await
-        .with_context(|| format!("applying {} {name}", types.kind))?;
-    }
-    Ok(())
+    Ok(esox_testcluster::apply_yaml(client, yaml, namespace, "esox-demo").await?)
 }
 
 async fn wait_value(

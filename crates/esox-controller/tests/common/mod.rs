@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use esox_testcluster::TestCluster;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
-use kube::core::GroupVersionKind;
-use kube::discovery::{self, Scope};
+use kube::api::PostParams;
 use kube::{Api, Client};
 
 pub async fn cluster() -> (TestCluster, Client) {
@@ -52,33 +50,16 @@ pub async fn install_crds(client: &Client) {
 
 /// Applies every document of a YAML stream with server-side apply (as `kubectl apply --server-side`).
 pub async fn apply(client: &Client, yaml: &str) {
-    let docs = esox_api::manifest::parse_documents("test.yaml", yaml).expect("manifest parses");
-    for doc in docs {
-        let obj: DynamicObject = serde_json::from_value(doc.value.clone()).expect("object");
-        let types = obj.types.clone().expect("apiVersion and kind");
-        let (group, version) = types
-            .api_version
-            .split_once('/')
-            .unwrap_or(("", &types.api_version));
-        let gvk = GroupVersionKind::gvk(group, version, &types.kind);
-        let (ar, caps) = discovery::pinned_kind(client, &gvk)
-            .await
-            .expect("kind is served");
-        let api: Api<DynamicObject> = match (caps.scope, obj.metadata.namespace.as_deref()) {
-            (Scope::Namespaced, ns) => {
-                Api::namespaced_with(client.clone(), ns.unwrap_or("default"), &ar)
-            }
-            (Scope::Cluster, _) => Api::all_with(client.clone(), &ar),
-        };
-        let name = obj.metadata.name.clone().expect("name");
-        api.patch(
-            &name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&obj),
-        )
+    esox_testcluster::apply_yaml(client, yaml, None, "test")
         .await
-        .unwrap_or_else(|e| panic!("apply {} {name}: {e}", types.kind));
-    }
+        .unwrap_or_else(|e| panic!("apply: {e}"));
+}
+
+/// Applies every document into namespace `ns` unless it names its own (as `kubectl apply -n ns`).
+pub async fn apply_in(client: &Client, ns: &str, yaml: &str) {
+    esox_testcluster::apply_yaml(client, yaml, Some(ns), "test")
+        .await
+        .unwrap_or_else(|e| panic!("apply -n {ns}: {e}"));
 }
 
 /// Polls `f` every 20 ms until it returns `Some` or `timeout` passes.
