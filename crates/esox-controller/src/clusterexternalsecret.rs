@@ -30,9 +30,25 @@ use crate::error::Error;
 use crate::ownership;
 use crate::selector;
 
-/// Reconciles one ClusterExternalSecret.
-#[tracing::instrument(skip_all, fields(name = ces.name_any()))]
+/// Reconciles one ClusterExternalSecret and records `clusterexternalsecret_reconcile_duration`.
 pub async fn reconcile(
+    ces: Arc<ClusterExternalSecret>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let deleting = ces.metadata.deletion_timestamp.is_some();
+    let name = ces.name_any();
+    let result = reconcile_inner(ces, ctx.clone()).await;
+    // A ClusterExternalSecret being deleted records nothing, so that its series stay removed.
+    if !deleting {
+        ctx.metrics
+            .cluster_external_secret_reconciled(&name, started.elapsed());
+    }
+    result
+}
+
+#[tracing::instrument(skip_all, fields(name = ces.name_any()))]
+async fn reconcile_inner(
     ces: Arc<ClusterExternalSecret>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
@@ -53,6 +69,7 @@ pub async fn reconcile(
                 tracing::warn!(namespace = %ns, error = %e, "could not delete ExternalSecret; garbage collection will");
             }
         }
+        ctx.metrics.cluster_external_secret_deleted(&name);
         return remove_finalizer(&api, &ces).await;
     }
     crate::finalizers::ensure(&api, ces.as_ref(), FINALIZER_CLUSTER_EXTERNAL_SECRET).await?;
@@ -118,6 +135,7 @@ pub async fn reconcile(
         api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
     }
+    ctx.metrics.cluster_external_secret_condition(&name, ready);
     let interval = ces
         .spec
         .refresh_interval

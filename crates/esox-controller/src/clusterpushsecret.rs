@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Resource as _, ResourceExt as _};
 use serde_json::json;
@@ -26,9 +26,22 @@ use crate::error::Error;
 use crate::ownership;
 use crate::selector;
 
-/// Reconciles one ClusterPushSecret.
-#[tracing::instrument(skip_all, fields(name = cps.name_any()))]
+/// Reconciles one ClusterPushSecret and records `clusterpushsecret_reconcile_duration`.
 pub async fn reconcile(cps: Arc<ClusterPushSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let deleting = cps.metadata.deletion_timestamp.is_some();
+    let name = cps.name_any();
+    let result = reconcile_inner(cps, ctx.clone()).await;
+    // A ClusterPushSecret being deleted records nothing, so that its series stay removed.
+    if !deleting {
+        ctx.metrics
+            .cluster_push_secret_reconciled(&name, started.elapsed());
+    }
+    result
+}
+
+#[tracing::instrument(skip_all, fields(name = cps.name_any()))]
+async fn reconcile_inner(cps: Arc<ClusterPushSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
     if cps.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -91,6 +104,7 @@ pub async fn reconcile(cps: Arc<ClusterPushSecret>, ctx: Arc<Context>) -> Result
             }),
         }
     }
+    let ok = errors.is_empty() && failed.is_empty();
     let condition = if !errors.is_empty() {
         ready(false, Some("Errored"), &errors.join("; "), &status)
     } else if failed.is_empty() {
@@ -109,6 +123,7 @@ pub async fn reconcile(cps: Arc<ClusterPushSecret>, ctx: Arc<Context>) -> Result
         api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
     }
+    ctx.metrics.cluster_push_secret_condition(&name, ok);
     let interval = cps
         .spec
         .refresh_interval
@@ -217,11 +232,25 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
-    let controller = Controller::new(
+    let (store, writer) = reflector::store();
+    // Without a finalizer a deleted ClusterPushSecret is never reconciled: its metric series
+    // are dropped on the watch's delete event.
+    let metrics_ctx = ctx.clone();
+    let stream = watcher(
         Api::<ClusterPushSecret>::all(client.clone()),
         watcher::Config::default(),
-    );
-    let store = controller.store();
+    )
+    .default_backoff()
+    .reflect(writer)
+    .inspect(move |event| {
+        if let Ok(watcher::Event::Delete(cps)) = event {
+            metrics_ctx
+                .metrics
+                .cluster_push_secret_deleted(&cps.name_any());
+        }
+    })
+    .applied_objects();
+    let controller = Controller::for_stream(stream, store.clone());
     // Any namespace change may change which ClusterPushSecrets select it.
     let map_ns = move |_ns: PartialObjectMeta<Namespace>| {
         store

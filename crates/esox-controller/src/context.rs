@@ -8,11 +8,13 @@ use std::time::Duration;
 use esox_api::v1::ExternalSecret;
 use esox_providers::{LocalCluster, SecretsClient};
 use futures::StreamExt as _;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::mpsc;
 
+use crate::caches::{self, Caches};
+use crate::events::Recorder;
 use crate::index::Index;
+use crate::shared_reads::SharedReads;
 
 /// Settings of `esox run`.
 #[derive(Clone, Debug)]
@@ -44,6 +46,12 @@ pub struct Context {
     pub options: Options,
     pub local_cluster: Arc<LocalCluster>,
     pub index: Index,
+    /// Stores and namespace labels, as watched.
+    pub caches: Caches,
+    /// Writers of `caches`, taken once by the runner.
+    cache_writers: Mutex<Option<caches::Writers>>,
+    /// Provider reads shared between ExternalSecrets reading the same watched source.
+    pub shared_reads: SharedReads,
     pub metrics: crate::metrics::Metrics,
     /// Events for ExternalSecrets (ESO's recorder name).
     pub es_recorder: Recorder,
@@ -71,13 +79,13 @@ impl Context {
         mpsc::UnboundedReceiver<ObjectRef<ExternalSecret>>,
     ) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let reporter = |name: &str| Reporter {
-            controller: name.to_owned(),
-            instance: None,
-        };
+        let (caches, cache_writers) = caches::new();
         let ctx = Context {
-            es_recorder: Recorder::new(client.clone(), reporter("external-secrets")),
-            store_recorder: Recorder::new(client.clone(), reporter("secret-store")),
+            caches,
+            cache_writers: Mutex::new(Some(cache_writers)),
+            shared_reads: SharedReads::default(),
+            es_recorder: Recorder::new(client.clone(), "external-secrets"),
+            store_recorder: Recorder::new(client.clone(), "secret-store"),
             client,
             options,
             local_cluster: Arc::new(local_cluster),
@@ -89,6 +97,14 @@ impl Context {
             failures: Mutex::default(),
         };
         (Arc::new(ctx), rx)
+    }
+
+    /// The writers of [`Context::caches`]; `None` after the first call.
+    pub fn take_cache_writers(&self) -> Option<caches::Writers> {
+        self.cache_writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// Asks for a reconcile of `es`.
@@ -145,14 +161,20 @@ impl Context {
         };
         let ctx = Arc::downgrade(self);
         let watch_key = key.clone();
+        self.shared_reads.watching(&key);
         let handle = tokio::spawn(async move {
             let mut stream = stream;
             while let Some(change) = stream.next().await {
                 let Some(ctx) = ctx.upgrade() else { break };
+                // Before the triggers: the refreshes they cause must read the new value.
+                ctx.shared_reads.changed(&watch_key);
                 for es in ctx.index.for_source(&watch_key, &change.key) {
                     ctx.mark_source_changed(es.clone());
                     ctx.trigger(es);
                 }
+            }
+            if let Some(ctx) = ctx.upgrade() {
+                ctx.shared_reads.not_watching(&watch_key);
             }
             tracing::debug!(watch_key = %watch_key, "remote watch ended");
         });

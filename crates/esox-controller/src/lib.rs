@@ -5,11 +5,13 @@
 //! only watched as metadata and only when they carry esox's managed label, and source namespaces
 //! are watched (metadata only) through the stores' own credentials to refresh within a second.
 
+pub mod caches;
 pub mod clusterexternalsecret;
 pub mod clusterpushsecret;
 pub mod conditions;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod externalsecret;
 pub mod finalizers;
 pub mod index;
@@ -19,7 +21,9 @@ pub mod pushsecret;
 pub mod runner;
 pub mod secretstore;
 pub mod selector;
+pub mod shared_reads;
 pub mod stores;
+mod templating;
 
 pub use context::{Context, Options};
 pub use error::Error;

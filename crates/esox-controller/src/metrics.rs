@@ -9,6 +9,13 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+const PUSH_SECRET_CONDITION: &str = "pushsecret_status_condition";
+const PUSH_SECRET_DURATION: &str = "pushsecret_reconcile_duration";
+const CLUSTER_PUSH_SECRET_CONDITION: &str = "clusterpushsecret_status_condition";
+const CLUSTER_PUSH_SECRET_DURATION: &str = "clusterpushsecret_reconcile_duration";
+const CLUSTER_EXTERNAL_SECRET_CONDITION: &str = "clusterexternalsecret_status_condition";
+const CLUSTER_EXTERNAL_SECRET_DURATION: &str = "clusterexternalsecret_reconcile_duration";
+
 /// Labels of one series, in output order.
 type Labels = Vec<(&'static str, String)>;
 
@@ -156,6 +163,119 @@ impl Metrics {
         );
     }
 
+    /// One PushSecret reconcile finished (ESO records every reconcile, skipped ones included).
+    pub fn push_secret_reconciled(&self, name: &str, namespace: &str, took: Duration) {
+        self.set(
+            PUSH_SECRET_DURATION,
+            "Duration of the last PushSecret reconcile, in nanoseconds",
+            name_ns(name, namespace),
+            took.as_nanos() as f64,
+        );
+    }
+
+    /// The Ready condition of a PushSecret was written.
+    pub fn push_secret_condition(&self, name: &str, namespace: &str, ready: bool) {
+        self.condition(
+            PUSH_SECRET_CONDITION,
+            "Status conditions of PushSecrets",
+            name,
+            namespace,
+            ready,
+        );
+    }
+
+    /// Forgets the series of a deleted PushSecret (and only those: an ExternalSecret of the same
+    /// name keeps its own).
+    pub fn push_secret_deleted(&self, name: &str, namespace: &str) {
+        self.forget(
+            &[PUSH_SECRET_CONDITION, PUSH_SECRET_DURATION],
+            name,
+            namespace,
+        );
+    }
+
+    /// One ClusterPushSecret reconcile finished. Cluster-scoped objects carry an empty
+    /// `namespace` label, as in ESO.
+    pub fn cluster_push_secret_reconciled(&self, name: &str, took: Duration) {
+        self.set(
+            CLUSTER_PUSH_SECRET_DURATION,
+            "Duration of the last ClusterPushSecret reconcile, in nanoseconds",
+            name_ns(name, ""),
+            took.as_nanos() as f64,
+        );
+    }
+
+    /// The Ready condition of a ClusterPushSecret was computed. Unlike ESO, which drops
+    /// Ready=False here (external-secrets issue 5957), both outcomes are recorded.
+    pub fn cluster_push_secret_condition(&self, name: &str, ready: bool) {
+        self.condition(
+            CLUSTER_PUSH_SECRET_CONDITION,
+            "Status conditions of ClusterPushSecrets",
+            name,
+            "",
+            ready,
+        );
+    }
+
+    /// Forgets the series of a deleted ClusterPushSecret.
+    pub fn cluster_push_secret_deleted(&self, name: &str) {
+        self.forget(
+            &[CLUSTER_PUSH_SECRET_CONDITION, CLUSTER_PUSH_SECRET_DURATION],
+            name,
+            "",
+        );
+    }
+
+    /// One ClusterExternalSecret reconcile finished.
+    pub fn cluster_external_secret_reconciled(&self, name: &str, took: Duration) {
+        self.set(
+            CLUSTER_EXTERNAL_SECRET_DURATION,
+            "Duration of the last ClusterExternalSecret reconcile, in nanoseconds",
+            name_ns(name, ""),
+            took.as_nanos() as f64,
+        );
+    }
+
+    /// The Ready condition of a ClusterExternalSecret was computed (both outcomes recorded, see
+    /// [`Metrics::cluster_push_secret_condition`]).
+    pub fn cluster_external_secret_condition(&self, name: &str, ready: bool) {
+        self.condition(
+            CLUSTER_EXTERNAL_SECRET_CONDITION,
+            "Status conditions of ClusterExternalSecrets",
+            name,
+            "",
+            ready,
+        );
+    }
+
+    /// Forgets the series of a deleted ClusterExternalSecret.
+    pub fn cluster_external_secret_deleted(&self, name: &str) {
+        self.forget(
+            &[
+                CLUSTER_EXTERNAL_SECRET_CONDITION,
+                CLUSTER_EXTERNAL_SECRET_DURATION,
+            ],
+            name,
+            "",
+        );
+    }
+
+    /// Removes the series of one object from the given families; a family left without series
+    /// is dropped so that its HELP/TYPE lines go too.
+    fn forget(&self, metrics: &[&'static str], name: &str, namespace: &str) {
+        let mut families = self.families.lock().unwrap_or_else(|e| e.into_inner());
+        for metric in metrics {
+            if let Some(family) = families.get_mut(metric) {
+                family
+                    .series
+                    .retain(|labels, _| !is_object(labels, name, namespace));
+                if family.series.is_empty() {
+                    families.remove(metric);
+                }
+            }
+        }
+    }
+
     /// Forgets the series of a deleted ExternalSecret.
     pub fn external_secret_deleted(&self, name: &str, namespace: &str) {
         let mut families = self.families.lock().unwrap_or_else(|e| e.into_inner());
@@ -221,6 +341,17 @@ impl Metrics {
     }
 }
 
+/// Whether a series belongs to the object `namespace/name`.
+fn is_object(labels: &Labels, name: &str, namespace: &str) -> bool {
+    let value = |key: &str| {
+        labels
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    value("name") == Some(name) && value("namespace") == Some(namespace)
+}
+
 fn format_labels(labels: &Labels) -> String {
     if labels.is_empty() {
         return String::new();
@@ -275,6 +406,58 @@ mod tests {
         );
         m.external_secret_deleted("es", "ns");
         assert!(!m.render().contains("name=\"es\""));
+    }
+
+    #[test]
+    fn push_and_cluster_kinds_use_eso_names_and_are_forgotten_on_their_own() {
+        let m = Metrics::default();
+        m.external_secret_condition("same", "ns", true);
+        m.push_secret_reconciled("same", "ns", Duration::from_micros(3));
+        m.push_secret_condition("same", "ns", false);
+        m.cluster_push_secret_reconciled("cps", Duration::from_nanos(7));
+        m.cluster_push_secret_condition("cps", false);
+        m.cluster_external_secret_reconciled("ces", Duration::from_nanos(9));
+        m.cluster_external_secret_condition("ces", true);
+        let text = m.render();
+        for line in [
+            "# TYPE pushsecret_reconcile_duration gauge\n",
+            "pushsecret_reconcile_duration{name=\"same\",namespace=\"ns\"} 3000\n",
+            "# TYPE pushsecret_status_condition gauge\n",
+            "pushsecret_status_condition{name=\"same\",namespace=\"ns\",condition=\"Ready\",status=\"True\"} 0\n",
+            "pushsecret_status_condition{name=\"same\",namespace=\"ns\",condition=\"Ready\",status=\"False\"} 1\n",
+            "clusterpushsecret_reconcile_duration{name=\"cps\",namespace=\"\"} 7\n",
+            "clusterpushsecret_status_condition{name=\"cps\",namespace=\"\",condition=\"Ready\",status=\"False\"} 1\n",
+            "clusterpushsecret_status_condition{name=\"cps\",namespace=\"\",condition=\"Ready\",status=\"True\"} 0\n",
+            "clusterexternalsecret_reconcile_duration{name=\"ces\",namespace=\"\"} 9\n",
+            "clusterexternalsecret_status_condition{name=\"ces\",namespace=\"\",condition=\"Ready\",status=\"True\"} 1\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        // The condition flips with the next write.
+        m.push_secret_condition("same", "ns", true);
+        assert!(m.render().contains(
+            "pushsecret_status_condition{name=\"same\",namespace=\"ns\",condition=\"Ready\",status=\"True\"} 1\n"
+        ));
+
+        m.push_secret_deleted("same", "ns");
+        let text = m.render();
+        assert!(
+            !text.contains("\npushsecret_") && !text.starts_with("# HELP pushsecret_"),
+            "{text}"
+        );
+        assert!(!text.contains("TYPE pushsecret_"), "{text}");
+        assert!(
+            text.contains("externalsecret_status_condition{name=\"same\",namespace=\"ns\""),
+            "an ExternalSecret of the same name keeps its series: {text}"
+        );
+        assert!(text.contains("clusterpushsecret_status_condition{name=\"cps\""));
+
+        m.cluster_push_secret_deleted("cps");
+        m.cluster_external_secret_deleted("ces");
+        let text = m.render();
+        assert!(!text.contains("clusterpushsecret_"), "{text}");
+        assert!(!text.contains("clusterexternalsecret_"), "{text}");
+        assert!(text.contains("externalsecret_status_condition{name=\"same\""));
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub fn start(
         }
     })));
     let (tx, rx) = watch::channel(false);
+    let caches = match ctx.take_cache_writers() {
+        Some(writers) => crate::caches::run(ctx.clone(), writers, signal(&rx)).boxed(),
+        None => futures::future::ready(()).boxed(),
+    };
     let es = externalsecret::run(ctx.clone(), triggers, signal(&rx));
     let ss = secretstore::run::<SecretStore>(ctx.clone(), signal(&rx));
     let css = secretstore::run_cluster(ctx.clone(), signal(&rx));
@@ -53,7 +57,7 @@ pub fn start(
     let task = tokio::spawn(async move {
         futures::future::join(
             futures::future::join4(es.boxed(), ss.boxed(), css.boxed(), ces.boxed()),
-            futures::future::join(ps.boxed(), cps.boxed()),
+            futures::future::join3(ps.boxed(), cps.boxed(), caches),
         )
         .await;
     });

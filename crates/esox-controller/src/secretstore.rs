@@ -139,13 +139,9 @@ pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Resu
             action: "Validate".to_owned(),
             secondary: None,
         };
-        if let Err(e) = ctx
-            .store_recorder
+        ctx.store_recorder
             .publish(&ev, &store.object_ref(&()))
-            .await
-        {
-            tracing::debug!(error = %e, "could not publish event");
-        }
+            .await;
     }
     ctx.metrics
         .store_reconciled(cluster, &store.name_any(), &ns, started.elapsed());

@@ -1,5 +1,6 @@
 //! Finding the store an object uses, checking that it may use it, and building a client.
 
+use esox_api::v1::Condition;
 use esox_api::v1::{ClusterSecretStore, SecretStore, SecretStoreRef, SecretStoreSpec, StoreKind};
 use esox_providers::{ClientContext, SecretsClient, StoreInfo, registry};
 use k8s_openapi::api::core::v1::Namespace;
@@ -34,37 +35,42 @@ pub async fn resolve(
                 .into(),
         ));
     }
-    let (spec, status_conditions, key) = match kind {
-        StoreKind::SecretStore => {
-            let api: Api<SecretStore> = Api::namespaced(ctx.client.clone(), namespace);
-            let store = api.get_opt(name).await?.ok_or_else(|| {
-                Error::Store(format!(
-                    "could not get SecretStore {name:?}: it does not exist in namespace {namespace:?}; create it or fix the store reference"
-                ))
-            })?;
-            let conds = store.status.map(|s| s.conditions).unwrap_or_default();
-            let key = StoreKey {
-                kind,
-                namespace: namespace.to_owned(),
-                name: name.to_owned(),
-            };
-            (store.spec, conds, key)
-        }
-        StoreKind::ClusterSecretStore => {
-            let api: Api<ClusterSecretStore> = Api::all(ctx.client.clone());
-            let store = api.get_opt(name).await?.ok_or_else(|| {
-                Error::Store(format!(
-                    "could not get ClusterSecretStore {name:?}: it does not exist; create it or fix the store reference"
-                ))
-            })?;
-            let conds = store.status.map(|s| s.conditions).unwrap_or_default();
-            let key = StoreKey {
-                kind,
-                namespace: String::new(),
-                name: name.to_owned(),
-            };
-            (store.spec.store, conds, key)
-        }
+    let key = StoreKey {
+        kind,
+        namespace: if kind == StoreKind::SecretStore {
+            namespace.to_owned()
+        } else {
+            String::new()
+        },
+        name: name.to_owned(),
+    };
+    // The watched copy serves every reconcile that goes ahead; a copy that would stop this one
+    // (missing, or not ready under the flood gate) may just trail the API server, so the
+    // server decides.
+    let usable = |conds: &[Condition]| {
+        !(flood_gate && ctx.options.flood_gate) || conditions::is_ready(conds)
+    };
+    let cached = match kind {
+        StoreKind::SecretStore => ctx.caches.secret_store(namespace, name).map(|s| {
+            let conds = s
+                .status
+                .as_ref()
+                .map(|st| st.conditions.clone())
+                .unwrap_or_default();
+            (s.spec.clone(), conds)
+        }),
+        StoreKind::ClusterSecretStore => ctx.caches.cluster_store(name).map(|s| {
+            let conds = s
+                .status
+                .as_ref()
+                .map(|st| st.conditions.clone())
+                .unwrap_or_default();
+            (s.spec.store.clone(), conds)
+        }),
+    };
+    let (spec, status_conditions) = match cached {
+        Some((spec, conds)) if usable(&conds) => (spec, conds),
+        _ => read_store(ctx, kind, namespace, name).await?,
     };
     if !manages(ctx, &spec) {
         return Ok(None);
@@ -89,6 +95,41 @@ pub async fn resolve(
     Ok(Some(ResolvedStore { key, info }))
 }
 
+/// The store as the API server has it now: spec and status conditions.
+async fn read_store(
+    ctx: &Context,
+    kind: StoreKind,
+    namespace: &str,
+    name: &str,
+) -> Result<(SecretStoreSpec, Vec<Condition>), Error> {
+    match kind {
+        StoreKind::SecretStore => {
+            let api: Api<SecretStore> = Api::namespaced(ctx.client.clone(), namespace);
+            let store = api.get_opt(name).await?.ok_or_else(|| {
+                Error::Store(format!(
+                    "could not get SecretStore {name:?}: it does not exist in namespace {namespace:?}; create it or fix the store reference"
+                ))
+            })?;
+            Ok((
+                store.spec,
+                store.status.map(|s| s.conditions).unwrap_or_default(),
+            ))
+        }
+        StoreKind::ClusterSecretStore => {
+            let api: Api<ClusterSecretStore> = Api::all(ctx.client.clone());
+            let store = api.get_opt(name).await?.ok_or_else(|| {
+                Error::Store(format!(
+                    "could not get ClusterSecretStore {name:?}: it does not exist; create it or fix the store reference"
+                ))
+            })?;
+            Ok((
+                store.spec.store,
+                store.status.map(|s| s.conditions).unwrap_or_default(),
+            ))
+        }
+    }
+}
+
 /// Whether this controller serves stores of that class.
 pub fn manages(ctx: &Context, spec: &SecretStoreSpec) -> bool {
     spec.controller.is_empty() || spec.controller == ctx.options.controller_class
@@ -100,20 +141,43 @@ async fn check_namespace_conditions(
     store: &str,
     namespace: &str,
 ) -> Result<(), Error> {
+    // Allowed by the watched labels: go ahead. Refused: the labels may just have changed, so
+    // the API server's copy decides.
+    if let Some(ns) = ctx.caches.namespace(namespace) {
+        let labels = ns.metadata.labels.clone().unwrap_or_default();
+        if namespace_allowed(spec, store, namespace, &labels)? {
+            return Ok(());
+        }
+    }
     let ns = Api::<Namespace>::all(ctx.client.clone())
-        .get(namespace)
+        .get_metadata(namespace)
         .await?;
     let labels = ns.metadata.labels.unwrap_or_default();
+    if namespace_allowed(spec, store, namespace, &labels)? {
+        return Ok(());
+    }
+    Err(Error::Store(format!(
+        "using cluster store {store:?} is not allowed from namespace {namespace:?}: denied by spec.conditions; add the namespace to the store's conditions"
+    )))
+}
+
+/// ESO's `shouldProcessSecret`: the conditions are ORed.
+fn namespace_allowed(
+    spec: &SecretStoreSpec,
+    store: &str,
+    namespace: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Result<bool, Error> {
     for cond in &spec.conditions {
         if cond.namespaces.iter().any(|n| n == namespace) {
-            return Ok(());
+            return Ok(true);
         }
         if cond
             .namespace_selector
             .as_ref()
-            .is_some_and(|s| selector::matches(s, &labels))
+            .is_some_and(|s| selector::matches(s, labels))
         {
-            return Ok(());
+            return Ok(true);
         }
         for pattern in &cond.namespace_regexes {
             let re = esox_core::go_regex::compile(pattern).map_err(|e| {
@@ -122,13 +186,11 @@ async fn check_namespace_conditions(
                 ))
             })?;
             if re.is_match(namespace) {
-                return Ok(());
+                return Ok(true);
             }
         }
     }
-    Err(Error::Store(format!(
-        "using cluster store {store:?} is not allowed from namespace {namespace:?}: denied by spec.conditions; add the namespace to the store's conditions"
-    )))
+    Ok(false)
 }
 
 /// A provider client for `store`, used from `namespace` (`None` when validating the store itself).

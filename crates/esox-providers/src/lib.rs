@@ -137,6 +137,14 @@ pub trait SecretsClient: Send + Sync {
     fn watch_key(&self) -> Option<String> {
         None
     }
+    /// When set, reads of two clients with the same key are interchangeable: same location, same
+    /// server configuration and same credentials (so a result obtained by one may be handed to
+    /// the other without widening what either may read). The controller uses it to share one
+    /// read between the ExternalSecrets of a source that just changed. It starts with
+    /// [`watch_key`](Self::watch_key), whose changes invalidate the shared reads.
+    fn read_share_key(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Builds clients for one provider key. ESO's `Provider`.

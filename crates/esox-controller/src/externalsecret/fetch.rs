@@ -79,7 +79,11 @@ pub async fn fetch(
                 extract.decoding_strategy,
                 extract.null_byte_policy,
             )?;
-            match client.get_secret_map(extract).await {
+            match ctx
+                .shared_reads
+                .get_secret_map(client.as_ref(), extract)
+                .await
+            {
                 Ok(map) => Some(
                     pipeline::process_provider_map(map, options, templates)
                         .map_err(|e| data_err(i, "dataFrom", &e))?,
@@ -110,7 +114,11 @@ pub async fn fetch(
                 find.decoding_strategy,
                 find.null_byte_policy,
             )?;
-            match client.get_all_secrets(find).await {
+            match ctx
+                .shared_reads
+                .get_all_secrets(client.as_ref(), find)
+                .await
+            {
                 Ok(map) => Some(
                     pipeline::process_provider_map(map, options, templates)
                         .map_err(|e| data_err(i, "dataFrom", &e))?,
@@ -149,7 +157,7 @@ pub async fn fetch(
                 key: Some(r.key.clone()),
             });
         }
-        match client.get_secret(r).await {
+        match ctx.shared_reads.get_secret(client.as_ref(), r).await {
             Ok(value) => {
                 let decoding = to_decoding(r.decoding_strategy);
                 let nulls = to_null_bytes(r.null_byte_policy);

@@ -11,8 +11,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use esox_api::labels::{LABEL_MANAGED, LABEL_MANAGED_VALUE};
-use esox_api::v1::{ClusterSecretStore, ExternalSecret, SecretStore, StoreKind};
+use esox_api::labels::{FINALIZER_EXTERNAL_SECRET, LABEL_MANAGED, LABEL_MANAGED_VALUE};
+use esox_api::v1::ExternalSecret;
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
@@ -24,7 +24,6 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::index::StoreKey;
 
 /// Changes that matter for an ExternalSecret: everything but its status (as ESO's predicate).
 fn spec_or_metadata(es: &ExternalSecret) -> Option<u64> {
@@ -32,7 +31,12 @@ fn spec_or_metadata(es: &ExternalSecret) -> Option<u64> {
     es.metadata.generation.hash(&mut h);
     es.labels().hash(&mut h);
     es.annotations().hash(&mut h);
-    es.finalizers().hash(&mut h);
+    // esox adding its own finalizer is not a change to act on (it would reconcile every new
+    // ExternalSecret twice); any other finalizer change is.
+    es.finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER_EXTERNAL_SECRET)
+        .for_each(|f| f.hash(&mut h));
     es.metadata
         .deletion_timestamp
         .as_ref()
@@ -40,6 +44,10 @@ fn spec_or_metadata(es: &ExternalSecret) -> Option<u64> {
         .hash(&mut h);
     Some(h.finish())
 }
+
+/// Reconciles in flight at once. Most of a reconcile is waiting for the API server, so this is
+/// well above the number of cores; it bounds the requests esox keeps in flight.
+const CONCURRENCY: u16 = 64;
 
 /// Runs the ExternalSecret controller until `shutdown` resolves.
 pub async fn run(
@@ -54,6 +62,8 @@ pub async fn run(
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
+    // Managed fields are the largest part of a stored ExternalSecret and never read.
+    .modify(|es| es.metadata.managed_fields = None)
     .reflect(writer)
     .applied_objects()
     .predicate_filter(spec_or_metadata, PredicateConfig::default());
@@ -81,40 +91,15 @@ pub async fn run(
         }
     };
 
-    let ctx_ss = ctx.clone();
-    let map_ss = move |s: SecretStore| {
-        ctx_ss.index.for_store(&StoreKey {
-            kind: StoreKind::SecretStore,
-            namespace: s.namespace().unwrap_or_default(),
-            name: s.name_any(),
-        })
-    };
-    let ctx_css = ctx.clone();
-    let map_css = move |s: ClusterSecretStore| {
-        ctx_css.index.for_store(&StoreKey {
-            kind: StoreKind::ClusterSecretStore,
-            namespace: String::new(),
-            name: s.name_any(),
-        })
-    };
     let triggers = futures::stream::unfold(triggers, |mut rx| async move {
         rx.recv().await.map(|r| (r, rx))
     });
 
     Controller::for_stream(es_stream, reader)
         .watches_stream(secrets, map_secret)
-        .watches(
-            Api::<SecretStore>::all(client.clone()),
-            watcher::Config::default(),
-            map_ss,
-        )
-        .watches(
-            Api::<ClusterSecretStore>::all(client),
-            watcher::Config::default(),
-            map_css,
-        )
+        // Store changes arrive through `reconcile_on` (see `caches::run`).
         .reconcile_on(triggers)
-        .with_config(kube::runtime::controller::Config::default().concurrency(16))
+        .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {

@@ -6,8 +6,10 @@ use std::time::{Duration, SystemTime};
 use esox_api::labels::{FINALIZER_EXTERNAL_SECRET, LABEL_CREATED_BY};
 use esox_api::v1::{
     Binding, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy,
+    SyncWindowKind,
 };
 use esox_core::refresh::{self, RefreshInput, Requeue};
+use esox_core::sync_window;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -66,13 +68,15 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         synced_resource_version: &status.synced_resource_version,
         current_resource_version: &current_version,
         now,
-        periodic_allowed_by_windows: true,
+        periodic_allowed_by_windows: periodic_allowed_by_windows(&es, now),
     };
     // Beyond ESO: a change of the source refreshes a periodic ExternalSecret at once;
-    // `refreshInterval` stays the safety net.
+    // `refreshInterval` stays the safety net. Being a provider-driven refresh, it obeys the
+    // sync windows like a periodic one.
     let source_changed = ctx.take_source_changed(&es_ref)
         && policy == refresh::RefreshPolicy::Periodic
-        && interval > 0;
+        && interval > 0
+        && input.periodic_allowed_by_windows;
     let orphan = es.spec.target.creation_policy == CreationPolicy::Orphan;
     let valid = esox_core::managed_secret::is_secret_valid(
         orphan,
@@ -83,6 +87,18 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             deps.sources = prev;
         }
         ctx.index.record(&es_ref, deps);
+        let overdue = RefreshInput {
+            periodic_allowed_by_windows: true,
+            ..input
+        };
+        if refresh::should_refresh_external_secret(&overdue) {
+            // A sync window holds back an overdue refresh. ESO requeues at once and lets its
+            // rate limiter space the retries; a bounded delay notices the window's end as well.
+            let nanos = u64::try_from(interval).unwrap_or(0);
+            return Ok(Action::requeue(
+                Duration::from_nanos(nanos).min(WINDOW_RECHECK),
+            ));
+        }
         return Ok(requeue_action(refresh::external_secret_requeue(&input)));
     }
 
@@ -279,7 +295,15 @@ async fn write(
         dry_run: false,
         field_manager: Some(manager.to_owned()),
     };
-    if es.spec.target.creation_policy == CreationPolicy::Owner {
+    // A Secret created under an older target name can only exist once the binding (the name
+    // of the last synced target) differs from the current name; listing on every write would
+    // cost a request per ExternalSecret.
+    let renamed = es
+        .status
+        .as_ref()
+        .and_then(|s| s.binding.as_ref())
+        .is_some_and(|b| !b.name.is_empty() && b.name != target_name);
+    if es.spec.target.creation_policy == CreationPolicy::Owner && renamed {
         delete_orphans(es, secrets, target_name).await?;
     }
     let written = match existing {
@@ -363,6 +387,40 @@ async fn cleanup(
     }
     crate::finalizers::remove(api, es, FINALIZER_EXTERNAL_SECRET).await?;
     Ok(Action::await_change())
+}
+
+/// How often an ExternalSecret whose refresh a sync window holds back looks again.
+const WINDOW_RECHECK: Duration = Duration::from_secs(30);
+
+/// ESO's `isPeriodicRefreshAllowedByWindows` over `spec.syncWindows`, in UTC. A window whose
+/// schedule or duration does not parse is ignored (never active), as ESO ignores a bad schedule.
+fn periodic_allowed_by_windows(es: &ExternalSecret, now: SystemTime) -> bool {
+    let Some(windows) = &es.spec.sync_windows else {
+        return true;
+    };
+    if windows.windows.is_empty() {
+        return true;
+    }
+    let active = windows.windows.iter().any(|w| {
+        let schedule = match sync_window::parse(&w.schedule) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(error = %e, "ignoring a sync window whose schedule does not parse");
+                return false;
+            }
+        };
+        match esox_core::duration::parse(&w.duration) {
+            Ok(d) => sync_window::is_within_window(&schedule, d, now),
+            Err(e) => {
+                tracing::debug!(error = %e, duration = %w.duration, "ignoring a sync window whose duration does not parse");
+                false
+            }
+        }
+    });
+    match windows.kind {
+        SyncWindowKind::Deny => !active,
+        SyncWindowKind::Allow => active,
+    }
 }
 
 fn refresh_interval(es: &ExternalSecret, ctx: &Context) -> Result<i64, Error> {
@@ -499,9 +557,7 @@ pub(crate) async fn publish(
         action: "Reconcile".to_owned(),
         secondary: None,
     };
-    if let Err(e) = ctx.es_recorder.publish(&event, &es.object_ref(&())).await {
-        tracing::debug!(error = %e, "could not publish event");
-    }
+    ctx.es_recorder.publish(&event, &es.object_ref(&())).await;
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -1,21 +1,20 @@
 //! `target.template`: shaping the Secret from the fetched data with Go-compatible templates,
-//! in ESO's order (section 8.2 of the behaviour notes). Templates see only the fetched data: the
-//! function set has no access to the cluster, files, the environment or the network.
+//! in ESO's order (section 8.2 of the behaviour notes). The rendering itself is shared with
+//! PushSecrets ([`crate::templating`]); this module adds what only ExternalSecrets have.
 
 use std::collections::BTreeMap;
 
-use esox_api::v1::{
-    ExternalSecret, ExternalSecretTemplate, TemplateFrom, TemplateMergePolicy, TemplateRef,
-    TemplateScope,
-};
+use esox_api::v1::{ExternalSecret, ExternalSecretTemplate};
 use esox_core::SecretData;
 use esox_core::rewrite::{KeyTemplate, TransformFailure};
 use esox_template::{Template, Value};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::Api;
 
 use super::target::Content;
 use crate::error::Error;
+use crate::templating::{render, resolve, resolve_offline};
+
+/// Where the template sits in an ExternalSecret, for error messages.
+const FIELD: &str = "spec.target.template";
 
 /// Renders `rewrite[].transform` templates with `.value` bound to the key.
 pub struct TransformTemplates;
@@ -34,25 +33,6 @@ impl KeyTemplate for TransformTemplates {
     }
 }
 
-/// Where a rendered value goes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Target {
-    Data,
-    Annotations,
-    Labels,
-}
-
-fn target_of(raw: &str, index: usize) -> Result<Target, Error> {
-    match raw.to_ascii_lowercase().as_str() {
-        "" | "data" => Ok(Target::Data),
-        "annotations" => Ok(Target::Annotations),
-        "labels" => Ok(Target::Labels),
-        _ => Err(Error::Invalid(format!(
-            "spec.target.template.templateFrom[{index}].target {raw:?} is not valid for a Secret: use Data, Annotations or Labels"
-        ))),
-    }
-}
-
 /// Applies the template of `es` to the fetched `data`, reading `templateFrom` ConfigMaps and
 /// Secrets from the ExternalSecret's namespace.
 pub async fn apply(
@@ -65,9 +45,9 @@ pub async fn apply(
     let namespace = es.metadata.namespace.clone().unwrap_or_default();
     let mut sources = Vec::with_capacity(template.template_from.len());
     for (i, from) in template.template_from.iter().enumerate() {
-        sources.push(resolve(client, &namespace, i, from).await?);
+        sources.push(resolve(client, &namespace, FIELD, i, from).await?);
     }
-    render(template, data, &sources)
+    render(FIELD, template, data, &sources)
 }
 
 /// Applies `template` to `data` without a cluster (for `esox render`): the same steps as
@@ -81,65 +61,9 @@ pub fn apply_offline(
         .template_from
         .iter()
         .enumerate()
-        .map(|(i, from)| resolve_offline(i, from))
+        .map(|(i, from)| resolve_offline(FIELD, i, from))
         .collect::<Result<Vec<_>, _>>()?;
-    render(template, data, &sources)
-}
-
-/// The templates of one `templateFrom` entry, read from wherever they live.
-enum Source {
-    /// `literal`: always rendered as a YAML map of keys and values.
-    Literal(String),
-    /// Items of a ConfigMap or Secret: (key, template, scope); `origin` names it in errors.
-    Items {
-        origin: String,
-        items: Vec<(String, String, TemplateScope)>,
-    },
-    /// An entry with no source: nothing to render.
-    Empty,
-}
-
-/// Renders the template in ESO's order (section 8.2): fetched data when merging or when the
-/// template only sets metadata, then `templateFrom` in order, then `data`, then metadata.
-fn render(
-    template: &ExternalSecretTemplate,
-    data: &SecretData,
-    sources: &[Source],
-) -> Result<Content, Error> {
-    let context = Value::from(data.clone());
-    let meta = template.metadata.clone().unwrap_or_default();
-    let mut content = Content {
-        data: SecretData::new(),
-        type_: template.type_.clone(),
-        labels: BTreeMap::new(),
-        annotations: BTreeMap::new(),
-        finalizers: meta.finalizers.clone(),
-    };
-    let metadata_only = template.data.is_empty() && template.template_from.is_empty();
-    if template.merge_policy == TemplateMergePolicy::Merge || metadata_only {
-        content
-            .data
-            .extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    for (i, (from, source)) in template.template_from.iter().zip(sources).enumerate() {
-        render_from(i, from, source, &context, &mut content)?;
-    }
-    for (key, text) in &template.data {
-        content
-            .data
-            .insert(key.clone(), render_bytes(key, text, &context)?);
-    }
-    for (key, text) in &meta.labels {
-        content
-            .labels
-            .insert(key.clone(), render_string(key, text, &context)?);
-    }
-    for (key, text) in &meta.annotations {
-        content
-            .annotations
-            .insert(key.clone(), render_string(key, text, &context)?);
-    }
-    Ok(content)
+    render(FIELD, template, data, &sources)
 }
 
 /// The rules ESO's webhook enforces, checked again here because a Kubernetes 1.24 API server
@@ -169,185 +93,4 @@ fn check_privileged(t: &ExternalSecretTemplate) -> Result<(), Error> {
         }
         _ => Ok(()),
     }
-}
-
-async fn resolve(
-    client: &kube::Client,
-    namespace: &str,
-    index: usize,
-    from: &TemplateFrom,
-) -> Result<Source, Error> {
-    if let Some(literal) = &from.literal {
-        return Ok(Source::Literal(literal.clone()));
-    }
-    if let Some(r) = &from.config_map {
-        let cm = Api::<ConfigMap>::namespaced(client.clone(), namespace).get_opt(&r.name).await?.ok_or_else(|| {
-            Error::Invalid(format!("spec.target.template.templateFrom[{index}].configMap: ConfigMap {:?} does not exist in namespace {namespace:?}", r.name))
-        })?;
-        let items = items(r, &cm.data.unwrap_or_default(), "configmap")?;
-        return Ok(Source::Items {
-            origin: format!("configmap {}", r.name),
-            items,
-        });
-    }
-    if let Some(r) = &from.secret {
-        let s = Api::<Secret>::namespaced(client.clone(), namespace).get_opt(&r.name).await?.ok_or_else(|| {
-            Error::Invalid(format!("spec.target.template.templateFrom[{index}].secret: Secret {:?} does not exist in namespace {namespace:?}", r.name))
-        })?;
-        let data: BTreeMap<String, String> = s
-            .data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
-            .collect();
-        let items = items(r, &data, "secret")?;
-        return Ok(Source::Items {
-            origin: format!("secret {}", r.name),
-            items,
-        });
-    }
-    Ok(Source::Empty)
-}
-
-fn resolve_offline(index: usize, from: &TemplateFrom) -> Result<Source, Error> {
-    if let Some(literal) = &from.literal {
-        return Ok(Source::Literal(literal.clone()));
-    }
-    let refused = from
-        .config_map
-        .as_ref()
-        .map(|r| ("configMap", "ConfigMap", &r.name))
-        .or(from.secret.as_ref().map(|r| ("secret", "Secret", &r.name)));
-    match refused {
-        Some((field, kind, name)) => Err(Error::Invalid(format!(
-            "spec.target.template.templateFrom[{index}].{field}: rendering offline cannot read {kind} {name:?}; copy its template into templateFrom[{index}].literal or template.data"
-        ))),
-        None => Ok(Source::Empty),
-    }
-}
-
-fn render_from(
-    index: usize,
-    from: &TemplateFrom,
-    source: &Source,
-    context: &Value,
-    content: &mut Content,
-) -> Result<(), Error> {
-    let target = target_of(&from.target, index)?;
-    let decode = from.values_decoding_strategy;
-    match source {
-        Source::Empty => Ok(()),
-        Source::Literal(literal) => {
-            let rendered = render_string("literal", literal, context)?;
-            store_yaml_map(&rendered, "literal", target, decode, content)
-        }
-        Source::Items { origin, items } => {
-            for (key, text, scope) in items {
-                match scope {
-                    TemplateScope::Values => {
-                        let value = render_bytes(key, text, context)?;
-                        store(content, target, key.clone(), decoded(value, decode)?)?;
-                    }
-                    TemplateScope::KeysAndValues => {
-                        let rendered = render_string(key, text, context)?;
-                        store_yaml_map(&rendered, origin, target, decode, content)?;
-                    }
-                }
-            }
-            Ok(())
-        }
-    }
-}
-
-fn items(
-    r: &TemplateRef,
-    data: &BTreeMap<String, String>,
-    what: &str,
-) -> Result<Vec<(String, String, TemplateScope)>, Error> {
-    r.items
-        .iter()
-        .map(|item| {
-            data.get(&item.key)
-                .map(|text| (item.key.clone(), text.clone(), item.template_as))
-                .ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "error in {what} {}: missing key {}",
-                        r.name, item.key
-                    ))
-                })
-        })
-        .collect()
-}
-
-fn store_yaml_map(
-    rendered: &str,
-    source: &str,
-    target: Target,
-    decode: Option<esox_api::v1::DecodingStrategy>,
-    content: &mut Content,
-) -> Result<(), Error> {
-    let map: BTreeMap<String, serde_json::Value> =
-        serde_saphyr::from_str(rendered).map_err(|e| {
-            Error::Invalid(format!(
-                "template from {source} did not render a YAML map of keys to values: {e}"
-            ))
-        })?;
-    for (k, v) in map {
-        let text = match v {
-            serde_json::Value::String(s) => s,
-            other => other.to_string(),
-        };
-        store(content, target, k, decoded(text.into_bytes(), decode)?)?;
-    }
-    Ok(())
-}
-
-fn store(content: &mut Content, target: Target, key: String, value: Vec<u8>) -> Result<(), Error> {
-    match target {
-        Target::Data => {
-            content.data.insert(key, value);
-        }
-        Target::Annotations | Target::Labels => {
-            let text = String::from_utf8(value).map_err(|_| {
-                Error::Invalid(format!(
-                    "template output for metadata key {key:?} is not text"
-                ))
-            })?;
-            let map = if target == Target::Labels {
-                &mut content.labels
-            } else {
-                &mut content.annotations
-            };
-            map.insert(key, text);
-        }
-    }
-    Ok(())
-}
-
-fn decoded(
-    value: Vec<u8>,
-    strategy: Option<esox_api::v1::DecodingStrategy>,
-) -> Result<Vec<u8>, Error> {
-    use esox_api::v1::DecodingStrategy as D;
-    use esox_core::decoding::DecodingStrategy as C;
-    let s = match strategy {
-        None | Some(D::None) => return Ok(value),
-        Some(D::Auto) => C::Auto,
-        Some(D::Base64) => C::Base64,
-        Some(D::Base64Url) => C::Base64Url,
-    };
-    esox_core::decoding::decode(s, &value)
-        .map_err(|e| Error::Invalid(format!("valuesDecodingStrategy: {e}")))
-}
-
-fn render_bytes(name: &str, text: &str, context: &Value) -> Result<Vec<u8>, Error> {
-    Template::parse(name, text, None)
-        .and_then(|t| t.execute_bytes(context))
-        .map_err(|e| Error::Invalid(format!("spec.target.template: {e}")))
-}
-
-fn render_string(name: &str, text: &str, context: &Value) -> Result<String, Error> {
-    Template::parse(name, text, None)
-        .and_then(|t| t.execute(context))
-        .map_err(|e| Error::Invalid(format!("spec.target.template: {e}")))
 }

@@ -4,6 +4,7 @@
 
 mod cleanup;
 pub mod entries;
+pub mod generator;
 mod reconcile;
 pub mod sources;
 mod status;
@@ -140,6 +141,7 @@ pub async fn run(
     )
     .default_backoff()
     .reflect(writer)
+    .inspect(forget_deleted(pctx.ctx.clone()))
     .applied_objects()
     .predicate_filter(spec_or_metadata, PredicateConfig::default());
 
@@ -170,13 +172,45 @@ pub async fn run(
         .watches_stream(secrets, map_secret)
         .with_config(kube::runtime::controller::Config::default().concurrency(16))
         .graceful_shutdown_on(shutdown)
-        .run(reconcile::reconcile, error_policy, pctx)
+        .run(reconcile_and_measure, error_policy, pctx)
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "pushsecret controller event");
             }
         })
         .await;
+}
+
+/// A PushSecret without a finalizer is gone before any reconcile sees it: its metric series are
+/// dropped on the watch's delete event.
+fn forget_deleted(
+    ctx: Arc<Context>,
+) -> impl Fn(&Result<watcher::Event<PushSecret>, watcher::Error>) {
+    move |event| {
+        if let Ok(watcher::Event::Delete(ps)) = event {
+            ctx.metrics
+                .push_secret_deleted(&ps.name_any(), &ps.namespace().unwrap_or_default());
+        }
+    }
+}
+
+/// Reconciles one PushSecret and records `pushsecret_reconcile_duration`, as ESO does for every
+/// reconcile; a PushSecret being deleted records nothing so that its series stay removed.
+async fn reconcile_and_measure(
+    ps: Arc<PushSecret>,
+    pctx: Arc<PushContext>,
+) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let deleting = ps.metadata.deletion_timestamp.is_some();
+    let name = ps.name_any();
+    let namespace = ps.namespace().unwrap_or_default();
+    let result = reconcile::reconcile(ps, pctx.clone()).await;
+    if !deleting {
+        pctx.ctx
+            .metrics
+            .push_secret_reconciled(&name, &namespace, started.elapsed());
+    }
+    result
 }
 
 /// Retries with capped exponential backoff (1 s doubling to 60 s), per object: a target that

@@ -24,7 +24,7 @@ use super::cleanup::{self, Failure};
 use super::entries::{self, Entry, StoreIdentity};
 use super::sources::Source;
 use super::status::{self, ERRORED, SOURCE_DELETED, SYNCED, Synced};
-use super::{PushContext, template};
+use super::{PushContext, generator, template};
 use crate::conditions;
 use crate::context::Context;
 use crate::error::Error;
@@ -62,8 +62,8 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
         _ => {}
     }
 
-    let source = match &ps.spec.selector.secret {
-        Some(s) => match (&s.name, &s.selector) {
+    let source = match (&ps.spec.selector.secret, &ps.spec.selector.generator_ref) {
+        (Some(s), _) => match (&s.name, &s.selector) {
             (Some(n), _) => Source::Name(n.clone()),
             (None, Some(sel)) => Source::Selector(sel.clone()),
             (None, None) => {
@@ -71,9 +71,11 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
                 return Err(fail(&ps, &pctx, &api, None, "invalid selector", e).await);
             }
         },
-        None => {
+        (None, Some(g)) => Source::Generator(g.clone()),
+        (None, None) => {
             let e = Error::Invalid(
-                "spec.selector.generatorRef is not implemented for PushSecrets yet: push a Secret with spec.selector.secret".into(),
+                "spec.selector needs secret (a name or a selector) or generatorRef: say what to push"
+                    .into(),
             );
             return Err(fail(&ps, &pctx, &api, None, "invalid selector", e).await);
         }
@@ -134,6 +136,13 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
         return Ok(Action::await_change());
     }
 
+    // Templates are rendered once per source Secret, before anything is pushed: a template that
+    // cannot be read or rendered leaves every remote entry as it is.
+    let locals = match templated(&ctx, &ps, &namespace, &sources).await {
+        Ok(l) => l,
+        Err(e) => return Err(fail(&ps, &pctx, &api, None, "could not apply template", e).await),
+    };
+
     let mut synced = Synced::new();
     let mut existing_kept = false;
     for store in &stores {
@@ -143,7 +152,7 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
             &ps,
             &namespace,
             store,
-            &sources,
+            &locals,
             &mut synced,
             &mut existing_kept,
         );
@@ -195,6 +204,8 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
     new_status.refresh_time = Some(Time(jiff::Timestamp::now()));
     new_status.synced_resource_version = current_version;
     status::write(&ps, &api, &new_status).await?;
+    ctx.metrics
+        .push_secret_condition(&ps.name_any(), &namespace, true);
     pctx.reset_failures(&ps_ref);
     pctx.publish(&ps, EventType::Normal, SYNCED, message).await;
     Ok(requeue_action(refresh::push_secret_done_requeue(Some(
@@ -213,7 +224,7 @@ async fn push_to_store(
     ps: &PushSecret,
     namespace: &str,
     store: &Target,
-    sources: &[Secret],
+    sources: &[LocalSecret],
     synced: &mut Synced,
     existing_kept: &mut bool,
 ) -> Result<(), Error> {
@@ -221,18 +232,14 @@ async fn push_to_store(
     let client = stores::client(ctx, &store.resolved, Some(namespace))
         .await
         .map_err(|e| Error::Store(format!("could not get a client for {key}: {e}")))?;
-    for source in sources {
-        let mut local = local_secret(source);
-        if let Some(t) = &ps.spec.template {
-            template::apply(t, &mut local)?;
-        }
+    for local in sources {
         let identity = StoreIdentity {
             kind: store.resolved.key.kind,
             name: &store.resolved.key.name,
             labels: &store.labels,
         };
         for entry in entries::for_store(&ps.spec, &identity, &local.data)? {
-            let kept = push_entry(client.as_ref(), ps, &local, &entry, &key).await?;
+            let kept = push_entry(client.as_ref(), ps, local, &entry, &key).await?;
             *existing_kept |= kept;
             synced.entry(key.clone()).or_default().insert(
                 entries::remote_key(&entry.data.match_.remote_ref),
@@ -290,6 +297,23 @@ async fn push_entry(
     Ok(false)
 }
 
+/// The source Secrets as pushed: with `spec.template` applied in memory.
+async fn templated(
+    ctx: &Context,
+    ps: &PushSecret,
+    namespace: &str,
+    sources: &[Secret],
+) -> Result<Vec<LocalSecret>, Error> {
+    let mut locals: Vec<LocalSecret> = sources.iter().map(local_secret).collect();
+    if let Some(t) = &ps.spec.template {
+        let resolved = template::resolve(&ctx.client, namespace, t).await?;
+        for local in &mut locals {
+            template::apply(&resolved, local)?;
+        }
+    }
+    Ok(locals)
+}
+
 fn local_secret(s: &Secret) -> LocalSecret {
     LocalSecret {
         name: s.name_any(),
@@ -325,6 +349,10 @@ async fn source_secrets(
 ) -> Result<Vec<Secret>, SourceError> {
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     match source {
+        Source::Generator(g) => generator::source_secret(&ctx.client, g, namespace)
+            .await
+            .map(|s| vec![s])
+            .map_err(SourceError::Api),
         Source::Name(name) => match api.get_opt(name).await {
             Ok(Some(s)) => Ok(vec![s]),
             Ok(None) => Err(SourceError::Missing(format!(
@@ -457,6 +485,9 @@ async fn source_deleted(
         message,
     );
     status::write(ps, api, &new_status).await?;
+    pctx.ctx
+        .metrics
+        .push_secret_condition(&ps.name_any(), &namespace, false);
     pctx.reset_failures(&ObjectRef::from_obj(ps));
     pctx.publish(ps, EventType::Normal, SOURCE_DELETED, message)
         .await;
@@ -517,6 +548,9 @@ async fn finalize(
         Err(e) if matches!(&e, Error::Kube(kube::Error::Api(s)) if s.code == 404) => {}
         Err(e) => return Err(e),
     }
+    pctx.ctx
+        .metrics
+        .push_secret_deleted(&ps.name_any(), &namespace);
     pctx.reset_failures(&ps_ref);
     Ok(Action::await_change())
 }
@@ -606,8 +640,13 @@ async fn fail(
     if let Some(s) = synced {
         status.synced_push_secrets = s;
     }
-    if let Err(e) = status::write(ps, api, &status).await {
-        tracing::warn!(error = %e, "could not write status");
+    match status::write(ps, api, &status).await {
+        Ok(()) => pctx.ctx.metrics.push_secret_condition(
+            &ps.name_any(),
+            &ps.namespace().unwrap_or_default(),
+            false,
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not write status"),
     }
     pctx.publish(ps, EventType::Warning, ERRORED, &err.to_string())
         .await;

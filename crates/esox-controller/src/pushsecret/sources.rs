@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
+use esox_api::v1::GeneratorRef;
 use esox_api::v1alpha1::PushSecret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::runtime::reflector::ObjectRef;
@@ -17,6 +18,8 @@ type PsRef = ObjectRef<PushSecret>;
 pub enum Source {
     Name(String),
     Selector(LabelSelector),
+    /// `spec.selector.generatorRef`: no Secret to watch.
+    Generator(GeneratorRef),
 }
 
 #[derive(Default)]
@@ -54,6 +57,7 @@ impl SourceIndex {
             Source::Selector(_) => {
                 inner.by_namespace.entry(ns).or_default().insert(ps.clone());
             }
+            Source::Generator(_) => return,
         }
         inner.of.insert(ps.clone(), source);
     }
@@ -116,7 +120,7 @@ fn drop_entry(inner: &mut Inner, ps: &PsRef) {
                 }
             }
         }
-        None => {}
+        Some(Source::Generator(_)) | None => {}
     }
 }
 
@@ -149,8 +153,16 @@ mod tests {
         // A new source replaces the old one.
         idx.record(&ps("a", "by-name"), Source::Name("renamed".into()));
         assert!(idx.for_secret("a", "src", &none).is_empty());
+        // A generator replaces a Secret source: that Secret no longer maps to it.
+        let generator: GeneratorRef = serde_json::from_value(serde_json::json!({
+            "kind": "Password", "name": "pw"
+        }))
+        .unwrap();
+        idx.record(&ps("a", "by-label"), Source::Generator(generator));
+        assert!(idx.for_secret("a", "other", &labelled).is_empty());
+        idx.record(&ps("a", "by-name"), Source::Name("renamed".into()));
         idx.forget(&ps("a", "by-name"));
         assert!(idx.for_secret("a", "renamed", &none).is_empty());
-        assert_eq!(idx.len(), 1);
+        assert_eq!(idx.len(), 0);
     }
 }

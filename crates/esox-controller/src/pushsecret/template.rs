@@ -1,55 +1,75 @@
 //! `spec.template` of a PushSecret, applied in memory to a copy of the source (ESO section 8.3):
-//! the source keys stay, rendered keys overwrite them, the type becomes the template's type
-//! (even when empty), and the template's labels and annotations are merged in. The source Secret
-//! itself is never changed.
+//! the source keys stay, `templateFrom` then `data` render over them, the type becomes the
+//! template's type (even when empty), and the rendered labels and annotations are merged into the
+//! source's. The source Secret itself is never changed. Rendering is shared with ExternalSecrets
+//! ([`crate::templating`]).
 
-use esox_api::v1::ExternalSecretTemplate;
+use esox_api::v1::{ExternalSecretTemplate, TemplateMergePolicy};
 use esox_providers::LocalSecret;
-use esox_template::{Template, Value};
 
 use crate::error::Error;
+use crate::templating::{self, Source};
 
-/// Applies `template` to `secret`.
-pub fn apply(template: &ExternalSecretTemplate, secret: &mut LocalSecret) -> Result<(), Error> {
-    if !template.template_from.is_empty() {
-        return Err(Error::Invalid(
-            "spec.template.templateFrom is not implemented for PushSecrets yet: use spec.template.data"
-                .into(),
-        ));
-    }
-    let context = Value::from(secret.data.clone());
-    secret.type_ = template.type_.clone().unwrap_or_default();
-    for (key, text) in &template.data {
-        let value = Template::parse(key, text, None)
-            .and_then(|t| t.execute_bytes(&context))
-            .map_err(|e| Error::Invalid(format!("spec.template.data[{key:?}]: {e}")))?;
-        secret.data.insert(key.clone(), value);
-    }
-    let meta = template.metadata.clone().unwrap_or_default();
-    for (key, text) in &meta.labels {
-        let v = render(key, text, &context, "labels")?;
-        secret.labels.insert(key.clone(), v);
-    }
-    for (key, text) in &meta.annotations {
-        let v = render(key, text, &context, "annotations")?;
-        secret.annotations.insert(key.clone(), v);
-    }
-    Ok(())
+/// Where the template sits in a PushSecret, for error messages.
+const FIELD: &str = "spec.template";
+
+/// A template whose `templateFrom` ConfigMaps and Secrets have been read.
+pub struct Resolved<'a> {
+    template: &'a ExternalSecretTemplate,
+    sources: Vec<Source>,
 }
 
-fn render(key: &str, text: &str, context: &Value, field: &str) -> Result<String, Error> {
-    Template::parse(key, text, None)
-        .and_then(|t| t.execute(context))
-        .map_err(|e| Error::Invalid(format!("spec.template.metadata.{field}[{key:?}]: {e}")))
+/// Reads the `templateFrom` sources of `template` from the PushSecret's namespace, once per
+/// reconcile (every source Secret and every store then use the same templates).
+pub async fn resolve<'a>(
+    client: &kube::Client,
+    namespace: &str,
+    template: &'a ExternalSecretTemplate,
+) -> Result<Resolved<'a>, Error> {
+    let mut sources = Vec::with_capacity(template.template_from.len());
+    for (i, from) in template.template_from.iter().enumerate() {
+        sources.push(templating::resolve(client, namespace, FIELD, i, from).await?);
+    }
+    Ok(Resolved { template, sources })
+}
+
+/// Applies a resolved template to `secret`.
+pub fn apply(resolved: &Resolved<'_>, secret: &mut LocalSecret) -> Result<(), Error> {
+    let template = resolved.template;
+    // ESO renders over a copy of the source data whatever the merge policy says: rendering with
+    // Merge starts from that data, which is exactly this.
+    let merging = ExternalSecretTemplate {
+        merge_policy: TemplateMergePolicy::Merge,
+        ..template.clone()
+    };
+    let content = templating::render(FIELD, &merging, &secret.data, &resolved.sources)?;
+    secret.type_ = template.type_.clone().unwrap_or_default();
+    secret.data = content.data;
+    secret.labels.extend(content.labels);
+    secret.annotations.extend(content.annotations);
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn rendered_keys_overwrite_and_source_keys_stay() {
-        let mut s = LocalSecret {
+    fn resolved_offline(t: &ExternalSecretTemplate) -> Resolved<'_> {
+        let sources = t
+            .template_from
+            .iter()
+            .enumerate()
+            .map(|(i, from)| templating::resolve_offline(FIELD, i, from))
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        Resolved {
+            template: t,
+            sources,
+        }
+    }
+
+    fn source() -> LocalSecret {
+        LocalSecret {
             name: "src".into(),
             namespace: "ns".into(),
             type_: "kubernetes.io/basic-auth".into(),
@@ -58,18 +78,25 @@ mod tests {
                 ("pass".to_owned(), b"pw".to_vec()),
             ]
             .into(),
+            labels: [("team".to_owned(), "a".to_owned())].into(),
             ..Default::default()
-        };
+        }
+    }
+
+    #[test]
+    fn rendered_keys_overwrite_and_source_keys_stay() {
+        let mut s = source();
         let t: ExternalSecretTemplate = serde_json::from_value(serde_json::json!({
             "data": {"pass": "{{ .pass | upper }}", "dsn": "{{ .user }}:{{ .pass }}"},
             "metadata": {"labels": {"who": "{{ .user }}"}}
         }))
         .unwrap();
-        apply(&t, &mut s).unwrap();
+        apply(&resolved_offline(&t), &mut s).unwrap();
         assert_eq!(s.data["user"], b"bob");
         assert_eq!(s.data["pass"], b"PW");
         assert_eq!(s.data["dsn"], b"bob:pw");
         assert_eq!(s.labels["who"], "bob");
+        assert_eq!(s.labels["team"], "a", "source labels stay");
         assert_eq!(
             s.type_, "",
             "the template's empty type replaces the source type"
@@ -77,11 +104,52 @@ mod tests {
         let bad: ExternalSecretTemplate =
             serde_json::from_value(serde_json::json!({"data": {"x": "{{ .nope | nosuchfn }}"}}))
                 .unwrap();
+        let e = apply(&resolved_offline(&bad), &mut s)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("spec.template: "), "{e}");
+    }
+
+    #[test]
+    fn template_from_renders_before_data_and_into_metadata() {
+        let mut s = source();
+        // A `Replace` merge policy would drop the fetched data of an ExternalSecret; a
+        // PushSecret keeps its source keys regardless.
+        let t: ExternalSecretTemplate = serde_json::from_value(serde_json::json!({
+            "mergePolicy": "Replace",
+            "templateFrom": [
+                {"literal": "dsn: \"{{ .user }}@from\"\nextra: \"{{ .pass }}!\"\n"},
+                {"literal": "owner: \"{{ .user }}\"", "target": "Annotations"},
+                {"literal": "tier: gold", "target": "Labels"}
+            ],
+            "data": {"dsn": "{{ .user }}@data"}
+        }))
+        .unwrap();
+        apply(&resolved_offline(&t), &mut s).unwrap();
+        assert_eq!(s.data["user"], b"bob");
+        assert_eq!(s.data["pass"], b"pw");
+        assert_eq!(s.data["extra"], b"pw!");
+        assert_eq!(
+            s.data["dsn"], b"bob@data",
+            "template.data wins over templateFrom"
+        );
+        assert_eq!(s.annotations["owner"], "bob");
+        assert_eq!(s.labels["tier"], "gold");
+        assert_eq!(s.labels["team"], "a");
+    }
+
+    #[test]
+    fn errors_name_the_push_secret_field() {
+        let t: ExternalSecretTemplate = serde_json::from_value(serde_json::json!({
+            "templateFrom": [{"literal": "a: b", "target": "Spec"}]
+        }))
+        .unwrap();
+        let e = apply(&resolved_offline(&t), &mut source())
+            .unwrap_err()
+            .to_string();
         assert!(
-            apply(&bad, &mut s)
-                .unwrap_err()
-                .to_string()
-                .contains("spec.template.data")
+            e.starts_with("spec.template.templateFrom[0].target \"Spec\""),
+            "{e}"
         );
     }
 }

@@ -16,6 +16,7 @@ use kube::Api;
 use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 
 use super::connect::Connection;
+use super::connection_cache::{ConnectionCache, ConnectionKey};
 use super::errors;
 use super::token_cache::TokenCache;
 use crate::metrics::{
@@ -31,6 +32,9 @@ const LIST_PAGE: u32 = 500;
 pub(crate) struct Remote {
     pub client: kube::Client,
     pub connection: Connection,
+    /// Where `connection` is cached, to drop it when the server rejects a call.
+    pub connection_key: Option<ConnectionKey>,
+    pub connections: &'static ConnectionCache,
 }
 
 /// A client of one Kubernetes store.
@@ -138,6 +142,12 @@ impl KubernetesClient {
 
     /// Maps an error of the remote server, forgetting a ServiceAccount token it rejected.
     pub(crate) fn remote_error(&self, err: kube::Error, what: &str) -> ProviderError {
+        // The token, CA or kubeconfig may have changed since the connection was resolved.
+        if let Some(remote) = &self.remote
+            && let Some(key) = &remote.connection_key
+        {
+            remote.connections.forget(key);
+        }
         if errors::is_unauthorized(&err)
             && let Some(key) = self
                 .remote
@@ -416,6 +426,15 @@ impl SecretsClient for KubernetesClient {
         Some(format!(
             "{}|{}|{}",
             remote.connection.server, self.remote_namespace, remote.connection.identity
+        ))
+    }
+
+    fn read_share_key(&self) -> Option<String> {
+        let remote = self.remote.as_ref()?;
+        Some(format!(
+            "{}|{}",
+            self.watch_key()?,
+            remote.connection.fingerprint()
         ))
     }
 }

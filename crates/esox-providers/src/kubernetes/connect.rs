@@ -75,6 +75,14 @@ impl Connection {
         Ok(client)
     }
 
+    /// A digest of everything requests depend on (server, CA, credentials), so that reads can
+    /// be shared only between clients that would send them identically. Never printed.
+    pub fn fingerprint(&self) -> String {
+        use sha3::Digest as _;
+        let digest = sha3::Sha3_256::digest(cache_key(&self.config));
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// A client for long-running watches.
     pub fn watch_client(&self) -> Result<kube::Client, ProviderError> {
         build_client(self.config.clone(), &self.server)

@@ -19,6 +19,7 @@
 
 mod client;
 mod connect;
+mod connection_cache;
 mod errors;
 mod refs;
 mod server;
@@ -36,10 +37,14 @@ pub use server::is_local_alias;
 pub use store_checks::WARN_NO_CA;
 
 use crate::{ClientContext, Provider, ProviderError, SecretsClient, StoreInfo};
+use connection_cache::{ConnectionCache, ConnectionKey};
 use token_cache::TokenCache;
 
 /// ServiceAccount tokens, shared by every client of the process.
 static TOKENS: TokenCache = TokenCache::new();
+
+/// Resolved connections, shared by every client of the process.
+static CONNECTIONS: ConnectionCache = ConnectionCache::new();
 
 /// The `kubernetes` provider.
 pub struct KubernetesProvider {
@@ -91,11 +96,16 @@ impl KubernetesProvider {
             // itself succeeds; using it for reads or writes needs a namespace.
             return Ok(client);
         }
-        let connection = connect::connect(spec, &scope, ctx, &TOKENS).await?;
+        let key = ConnectionKey::new(spec, &scope, ctx);
+        let connection = CONNECTIONS
+            .get_or_resolve(key.clone(), connect::connect(spec, &scope, ctx, &TOKENS))
+            .await?;
         let kube_client = connection.request_client()?;
         client.remote = Some(client::Remote {
             client: kube_client,
             connection,
+            connection_key: key,
+            connections: &CONNECTIONS,
         });
         Ok(client)
     }

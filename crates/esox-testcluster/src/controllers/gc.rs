@@ -12,14 +12,21 @@ use crate::util::{finalizers, meta, meta_str, name_of};
 
 type Key = (GroupResource, String, String);
 
-/// Index from owner uid to dependents.
+/// Indexes kept from store events, so that no event or periodic pass has to look at every
+/// object (the store may hold tens of thousands).
 #[derive(Default)]
 pub(crate) struct Gc {
+    /// Owner uid to dependents.
     dependents: HashMap<String, HashSet<Key>>,
+    /// Dependent to its owner uids (the reverse of `dependents`).
+    owners_of: HashMap<Key, Vec<String>>,
+    /// Objects waiting for foreground deletion or orphaning.
+    deleting: HashSet<Key>,
 }
 
 fn owner_uids(obj: &Value) -> Vec<String> {
-    obj.pointer("/metadata/ownerReferences")
+    meta(obj)
+        .and_then(|m| m.get("ownerReferences"))
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -37,32 +44,60 @@ fn key_of(gr: &GroupResource, obj: &Value) -> Key {
     )
 }
 
+fn waits_for_gc(obj: &Value) -> bool {
+    finalizers(obj)
+        .iter()
+        .any(|f| f == "foregroundDeletion" || f == "orphan")
+}
+
 impl Gc {
     pub(crate) fn rebuild(&mut self, state: &State) {
         self.dependents.clear();
+        self.owners_of.clear();
+        self.deleting.clear();
         for (gr, obj) in state.store.all() {
-            for uid in owner_uids(&obj) {
-                self.dependents
-                    .entry(uid)
-                    .or_default()
-                    .insert(key_of(&gr, &obj));
-            }
+            self.index(key_of(&gr, &obj), Some(&obj));
         }
     }
 
     pub(crate) fn observe(&mut self, e: &Event) {
         let key = (e.gr.clone(), e.namespace.clone(), e.name.clone());
-        for set in self.dependents.values_mut() {
-            if e.kind == EventType::Deleted || !owner_uids(&e.object).is_empty() {
-                set.remove(&key);
+        let obj = (e.kind != EventType::Deleted).then_some(e.object.as_ref());
+        self.index(key, obj);
+    }
+
+    /// Records what `key` looks like now (`None`: it is gone).
+    fn index(&mut self, key: Key, obj: Option<&Value>) {
+        if let Some(old) = self.owners_of.remove(&key) {
+            for uid in old {
+                if let Some(set) = self.dependents.get_mut(&uid) {
+                    set.remove(&key);
+                    if set.is_empty() {
+                        self.dependents.remove(&uid);
+                    }
+                }
             }
         }
-        self.dependents.retain(|_, s| !s.is_empty());
-        if e.kind != EventType::Deleted {
-            for uid in owner_uids(&e.object) {
-                self.dependents.entry(uid).or_default().insert(key.clone());
-            }
+        let Some(obj) = obj else {
+            self.deleting.remove(&key);
+            return;
+        };
+        if waits_for_gc(obj) {
+            self.deleting.insert(key.clone());
+        } else {
+            self.deleting.remove(&key);
         }
+        let owners = owner_uids(obj);
+        if owners.is_empty() {
+            return;
+        }
+        for uid in &owners {
+            self.dependents
+                .entry(uid.clone())
+                .or_default()
+                .insert(key.clone());
+        }
+        self.owners_of.insert(key, owners);
     }
 
     pub(crate) fn on_event(&mut self, state: &State, e: &Event) {
@@ -95,13 +130,7 @@ impl Gc {
     }
 
     pub(crate) fn reconcile_all(&mut self, state: &State) {
-        let mut deleting = Vec::new();
-        for (gr, obj) in state.store.all() {
-            let f = finalizers(&obj);
-            if f.iter().any(|x| x == "foregroundDeletion" || x == "orphan") {
-                deleting.push(key_of(&gr, &obj));
-            }
-        }
+        let deleting: Vec<Key> = self.deleting.iter().cloned().collect();
         for (gr, ns, name) in deleting {
             self.reconcile_deleting(state, &gr, &ns, &name);
         }

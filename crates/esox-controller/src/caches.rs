@@ -1,0 +1,136 @@
+//! Watched copies of the objects every reconcile consults: stores (few, small) and the labels
+//! of namespaces (for ClusterSecretStore conditions). Reading them from memory instead of the
+//! API server keeps a reconcile that changes nothing free of requests, and lets a thousand
+//! ExternalSecrets refresh without a thousand store reads.
+//!
+//! The copies may trail the API server by the time a watch event takes to arrive, so a lookup
+//! that would refuse (store missing or not ready, namespace not allowed) is confirmed against
+//! the API server before the refusal stands (see `stores::resolve`).
+
+use std::sync::Arc;
+
+use esox_api::v1::{ClusterSecretStore, SecretStore, StoreKind};
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt as _, watcher};
+use kube::{Api, Resource, ResourceExt as _};
+
+use crate::context::Context;
+use crate::index::StoreKey;
+
+/// The readers.
+pub struct Caches {
+    pub secret_stores: Store<SecretStore>,
+    pub cluster_stores: Store<ClusterSecretStore>,
+    pub namespaces: Store<PartialObjectMeta<Namespace>>,
+}
+
+/// The writers, consumed by [`run`].
+pub struct Writers {
+    secret_stores: reflector::store::Writer<SecretStore>,
+    cluster_stores: reflector::store::Writer<ClusterSecretStore>,
+    namespaces: reflector::store::Writer<PartialObjectMeta<Namespace>>,
+}
+
+pub fn new() -> (Caches, Writers) {
+    let (ss, ss_w) = reflector::store();
+    let (css, css_w) = reflector::store();
+    let (ns, ns_w) = reflector::store();
+    (
+        Caches {
+            secret_stores: ss,
+            cluster_stores: css,
+            namespaces: ns,
+        },
+        Writers {
+            secret_stores: ss_w,
+            cluster_stores: css_w,
+            namespaces: ns_w,
+        },
+    )
+}
+
+impl Caches {
+    pub fn secret_store(&self, namespace: &str, name: &str) -> Option<Arc<SecretStore>> {
+        self.secret_stores
+            .get(&ObjectRef::new(name).within(namespace))
+    }
+
+    pub fn cluster_store(&self, name: &str) -> Option<Arc<ClusterSecretStore>> {
+        self.cluster_stores.get(&ObjectRef::new(name))
+    }
+
+    pub fn namespace(&self, name: &str) -> Option<Arc<PartialObjectMeta<Namespace>>> {
+        self.namespaces.get(&ObjectRef::new(name))
+    }
+}
+
+/// Managed fields are large and never read from these copies.
+fn slim<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+}
+
+/// Keeps the caches filled until `shutdown`; a store change asks its ExternalSecrets to
+/// reconcile (after the cache holds the change, so they read the new store).
+pub async fn run(
+    ctx: Arc<Context>,
+    writers: Writers,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let client = ctx.client.clone();
+    let ctx_ss = ctx.clone();
+    let stores = watcher(Api::<SecretStore>::all(client.clone()), Default::default())
+        .default_backoff()
+        .modify(slim)
+        .reflect(writers.secret_stores)
+        .touched_objects()
+        .for_each(move |s| {
+            if let Ok(s) = s {
+                for es in ctx_ss.index.for_store(&StoreKey {
+                    kind: StoreKind::SecretStore,
+                    namespace: s.namespace().unwrap_or_default(),
+                    name: s.name_any(),
+                }) {
+                    ctx_ss.trigger(es);
+                }
+            }
+            futures::future::ready(())
+        });
+    let ctx_css = ctx.clone();
+    let cluster_stores = watcher(
+        Api::<ClusterSecretStore>::all(client.clone()),
+        Default::default(),
+    )
+    .default_backoff()
+    .modify(slim)
+    .reflect(writers.cluster_stores)
+    .touched_objects()
+    .for_each(move |s| {
+        if let Ok(s) = s {
+            for es in ctx_css.index.for_store(&StoreKey {
+                kind: StoreKind::ClusterSecretStore,
+                namespace: String::new(),
+                name: s.name_any(),
+            }) {
+                ctx_css.trigger(es);
+            }
+        }
+        futures::future::ready(())
+    });
+    let namespaces = watcher(
+        Api::<PartialObjectMeta<Namespace>>::all(client),
+        Default::default(),
+    )
+    .default_backoff()
+    .modify(slim)
+    .reflect(writers.namespaces)
+    .for_each(|_| futures::future::ready(()));
+    tokio::select! {
+        _ = stores => {}
+        _ = cluster_stores => {}
+        _ = namespaces => {}
+        _ = shutdown => {}
+    }
+}

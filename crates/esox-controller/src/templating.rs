@@ -1,0 +1,282 @@
+//! Rendering an `ExternalSecretTemplate` (engine v2), shared by ExternalSecrets
+//! (`spec.target.template`) and PushSecrets (`spec.template`): reading `templateFrom` sources and
+//! rendering them, `data` and metadata in ESO's order. Templates see only the data they are
+//! given: the function set has no access to the cluster, files, the environment or the network.
+//! `field` is where the template sits in the object (`spec.target.template`, `spec.template`) so
+//! that errors name the field to fix.
+
+use std::collections::BTreeMap;
+
+use esox_api::v1::{
+    ExternalSecretTemplate, TemplateFrom, TemplateMergePolicy, TemplateRef, TemplateScope,
+};
+use esox_core::SecretData;
+use esox_template::{Template, Value};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Api;
+
+use crate::error::Error;
+use crate::externalsecret::target::Content;
+
+/// Where a rendered value goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Data,
+    Annotations,
+    Labels,
+}
+
+fn target_of(field: &str, raw: &str, index: usize) -> Result<Target, Error> {
+    match raw.to_ascii_lowercase().as_str() {
+        "" | "data" => Ok(Target::Data),
+        "annotations" => Ok(Target::Annotations),
+        "labels" => Ok(Target::Labels),
+        _ => Err(Error::Invalid(format!(
+            "{field}.templateFrom[{index}].target {raw:?} is not valid for a Secret: use Data, Annotations or Labels"
+        ))),
+    }
+}
+
+/// The templates of one `templateFrom` entry, read from wherever they live.
+pub(crate) enum Source {
+    /// `literal`: always rendered as a YAML map of keys and values.
+    Literal(String),
+    /// Items of a ConfigMap or Secret: (key, template, scope); `origin` names it in errors.
+    Items {
+        origin: String,
+        items: Vec<(String, String, TemplateScope)>,
+    },
+    /// An entry with no source: nothing to render.
+    Empty,
+}
+
+/// Renders the template in ESO's order (section 8.2): fetched data when merging or when the
+/// template only sets metadata, then `templateFrom` in order, then `data`, then metadata.
+pub(crate) fn render(
+    field: &str,
+    template: &ExternalSecretTemplate,
+    data: &SecretData,
+    sources: &[Source],
+) -> Result<Content, Error> {
+    let context = Value::from(data.clone());
+    let meta = template.metadata.clone().unwrap_or_default();
+    let mut content = Content {
+        data: SecretData::new(),
+        type_: template.type_.clone(),
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+        finalizers: meta.finalizers.clone(),
+    };
+    let metadata_only = template.data.is_empty() && template.template_from.is_empty();
+    if template.merge_policy == TemplateMergePolicy::Merge || metadata_only {
+        content
+            .data
+            .extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    for (i, (from, source)) in template.template_from.iter().zip(sources).enumerate() {
+        render_from(field, i, from, source, &context, &mut content)?;
+    }
+    for (key, text) in &template.data {
+        content
+            .data
+            .insert(key.clone(), render_bytes(field, key, text, &context)?);
+    }
+    for (key, text) in &meta.labels {
+        content
+            .labels
+            .insert(key.clone(), render_string(field, key, text, &context)?);
+    }
+    for (key, text) in &meta.annotations {
+        content
+            .annotations
+            .insert(key.clone(), render_string(field, key, text, &context)?);
+    }
+    Ok(content)
+}
+
+pub(crate) async fn resolve(
+    client: &kube::Client,
+    namespace: &str,
+    field: &str,
+    index: usize,
+    from: &TemplateFrom,
+) -> Result<Source, Error> {
+    if let Some(literal) = &from.literal {
+        return Ok(Source::Literal(literal.clone()));
+    }
+    if let Some(r) = &from.config_map {
+        let cm = Api::<ConfigMap>::namespaced(client.clone(), namespace).get_opt(&r.name).await?.ok_or_else(|| {
+            Error::Invalid(format!("{field}.templateFrom[{index}].configMap: ConfigMap {:?} does not exist in namespace {namespace:?}: create it or fix {field}.templateFrom[{index}].configMap.name", r.name))
+        })?;
+        let items = items(r, &cm.data.unwrap_or_default(), "configmap")?;
+        return Ok(Source::Items {
+            origin: format!("configmap {}", r.name),
+            items,
+        });
+    }
+    if let Some(r) = &from.secret {
+        let s = Api::<Secret>::namespaced(client.clone(), namespace).get_opt(&r.name).await?.ok_or_else(|| {
+            Error::Invalid(format!("{field}.templateFrom[{index}].secret: Secret {:?} does not exist in namespace {namespace:?}: create it or fix {field}.templateFrom[{index}].secret.name", r.name))
+        })?;
+        let data: BTreeMap<String, String> = s
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+            .collect();
+        let items = items(r, &data, "secret")?;
+        return Ok(Source::Items {
+            origin: format!("secret {}", r.name),
+            items,
+        });
+    }
+    Ok(Source::Empty)
+}
+
+pub(crate) fn resolve_offline(
+    field: &str,
+    index: usize,
+    from: &TemplateFrom,
+) -> Result<Source, Error> {
+    if let Some(literal) = &from.literal {
+        return Ok(Source::Literal(literal.clone()));
+    }
+    let refused = from
+        .config_map
+        .as_ref()
+        .map(|r| ("configMap", "ConfigMap", &r.name))
+        .or(from.secret.as_ref().map(|r| ("secret", "Secret", &r.name)));
+    match refused {
+        Some((source, kind, name)) => Err(Error::Invalid(format!(
+            "{field}.templateFrom[{index}].{source}: rendering offline cannot read {kind} {name:?}; copy its template into templateFrom[{index}].literal or template.data"
+        ))),
+        None => Ok(Source::Empty),
+    }
+}
+
+fn render_from(
+    field: &str,
+    index: usize,
+    from: &TemplateFrom,
+    source: &Source,
+    context: &Value,
+    content: &mut Content,
+) -> Result<(), Error> {
+    let target = target_of(field, &from.target, index)?;
+    let decode = from.values_decoding_strategy;
+    match source {
+        Source::Empty => Ok(()),
+        Source::Literal(literal) => {
+            let rendered = render_string(field, "literal", literal, context)?;
+            store_yaml_map(&rendered, "literal", target, decode, content)
+        }
+        Source::Items { origin, items } => {
+            for (key, text, scope) in items {
+                match scope {
+                    TemplateScope::Values => {
+                        let value = render_bytes(field, key, text, context)?;
+                        store(content, target, key.clone(), decoded(value, decode)?)?;
+                    }
+                    TemplateScope::KeysAndValues => {
+                        let rendered = render_string(field, key, text, context)?;
+                        store_yaml_map(&rendered, origin, target, decode, content)?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn items(
+    r: &TemplateRef,
+    data: &BTreeMap<String, String>,
+    what: &str,
+) -> Result<Vec<(String, String, TemplateScope)>, Error> {
+    r.items
+        .iter()
+        .map(|item| {
+            data.get(&item.key)
+                .map(|text| (item.key.clone(), text.clone(), item.template_as))
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "error in {what} {}: missing key {}",
+                        r.name, item.key
+                    ))
+                })
+        })
+        .collect()
+}
+
+fn store_yaml_map(
+    rendered: &str,
+    source: &str,
+    target: Target,
+    decode: Option<esox_api::v1::DecodingStrategy>,
+    content: &mut Content,
+) -> Result<(), Error> {
+    let map: BTreeMap<String, serde_json::Value> =
+        serde_saphyr::from_str(rendered).map_err(|e| {
+            Error::Invalid(format!(
+                "template from {source} did not render a YAML map of keys to values: {e}"
+            ))
+        })?;
+    for (k, v) in map {
+        let text = match v {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        store(content, target, k, decoded(text.into_bytes(), decode)?)?;
+    }
+    Ok(())
+}
+
+fn store(content: &mut Content, target: Target, key: String, value: Vec<u8>) -> Result<(), Error> {
+    match target {
+        Target::Data => {
+            content.data.insert(key, value);
+        }
+        Target::Annotations | Target::Labels => {
+            let text = String::from_utf8(value).map_err(|_| {
+                Error::Invalid(format!(
+                    "template output for metadata key {key:?} is not text"
+                ))
+            })?;
+            let map = if target == Target::Labels {
+                &mut content.labels
+            } else {
+                &mut content.annotations
+            };
+            map.insert(key, text);
+        }
+    }
+    Ok(())
+}
+
+fn decoded(
+    value: Vec<u8>,
+    strategy: Option<esox_api::v1::DecodingStrategy>,
+) -> Result<Vec<u8>, Error> {
+    use esox_api::v1::DecodingStrategy as D;
+    use esox_core::decoding::DecodingStrategy as C;
+    let s = match strategy {
+        None | Some(D::None) => return Ok(value),
+        Some(D::Auto) => C::Auto,
+        Some(D::Base64) => C::Base64,
+        Some(D::Base64Url) => C::Base64Url,
+    };
+    esox_core::decoding::decode(s, &value)
+        .map_err(|e| Error::Invalid(format!("valuesDecodingStrategy: {e}")))
+}
+
+fn render_bytes(field: &str, name: &str, text: &str, context: &Value) -> Result<Vec<u8>, Error> {
+    Template::parse(name, text, None)
+        .and_then(|t| t.execute_bytes(context))
+        .map_err(|e| Error::Invalid(format!("{field}: {e}")))
+}
+
+fn render_string(field: &str, name: &str, text: &str, context: &Value) -> Result<String, Error> {
+    Template::parse(name, text, None)
+        .and_then(|t| t.execute(context))
+        .map_err(|e| Error::Invalid(format!("{field}: {e}")))
+}
