@@ -20,6 +20,8 @@ use tokio::sync::Semaphore;
 
 /// Event creates in flight at most.
 pub const IN_FLIGHT: usize = 64;
+/// Longest note kept (the API server refuses notes over 1 KiB); longer ones end with "…".
+pub const NOTE_MAX: usize = 1000;
 
 /// Sends events as one controller (the `reportingController`).
 #[derive(Clone)]
@@ -80,7 +82,7 @@ impl Recorder {
             },
             action: Some(ev.action.clone()),
             reason: Some(ev.reason.clone()),
-            note: ev.note.clone(),
+            note: ev.note.as_deref().map(|n| truncate(n, NOTE_MAX)),
             type_: Some(
                 match ev.type_ {
                     EventType::Normal => "Normal",
@@ -96,6 +98,17 @@ impl Recorder {
             ..Default::default()
         }
     }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 #[cfg(test)]
@@ -134,6 +147,15 @@ mod tests {
         assert_eq!(a.reason.as_deref(), Some("UpdateFailed"));
         assert_eq!(a.reporting_controller.as_deref(), Some("external-secrets"));
         assert_eq!(a.regarding.as_ref(), Some(&regarding));
+        let long = Event {
+            type_: EventType::Warning,
+            reason: "UpdateFailed".into(),
+            note: Some("é".repeat(NOTE_MAX)),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        let note = r.build(&long, &regarding).note.unwrap();
+        assert!(note.len() <= NOTE_MAX + '…'.len_utf8() && note.ends_with('…'));
         let cluster_scoped = ObjectReference {
             namespace: None,
             ..regarding

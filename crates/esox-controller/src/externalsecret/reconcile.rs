@@ -553,20 +553,9 @@ pub(crate) async fn publish(
     let event = Event {
         type_,
         reason: reason.to_owned(),
-        note: Some(truncate(note, 1000)),
+        note: Some(note.to_owned()),
         action: "Reconcile".to_owned(),
         secondary: None,
     };
     ctx.es_recorder.publish(&event, &es.object_ref(&())).await;
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }

@@ -15,12 +15,12 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::events::{Event, EventType, Recorder};
 use esox_api::v1alpha1::PushSecret;
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{PredicateConfig, WatchStreamExt as _, watcher};
 use kube::{Api, Resource as _, ResourceExt as _};
@@ -43,13 +43,7 @@ pub struct PushContext {
 
 impl PushContext {
     pub fn new(ctx: Arc<Context>) -> Arc<Self> {
-        let recorder = Recorder::new(
-            ctx.client.clone(),
-            Reporter {
-                controller: "pushsecret".to_owned(),
-                instance: None,
-            },
-        );
+        let recorder = Recorder::new(ctx.client.clone(), "pushsecret");
         Arc::new(Self {
             ctx,
             sources: Default::default(),
@@ -91,25 +85,12 @@ impl PushContext {
         let event = Event {
             type_,
             reason: reason.to_owned(),
-            note: Some(truncate(note, 1000)),
+            note: Some(note.to_owned()),
             action: "Reconcile".to_owned(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, &ps.object_ref(&())).await {
-            tracing::debug!(error = %e, "could not publish event");
-        }
+        self.recorder.publish(&event, &ps.object_ref(&())).await;
     }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 /// Changes that matter for a PushSecret: everything but its status (ESO's predicate).
