@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod externalsecret;
 pub mod finalizers;
+pub mod generators;
 pub mod index;
 pub mod metrics;
 pub mod ownership;

@@ -48,9 +48,9 @@ pub async fn fetch(
             .and_then(|s| s.generator_ref.as_ref())
         {
             // A fresh value on every fetch; the reconcile only fetches on refresh, as ESO does.
-            let generated = generate(ctx, generator, namespace)
-                .await
-                .map_err(|e| generator_err(i, e))?;
+            let field = format!("spec.dataFrom[{i}].sourceRef.generatorRef");
+            let generated =
+                crate::generators::generate(&ctx.client, generator, namespace, &field).await?;
             let rewrites = to_rewrites(&entry.rewrite);
             let map = pipeline::process_generated_map(generated, &rewrites, templates)
                 .map_err(|e| data_err(i, "dataFrom", &e))?;
@@ -188,94 +188,6 @@ pub async fn fetch(
         ctx.ensure_remote_watch(client.as_ref());
     }
     Ok(Some(out))
-}
-
-/// Runs the generator `generator_ref` names: a namespaced kind in the ExternalSecret's
-/// namespace, or a ClusterGenerator.
-async fn generate(
-    ctx: &Arc<Context>,
-    generator_ref: &api::GeneratorRef,
-    namespace: &str,
-) -> Result<SecretData, Error> {
-    use esox_api::generators as gens;
-    use kube::Api;
-
-    let group = generator_ref
-        .api_version
-        .split_once('/')
-        .map_or(generator_ref.api_version.as_str(), |(g, _)| g);
-    if group != gens::GROUP {
-        return Err(Error::Invalid(format!(
-            "apiVersion {:?}: generators belong to the group {}; use {}/{}",
-            generator_ref.api_version,
-            gens::GROUP,
-            gens::GROUP,
-            gens::VERSION
-        )));
-    }
-    let name = generator_ref.name.as_str();
-    let client = ctx.client.clone();
-    let produced = match generator_ref.kind {
-        api::GeneratorKind::Password => {
-            let g =
-                get_generator(Api::<gens::Password>::namespaced(client, namespace), name).await?;
-            esox_generators::password(&g.spec)
-        }
-        api::GeneratorKind::Uuid => {
-            get_generator(Api::<gens::Uuid>::namespaced(client, namespace), name).await?;
-            Ok(esox_generators::uuid())
-        }
-        api::GeneratorKind::Fake => {
-            let g = get_generator(Api::<gens::Fake>::namespaced(client, namespace), name).await?;
-            Ok(esox_generators::fake(&g.spec))
-        }
-        api::GeneratorKind::SshKey => {
-            let g = get_generator(Api::<gens::SshKey>::namespaced(client, namespace), name).await?;
-            esox_generators::ssh_key(&g.spec)
-        }
-        api::GeneratorKind::ClusterGenerator => {
-            let g = get_generator(Api::<gens::ClusterGenerator>::all(client), name).await?;
-            let spec = g
-                .spec
-                .resolve()
-                .map_err(|e| Error::Invalid(format!("ClusterGenerator {name:?}: {e}")))?;
-            esox_generators::generate(spec)
-        }
-        other => {
-            let kind = serde_json::to_value(other)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_else(|| format!("{other:?}"));
-            return Err(Error::Invalid(format!(
-                "generator kind {kind} is not supported by esox; supported kinds are Password, UUID, Fake, SSHKey and ClusterGenerator"
-            )));
-        }
-    };
-    produced.map_err(|e| Error::Data(format!("{:?} {name:?}: {e}", generator_ref.kind)))
-}
-
-/// Reads a generator object, naming it when it does not exist.
-async fn get_generator<K>(api: kube::Api<K>, name: &str) -> Result<K, Error>
-where
-    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    match api.get_opt(name).await? {
-        Some(g) => Ok(g),
-        None => Err(Error::Invalid(format!(
-            "{} {name:?} not found: create it (namespaced kinds must be in the ExternalSecret's namespace) or fix generatorRef.name",
-            K::kind(&())
-        ))),
-    }
-}
-
-/// Names the entry in front of a generator failure.
-fn generator_err(i: usize, e: Error) -> Error {
-    let prefix = format!("spec.dataFrom[{i}].sourceRef.generatorRef: ");
-    match e {
-        Error::Invalid(m) => Error::Invalid(format!("{prefix}{m}")),
-        Error::Data(m) => Error::Data(format!("{prefix}{m}")),
-        other => other,
-    }
 }
 
 fn data_err(i: usize, field: &str, e: &pipeline::PipelineError) -> Error {

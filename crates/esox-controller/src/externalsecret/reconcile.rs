@@ -244,14 +244,32 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             .await
         }
         Err(e) if e.is_conflict() => Ok(Action::requeue(Duration::from_millis(200))),
-        Err(e) => {
-            let message = if matches!(e, Error::Invalid(ref m) if m.contains("immutable")) {
-                "could not update secret, target is immutable"
-            } else {
-                "could not update secret"
-            };
-            Err(fail(&es, &ctx, &api, status, message, e).await)
-        }
+        Err(e) => match terminal_write_error(&e) {
+            // As in ESO, no retry: only a change of the objects involved can fix these.
+            Some(message) => {
+                fail(&es, &ctx, &api, status, message, e).await;
+                Ok(Action::await_change())
+            }
+            None => Err(fail(&es, &ctx, &api, status, "could not update secret", e).await),
+        },
+    }
+}
+
+/// ESO's condition message for a write error that retrying cannot fix.
+fn terminal_write_error(e: &Error) -> Option<&'static str> {
+    const OWNED: &str = "target is owned by another ExternalSecret";
+    const NOT_OWNER: &str = "failed to take ownership of target secret";
+    let Error::Invalid(m) = e else {
+        return None;
+    };
+    if m.contains("is immutable") {
+        Some("could not update secret, target is immutable")
+    } else if m.starts_with(OWNED) {
+        Some(OWNED)
+    } else if m.starts_with(NOT_OWNER) {
+        Some(NOT_OWNER)
+    } else {
+        None
     }
 }
 
@@ -319,8 +337,18 @@ async fn write(
             if current.immutable == Some(true)
                 && (current.data != desired.data || current.type_ != desired.type_)
             {
+                // As ESO: the metadata (labels, annotations, ownership) is still written,
+                // then the data change is refused.
+                let mut metadata_only = desired.clone();
+                metadata_only.data = current.data.clone();
+                metadata_only.type_ = current.type_.clone();
+                if !target::same_content(current, &metadata_only) {
+                    let updated = secrets.replace(target_name, &pp, &metadata_only).await?;
+                    ctx.index
+                        .note_written(&namespace, target_name, updated.resource_version());
+                }
                 return Err(Error::Invalid(format!(
-                    "secret {target_name} is immutable and its data would change: delete it so esox can recreate it, or set target.immutable: false on a new target"
+                    "secret {target_name} is immutable and its data would change: delete the Secret so esox can recreate it with the new data"
                 )));
             }
             let updated = secrets.replace(target_name, &pp, &desired).await?;
@@ -486,12 +514,18 @@ async fn fail(
     tracing::warn!(error = %err, "{message}");
     // ESO keeps the condition message generic and puts the cause in the event; esox adds the
     // cause to the condition too so `kubectl get es` tells what to fix.
+    let cause = err.to_string();
+    let condition = if cause.starts_with(message) {
+        cause
+    } else {
+        format!("{message}: {cause}")
+    };
     conditions::set(
         &mut status.conditions,
         conditions::READY,
         false,
         reason::SECRET_SYNCED_ERROR,
-        &format!("{message}: {err}"),
+        &condition,
     );
     ctx.metrics.external_secret_condition(
         &es.name_any(),
@@ -558,4 +592,71 @@ pub(crate) async fn publish(
         secondary: None,
     };
     ctx.es_recorder.publish(&event, &es.object_ref(&())).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_windows(windows: serde_json::Value) -> ExternalSecret {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "ExternalSecret",
+            "metadata": {"name": "e", "namespace": "n"},
+            "spec": {"dataFrom": [{"extract": {"key": "k"}}], "syncWindows": windows},
+        }))
+        .expect("valid ExternalSecret")
+    }
+
+    /// 2024-03-15 10:30:00 UTC.
+    fn at() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_710_498_600)
+    }
+
+    #[test]
+    fn sync_windows_gate_periodic_refreshes() {
+        let es = |kind: &str, schedule: &str, duration: &str| {
+            with_windows(
+                serde_json::json!({"kind": kind, "windows": [{"schedule": schedule, "duration": duration}]}),
+            )
+        };
+        let none: ExternalSecret = serde_json::from_value(serde_json::json!({
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "ExternalSecret",
+            "metadata": {"name": "e", "namespace": "n"},
+            "spec": {"dataFrom": [{"extract": {"key": "k"}}]},
+        }))
+        .expect("valid ExternalSecret");
+        assert!(periodic_allowed_by_windows(&none, at()));
+        // 10:00 for an hour covers 10:30; 12:00 does not.
+        assert!(!periodic_allowed_by_windows(
+            &es("deny", "0 10 * * *", "1h"),
+            at()
+        ));
+        assert!(periodic_allowed_by_windows(
+            &es("deny", "0 12 * * *", "1h"),
+            at()
+        ));
+        assert!(periodic_allowed_by_windows(
+            &es("allow", "0 10 * * *", "1h"),
+            at()
+        ));
+        assert!(!periodic_allowed_by_windows(
+            &es("allow", "0 12 * * *", "1h"),
+            at()
+        ));
+        // A window that does not parse is never active.
+        assert!(periodic_allowed_by_windows(
+            &es("deny", "0 10 * * *", "an hour"),
+            at()
+        ));
+        assert!(!periodic_allowed_by_windows(
+            &es("allow", "0 10 * * *", "an hour"),
+            at()
+        ));
+        assert!(periodic_allowed_by_windows(
+            &es("deny", "61 * * * *", "1h"),
+            at()
+        ));
+    }
 }

@@ -97,6 +97,36 @@ pub fn desired(
         ..Default::default()
     });
     secret.metadata.managed_fields = None;
+    // ESO renders an immutable target once: an existing one keeps its data, type and
+    // template metadata; only ownership and the bookkeeping label and hash are refreshed.
+    if existing.is_none() || !es.spec.target.immutable {
+        apply_content(&mut secret, existing, policy, manager, content);
+    }
+    if es.spec.target.immutable {
+        secret.immutable = Some(true);
+    }
+
+    apply_ownership(es, &mut secret)?;
+
+    let hash = esox_core::hash::data_hash(&plain_data(&secret));
+    let labels = secret.metadata.labels.get_or_insert_with(Default::default);
+    labels.insert(LABEL_MANAGED.to_owned(), LABEL_MANAGED_VALUE.to_owned());
+    secret
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(ANNOTATION_DATA_HASH.to_owned(), hash);
+    Ok(secret)
+}
+
+/// Puts the rendered `content` into `secret`, replacing what `manager` wrote before.
+fn apply_content(
+    secret: &mut Secret,
+    existing: Option<&Secret>,
+    policy: CreationPolicy,
+    manager: &str,
+    content: Content,
+) {
     let owned = existing.map(|s| owned_by(s, manager)).unwrap_or_default();
 
     // Metadata: drop what this ExternalSecret wrote before, then apply what it wants now.
@@ -139,21 +169,6 @@ pub fn desired(
     if let Some(t) = content.type_.filter(|t| !t.is_empty()) {
         secret.type_ = Some(t);
     }
-    if es.spec.target.immutable {
-        secret.immutable = Some(true);
-    }
-
-    apply_ownership(es, &mut secret)?;
-
-    let hash = esox_core::hash::data_hash(&plain_data(&secret));
-    let labels = secret.metadata.labels.get_or_insert_with(Default::default);
-    labels.insert(LABEL_MANAGED.to_owned(), LABEL_MANAGED_VALUE.to_owned());
-    secret
-        .metadata
-        .annotations
-        .get_or_insert_with(Default::default)
-        .insert(ANNOTATION_DATA_HASH.to_owned(), hash);
-    Ok(secret)
 }
 
 fn apply_ownership(es: &ExternalSecret, secret: &mut Secret) -> Result<(), OwnershipError> {

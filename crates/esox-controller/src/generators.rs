@@ -1,0 +1,150 @@
+//! Running the generator a `generatorRef` names (a namespaced kind in the object's namespace,
+//! or a ClusterGenerator), for ExternalSecrets (`dataFrom[].sourceRef.generatorRef`) and
+//! PushSecrets (`selector.generatorRef`) alike. Errors name the field that holds the reference.
+
+use esox_api::generators::{self as gens, SupportedGenerator};
+use esox_api::v1::{GeneratorKind, GeneratorRef};
+use esox_core::SecretData;
+use kube::Api;
+
+use crate::error::Error;
+
+/// Generates a fresh value; `field` is where the reference sits (for messages).
+pub async fn generate(
+    client: &kube::Client,
+    generator_ref: &GeneratorRef,
+    namespace: &str,
+    field: &str,
+) -> Result<SecretData, Error> {
+    check_group(&generator_ref.api_version, field)?;
+    let name = generator_ref.name.as_str();
+    let client = client.clone();
+    let produced = match generator_ref.kind {
+        GeneratorKind::Password => {
+            let g = get(
+                Api::<gens::Password>::namespaced(client, namespace),
+                name,
+                namespace,
+                field,
+            )
+            .await?;
+            esox_generators::generate(SupportedGenerator::Password(&g.spec))
+        }
+        GeneratorKind::Uuid => {
+            let g = get(
+                Api::<gens::Uuid>::namespaced(client, namespace),
+                name,
+                namespace,
+                field,
+            )
+            .await?;
+            esox_generators::generate(SupportedGenerator::Uuid(&g.spec))
+        }
+        GeneratorKind::Fake => {
+            let g = get(
+                Api::<gens::Fake>::namespaced(client, namespace),
+                name,
+                namespace,
+                field,
+            )
+            .await?;
+            esox_generators::generate(SupportedGenerator::Fake(&g.spec))
+        }
+        GeneratorKind::SshKey => {
+            let g = get(
+                Api::<gens::SshKey>::namespaced(client, namespace),
+                name,
+                namespace,
+                field,
+            )
+            .await?;
+            esox_generators::generate(SupportedGenerator::SshKey(&g.spec))
+        }
+        GeneratorKind::ClusterGenerator => {
+            let g = get(
+                Api::<gens::ClusterGenerator>::all(client),
+                name,
+                namespace,
+                field,
+            )
+            .await?;
+            let spec = g
+                .spec
+                .resolve()
+                .map_err(|e| Error::Invalid(format!("{field}: ClusterGenerator {name:?}: {e}")))?;
+            esox_generators::generate(spec)
+        }
+        other => return Err(unsupported(other, field)),
+    };
+    produced.map_err(|e| Error::Data(format!("{field}: {:?} {name:?}: {e}", generator_ref.kind)))
+}
+
+fn check_group(api_version: &str, field: &str) -> Result<(), Error> {
+    let group = api_version.split_once('/').map_or(api_version, |(g, _)| g);
+    if group == gens::GROUP {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "{field}.apiVersion {api_version:?}: generators belong to the group {}; use {}/{}",
+        gens::GROUP,
+        gens::GROUP,
+        gens::VERSION
+    )))
+}
+
+fn unsupported(kind: GeneratorKind, field: &str) -> Error {
+    let kind = serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{kind:?}"));
+    Error::Invalid(format!(
+        "{field}.kind {kind} is not supported by esox: use Password, UUID, Fake, SSHKey or ClusterGenerator"
+    ))
+}
+
+/// Reads a generator object, naming the field and the fix when it does not exist.
+async fn get<K>(api: Api<K>, name: &str, namespace: &str, field: &str) -> Result<K, Error>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.get_opt(name).await? {
+        Some(g) => Ok(g),
+        None => {
+            let kind = K::kind(&());
+            let place = if kind == "ClusterGenerator" {
+                String::new()
+            } else {
+                format!(" in namespace {namespace:?}")
+            };
+            Err(Error::Invalid(format!(
+                "{field}: {kind} {name:?} not found{place}: create it there or fix {field}.name"
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIELD: &str = "spec.selector.generatorRef";
+
+    #[test]
+    fn foreign_groups_and_kinds_are_refused_with_the_field() {
+        check_group("generators.external-secrets.io/v1alpha1", FIELD).unwrap();
+        check_group("generators.external-secrets.io", FIELD).unwrap();
+        let e = check_group("external-secrets.io/v1", FIELD)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("spec.selector.generatorRef.apiVersion")
+                && e.contains("generators.external-secrets.io/v1alpha1"),
+            "{e}"
+        );
+        let e = unsupported(GeneratorKind::EcrAuthorizationToken, FIELD).to_string();
+        assert!(
+            e.contains("spec.selector.generatorRef.kind ECRAuthorizationToken"),
+            "{e}"
+        );
+    }
+}
