@@ -27,13 +27,21 @@ use crate::ownership;
 use crate::selector;
 
 /// Reconciles one ClusterPushSecret and records `clusterpushsecret_reconcile_duration`.
-pub async fn reconcile(cps: Arc<ClusterPushSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+/// `still_exists` tells, after the reconcile, whether the object was deleted meanwhile.
+pub async fn reconcile(
+    cps: Arc<ClusterPushSecret>,
+    ctx: Arc<Context>,
+    still_exists: impl Fn(&ObjectRef<ClusterPushSecret>) -> bool,
+) -> Result<Action, Error> {
     let started = std::time::Instant::now();
     let deleting = cps.metadata.deletion_timestamp.is_some();
     let name = cps.name_any();
+    let cps_ref = ObjectRef::from_obj(cps.as_ref());
     let result = reconcile_inner(cps, ctx.clone()).await;
     // A ClusterPushSecret being deleted records nothing, so that its series stay removed.
-    if !deleting {
+    if !still_exists(&cps_ref) {
+        ctx.metrics.cluster_push_secret_deleted(&name);
+    } else if !deleting {
         ctx.metrics
             .cluster_push_secret_reconciled(&name, started.elapsed());
     }
@@ -251,6 +259,7 @@ pub async fn run(
     })
     .applied_objects();
     let controller = Controller::for_stream(stream, store.clone());
+    let alive = store.clone();
     // Any namespace change may change which ClusterPushSecrets select it.
     let map_ns = move |_ns: PartialObjectMeta<Namespace>| {
         store
@@ -269,7 +278,14 @@ pub async fn run(
         .owns(Api::<PushSecret>::all(client), watcher::Config::default())
         .watches_stream(namespaces, map_ns)
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(
+            move |cps, ctx| {
+                let alive = alive.clone();
+                async move { reconcile(cps, ctx, |r| alive.get(r).is_some()).await }
+            },
+            error_policy,
+            ctx,
+        )
         .for_each(|r| async move {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "clusterpushsecret controller event");

@@ -36,10 +36,30 @@ pub struct Dependencies {
 
 type EsRef = ObjectRef<ExternalSecret>;
 
+/// [`Dependencies`] as kept: boxed slices, since a one-element `BTreeSet` allocates a whole
+/// B-tree node (hundreds of bytes) and there is one of these per ExternalSecret.
+struct Stored {
+    target: Box<str>,
+    stores: Box<[StoreKey]>,
+    sources: Box<[SourceKey]>,
+}
+
+impl From<Dependencies> for Stored {
+    fn from(d: Dependencies) -> Self {
+        Self {
+            target: d.target.into_boxed_str(),
+            stores: d.stores.into_iter().collect(),
+            sources: d.sources.into_iter().collect(),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
-    deps: HashMap<EsRef, Dependencies>,
-    by_target: HashMap<(String, String), HashSet<EsRef>>,
+    deps: HashMap<EsRef, Stored>,
+    /// Usually one ExternalSecret per target: a Vec, not a set (an empty-ish hash set
+    /// allocates room for several entries).
+    by_target: HashMap<(String, String), Vec<EsRef>>,
     by_store: HashMap<StoreKey, HashSet<EsRef>>,
     by_source: HashMap<SourceKey, HashSet<EsRef>>,
     /// resourceVersion of each target as esox last wrote it: the watch event of our own write
@@ -62,6 +82,28 @@ fn remove<K: std::hash::Hash + Eq>(map: &mut HashMap<K, HashSet<EsRef>>, key: K,
     }
 }
 
+fn remove_from_target(inner: &mut Inner, ns: &str, old: &Stored, es: &EsRef) {
+    let key = (ns.to_owned(), old.target.to_string());
+    if let Some(list) = inner.by_target.get_mut(&key) {
+        list.retain(|e| e != es);
+        if list.is_empty() {
+            inner.by_target.remove(&key);
+        }
+    }
+}
+
+fn unlink(inner: &mut Inner, ns: &str, es: &EsRef) {
+    if let Some(old) = inner.deps.remove(es) {
+        remove_from_target(inner, ns, &old, es);
+        for s in old.stores.iter() {
+            remove(&mut inner.by_store, s.clone(), es);
+        }
+        for s in old.sources.iter() {
+            remove(&mut inner.by_source, s.clone(), es);
+        }
+    }
+}
+
 impl Index {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves plain maps behind; they are still consistent
@@ -72,29 +114,27 @@ impl Index {
     /// Replaces what `es` depends on.
     pub fn record(&self, es: &EsRef, deps: Dependencies) {
         let ns = es.namespace.clone().unwrap_or_default();
+        // Without the uid and resourceVersion a reference from the object carries: they are
+        // not part of its identity and would be copied into every map below.
+        let es = &EsRef::new(&es.name).within(&ns);
+        let deps = Stored::from(deps);
         let mut inner = self.lock();
-        if let Some(old) = inner.deps.remove(es) {
-            remove(&mut inner.by_target, (ns.clone(), old.target), es);
-            for s in old.stores {
-                remove(&mut inner.by_store, s, es);
-            }
-            for s in old.sources {
-                remove(&mut inner.by_source, s, es);
-            }
-        }
-        inner
+        unlink(&mut inner, &ns, es);
+        let targets = inner
             .by_target
-            .entry((ns, deps.target.clone()))
-            .or_default()
-            .insert(es.clone());
-        for s in &deps.stores {
+            .entry((ns, deps.target.to_string()))
+            .or_default();
+        if !targets.contains(es) {
+            targets.push(es.clone());
+        }
+        for s in deps.stores.iter() {
             inner
                 .by_store
                 .entry(s.clone())
                 .or_default()
                 .insert(es.clone());
         }
-        for s in &deps.sources {
+        for s in deps.sources.iter() {
             inner
                 .by_source
                 .entry(s.clone())
@@ -107,21 +147,15 @@ impl Index {
     /// Forgets a deleted ExternalSecret.
     pub fn forget(&self, es: &EsRef) {
         let ns = es.namespace.clone().unwrap_or_default();
-        let mut inner = self.lock();
-        if let Some(old) = inner.deps.remove(es) {
-            remove(&mut inner.by_target, (ns, old.target), es);
-            for s in old.stores {
-                remove(&mut inner.by_store, s, es);
-            }
-            for s in old.sources {
-                remove(&mut inner.by_source, s, es);
-            }
-        }
+        unlink(&mut self.lock(), &ns, es);
     }
 
     /// The remote sources `es` read at its last fetch.
     pub fn sources_of(&self, es: &EsRef) -> Option<BTreeSet<SourceKey>> {
-        self.lock().deps.get(es).map(|d| d.sources.clone())
+        self.lock()
+            .deps
+            .get(es)
+            .map(|d| d.sources.iter().cloned().collect())
     }
 
     pub fn for_target(&self, namespace: &str, name: &str) -> Vec<EsRef> {
@@ -129,7 +163,7 @@ impl Index {
         inner
             .by_target
             .get(&(namespace.to_owned(), name.to_owned()))
-            .map(|s| s.iter().cloned().collect())
+            .cloned()
             .unwrap_or_default()
     }
 

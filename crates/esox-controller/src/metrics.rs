@@ -26,12 +26,51 @@ struct Family {
     series: BTreeMap<Labels, f64>,
 }
 
+/// What is known of one ExternalSecret. The ExternalSecret series are kept as one entry per
+/// object rather than one series per metric: with ten thousand ExternalSecrets, five labelled
+/// series each cost about a kilobyte per object.
+#[derive(Default)]
+struct EsFigures {
+    sync_calls: u64,
+    sync_errors: u64,
+    duration_ns: f64,
+    ready: Option<bool>,
+    last_success: Option<SystemTime>,
+}
+
 /// The registry of esox's metrics.
 #[derive(Default)]
 pub struct Metrics {
     families: Mutex<BTreeMap<&'static str, Family>>,
-    last_success: Mutex<BTreeMap<(String, String), SystemTime>>,
+    /// By (name, namespace), the order the series are printed in.
+    external_secrets: Mutex<BTreeMap<(String, String), EsFigures>>,
 }
+
+const ES_SYNC_CALLS: (&str, &str, &str) = (
+    "externalsecret_sync_calls_total",
+    "counter",
+    "Total number of ExternalSecret reconciles",
+);
+const ES_SYNC_ERRORS: (&str, &str, &str) = (
+    "externalsecret_sync_calls_error",
+    "counter",
+    "Total number of failed ExternalSecret reconciles",
+);
+const ES_DURATION: (&str, &str, &str) = (
+    "externalsecret_reconcile_duration",
+    "gauge",
+    "Duration of the last ExternalSecret reconcile, in nanoseconds",
+);
+const ES_CONDITION: (&str, &str, &str) = (
+    "externalsecret_status_condition",
+    "gauge",
+    "Status conditions of ExternalSecrets",
+);
+const ES_LAST_SYNC_AGE: (&str, &str, &str) = (
+    "esox_externalsecret_last_sync_age_seconds",
+    "gauge",
+    "Seconds since the last successful sync of each ExternalSecret",
+);
 
 fn name_ns(name: &str, namespace: &str) -> Labels {
     vec![
@@ -69,6 +108,15 @@ impl Metrics {
         });
     }
 
+    fn with_es<F: FnOnce(&mut EsFigures)>(&self, name: &str, namespace: &str, f: F) {
+        let mut all = self
+            .external_secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let key = (name.to_owned(), namespace.to_owned());
+        f(all.entry(key).or_default());
+    }
+
     /// One ExternalSecret reconcile finished.
     pub fn external_secret_reconciled(
         &self,
@@ -77,41 +125,23 @@ impl Metrics {
         took: Duration,
         ok: bool,
     ) {
-        self.inc(
-            "externalsecret_sync_calls_total",
-            "Total number of ExternalSecret reconciles",
-            name_ns(name, namespace),
-        );
-        if !ok {
-            self.inc(
-                "externalsecret_sync_calls_error",
-                "Total number of failed ExternalSecret reconciles",
-                name_ns(name, namespace),
-            );
-        }
-        self.set(
-            "externalsecret_reconcile_duration",
-            "Duration of the last ExternalSecret reconcile, in nanoseconds",
-            name_ns(name, namespace),
-            took.as_nanos() as f64,
-        );
+        self.with_es(name, namespace, |es| {
+            es.sync_calls += 1;
+            if !ok {
+                es.sync_errors += 1;
+            }
+            es.duration_ns = took.as_nanos() as f64;
+        });
     }
 
     /// The Ready condition of an ExternalSecret changed (or was confirmed).
     pub fn external_secret_condition(&self, name: &str, namespace: &str, ready: bool) {
-        self.condition(
-            "externalsecret_status_condition",
-            "Status conditions of ExternalSecrets",
-            name,
-            namespace,
-            ready,
-        );
-        if ready {
-            self.last_success
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert((namespace.to_owned(), name.to_owned()), SystemTime::now());
-        }
+        self.with_es(name, namespace, |es| {
+            es.ready = Some(ready);
+            if ready {
+                es.last_success = Some(SystemTime::now());
+            }
+        });
     }
 
     /// The Ready condition of a store.
@@ -287,10 +317,10 @@ impl Metrics {
                         .any(|(k, v)| *k == "namespace" && v == namespace))
             });
         }
-        self.last_success
+        self.external_secrets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&(namespace.to_owned(), name.to_owned()));
+            .remove(&(name.to_owned(), namespace.to_owned()));
     }
 
     fn condition(
@@ -323,21 +353,69 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{} {value}", format_labels(labels));
             }
         }
-        let now = SystemTime::now();
-        let last = self.last_success.lock().unwrap_or_else(|e| e.into_inner());
-        if !last.is_empty() {
-            out.push_str("# HELP esox_externalsecret_last_sync_age_seconds Seconds since the last successful sync of each ExternalSecret\n");
-            out.push_str("# TYPE esox_externalsecret_last_sync_age_seconds gauge\n");
-            for ((namespace, name), at) in last.iter() {
-                let age = now.duration_since(*at).unwrap_or_default().as_secs_f64();
-                let _ = writeln!(
+        self.render_external_secrets(&mut out);
+        out
+    }
+}
+
+impl Metrics {
+    fn render_external_secrets(&self, out: &mut String) {
+        let all = self
+            .external_secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if all.is_empty() {
+            return;
+        }
+        let header = |out: &mut String, (name, kind, help): (&str, &str, &str)| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+        };
+        let series = |out: &mut String, metric: &str, labels: &Labels, value: f64| {
+            let _ = writeln!(out, "{metric}{} {value}", format_labels(labels));
+        };
+        let labels_of = |(name, namespace): &(String, String)| name_ns(name, namespace);
+
+        header(out, ES_SYNC_CALLS);
+        for (key, es) in all.iter() {
+            series(out, ES_SYNC_CALLS.0, &labels_of(key), es.sync_calls as f64);
+        }
+        if all.values().any(|es| es.sync_errors > 0) {
+            header(out, ES_SYNC_ERRORS);
+            for (key, es) in all.iter().filter(|(_, es)| es.sync_errors > 0) {
+                series(
                     out,
-                    "esox_externalsecret_last_sync_age_seconds{} {age}",
-                    format_labels(&name_ns(name, namespace))
+                    ES_SYNC_ERRORS.0,
+                    &labels_of(key),
+                    es.sync_errors as f64,
                 );
             }
         }
-        out
+        header(out, ES_DURATION);
+        for (key, es) in all.iter() {
+            series(out, ES_DURATION.0, &labels_of(key), es.duration_ns);
+        }
+        if all.values().any(|es| es.ready.is_some()) {
+            header(out, ES_CONDITION);
+            for (key, es) in all.iter() {
+                let Some(ready) = es.ready else { continue };
+                for (status, value) in [("False", !ready), ("True", ready)] {
+                    let mut labels = labels_of(key);
+                    labels.push(("condition", "Ready".to_owned()));
+                    labels.push(("status", status.to_owned()));
+                    series(out, ES_CONDITION.0, &labels, if value { 1.0 } else { 0.0 });
+                }
+            }
+        }
+        let now = SystemTime::now();
+        if all.values().any(|es| es.last_success.is_some()) {
+            header(out, ES_LAST_SYNC_AGE);
+            for (key, es) in all.iter() {
+                let Some(at) = es.last_success else { continue };
+                let age = now.duration_since(at).unwrap_or_default().as_secs_f64();
+                series(out, ES_LAST_SYNC_AGE.0, &labels_of(key), age);
+            }
+        }
     }
 }
 

@@ -33,6 +33,8 @@ type PsRef = ObjectRef<PushSecret>;
 /// State of the PushSecret controller, next to the shared [`Context`].
 pub struct PushContext {
     pub ctx: Arc<Context>,
+    /// The watched PushSecrets, to tell whether one still exists after its reconcile.
+    pushsecrets: reflector::Store<PushSecret>,
     /// Source Secret → PushSecrets.
     pub sources: sources::SourceIndex,
     recorder: Recorder,
@@ -42,10 +44,11 @@ pub struct PushContext {
 }
 
 impl PushContext {
-    pub fn new(ctx: Arc<Context>) -> Arc<Self> {
+    pub fn new(ctx: Arc<Context>, pushsecrets: reflector::Store<PushSecret>) -> Arc<Self> {
         let recorder = Recorder::new(ctx.client.clone(), "pushsecret");
         Arc::new(Self {
             ctx,
+            pushsecrets,
             sources: Default::default(),
             recorder,
             source_changed: Mutex::default(),
@@ -113,9 +116,9 @@ pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let pctx = PushContext::new(ctx);
-    let client = pctx.ctx.client.clone();
     let (reader, writer) = reflector::store();
+    let pctx = PushContext::new(ctx, reader.clone());
+    let client = pctx.ctx.client.clone();
     let stream = watcher(
         Api::<PushSecret>::all(client.clone()),
         watcher::Config::default().any_semantic(),
@@ -185,8 +188,12 @@ async fn reconcile_and_measure(
     let deleting = ps.metadata.deletion_timestamp.is_some();
     let name = ps.name_any();
     let namespace = ps.namespace().unwrap_or_default();
+    let ps_ref = ObjectRef::from_obj(ps.as_ref());
     let result = reconcile::reconcile(ps, pctx.clone()).await;
-    if !deleting {
+    if pctx.pushsecrets.get(&ps_ref).is_none() {
+        // Deleted while this reconcile ran: its delete event may already have dropped the series.
+        pctx.ctx.metrics.push_secret_deleted(&name, &namespace);
+    } else if !deleting {
         pctx.ctx
             .metrics
             .push_secret_reconciled(&name, &namespace, started.elapsed());
