@@ -6,42 +6,59 @@ use std::time::Duration;
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "esox-bench",
-    about = "ExternalSecret benchmark: esox on the in-memory test cluster against direct Secret creation"
+    about = "esox benchmarks on in-memory test clusters: ExternalSecrets (default) or PushSecrets (`push`), each against direct Secret creation"
 )]
 pub struct Args {
-    /// ExternalSecret counts to run, one full run each (fresh cluster, fresh esox process).
-    #[arg(long, value_delimiter = ',', default_values_t = vec![1_000usize, 10_000])]
+    #[command(subcommand)]
+    pub command: Option<Mode>,
+    /// Object counts to run, one full run each (fresh clusters, fresh esox process). Default:
+    /// 1000,10000 ExternalSecrets; 1000 PushSecrets.
+    #[arg(long, global = true, value_delimiter = ',')]
     pub sizes: Vec<usize>,
     /// Shorthand for `--sizes 1000`.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub quick: bool,
-    /// Unrelated Secrets present before esox starts.
-    #[arg(long, default_value_t = 5_000)]
+    /// Unrelated Secrets present before esox starts (in the cluster esox runs against).
+    #[arg(long, global = true, default_value_t = 5_000)]
     pub unrelated: usize,
-    /// Unrelated Secrets added afterwards to measure what they cost esox in memory (0 skips).
-    #[arg(long, default_value_t = 50_000)]
+    /// ExternalSecret benchmark: unrelated Secrets added afterwards to measure what they cost
+    /// esox in memory (0 skips).
+    #[arg(long, global = true, default_value_t = 50_000)]
     pub extra_unrelated: usize,
-    /// Namespaces the ExternalSecrets (and the direct Secrets of the baseline) are spread over.
-    #[arg(long, default_value_t = 100)]
+    /// ExternalSecret benchmark: skip the second variant of (a), ExternalSecrets created before
+    /// esox starts (it needs a fresh cluster of its own).
+    #[arg(long, global = true)]
+    pub skip_precreated: bool,
+    /// Namespaces the benchmark's objects (and the direct Secrets of the baseline) are spread over.
+    #[arg(long, global = true, default_value_t = 100)]
     pub namespaces: usize,
     /// Requests the benchmark keeps in flight when it creates objects (same for both sides).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, global = true, default_value_t = 16)]
     pub concurrency: usize,
     /// Source changes timed for the propagation latency.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, global = true, default_value_t = 20)]
     pub latency_rounds: usize,
     /// Quiet time before the steady-state window starts.
-    #[arg(long, default_value = "10", value_parser = parse_secs)]
+    #[arg(long, global = true, default_value = "10", value_parser = parse_secs)]
     pub settle: Duration,
     /// Length of the steady-state window in which API requests are counted.
-    #[arg(long, default_value = "30", value_parser = parse_secs)]
+    #[arg(long, global = true, default_value = "30", value_parser = parse_secs)]
     pub window: Duration,
-    /// Give up waiting for the ExternalSecrets after this long.
-    #[arg(long, default_value = "600", value_parser = parse_secs)]
+    /// Give up waiting for esox after this long.
+    #[arg(long, global = true, default_value = "600", value_parser = parse_secs)]
     pub timeout: Duration,
     /// The esox binary; default `$CARGO_TARGET_DIR/release/esox`, else `target/release/esox`.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub esox_bin: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
+pub enum Mode {
+    /// The ExternalSecret benchmark (what runs without a subcommand).
+    Es,
+    /// The PushSecret benchmark: PushSecrets on a "platform" cluster push to a second "dev"
+    /// test cluster with the Kubernetes provider.
+    Push,
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
@@ -53,11 +70,20 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 }
 
 impl Args {
+    pub fn mode(&self) -> Mode {
+        self.command.unwrap_or(Mode::Es)
+    }
+
     pub fn sizes(&self) -> Vec<usize> {
         if self.quick {
             vec![1_000]
-        } else {
+        } else if !self.sizes.is_empty() {
             self.sizes.clone()
+        } else {
+            match self.mode() {
+                Mode::Es => vec![1_000, 10_000],
+                Mode::Push => vec![1_000],
+            }
         }
     }
 
@@ -80,11 +106,27 @@ mod tests {
     #[test]
     fn defaults_are_the_issue_sizes_and_quick_runs_one_thousand() {
         let a = Args::parse_from(["esox-bench"]);
+        assert_eq!(a.mode(), Mode::Es);
         assert_eq!(a.sizes(), vec![1_000, 10_000]);
         assert_eq!(a.unrelated, 5_000);
         assert_eq!(a.extra_unrelated, 50_000);
+        assert!(!a.skip_precreated);
         let q = Args::parse_from(["esox-bench", "--quick"]);
         assert_eq!(q.sizes(), vec![1_000]);
+    }
+
+    #[test]
+    fn push_mode_defaults_to_one_thousand_and_takes_flags_on_either_side() {
+        let p = Args::parse_from(["esox-bench", "push"]);
+        assert_eq!(p.mode(), Mode::Push);
+        assert_eq!(p.sizes(), vec![1_000]);
+        let before = Args::parse_from(["esox-bench", "--sizes", "50", "push", "--window", "2"]);
+        assert_eq!(before.mode(), Mode::Push);
+        assert_eq!(before.sizes(), vec![50]);
+        assert_eq!(before.window, Duration::from_secs(2));
+        let es = Args::parse_from(["esox-bench", "es", "--skip-precreated"]);
+        assert_eq!(es.mode(), Mode::Es);
+        assert!(es.skip_precreated);
     }
 
     #[test]

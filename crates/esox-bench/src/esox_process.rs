@@ -69,6 +69,34 @@ impl Drop for EsoxProcess {
     }
 }
 
+/// esox with its memory sampled in the background, as every benchmark phase runs it.
+pub struct Monitored {
+    pub process: EsoxProcess,
+    pub sampler: Sampler,
+    sampling: tokio::task::JoinHandle<()>,
+}
+
+impl Monitored {
+    pub fn spawn(bin: &Path, kubeconfig: &Path, log: &Path) -> anyhow::Result<Self> {
+        let process = EsoxProcess::spawn(bin, kubeconfig, log)?;
+        let (sampler, sampling) = Sampler::start(process.pid(), Duration::from_millis(100));
+        Ok(Self {
+            process,
+            sampler,
+            sampling,
+        })
+    }
+
+    pub fn memory(&self) -> anyhow::Result<Memory> {
+        read_memory(self.process.pid())
+    }
+
+    pub fn stop(self) -> anyhow::Result<()> {
+        self.sampling.abort();
+        self.process.stop()
+    }
+}
+
 /// Resident memory of a process in KiB: current (`VmRSS`) and the high-water mark (`VmHWM`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Memory {

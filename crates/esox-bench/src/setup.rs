@@ -1,18 +1,22 @@
-//! Objects the benchmark creates: CRDs, the source namespace with its Secret and reader
-//! ServiceAccount, the ClusterSecretStore, namespaces, unrelated Secrets, ExternalSecrets.
+//! Objects the benchmarks create: CRDs, the source namespace with its Secret and reader
+//! ServiceAccount, the ClusterSecretStore, namespaces, unrelated Secrets, ExternalSecrets; and
+//! the generic helpers the PushSecret benchmark's setup uses too.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use base64::Engine;
 use esox_api::v1::{ClusterSecretStore, ExternalSecret};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::PostParams;
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+
+use crate::ready::Ready;
 
 pub const SOURCE_NAMESPACE: &str = "bench-source";
 pub const SOURCE_SECRET: &str = "shared-credentials";
@@ -22,7 +26,7 @@ pub const READER: &str = "source-reader";
 /// The data key whose value the latency rounds change.
 pub const CHANGING_KEY: &str = "password";
 
-async fn create<K>(api: &Api<K>, obj: Value) -> anyhow::Result<K>
+pub async fn create<K>(api: &Api<K>, obj: Value) -> anyhow::Result<K>
 where
     K: Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
 {
@@ -117,28 +121,114 @@ pub async fn source_and_store(client: &Client, password: &str) -> anyhow::Result
     Ok(())
 }
 
+pub const UNRELATED_PREFIX: &str = "bench-unrelated";
+pub const UNRELATED_NAMESPACES: usize = 50;
+
+pub fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+pub async fn unrelated_namespaces(client: &Client, concurrency: usize) -> anyhow::Result<()> {
+    namespaces(client, UNRELATED_PREFIX, UNRELATED_NAMESPACES, concurrency).await
+}
+
+/// `count` unrelated Secrets `{name}-{i}` about the size of a typical application credential,
+/// spread over the unrelated namespaces.
+pub async fn unrelated(
+    client: &Client,
+    concurrency: usize,
+    name: &str,
+    count: usize,
+) -> anyhow::Result<()> {
+    let data = json!({"token": b64(&"x".repeat(256)), "user": b64("someone")});
+    let took = secrets(
+        client,
+        UNRELATED_PREFIX,
+        UNRELATED_NAMESPACES,
+        name,
+        count,
+        concurrency,
+        &data,
+    )
+    .await?;
+    tracing::info!(count, ?took, name, "unrelated Secrets created");
+    Ok(())
+}
+
 /// Waits until esox has validated the store (proof that its controllers are running).
 pub async fn wait_store_ready(client: &Client, timeout: Duration) -> anyhow::Result<()> {
-    let api: Api<ClusterSecretStore> = Api::all(client.clone());
+    wait_ready(
+        &Api::<ClusterSecretStore>::all(client.clone()),
+        STORE,
+        timeout,
+    )
+    .await
+}
+
+/// Polls (setup only, never while measuring) until the object is `Ready=True`.
+pub async fn wait_ready<K>(api: &Api<K>, name: &str, timeout: Duration) -> anyhow::Result<()>
+where
+    K: Ready + Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
     let deadline = Instant::now() + timeout;
     loop {
-        let store = api.get(STORE).await?;
-        let ready = store.status.as_ref().is_some_and(|s| {
-            s.conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True")
-        });
-        if ready {
+        if api.get(name).await?.is_ready() {
             return Ok(());
         }
         if Instant::now() > deadline {
             bail!(
-                "the ClusterSecretStore never became Ready: {:?}",
-                store.status
+                "{} {name} never became Ready within {timeout:?}",
+                std::any::type_name::<K>()
+                    .rsplit("::")
+                    .next()
+                    .unwrap_or("object")
             );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Sets `key` of a Secret's data to `value` with a merge patch.
+pub async fn set_value(
+    api: &Api<Secret>,
+    name: &str,
+    key: &str,
+    value: &str,
+) -> anyhow::Result<()> {
+    let patch = json!({"stringData": {key: value}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .with_context(|| format!("changing the Secret {name}"))?;
+    Ok(())
+}
+
+/// Creates `count` objects, `body(i)` giving the namespace and the object of the i-th, with
+/// `concurrency` requests in flight; returns how long it took.
+pub async fn create_many<K>(
+    client: &Client,
+    count: usize,
+    concurrency: usize,
+    body: impl Fn(usize) -> (String, Value),
+) -> anyhow::Result<Duration>
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let started = Instant::now();
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let (namespace, obj) = body(i);
+            let api = Api::<K>::namespaced(client.clone(), &namespace);
+            async move { create(&api, obj).await.map(drop) }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>()
+        .await?;
+    Ok(started.elapsed())
 }
 
 pub fn namespace_of(prefix: &str, i: usize, namespaces: usize) -> String {
@@ -172,18 +262,13 @@ pub async fn secrets(
     concurrency: usize,
     data: &Value,
 ) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    futures::stream::iter(0..count)
-        .map(|i| {
-            let api =
-                Api::<Secret>::namespaced(client.clone(), &namespace_of(prefix, i, namespaces));
-            let body = json!({"metadata": {"name": format!("{name}-{i}")}, "data": data});
-            async move { create(&api, body).await.map(drop) }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .try_collect::<()>()
-        .await?;
-    Ok(started.elapsed())
+    create_many::<Secret>(client, count, concurrency, |i| {
+        (
+            namespace_of(prefix, i, namespaces),
+            json!({"metadata": {"name": format!("{name}-{i}")}, "data": data}),
+        )
+    })
+    .await
 }
 
 /// `count` ExternalSecrets copying the source Secret with `dataFrom.extract`.
@@ -194,23 +279,16 @@ pub async fn external_secrets(
     count: usize,
     concurrency: usize,
 ) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    futures::stream::iter(0..count)
-        .map(|i| {
-            let api = Api::<ExternalSecret>::namespaced(
-                client.clone(),
-                &namespace_of(prefix, i, namespaces),
-            );
-            let body = json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+    create_many::<ExternalSecret>(client, count, concurrency, |i| {
+        (
+            namespace_of(prefix, i, namespaces),
+            json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
                 "metadata": {"name": format!("copy-{i}")},
                 "spec": {"refreshInterval": "1h",
                          "secretStoreRef": {"name": STORE, "kind": "ClusterSecretStore"},
                          "target": {"name": format!("copied-{i}")},
-                         "dataFrom": [{"extract": {"key": SOURCE_SECRET}}]}});
-            async move { create(&api, body).await.map(drop) }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .try_collect::<()>()
-        .await?;
-    Ok(started.elapsed())
+                         "dataFrom": [{"extract": {"key": SOURCE_SECRET}}]}}),
+        )
+    })
+    .await
 }

@@ -1,22 +1,27 @@
-//! Follows the ExternalSecrets and their target Secrets with watches (no polling, which would
-//! itself load the server) and publishes how many are Ready / carry the expected value.
+//! Follows the benchmark's objects (ExternalSecrets or PushSecrets) and their target Secrets with
+//! watches (no polling, which would itself load the server) and publishes how many are Ready /
+//! carry the expected value.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use esox_api::v1::ExternalSecret;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::watcher;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, ResourceExt};
+use serde::de::DeserializeOwned;
 use tokio::sync::watch;
+
+use crate::ready::Ready;
 
 /// Label esox (as ESO) puts on the Secrets it manages.
 pub const MANAGED_LABEL: &str = "reconcile.external-secrets.io/managed";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
+    /// Objects seen (Ready or not).
+    pub total: usize,
     pub ready: usize,
     pub matching: usize,
 }
@@ -35,6 +40,7 @@ struct Inner {
 impl Inner {
     fn progress(&self) -> Progress {
         Progress {
+            total: self.ready.len(),
             ready: self.ready_count,
             matching: self.matching,
         }
@@ -124,38 +130,47 @@ impl Tracker {
             .map(|p| *p)
     }
 
-    /// Starts the two watches; they run until the returned tasks are aborted.
-    pub fn spawn_watches(&self, client: &Client) -> Vec<tokio::task::JoinHandle<()>> {
-        let es_api: Api<ExternalSecret> = Api::all(client.clone());
+    /// Follows the `Ready` condition of every object `api` lists; runs until aborted.
+    pub fn watch_ready<K>(&self, api: Api<K>) -> tokio::task::JoinHandle<()>
+    where
+        K: Ready + kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+    {
         let this = self.clone();
-        let es_task = tokio::spawn(async move {
-            let mut stream = watcher(es_api, watcher::Config::default()).boxed();
+        tokio::spawn(async move {
+            let mut stream = watcher(api, watcher::Config::default()).boxed();
             while let Some(ev) = stream.next().await {
                 match ev {
-                    Ok(watcher::Event::Apply(es) | watcher::Event::InitApply(es)) => {
-                        let ready = es.status.as_ref().is_some_and(|s| {
-                            s.conditions
-                                .iter()
-                                .any(|c| c.type_ == "Ready" && c.status == "True")
-                        });
-                        this.update(|i| i.set_ready(key_of(&es), Some(ready)));
+                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                        let ready = o.is_ready();
+                        this.update(|i| i.set_ready(key_of(&o), Some(ready)));
                     }
-                    Ok(watcher::Event::Delete(es)) => {
-                        this.update(|i| i.set_ready(key_of(&es), None));
+                    Ok(watcher::Event::Delete(o)) => {
+                        this.update(|i| i.set_ready(key_of(&o), None));
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "ExternalSecret watch"),
+                    Err(e) => tracing::warn!(error = %e, "readiness watch"),
                 }
             }
-        });
-        let secret_api: Api<Secret> = Api::all(client.clone());
+        })
+    }
+
+    /// Follows the target Secrets `api` lists with `config` whose names start with
+    /// `name_prefix`; runs until aborted.
+    pub fn watch_targets(
+        &self,
+        api: Api<Secret>,
+        config: watcher::Config,
+        name_prefix: &str,
+    ) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
-        let secret_task = tokio::spawn(async move {
-            let config = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
-            let mut stream = watcher(secret_api, config).boxed();
+        let prefix = name_prefix.to_owned();
+        tokio::spawn(async move {
+            let mut stream = watcher(api, config).boxed();
             while let Some(ev) = stream.next().await {
                 match ev {
-                    Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
+                    Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s))
+                        if s.name_any().starts_with(&prefix) =>
+                    {
                         let value = s
                             .data
                             .as_ref()
@@ -164,16 +179,48 @@ impl Tracker {
                             .unwrap_or_default();
                         this.update(|i| i.set_target(key_of(&s), Some(value)));
                     }
-                    Ok(watcher::Event::Delete(s)) => {
+                    Ok(watcher::Event::Delete(s)) if s.name_any().starts_with(&prefix) => {
                         this.update(|i| i.set_target(key_of(&s), None));
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "target Secret watch"),
                 }
             }
-        });
-        vec![es_task, secret_task]
+        })
     }
+}
+
+/// Watcher settings for the Secrets esox (as ESO) manages for ExternalSecrets.
+pub fn managed_secrets() -> watcher::Config {
+    watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"))
+}
+
+/// Times one change: from just before `change` runs until `want` targets carry `value`.
+pub async fn timed_change<F, Fut>(
+    tracker: &Tracker,
+    value: &str,
+    want: usize,
+    timeout: Duration,
+    change: F,
+) -> anyhow::Result<Duration>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    tracker.expect(value.as_bytes());
+    let started = std::time::Instant::now();
+    change().await?;
+    if tracker
+        .wait(timeout, |p| p.matching >= want)
+        .await
+        .is_none()
+    {
+        anyhow::bail!(
+            "after {timeout:?} only {} of {want} targets carry the new value",
+            tracker.progress().matching
+        );
+    }
+    Ok(started.elapsed())
 }
 
 fn key_of<K: ResourceExt>(o: &K) -> Key {
@@ -213,6 +260,7 @@ mod tests {
         assert_eq!(
             i.progress(),
             Progress {
+                total: 1,
                 ready: 1,
                 matching: 1
             }

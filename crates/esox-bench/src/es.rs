@@ -1,0 +1,276 @@
+//! The ExternalSecret benchmark: N ExternalSecrets copying one source Secret through a
+//! ClusterSecretStore with the Kubernetes provider, against N Secrets created directly.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use esox_api::v1::ExternalSecret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::Api;
+use serde_json::json;
+
+use crate::args::Args;
+use crate::esox_process::Monitored;
+use crate::measure::{self, requests_since};
+use crate::report::{Precreated, RunResult, loadavg};
+use crate::setup::{self, b64};
+use crate::stats;
+use crate::tracker::{self, Tracker};
+
+const ES_PREFIX: &str = "bench-es";
+const DIRECT_PREFIX: &str = "bench-direct";
+
+/// A cluster with the scenario set up and the direct baseline measured, esox not yet started.
+struct Prepared {
+    cluster: esox_testcluster::TestCluster,
+    client: kube::Client,
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+    tracker: Tracker,
+    watches: Vec<tokio::task::JoinHandle<()>>,
+    namespaces: usize,
+    direct: Duration,
+    esox_bin: PathBuf,
+}
+
+impl Prepared {
+    fn spawn_esox(&self) -> anyhow::Result<Monitored> {
+        Monitored::spawn(&self.esox_bin, &self.kubeconfig, &self.dir.join("esox.log"))
+    }
+
+    fn log(&self) -> String {
+        self.dir.join("esox.log").display().to_string()
+    }
+
+    fn finish(self) {
+        for w in &self.watches {
+            w.abort();
+        }
+        self.cluster.shutdown();
+    }
+}
+
+async fn prepare(args: &Args, n: usize, tag: &str) -> anyhow::Result<Prepared> {
+    let namespaces = args.namespaces.min(n).max(1);
+    tracing::info!(n, tag, "preparing a cluster");
+    let cluster = esox_testcluster::TestCluster::start(Default::default()).await?;
+    let dir = measure::run_dir(tag, n)?;
+    let kubeconfig = dir.join("kubeconfig");
+    cluster.write_kubeconfig(&kubeconfig)?;
+    let client = cluster.client().await?;
+
+    setup::install_crds(&client).await?;
+    setup::source_and_store(&client, "initial").await?;
+    setup::namespaces(&client, ES_PREFIX, namespaces, args.concurrency).await?;
+    setup::namespaces(&client, DIRECT_PREFIX, namespaces, args.concurrency).await?;
+    setup::unrelated_namespaces(&client, args.concurrency).await?;
+    setup::unrelated(&client, args.concurrency, "unrelated", args.unrelated).await?;
+
+    let tracker = Tracker::new(setup::CHANGING_KEY, b"initial");
+    let watches = vec![
+        tracker.watch_ready(Api::<ExternalSecret>::all(client.clone())),
+        tracker.watch_targets(
+            Api::<Secret>::all(client.clone()),
+            tracker::managed_secrets(),
+            "",
+        ),
+    ];
+
+    // The physical limit: the same number of Secrets, same data size and same client
+    // concurrency, created directly on the same server before esox runs.
+    let target_like = json!({"username": b64("bench"), setup::CHANGING_KEY: b64("initial")});
+    let direct = setup::secrets(
+        &client,
+        DIRECT_PREFIX,
+        namespaces,
+        "direct",
+        n,
+        args.concurrency,
+        &target_like,
+    )
+    .await?;
+    tracing::info!(?direct, "direct Secrets created");
+    // They would otherwise count as unrelated Secrets for esox; deleting their namespaces
+    // leaves the server as it was.
+    for i in 0..namespaces {
+        Api::<Namespace>::all(client.clone())
+            .delete(&format!("{DIRECT_PREFIX}-{i}"), &Default::default())
+            .await?;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Ok(Prepared {
+        cluster,
+        client,
+        dir,
+        kubeconfig,
+        tracker,
+        watches,
+        namespaces,
+        direct,
+        esox_bin: args.esox_bin(),
+    })
+}
+
+pub async fn run(args: &Args, n: usize) -> anyhow::Result<RunResult> {
+    let load_start = loadavg();
+    let p = prepare(args, n, "es").await?;
+    let (client, tracker) = (p.client.clone(), p.tracker.clone());
+
+    let mut esox = p.spawn_esox()?;
+    setup::wait_store_ready(&client, Duration::from_secs(30)).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle = esox.memory()?;
+
+    let ramp0 = p.cluster.request_counts();
+    let started = Instant::now();
+    let es_create =
+        setup::external_secrets(&client, ES_PREFIX, p.namespaces, n, args.concurrency).await?;
+    let done = tracker
+        .wait(args.timeout.saturating_sub(started.elapsed()), |pr| {
+            pr.ready >= n && pr.matching >= n
+        })
+        .await;
+    let all_ready = started.elapsed();
+    esox.process.check_alive()?;
+    if done.is_none() {
+        bail!(
+            "after {all_ready:?} only {:?} of {n} are done; see {}",
+            tracker.progress(),
+            p.log()
+        );
+    }
+    let (ramp_reads, ramp_writes) = requests_since(&p.cluster, ramp0);
+    tracing::info!(?all_ready, ?es_create, "all ExternalSecrets Ready");
+    let peak = esox.memory()?;
+
+    let steady = measure::steady(args.settle, args.window, &esox.sampler, &[&p.cluster]).await?;
+    let (steady_reads, steady_writes) = steady.requests[0];
+    tracing::info!(reads = steady_reads, writes = steady_writes, "steady state");
+
+    let source: Api<Secret> = Api::namespaced(client.clone(), setup::SOURCE_NAMESPACE);
+    let mut delays = Vec::new();
+    for round in 0..args.latency_rounds {
+        let value = format!("rotated-{round}");
+        let delay = tracker::timed_change(&tracker, &value, n, Duration::from_secs(60), || {
+            setup::set_value(&source, setup::SOURCE_SECRET, setup::CHANGING_KEY, &value)
+        })
+        .await
+        .map_err(|e| e.context(format!("latency round {round}")))?;
+        delays.push(delay);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tracing::info!(?delays, "source change to last target");
+
+    let extra_rss_delta_kib = if args.extra_unrelated > 0 {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let before_start = tokio::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let before = esox
+            .sampler
+            .mean_rss_since(before_start)
+            .ok_or_else(|| anyhow::anyhow!("no memory samples before the extra Secrets"))?;
+        setup::unrelated(&client, args.concurrency, "extra", args.extra_unrelated).await?;
+        tokio::time::sleep(args.settle).await;
+        let after_start = tokio::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let after = esox
+            .sampler
+            .mean_rss_since(after_start)
+            .ok_or_else(|| anyhow::anyhow!("no memory samples after the extra Secrets"))?;
+        Some(after as i64 - before as i64)
+    } else {
+        None
+    };
+    esox.process.check_alive()?;
+    let final_mem = esox.memory()?;
+    tracing::info!(
+        hwm_kib = final_mem.hwm_kib,
+        max_sampled_rss_kib = esox.sampler.max_rss_since(steady.start),
+        "end of run"
+    );
+    esox.stop()?;
+    let direct = p.direct;
+    p.finish();
+
+    let precreated = if args.skip_precreated {
+        None
+    } else {
+        Some(run_precreated(args, n).await?)
+    };
+
+    Ok(RunResult {
+        n,
+        unrelated: args.unrelated,
+        direct,
+        es_create,
+        all_ready,
+        ramp_reads,
+        ramp_writes: ramp_writes.saturating_sub(n as u64),
+        precreated,
+        idle_rss_kib: idle.rss_kib,
+        peak_hwm_kib: peak.hwm_kib,
+        steady_rss_kib: steady.rss_kib,
+        steady_window: args.window,
+        steady_reads,
+        steady_writes,
+        latency_p50: stats::percentile(&delays, 0.5),
+        latency_p99: stats::percentile(&delays, 0.99),
+        latency_rounds: delays.len(),
+        extra_unrelated: args.extra_unrelated,
+        extra_rss_delta_kib,
+        load: (load_start, loadavg()),
+    })
+}
+
+/// The second variant of (a): the N ExternalSecrets exist before esox starts (as when switching
+/// from ESO to esox), so the time is esox's own: from spawning the process until all are Ready.
+async fn run_precreated(args: &Args, n: usize) -> anyhow::Result<Precreated> {
+    let p = prepare(args, n, "es-pre").await?;
+    let es_create =
+        setup::external_secrets(&p.client, ES_PREFIX, p.namespaces, n, args.concurrency).await?;
+    tracing::info!(?es_create, "ExternalSecrets created before esox starts");
+    // The watch must have seen them all before the clock starts.
+    if p.tracker
+        .wait(Duration::from_secs(30), |pr| pr.total >= n)
+        .await
+        .is_none()
+    {
+        bail!(
+            "the ExternalSecret watch saw only {} of {n}",
+            p.tracker.progress().total
+        );
+    }
+    let before = p.cluster.request_counts();
+    let started = Instant::now();
+    let mut esox = p.spawn_esox()?;
+    p.tracker.wait(args.timeout, |pr| pr.matching >= 1).await;
+    let first_ready = started.elapsed();
+    let done = p
+        .tracker
+        .wait(args.timeout, |pr| pr.ready >= n && pr.matching >= n)
+        .await;
+    let all_ready = started.elapsed();
+    esox.process.check_alive()?;
+    if done.is_none() {
+        bail!(
+            "ExternalSecrets created before esox: after {all_ready:?} only {:?} of {n} are done; see {}",
+            p.tracker.progress(),
+            p.log()
+        );
+    }
+    let (reads, writes) = requests_since(&p.cluster, before);
+    let peak = esox.memory()?;
+    tracing::info!(?all_ready, "pre-created ExternalSecrets all Ready");
+    esox.stop()?;
+    let direct = p.direct;
+    p.finish();
+    Ok(Precreated {
+        direct,
+        first_ready,
+        all_ready,
+        peak_hwm_kib: peak.hwm_kib,
+        reads,
+        writes,
+    })
+}
