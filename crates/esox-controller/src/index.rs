@@ -3,7 +3,7 @@
 //! size follows the number of ExternalSecrets, never the number of Secrets in the cluster.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use esox_api::v1::{ExternalSecret, StoreKind};
 use kube::runtime::reflector::ObjectRef;
@@ -35,6 +35,9 @@ pub struct Dependencies {
 }
 
 type EsRef = ObjectRef<ExternalSecret>;
+/// One allocation per ExternalSecret, shared by every map below (an `ObjectRef` is about a
+/// hundred bytes plus its strings; the maps would otherwise hold four copies).
+type Es = Arc<EsRef>;
 
 /// [`Dependencies`] as kept: boxed slices, since a one-element `BTreeSet` allocates a whole
 /// B-tree node (hundreds of bytes) and there is one of these per ExternalSecret.
@@ -54,17 +57,24 @@ impl From<Dependencies> for Stored {
     }
 }
 
+/// A target Secret: who writes it (usually one ExternalSecret, so a Vec rather than a set) and
+/// the resourceVersion of esox's own last write, whose watch event needs no reconcile.
+#[derive(Default)]
+struct Target {
+    readers: Vec<Es>,
+    written: Option<Box<str>>,
+}
+
+type TargetKey = (Arc<str>, Box<str>);
+
 #[derive(Default)]
 struct Inner {
-    deps: HashMap<EsRef, Stored>,
-    /// Usually one ExternalSecret per target: a Vec, not a set (an empty-ish hash set
-    /// allocates room for several entries).
-    by_target: HashMap<(String, String), Vec<EsRef>>,
-    by_store: HashMap<StoreKey, HashSet<EsRef>>,
-    by_source: HashMap<SourceKey, HashSet<EsRef>>,
-    /// resourceVersion of each target as esox last wrote it: the watch event of our own write
-    /// need not trigger a reconcile.
-    written: HashMap<(String, String), String>,
+    deps: HashMap<Es, Stored>,
+    by_target: HashMap<TargetKey, Target>,
+    by_store: HashMap<StoreKey, HashSet<Es>>,
+    by_source: HashMap<SourceKey, HashSet<Es>>,
+    /// Namespace names, shared by the target keys.
+    namespaces: HashSet<Arc<str>>,
 }
 
 /// The indexes, shared by the controllers.
@@ -73,33 +83,46 @@ pub struct Index {
     inner: Mutex<Inner>,
 }
 
-fn remove<K: std::hash::Hash + Eq>(map: &mut HashMap<K, HashSet<EsRef>>, key: K, es: &EsRef) {
-    if let Some(set) = map.get_mut(&key) {
-        set.remove(es);
-        if set.is_empty() {
-            map.remove(&key);
-        }
-    }
+fn target_key(namespace: &str, name: &str) -> TargetKey {
+    (Arc::from(namespace), Box::from(name))
 }
 
-fn remove_from_target(inner: &mut Inner, ns: &str, old: &Stored, es: &EsRef) {
-    let key = (ns.to_owned(), old.target.to_string());
-    if let Some(list) = inner.by_target.get_mut(&key) {
-        list.retain(|e| e != es);
-        if list.is_empty() {
-            inner.by_target.remove(&key);
+impl Inner {
+    fn namespace(&mut self, ns: &str) -> Arc<str> {
+        if let Some(n) = self.namespaces.get(ns) {
+            return n.clone();
         }
+        let n: Arc<str> = Arc::from(ns);
+        self.namespaces.insert(n.clone());
+        n
     }
-}
 
-fn unlink(inner: &mut Inner, ns: &str, es: &EsRef) {
-    if let Some(old) = inner.deps.remove(es) {
-        remove_from_target(inner, ns, &old, es);
+    /// Removes `es` from every map; returns its shared reference if it was known.
+    fn unlink(&mut self, es: &EsRef) -> Option<Es> {
+        let (shared, old) = self.deps.remove_entry(es)?;
+        let ns = es.namespace.as_deref().unwrap_or_default();
+        let key = target_key(ns, &old.target);
+        if let Some(t) = self.by_target.get_mut(&key) {
+            t.readers.retain(|e| **e != *es);
+            if t.readers.is_empty() {
+                self.by_target.remove(&key);
+            }
+        }
         for s in old.stores.iter() {
-            remove(&mut inner.by_store, s.clone(), es);
+            remove(&mut self.by_store, s, es);
         }
         for s in old.sources.iter() {
-            remove(&mut inner.by_source, s.clone(), es);
+            remove(&mut self.by_source, s, es);
+        }
+        Some(shared)
+    }
+}
+
+fn remove<K: std::hash::Hash + Eq>(map: &mut HashMap<K, HashSet<Es>>, key: &K, es: &EsRef) {
+    if let Some(set) = map.get_mut(key) {
+        set.retain(|e| **e != *es);
+        if set.is_empty() {
+            map.remove(key);
         }
     }
 }
@@ -114,40 +137,41 @@ impl Index {
     /// Replaces what `es` depends on.
     pub fn record(&self, es: &EsRef, deps: Dependencies) {
         let ns = es.namespace.clone().unwrap_or_default();
-        // Without the uid and resourceVersion a reference from the object carries: they are
-        // not part of its identity and would be copied into every map below.
-        let es = &EsRef::new(&es.name).within(&ns);
         let deps = Stored::from(deps);
         let mut inner = self.lock();
-        unlink(&mut inner, &ns, es);
-        let targets = inner
+        // Without the uid and resourceVersion a reference from the object carries: they are
+        // not part of its identity.
+        let shared = inner
+            .unlink(es)
+            .unwrap_or_else(|| Arc::new(EsRef::new(&es.name).within(&ns)));
+        let ns = inner.namespace(&ns);
+        let target = inner
             .by_target
-            .entry((ns, deps.target.to_string()))
+            .entry((ns, deps.target.clone()))
             .or_default();
-        if !targets.contains(es) {
-            targets.push(es.clone());
+        if !target.readers.iter().any(|e| **e == *es) {
+            target.readers.push(shared.clone());
         }
         for s in deps.stores.iter() {
             inner
                 .by_store
                 .entry(s.clone())
                 .or_default()
-                .insert(es.clone());
+                .insert(shared.clone());
         }
         for s in deps.sources.iter() {
             inner
                 .by_source
                 .entry(s.clone())
                 .or_default()
-                .insert(es.clone());
+                .insert(shared.clone());
         }
-        inner.deps.insert(es.clone(), deps);
+        inner.deps.insert(shared, deps);
     }
 
     /// Forgets a deleted ExternalSecret.
     pub fn forget(&self, es: &EsRef) {
-        let ns = es.namespace.clone().unwrap_or_default();
-        unlink(&mut self.lock(), &ns, es);
+        self.lock().unlink(es);
     }
 
     /// The remote sources `es` read at its last fetch.
@@ -159,20 +183,18 @@ impl Index {
     }
 
     pub fn for_target(&self, namespace: &str, name: &str) -> Vec<EsRef> {
-        let inner = self.lock();
-        inner
+        self.lock()
             .by_target
-            .get(&(namespace.to_owned(), name.to_owned()))
-            .cloned()
+            .get(&target_key(namespace, name))
+            .map(|t| t.readers.iter().map(|e| EsRef::clone(e)).collect())
             .unwrap_or_default()
     }
 
     pub fn for_store(&self, store: &StoreKey) -> Vec<EsRef> {
-        let inner = self.lock();
-        inner
+        self.lock()
             .by_store
             .get(store)
-            .map(|s| s.iter().cloned().collect())
+            .map(|s| s.iter().map(|e| EsRef::clone(e)).collect())
             .unwrap_or_default()
     }
 
@@ -187,35 +209,32 @@ impl Index {
             watch_key: watch_key.to_owned(),
             key: None,
         };
-        let mut out: HashSet<EsRef> = HashSet::new();
+        let mut out: HashSet<Es> = HashSet::new();
         for k in [exact, any] {
             if let Some(s) = inner.by_source.get(&k) {
                 out.extend(s.iter().cloned());
             }
         }
-        out.into_iter().collect()
+        out.into_iter().map(|e| EsRef::clone(&e)).collect()
     }
 
+    /// Remembers the resourceVersion of esox's own write of a target (`None`: forget it).
     pub fn note_written(&self, namespace: &str, name: &str, resource_version: Option<String>) {
         let mut inner = self.lock();
-        let key = (namespace.to_owned(), name.to_owned());
-        match resource_version {
-            Some(rv) => {
-                inner.written.insert(key, rv);
-            }
-            None => {
-                inner.written.remove(&key);
-            }
+        let ns = inner.namespace(namespace);
+        let target = inner.by_target.entry((ns, Box::from(name))).or_default();
+        target.written = resource_version.map(String::into_boxed_str);
+        if target.readers.is_empty() && target.written.is_none() {
+            inner.by_target.remove(&target_key(namespace, name));
         }
     }
 
     /// Whether this resourceVersion is the one esox itself wrote.
     pub fn is_own_write(&self, namespace: &str, name: &str, resource_version: &str) -> bool {
-        let inner = self.lock();
-        inner
-            .written
-            .get(&(namespace.to_owned(), name.to_owned()))
-            .map(String::as_str)
+        self.lock()
+            .by_target
+            .get(&target_key(namespace, name))
+            .and_then(|t| t.written.as_deref())
             == Some(resource_version)
     }
 
@@ -226,5 +245,80 @@ impl Index {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn es(ns: &str, name: &str) -> EsRef {
+        EsRef::new(name).within(ns)
+    }
+
+    fn deps(target: &str, store: &str, source: Option<&str>) -> Dependencies {
+        Dependencies {
+            target: target.to_owned(),
+            stores: BTreeSet::from([StoreKey {
+                kind: esox_api::v1::StoreKind::ClusterSecretStore,
+                namespace: String::new(),
+                name: store.to_owned(),
+            }]),
+            sources: source
+                .map(|k| SourceKey {
+                    watch_key: "w".to_owned(),
+                    key: Some(k.to_owned()),
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn store(name: &str) -> StoreKey {
+        StoreKey {
+            kind: esox_api::v1::StoreKind::ClusterSecretStore,
+            namespace: String::new(),
+            name: name.to_owned(),
+        }
+    }
+
+    #[test]
+    fn lookups_follow_the_latest_record_and_forget() {
+        let idx = Index::default();
+        let a = es("bar", "a");
+        let b = es("bar", "b");
+        idx.record(&a, deps("t", "s1", Some("src")));
+        idx.record(&b, deps("t", "s2", None));
+        let mut readers = idx.for_target("bar", "t");
+        readers.sort_by(|x, y| x.name.cmp(&y.name));
+        assert_eq!(readers, vec![a.clone(), b.clone()]);
+        assert_eq!(idx.for_store(&store("s1")), vec![a.clone()]);
+        assert_eq!(idx.for_source("w", "src"), vec![a.clone()]);
+        assert!(idx.for_source("w", "other").is_empty());
+        assert!(
+            idx.for_target("foo", "t").is_empty(),
+            "namespaces are apart"
+        );
+
+        // A new record replaces the old dependencies.
+        idx.record(&a, deps("u", "s2", None));
+        assert_eq!(idx.for_target("bar", "t"), vec![b.clone()]);
+        assert_eq!(idx.for_target("bar", "u"), vec![a.clone()]);
+        assert!(idx.for_store(&store("s1")).is_empty());
+        assert_eq!(idx.for_store(&store("s2")).len(), 2);
+        assert!(idx.for_source("w", "src").is_empty());
+        assert_eq!(idx.sources_of(&a), Some(BTreeSet::new()));
+
+        // Own writes are recognised by resourceVersion only.
+        idx.note_written("bar", "u", Some("7".into()));
+        assert!(idx.is_own_write("bar", "u", "7"));
+        assert!(!idx.is_own_write("bar", "u", "8"));
+        assert!(!idx.is_own_write("bar", "t", "7"));
+
+        idx.forget(&a);
+        idx.forget(&b);
+        assert!(idx.is_empty());
+        assert!(idx.for_target("bar", "t").is_empty());
+        assert!(idx.for_store(&store("s2")).is_empty());
     }
 }

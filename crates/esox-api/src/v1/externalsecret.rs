@@ -260,9 +260,9 @@ pub struct ExternalSecretTarget {
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<ExternalSecretTemplate>,
+    pub template: Option<Box<ExternalSecretTemplate>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manifest: Option<ManifestReference>,
+    pub manifest: Option<Box<ManifestReference>>,
     /// Mark the Secret immutable; its data is then never rewritten.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub immutable: bool,
@@ -393,12 +393,12 @@ pub struct ExternalSecretDataFrom {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extract: Option<RemoteRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub find: Option<ExternalSecretFind>,
+    pub find: Option<Box<ExternalSecretFind>>,
     /// Key rewrites, applied in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewrite: Vec<ExternalSecretRewrite>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_ref: Option<StoreGeneratorSourceRef>,
+    pub source_ref: Option<Box<StoreGeneratorSourceRef>>,
 }
 
 /// One key rewrite: exactly one of merge, regexp or transform.
