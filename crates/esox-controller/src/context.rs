@@ -121,7 +121,16 @@ impl Context {
             .remove(es)
     }
 
-    fn mark_source_changed(&self, es: ObjectRef<ExternalSecret>) {
+    /// Whether `es` is marked as having a changed source.
+    pub fn has_source_changed(&self, es: &ObjectRef<ExternalSecret>) -> bool {
+        self.source_changed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(es)
+    }
+
+    /// Marks `es` as having a changed source.
+    pub fn mark_source_changed(&self, es: ObjectRef<ExternalSecret>) {
         self.source_changed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -173,10 +182,20 @@ impl Context {
                     ctx.trigger(es);
                 }
             }
-            if let Some(ctx) = ctx.upgrade() {
-                ctx.shared_reads.not_watching(&watch_key);
-            }
             tracing::debug!(watch_key = %watch_key, "remote watch ended");
+            let Some(ctx) = ctx.upgrade() else { return };
+            ctx.shared_reads.not_watching(&watch_key);
+            // The entry is this task's (no other watch of the key starts while it runs); once
+            // removed, the next read of the source starts a new watch with fresh credentials.
+            ctx.remote_watches
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&watch_key);
+            // Changes may have gone unseen: the readers refresh, which also restarts the watch.
+            for es in ctx.index.for_watch(&watch_key) {
+                ctx.mark_source_changed(es.clone());
+                ctx.trigger(es);
+            }
         });
         watches.insert(key, handle);
     }

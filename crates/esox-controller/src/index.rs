@@ -218,6 +218,18 @@ impl Index {
         out.into_iter().map(|e| EsRef::clone(&e)).collect()
     }
 
+    /// ExternalSecrets that read anything through `watch_key`.
+    pub fn for_watch(&self, watch_key: &str) -> Vec<EsRef> {
+        let inner = self.lock();
+        let mut out: HashSet<&Es> = HashSet::new();
+        for (key, readers) in &inner.by_source {
+            if key.watch_key == watch_key {
+                out.extend(readers);
+            }
+        }
+        out.into_iter().map(|e| EsRef::clone(e)).collect()
+    }
+
     /// Remembers the resourceVersion of esox's own write of a target (`None`: forget it).
     pub fn note_written(&self, namespace: &str, name: &str, resource_version: Option<String>) {
         let mut inner = self.lock();
@@ -295,6 +307,8 @@ mod tests {
         assert_eq!(idx.for_store(&store("s1")), vec![a.clone()]);
         assert_eq!(idx.for_source("w", "src"), vec![a.clone()]);
         assert!(idx.for_source("w", "other").is_empty());
+        assert_eq!(idx.for_watch("w"), vec![a.clone()]);
+        assert!(idx.for_watch("elsewhere").is_empty());
         assert!(
             idx.for_target("foo", "t").is_empty(),
             "namespaces are apart"

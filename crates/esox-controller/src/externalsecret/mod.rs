@@ -115,7 +115,14 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let started = std::time::Instant::now();
     let name = es.name_any();
     let namespace = es.namespace().unwrap_or_default();
+    let es_ref = ObjectRef::from_obj(es.as_ref());
+    let source_changed = ctx.has_source_changed(&es_ref);
     let result = reconcile::reconcile(es, ctx.clone()).await;
+    if source_changed && result.is_err() {
+        // The reconcile took the mark; its retries must still refresh, as ESO's retries of a
+        // due periodic refresh do.
+        ctx.mark_source_changed(es_ref);
+    }
     ctx.metrics
         .external_secret_reconciled(&name, &namespace, started.elapsed(), result.is_ok());
     result

@@ -1,6 +1,11 @@
 //! Watching the remote namespace's Secrets (beyond ESO), so ExternalSecrets can refresh as soon
 //! as a source Secret changes. Only metadata is fetched: names are all that is needed, and
 //! Secret values then never travel over the watch.
+//!
+//! The watch runs with the credentials its connection had when it started. When the server
+//! stops accepting them (a ServiceAccount token expired, a token Secret was rotated or revoked)
+//! retrying cannot help, so the stream ends: the controller then starts a new watch from a
+//! fresh connection the next time the source is read.
 
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
@@ -31,19 +36,40 @@ pub(crate) fn watch(
     let ns = namespace.to_owned();
     let stream = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
-        .filter_map(move |event| {
+        .take_while(move |event| {
+            let go_on = match event {
+                Err(e) if credentials_rejected(e) => {
+                    tracing::info!(server = %server, namespace = %ns, error = %e, "remote secret watch stopped: the server no longer accepts its credentials");
+                    false
+                }
+                Err(e) => {
+                    tracing::debug!(server = %server, namespace = %ns, error = %e, "remote secret watch interrupted; retrying");
+                    true
+                }
+                Ok(_) => true,
+            };
+            futures::future::ready(go_on)
+        })
+        .filter_map(|event| {
             let out = match event {
                 Ok(Event::Apply(obj) | Event::Delete(obj) | Event::InitApply(obj)) => obj
                     .metadata
                     .name
                     .map(|key| RemoteChange { key }),
-                Ok(Event::Init | Event::InitDone) => None,
-                Err(e) => {
-                    tracing::debug!(server = %server, namespace = %ns, error = %e, "remote secret watch interrupted; retrying");
-                    None
-                }
+                Ok(Event::Init | Event::InitDone) | Err(_) => None,
             };
             futures::future::ready(out)
         });
     Some(stream.boxed())
+}
+
+/// 401 from the list or the watch: the credentials are no longer valid.
+fn credentials_rejected(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::InitialListFailed(err)
+        | watcher::Error::WatchStartFailed(err)
+        | watcher::Error::WatchFailed(err) => super::errors::is_unauthorized(err),
+        watcher::Error::WatchError(status) => status.code == 401,
+        watcher::Error::NoResourceVersion => false,
+    }
 }
