@@ -18,8 +18,8 @@ use kube::api::{ObjectMeta, PostParams};
 pub use kube::runtime::events::{Event, EventType};
 use tokio::sync::Semaphore;
 
-/// Event creates in flight at most.
-pub const IN_FLIGHT: usize = 64;
+/// Event creates in flight at most (each holds a pooled HTTP/1.1 connection).
+pub const IN_FLIGHT: usize = 16;
 /// Longest note kept (the API server refuses notes over 1 KiB); longer ones end with "…".
 pub const NOTE_MAX: usize = 1000;
 
