@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
 
 mod common;
+mod ps_support;
 
 use std::time::Duration;
 
@@ -14,65 +15,11 @@ use esox_api::v1alpha1::{ClusterPushSecret, PushSecret};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Client};
+use ps_support::setup;
 
-/// Namespaces `app` (sources) and `remote` (targets), and a SecretStore `k8s` in `app` writing
-/// to `remote` of the same cluster with the admin token.
-async fn setup(env: &Env) {
-    let yaml = format!(
-        r#"
-apiVersion: v1
-kind: Namespace
-metadata: {{name: app}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {{name: remote}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: admin-token, namespace: app}}
-stringData: {{token: "{}"}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: src, namespace: app}}
-stringData: {{user: admin, password: first}}
----
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata: {{name: k8s, namespace: app}}
-spec:
-  provider:
-    kubernetes:
-      remoteNamespace: remote
-      server:
-        caProvider: {{type: ConfigMap, name: kube-root-ca.crt, key: ca.crt}}
-      auth:
-        token:
-          bearerToken: {{name: admin-token, key: token}}
-"#,
-        env.cluster.admin_token()
-    );
-    apply(&env.client, &yaml).await;
-}
-
-/// Waits for the PushSecret's Ready condition to have `status`; returns (reason, message).
+/// Waits for PushSecret `app/name`'s Ready condition to have `status`.
 async fn ps_ready(client: &Client, name: &str, status: &str) -> Option<(String, String)> {
-    let api: Api<PushSecret> = Api::namespaced(client.clone(), "app");
-    common::wait_until(Duration::from_secs(15), || {
-        let api = api.clone();
-        async move {
-            let ps = api.get(name).await.ok()?;
-            let c = ps
-                .status?
-                .conditions
-                .into_iter()
-                .find(|c| c.type_ == "Ready")?;
-            (c.status == status)
-                .then(|| (c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
-        }
-    })
-    .await
+    ps_support::ps_ready(client, "app", name, status, Duration::from_secs(15)).await
 }
 
 /// Waits for the remote Secret `name` (namespace `remote`) to satisfy `check`; returns it.
@@ -81,13 +28,18 @@ async fn remote_where(
     name: &str,
     check: impl Fn(&Secret) -> bool,
 ) -> Option<Secret> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), "remote");
-    common::wait_until(Duration::from_secs(10), || {
-        let api = api.clone();
-        let check = &check;
-        async move { api.get_opt(name).await.ok()?.filter(|s| check(s)) }
+    let found = ps_support::remote_where(client, "remote", name, Duration::from_secs(10), |s| {
+        s.is_some_and(&check)
     })
-    .await
+    .await;
+    if !found {
+        return None;
+    }
+    Api::<Secret>::namespaced(client.clone(), "remote")
+        .get_opt(name)
+        .await
+        .ok()
+        .flatten()
 }
 
 async fn merge_patch_ps(client: &Client, name: &str, patch: serde_json::Value) {
