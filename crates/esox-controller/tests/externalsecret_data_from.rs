@@ -11,8 +11,9 @@ mod es_support;
 
 use std::time::Duration;
 
+use common::kube_store;
 use common::{Env, apply, fake_store};
-use es_support::{es, exact, has_value, keeps, kube_store};
+use es_support::{es, exact, has_value, keeps};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};

@@ -185,3 +185,43 @@ pub fn fake_store(namespace: &str, data: &[(&str, &str)]) -> String {
         serde_json::Value::Array(entries)
     )
 }
+
+/// Namespaces `app` and `remote`, a kubernetes SecretStore `k8s` in `app` reading and writing
+/// `remote` of the same cluster with the admin's token, then `more` (YAML documents).
+pub async fn kube_store(env: &Env, more: &str) {
+    apply(
+        &env.client,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Namespace
+metadata: {{name: app}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {{name: remote}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: admin-token, namespace: app}}
+stringData: {{token: "{}"}}
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {{name: k8s, namespace: app}}
+spec:
+  provider:
+    kubernetes:
+      remoteNamespace: remote
+      server:
+        caProvider: {{type: ConfigMap, name: kube-root-ca.crt, key: ca.crt}}
+      auth:
+        token:
+          bearerToken: {{name: admin-token, key: token}}
+---
+{more}"#,
+            env.cluster.admin_token()
+        ),
+    )
+    .await;
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
-use crate::common::{Env, apply, value};
+use crate::common::{Env, value};
 
 /// An ExternalSecret `name` in namespace `app`; `spec` is indented by two spaces.
 pub fn es(name: &str, spec: &str) -> String {
@@ -68,44 +68,4 @@ pub async fn has_value(env: &Env, name: &str, key: &str, expected: &[u8]) -> boo
     env.secret_where("app", name, |s| value(s, key).as_deref() == Some(expected))
         .await
         .is_some()
-}
-
-/// Namespaces `app` and `remote`, and a kubernetes SecretStore `k8s` in `app` reading `remote`
-/// with the admin's token; then `remote_secrets` (YAML documents).
-pub async fn kube_store(env: &Env, remote_secrets: &str) {
-    apply(
-        &env.client,
-        &format!(
-            r#"
-apiVersion: v1
-kind: Namespace
-metadata: {{name: app}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {{name: remote}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: admin-token, namespace: app}}
-stringData: {{token: "{}"}}
----
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata: {{name: k8s, namespace: app}}
-spec:
-  provider:
-    kubernetes:
-      remoteNamespace: remote
-      server:
-        caProvider: {{type: ConfigMap, name: kube-root-ca.crt, key: ca.crt}}
-      auth:
-        token:
-          bearerToken: {{name: admin-token, key: token}}
----
-{remote_secrets}"#,
-            env.cluster.admin_token()
-        ),
-    )
-    .await;
 }

@@ -9,47 +9,20 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 
-use crate::common::{self, Env, apply};
+use crate::common::{self, Env};
 
-/// Namespaces `app` (sources) and `remote` (targets), and a SecretStore `k8s` in `app` writing
-/// to `remote` of the same cluster with the admin token.
+/// [`common::kube_store`] plus the source Secret `app/src` the PushSecret tests push.
 pub async fn setup(env: &Env) {
-    let yaml = format!(
+    common::kube_store(
+        env,
         r#"
 apiVersion: v1
-kind: Namespace
-metadata: {{name: app}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {{name: remote}}
----
-apiVersion: v1
 kind: Secret
-metadata: {{name: admin-token, namespace: app}}
-stringData: {{token: "{}"}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: src, namespace: app, labels: {{team: a}}}}
-stringData: {{user: admin, password: first}}
----
-apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata: {{name: k8s, namespace: app}}
-spec:
-  provider:
-    kubernetes:
-      remoteNamespace: remote
-      server:
-        caProvider: {{type: ConfigMap, name: kube-root-ca.crt, key: ca.crt}}
-      auth:
-        token:
-          bearerToken: {{name: admin-token, key: token}}
+metadata: {name: src, namespace: app, labels: {team: a}}
+stringData: {user: admin, password: first}
 "#,
-        env.cluster.admin_token()
-    );
-    apply(&env.client, &yaml).await;
+    )
+    .await;
 }
 
 /// Waits for the PushSecret's Ready condition to have `status`; returns (reason, message).
