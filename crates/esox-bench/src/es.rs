@@ -263,9 +263,33 @@ async fn run_precreated(args: &Args, n: usize) -> anyhow::Result<Precreated> {
     let peak = esox.memory()?;
     tracing::info!(?all_ready, "pre-created ExternalSecrets all Ready");
     esox.stop()?;
+    // What an ESO-compatible controller must write, sent straight from this client to the
+    // same server for as many fresh ExternalSecrets (esox is stopped, so they stay untouched).
+    setup::external_secrets_named(
+        &p.client,
+        ES_PREFIX,
+        p.namespaces,
+        "floor",
+        n,
+        args.concurrency,
+    )
+    .await?;
+    let target_like = json!({"username": b64("bench"), setup::CHANGING_KEY: b64("initial")});
+    let eso_writes = setup::eso_writes(
+        &p.client,
+        ES_PREFIX,
+        p.namespaces,
+        "floor",
+        n,
+        args.concurrency,
+        &target_like,
+    )
+    .await?;
+    tracing::info!(?eso_writes, "ESO's writes sent directly");
     let direct = p.direct;
     p.finish();
     Ok(Precreated {
+        eso_writes,
         direct,
         first_ready,
         all_ready,

@@ -271,6 +271,67 @@ pub async fn secrets(
     .await
 }
 
+/// The writes ESO's algorithm makes for one new ExternalSecret, sent directly by this client
+/// for `count` ExternalSecrets named `{name}-{i}` (already created, never synced): the
+/// finalizer merge patch, the target Secret create, the status patch (Ready, refreshTime,
+/// syncedResourceVersion, binding) and the `Created` Event. No reads and no logic: the time
+/// it takes is what any ESO-compatible controller needs at least on this server.
+pub async fn eso_writes(
+    client: &Client,
+    prefix: &str,
+    namespaces: usize,
+    name: &str,
+    count: usize,
+    concurrency: usize,
+    data: &Value,
+) -> anyhow::Result<Duration> {
+    use k8s_openapi::api::events::v1::Event;
+    let started = Instant::now();
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let ns = namespace_of(prefix, i, namespaces);
+            let es_name = format!("{name}-{i}");
+            let client = client.clone();
+            async move {
+                let es = Api::<ExternalSecret>::namespaced(client.clone(), &ns);
+                let finalizer = json!({"metadata": {"finalizers": [
+                    "externalsecrets.external-secrets.io/externalsecret-cleanup"]}});
+                es.patch(&es_name, &PatchParams::default(), &Patch::Merge(&finalizer))
+                    .await?;
+                create(
+                    &Api::<Secret>::namespaced(client.clone(), &ns),
+                    json!({"metadata": {"name": format!("{es_name}-target"),
+                           "labels": {"reconcile.external-secrets.io/managed": "true"}},
+                           "data": data}),
+                )
+                .await?;
+                let now = jiff::Timestamp::now().to_string();
+                let status = json!({"status": {
+                    "conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced",
+                                    "message": "secret synced", "lastTransitionTime": now}],
+                    "refreshTime": now, "syncedResourceVersion": format!("1-{:056x}", i),
+                    "binding": {"name": format!("{es_name}-target")}}});
+                es.patch_status(&es_name, &PatchParams::default(), &Patch::Merge(&status))
+                    .await?;
+                create(
+                    &Api::<Event>::namespaced(client, &ns),
+                    json!({"metadata": {"name": format!("{es_name}.created")},
+                           "eventTime": jiff::Timestamp::now().to_string(),
+                           "reason": "Created", "note": "secret created", "type": "Normal",
+                           "action": "Reconcile", "reportingController": "external-secrets",
+                           "reportingInstance": "external-secrets",
+                           "regarding": {"kind": "ExternalSecret", "namespace": ns, "name": es_name}}),
+                )
+                .await?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>()
+        .await?;
+    Ok(started.elapsed())
+}
+
 /// `count` ExternalSecrets copying the source Secret with `dataFrom.extract`.
 pub async fn external_secrets(
     client: &Client,
@@ -279,14 +340,26 @@ pub async fn external_secrets(
     count: usize,
     concurrency: usize,
 ) -> anyhow::Result<Duration> {
+    external_secrets_named(client, prefix, namespaces, "copy", count, concurrency).await
+}
+
+/// [`external_secrets`] named `{name}-{i}` (targets `{name}-{i}-target`).
+pub async fn external_secrets_named(
+    client: &Client,
+    prefix: &str,
+    namespaces: usize,
+    name: &str,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<Duration> {
     create_many::<ExternalSecret>(client, count, concurrency, |i| {
         (
             namespace_of(prefix, i, namespaces),
             json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-                "metadata": {"name": format!("copy-{i}")},
+                "metadata": {"name": format!("{name}-{i}")},
                 "spec": {"refreshInterval": "1h",
                          "secretStoreRef": {"name": STORE, "kind": "ClusterSecretStore"},
-                         "target": {"name": format!("copied-{i}")},
+                         "target": {"name": format!("{name}-{i}-target")},
                          "dataFrom": [{"extract": {"key": SOURCE_SECRET}}]}}),
         )
     })
