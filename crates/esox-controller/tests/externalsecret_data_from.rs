@@ -241,6 +241,8 @@ async fn a7_a12_kubernetes_provider_changes() {
     })
     .await;
     assert!(deleted.is_some(), "the target follows the remote deletion");
-    let (reason, _) = env.es_ready("app", "gone", "True").await.unwrap();
-    assert_eq!(reason, "SecretDeleted");
+    // The status write follows the delete: wait for it rather than read the previous condition.
+    env.es_ready_because("app", "gone", "True", "SecretDeleted")
+        .await
+        .expect("Ready=True SecretDeleted after the remote Secret went");
 }

@@ -277,14 +277,11 @@ async fn a12_deletion_policies_when_the_provider_key_goes_away() {
     })
     .await;
     assert!(gone.is_some(), "Delete removes the target");
-    let (reason, message) = env.es_ready("app", "del", "True").await.unwrap();
-    assert_eq!(
-        (reason.as_str(), message.as_str()),
-        (
-            "SecretDeleted",
-            "secret deleted due to DeletionPolicy=Delete"
-        )
-    );
+    let message = env
+        .es_ready_because("app", "del", "True", "SecretDeleted")
+        .await
+        .expect("Ready=True SecretDeleted after the target is deleted");
+    assert_eq!(message, "secret deleted due to DeletionPolicy=Delete");
     // Retain: a missing key is an error and the target is left as it was.
     let (reason, message) = env.es_ready("app", "ret", "False").await.unwrap();
     assert_eq!(reason, "SecretSyncedError");

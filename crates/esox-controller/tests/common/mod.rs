@@ -138,6 +138,32 @@ impl Env {
         .await
     }
 
+    /// Waits for the ExternalSecret's Ready condition to have `status` and `reason` (an earlier
+    /// condition with the same status may still be in place); returns the message.
+    pub async fn es_ready_because(
+        &self,
+        namespace: &str,
+        name: &str,
+        status: &str,
+        reason: &str,
+    ) -> Option<String> {
+        let api: Api<esox_api::v1::ExternalSecret> = self.api(namespace);
+        wait_until(Duration::from_secs(10), || {
+            let api = api.clone();
+            async move {
+                let es = api.get(name).await.ok()?;
+                let c = es
+                    .status?
+                    .conditions
+                    .into_iter()
+                    .find(|c| c.type_ == "Ready")?;
+                (c.status == status && c.reason.as_deref() == Some(reason))
+                    .then(|| c.message.unwrap_or_default())
+            }
+        })
+        .await
+    }
+
     /// Waits for the ExternalSecret's Ready condition to have `status`; returns (reason, message).
     pub async fn es_ready(
         &self,
