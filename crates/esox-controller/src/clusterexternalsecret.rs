@@ -17,7 +17,7 @@ use esox_api::v1::{
 };
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -190,17 +190,15 @@ async fn ensure_child(
     desired.metadata.labels = (!meta.labels.is_empty()).then_some(meta.labels);
     desired.metadata.annotations = (!annotations.is_empty()).then_some(annotations);
     desired.metadata.owner_references = ces.controller_owner_ref(&()).map(|r| vec![r]);
-    match existing {
-        None => api
-            .create(&PostParams::default(), &desired)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        Some(es) => {
-            let unchanged = es.spec == desired.spec
-                && es.metadata.labels.clone().unwrap_or_default()
+    ownership::create_or_replace(
+        &api,
+        desired,
+        existing,
+        |current, desired| {
+            current.spec == desired.spec
+                && current.metadata.labels.clone().unwrap_or_default()
                     == desired.metadata.labels.clone().unwrap_or_default()
-                && es
+                && current
                     .metadata
                     .annotations
                     .clone()
@@ -208,19 +206,12 @@ async fn ensure_child(
                     .into_iter()
                     .filter(|(k, _)| !k.starts_with("kubectl.kubernetes.io/"))
                     .collect::<BTreeMap<_, _>>()
-                    == desired.metadata.annotations.clone().unwrap_or_default();
-            if unchanged {
-                return Ok(());
-            }
-            desired.metadata.resource_version = es.metadata.resource_version.clone();
-            desired.metadata.finalizers = es.metadata.finalizers.clone();
-            desired.status = es.status.clone();
-            api.replace(name, &PostParams::default(), &desired)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
-    }
+                    == desired.metadata.annotations.clone().unwrap_or_default()
+        },
+        |desired, current| desired.status = current.status.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())
 }
 
 async fn delete_child(

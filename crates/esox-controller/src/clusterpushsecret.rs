@@ -13,7 +13,7 @@ use esox_api::v1alpha1::{ClusterPushSecret, ClusterPushSecretStatus, PushSecret}
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
@@ -193,30 +193,21 @@ async fn ensure_child(
     desired.metadata.labels = (!meta.labels.is_empty()).then_some(meta.labels);
     desired.metadata.annotations = (!meta.annotations.is_empty()).then_some(meta.annotations);
     desired.metadata.owner_references = cps.controller_owner_ref(&()).map(|r| vec![r]);
-    match existing {
-        None => api
-            .create(&PostParams::default(), &desired)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        Some(ps) => {
-            let unchanged = ps.spec == desired.spec
-                && ps.metadata.labels.clone().unwrap_or_default()
+    ownership::create_or_replace(
+        &api,
+        desired,
+        existing,
+        |current, desired| {
+            current.spec == desired.spec
+                && current.metadata.labels.clone().unwrap_or_default()
                     == desired.metadata.labels.clone().unwrap_or_default()
-                && ps.metadata.annotations.clone().unwrap_or_default()
-                    == desired.metadata.annotations.clone().unwrap_or_default();
-            if unchanged {
-                return Ok(());
-            }
-            desired.metadata.resource_version = ps.metadata.resource_version.clone();
-            desired.metadata.finalizers = ps.metadata.finalizers.clone();
-            desired.status = ps.status.clone();
-            api.replace(name, &PostParams::default(), &desired)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
-    }
+                && current.metadata.annotations.clone().unwrap_or_default()
+                    == desired.metadata.annotations.clone().unwrap_or_default()
+        },
+        |desired, current| desired.status = current.status.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())
 }
 
 async fn delete_child(

@@ -1,8 +1,9 @@
 //! Controller ownerReferences: which object controls which, and deleting a child only when it is
 //! really ours.
 
-use kube::api::DeleteParams;
+use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Resource};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Whether `owner` is the controller (ownerReference with `controller: true`) of `child`.
@@ -35,4 +36,36 @@ where
         }
         _ => Ok(()),
     }
+}
+
+/// Creates the child `desired`, or replaces `existing` with it unless `unchanged(existing,
+/// desired)` holds. A replacement keeps what is not the owner's to set: the existing
+/// resourceVersion (so a concurrent change is a conflict), finalizers, and the status that
+/// `keep_status` copies over.
+pub async fn create_or_replace<K>(
+    api: &Api<K>,
+    mut desired: K,
+    existing: Option<K>,
+    unchanged: impl FnOnce(&K, &K) -> bool,
+    keep_status: impl FnOnce(&mut K, &K),
+) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    let Some(current) = existing else {
+        return api
+            .create(&PostParams::default(), &desired)
+            .await
+            .map(|_| ());
+    };
+    if unchanged(&current, &desired) {
+        return Ok(());
+    }
+    let name = desired.meta().name.clone().unwrap_or_default();
+    desired.meta_mut().resource_version = current.meta().resource_version.clone();
+    desired.meta_mut().finalizers = current.meta().finalizers.clone();
+    keep_status(&mut desired, &current);
+    api.replace(&name, &PostParams::default(), &desired)
+        .await
+        .map(|_| ())
 }
