@@ -16,6 +16,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Resource, ResourceExt as _};
+use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::index::StoreKey;
@@ -80,45 +81,12 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let client = ctx.client.clone();
-    let ctx_ss = ctx.clone();
-    let stores = watcher(Api::<SecretStore>::all(client.clone()), Default::default())
-        .default_backoff()
-        .modify(slim)
-        .reflect(writers.secret_stores)
-        .touched_objects()
-        .for_each(move |s| {
-            if let Ok(s) = s {
-                for es in ctx_ss.index.for_store(&StoreKey {
-                    kind: StoreKind::SecretStore,
-                    namespace: s.namespace().unwrap_or_default(),
-                    name: s.name_any(),
-                }) {
-                    ctx_ss.trigger(es);
-                }
-            }
-            futures::future::ready(())
-        });
-    let ctx_css = ctx.clone();
-    let cluster_stores = watcher(
-        Api::<ClusterSecretStore>::all(client.clone()),
-        Default::default(),
-    )
-    .default_backoff()
-    .modify(slim)
-    .reflect(writers.cluster_stores)
-    .touched_objects()
-    .for_each(move |s| {
-        if let Ok(s) = s {
-            for es in ctx_css.index.for_store(&StoreKey {
-                kind: StoreKind::ClusterSecretStore,
-                namespace: String::new(),
-                name: s.name_any(),
-            }) {
-                ctx_css.trigger(es);
-            }
-        }
-        futures::future::ready(())
-    });
+    let stores = follow_stores(ctx.clone(), writers.secret_stores, StoreKind::SecretStore);
+    let cluster_stores = follow_stores(
+        ctx.clone(),
+        writers.cluster_stores,
+        StoreKind::ClusterSecretStore,
+    );
     let namespaces = watcher(
         Api::<PartialObjectMeta<Namespace>>::all(client),
         Default::default(),
@@ -133,4 +101,38 @@ pub async fn run(
         _ = namespaces => {}
         _ = shutdown => {}
     }
+}
+
+/// Keeps one kind of store in its cache and asks the ExternalSecrets that use a changed store
+/// to reconcile.
+async fn follow_stores<K>(ctx: Arc<Context>, writer: reflector::store::Writer<K>, kind: StoreKind)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    watcher(Api::<K>::all(ctx.client.clone()), Default::default())
+        .default_backoff()
+        .modify(slim)
+        .reflect(writer)
+        .touched_objects()
+        .for_each(|store| {
+            if let Ok(store) = store {
+                // A ClusterSecretStore has no namespace: its key's namespace is empty.
+                let key = StoreKey {
+                    kind,
+                    namespace: store.namespace().unwrap_or_default(),
+                    name: store.name_any(),
+                };
+                for es in ctx.index.for_store(&key) {
+                    ctx.trigger(es);
+                }
+            }
+            futures::future::ready(())
+        })
+        .await;
 }
