@@ -308,15 +308,8 @@ impl Metrics {
 
     /// Forgets the series of a deleted ExternalSecret.
     pub fn external_secret_deleted(&self, name: &str, namespace: &str) {
-        let mut families = self.families.lock().unwrap_or_else(|e| e.into_inner());
-        for family in families.values_mut() {
-            family.series.retain(|labels, _| {
-                !(labels.iter().any(|(k, v)| *k == "name" && v == name)
-                    && labels
-                        .iter()
-                        .any(|(k, v)| *k == "namespace" && v == namespace))
-            });
-        }
+        // Every ExternalSecret series lives in its one entry; the other families belong to
+        // other kinds, which may share the name.
         self.external_secrets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -517,6 +510,19 @@ mod tests {
             "pushsecret_status_condition{name=\"same\",namespace=\"ns\",condition=\"Ready\",status=\"True\"} 1\n"
         ));
 
+        // Deleting an ExternalSecret leaves a store of the same name alone.
+        m.store_condition(false, "shared", "ns", true);
+        m.external_secret_condition("shared", "ns", true);
+        m.external_secret_deleted("shared", "ns");
+        let text = m.render();
+        assert!(
+            !text.contains("externalsecret_status_condition{name=\"shared\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("secretstore_status_condition{name=\"shared\",namespace=\"ns\""),
+            "{text}"
+        );
         m.push_secret_deleted("same", "ns");
         let text = m.render();
         assert!(
