@@ -348,6 +348,10 @@ async fn sync_windows_restrict_periodic_refreshes_only() {
             has_value(&env, name, "k", b"v1").await,
             "{name}: windows never block the first sync"
         );
+        // The first sync is complete once its status is written (the target is written before).
+        env.es_ready_because("app", name, "True", "SecretSynced")
+            .await
+            .unwrap_or_else(|| panic!("{name}: first sync recorded"));
     }
     apply(&env.client, &fake_store("app", &[("k", "v2")])).await;
     for name in ["allow-open", "deny-closed", "deny-unparsable"] {
