@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use crate::caches::{self, Caches};
 use crate::events::Recorder;
 use crate::index::Index;
+use crate::recent_status::RecentStatuses;
 use crate::shared_reads::SharedReads;
 
 /// Settings of `esox run`.
@@ -46,6 +47,8 @@ pub struct Context {
     pub options: Options,
     pub local_cluster: Arc<LocalCluster>,
     pub index: Index,
+    /// ExternalSecret statuses esox wrote that the watched copies may not show yet.
+    pub recent_statuses: RecentStatuses,
     /// Stores and namespace labels, as watched.
     pub caches: Caches,
     /// Writers of `caches`, taken once by the runner.
@@ -90,6 +93,7 @@ impl Context {
             options,
             local_cluster: Arc::new(local_cluster),
             index: Index::default(),
+            recent_statuses: RecentStatuses::default(),
             metrics: Default::default(),
             es_trigger: tx,
             source_changed: Mutex::default(),

@@ -19,6 +19,7 @@ pub mod index;
 pub mod metrics;
 pub mod ownership;
 pub mod pushsecret;
+pub mod recent_status;
 pub mod runner;
 pub mod secretstore;
 pub mod selector;

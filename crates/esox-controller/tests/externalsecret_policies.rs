@@ -383,6 +383,85 @@ async fn sync_windows_restrict_periodic_refreshes_only() {
     }
 }
 
+/// How many reconciles of `app/name` the metrics counted.
+fn reconciles(env: &Env, name: &str) -> u64 {
+    let prefix = format!("externalsecret_sync_calls_total{{name=\"{name}\",namespace=\"app\"}} ");
+    env.ctx
+        .metrics
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str())?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconcile_before_the_watch_shows_the_first_status_does_not_sync_again() {
+    let env = Env::start().await;
+    apply(&env.client, &fake_store("app", &[("k", "v1")])).await;
+    let faults = env.cluster.faults();
+    let on = |verb: &str, name: Option<&str>| esox_testcluster::FaultMatch {
+        verb: Some(verb.into()),
+        resource: Some("externalsecrets".into()),
+        name: name.map(Into::into),
+        ..Default::default()
+    };
+    // The first sync's status patch lands 1 s after the target; meanwhile the ExternalSecret
+    // watch is cut and cannot resume for 6 s, so esox's copy keeps showing no status.
+    let slow_status = faults.delay(on("patch", Some("lagging")), Duration::from_secs(1), None);
+    apply(
+        &env.client,
+        &es(
+            "lagging",
+            "  refreshInterval: 1h\n  secretStoreRef: {name: fake}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n",
+        ),
+    )
+    .await;
+    assert!(has_value(&env, "lagging", "k", b"v1").await, "first sync");
+    let frozen = faults.delay(on("watch", None), Duration::from_secs(6), None);
+    let cut_at = Instant::now();
+    env.cluster.cut_watches();
+    env.es_ready_because("app", "lagging", "True", "SecretSynced")
+        .await
+        .expect("first status written");
+    faults.remove(slow_status);
+    let before = reconciles(&env, "lagging");
+
+    // A store change triggers a reconcile from the stale copy: refreshInterval 1h is not due.
+    apply(&env.client, &fake_store("app", &[("k", "v2")])).await;
+    let reconciled = common::wait_until(Duration::from_secs(3), || async {
+        (reconciles(&env, "lagging") > before).then_some(())
+    })
+    .await;
+    assert!(
+        cut_at.elapsed() < Duration::from_secs(5),
+        "the test ran past the frozen window ({:?}); it proves nothing",
+        cut_at.elapsed()
+    );
+    assert!(reconciled.is_some(), "the store change reconciled the ExternalSecret");
+    assert_eq!(
+        env.ctx.recent_statuses.pending(),
+        1,
+        "the watched copy still lacks the status"
+    );
+    assert!(
+        keeps(&env, "lagging", "k", b"v1", Duration::from_millis(500)).await,
+        "a reconcile that saw no refreshTime synced again before refreshInterval"
+    );
+    faults.remove(frozen);
+    assert!(
+        common::wait_until(Duration::from_secs(10), || async {
+            (env.ctx.recent_statuses.pending() == 0).then_some(())
+        })
+        .await
+        .is_some(),
+        "the remembered status is dropped once the watch shows it"
+    );
+    assert!(
+        keeps(&env, "lagging", "k", b"v1", Duration::from_millis(500)).await,
+        "refreshInterval 1h: no refresh after the watch caught up either"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_owned_by_another_external_secret_is_left_alone() {
     let env = Env::start().await;

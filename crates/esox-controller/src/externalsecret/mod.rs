@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use esox_api::labels::{FINALIZER_EXTERNAL_SECRET, LABEL_MANAGED, LABEL_MANAGED_VALUE};
 use esox_api::v1::ExternalSecret;
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
@@ -68,6 +68,10 @@ pub async fn run(
     .modify(|es| es.metadata.managed_fields = None)
     .reflect(writer)
     .applied_objects()
+    .inspect_ok({
+        let ctx = ctx.clone();
+        move |es| ctx.recent_statuses.observed(es)
+    })
     .predicate_filter(spec_or_metadata, PredicateConfig::default());
 
     // Managed Secrets only, metadata only: memory follows what esox writes, not the cluster.
@@ -119,6 +123,8 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let namespace = es.namespace().unwrap_or_default();
     let es_ref = ObjectRef::from_obj(es.as_ref());
     let source_changed = ctx.has_source_changed(&es_ref);
+    // The watched copy may predate esox's own last status write.
+    let es = ctx.recent_statuses.freshest(es);
     let result = reconcile::reconcile(es, ctx.clone()).await;
     if source_changed && result.is_err() {
         // The reconcile took the mark; its retries must still refresh, as ESO's retries of a

@@ -388,6 +388,7 @@ async fn cleanup(
 ) -> Result<Action, Error> {
     let es_ref = ObjectRef::from_obj(es);
     ctx.index.forget(&es_ref);
+    ctx.recent_statuses.forget(&es_ref);
     ctx.metrics
         .external_secret_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
     if !es
@@ -492,7 +493,7 @@ async fn done(
         &es.namespace().unwrap_or_default(),
         true,
     );
-    write_status(es, api, status).await?;
+    write_status(es, ctx, api, status).await?;
     ctx.reset_failures(&ObjectRef::from_obj(es));
     let after = RefreshInput {
         refresh_time: Some(SystemTime::now()),
@@ -532,7 +533,7 @@ async fn fail(
         &es.namespace().unwrap_or_default(),
         false,
     );
-    if let Err(e) = write_status(es, api, status).await {
+    if let Err(e) = write_status(es, ctx, api, status).await {
         tracing::warn!(error = %e, "could not write status");
     }
     publish(
@@ -548,6 +549,7 @@ async fn fail(
 
 async fn write_status(
     es: &ExternalSecret,
+    ctx: &Context,
     api: &Api<ExternalSecret>,
     status: ExternalSecretStatus,
 ) -> Result<(), Error> {
@@ -564,7 +566,10 @@ async fn write_status(
         )
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(written) => {
+            ctx.recent_statuses.remember(&written);
+            Ok(())
+        }
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(e.into()),
     }
