@@ -27,8 +27,8 @@ use serde_json::json;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::ownership;
 use crate::selector;
+use crate::{fanout, ownership};
 
 /// Reconciles one ClusterExternalSecret and records `clusterexternalsecret_reconcile_duration`.
 pub async fn reconcile(
@@ -136,16 +136,7 @@ async fn reconcile_inner(
             .await?;
     }
     ctx.metrics.cluster_external_secret_condition(&name, ready);
-    let interval = ces
-        .spec
-        .refresh_interval
-        .as_deref()
-        .and_then(|d| esox_core::duration::parse(d).ok())
-        .filter(|n| *n > 0)
-        .map_or(Duration::from_secs(3600), |n| {
-            Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX))
-        });
-    Ok(Action::requeue(interval))
+    Ok(fanout::requeue(ces.spec.refresh_interval.as_deref()))
 }
 
 /// Whether namespace `ns` is selected (names, the deprecated selector and the selectors are ORed).
@@ -170,12 +161,13 @@ async fn ensure_child(
     name: &str,
 ) -> Result<(), String> {
     let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), ns);
-    let existing = api.get_opt(name).await.map_err(|e| e.to_string())?;
-    if let Some(es) = &existing
-        && !ownership::controlled_by(es, ces)
-    {
-        return Err("external secret already exists in namespace".to_owned());
-    }
+    let existing = fanout::child_of(
+        &api,
+        name,
+        ces,
+        "external secret already exists in namespace",
+    )
+    .await?;
     let meta = ces
         .spec
         .external_secret_metadata

@@ -23,8 +23,8 @@ use serde_json::json;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::ownership;
 use crate::selector;
+use crate::{fanout, ownership};
 
 /// Reconciles one ClusterPushSecret and records `clusterpushsecret_reconcile_duration`.
 /// `still_exists` tells, after the reconcile, whether the object was deleted meanwhile.
@@ -132,16 +132,7 @@ async fn reconcile_inner(cps: Arc<ClusterPushSecret>, ctx: Arc<Context>) -> Resu
             .await?;
     }
     ctx.metrics.cluster_push_secret_condition(&name, ok);
-    let interval = cps
-        .spec
-        .refresh_interval
-        .as_deref()
-        .and_then(|d| esox_core::duration::parse(d).ok())
-        .filter(|n| *n > 0)
-        .map_or(Duration::from_secs(3600), |n| {
-            Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX))
-        });
-    Ok(Action::requeue(interval))
+    Ok(fanout::requeue(cps.spec.refresh_interval.as_deref()))
 }
 
 /// The `Ready` condition, keeping `lastTransitionTime` when the status does not change.
@@ -181,12 +172,8 @@ async fn ensure_child(
     name: &str,
 ) -> Result<(), String> {
     let api: Api<PushSecret> = Api::namespaced(ctx.client.clone(), ns);
-    let existing = api.get_opt(name).await.map_err(|e| e.to_string())?;
-    if let Some(ps) = &existing
-        && !ownership::controlled_by(ps, cps)
-    {
-        return Err("push secret already exists in namespace".to_owned());
-    }
+    let existing =
+        fanout::child_of(&api, name, cps, "push secret already exists in namespace").await?;
     let meta = cps.spec.push_secret_metadata.clone().unwrap_or_default();
     let mut desired = PushSecret::new(name, cps.spec.push_secret_spec.clone());
     desired.metadata.namespace = Some(ns.to_owned());

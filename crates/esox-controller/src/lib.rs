@@ -12,6 +12,7 @@ pub mod conditions;
 pub mod context;
 pub mod error;
 pub mod events;
+pub mod fanout;
 pub mod externalsecret;
 pub mod finalizers;
 pub mod generators;
