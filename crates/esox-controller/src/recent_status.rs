@@ -90,7 +90,11 @@ impl RecentStatuses {
 
 /// Whether `seen` is the write `w` or a later version of the object.
 fn caught_up(seen: &ExternalSecret, w: &Written) -> bool {
-    let seen_rv = seen.metadata.resource_version.as_deref().unwrap_or_default();
+    let seen_rv = seen
+        .metadata
+        .resource_version
+        .as_deref()
+        .unwrap_or_default();
     if seen_rv == w.resource_version {
         return true;
     }

@@ -437,7 +437,10 @@ async fn a_reconcile_before_the_watch_shows_the_first_status_does_not_sync_again
         "the test ran past the frozen window ({:?}); it proves nothing",
         cut_at.elapsed()
     );
-    assert!(reconciled.is_some(), "the store change reconciled the ExternalSecret");
+    assert!(
+        reconciled.is_some(),
+        "the store change reconciled the ExternalSecret"
+    );
     assert_eq!(
         env.ctx.recent_statuses.pending(),
         1,
