@@ -32,4 +32,9 @@ impl Error {
     pub fn is_conflict(&self) -> bool {
         matches!(self, Error::Kube(kube::Error::Api(s)) if s.code == 409)
     }
+
+    /// Whether a create was refused because the object exists already.
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, Error::Kube(kube::Error::Api(s)) if s.code == 409 && s.reason == "AlreadyExists")
+    }
 }

@@ -339,3 +339,78 @@ async fn a21_steady_state_writes_nothing() {
         "neither the ExternalSecret nor its Secret was rewritten"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_eso_created_is_taken_over_without_a_rewrite() {
+    // The cluster as ESO leaves it: the ExternalSecret and the Secret ESO wrote for it, with
+    // ESO's label, hash annotation, created-by label, controller reference and field manager.
+    let (cluster, client) = common::cluster().await;
+    apply(&client, &fake_store("app", &[("k", "v")])).await;
+    apply(&client, "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: adopt, namespace: app}\nspec:\n  refreshInterval: 1h\n  secretStoreRef: {name: fake}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n").await;
+    let es_api: kube::Api<ExternalSecret> = kube::Api::namespaced(client.clone(), "app");
+    let uid = es_api.get("adopt").await.unwrap().metadata.uid.unwrap();
+    // Hashes computed outside esox (Python's hashlib.sha3_224): of Go's "%+v" of the data
+    // map, and of "<namespace>/<name>".
+    let eso_written: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {
+            "name": "adopt",
+            "labels": {
+                "reconcile.external-secrets.io/managed": "true",
+                "reconcile.external-secrets.io/created-by": "e5a2cddc98c281faea00460ded78851d458d3174a0e1901a7484260a",
+            },
+            "annotations": {
+                "reconcile.external-secrets.io/data-hash": "a5ed8ea1c1be40fdb1975cb0a6fd52a4803c7f13cc97721399013172",
+            },
+            "ownerReferences": [{
+                "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                "name": "adopt", "uid": uid, "controller": true, "blockOwnerDeletion": true,
+            }],
+        },
+        "type": "Opaque",
+        "data": {"k": "dg=="},
+    }))
+    .unwrap();
+    let secrets: kube::Api<Secret> = kube::Api::namespaced(client.clone(), "app");
+    let pp = PostParams {
+        field_manager: Some("externalsecrets.external-secrets.io/adopt".to_owned()),
+        ..Default::default()
+    };
+    let before = secrets
+        .create(&pp, &eso_written)
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+
+    // esox starts and takes over.
+    let (_ctx, shutdown, _task) = esox_controller::runner::start(
+        client.clone(),
+        esox_controller::Options::default(),
+        esox_providers::LocalCluster {
+            url: cluster.url(),
+            ca_pem: Some(cluster.ca_pem().as_bytes().to_vec()),
+        },
+    );
+    let ready = common::wait_until(Duration::from_secs(10), || async {
+        let es = es_api.get("adopt").await.ok()?;
+        let c = es
+            .status?
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "Ready")?;
+        (c.status == "True").then_some(c.reason)
+    })
+    .await;
+    shutdown.trigger();
+    assert_eq!(
+        ready.expect("Ready after the takeover").as_deref(),
+        Some("SecretSynced")
+    );
+    let after = secrets.get("adopt").await.unwrap();
+    assert_eq!(
+        after.metadata.resource_version, before,
+        "the Secret ESO wrote was taken over as it is: {:?}",
+        after.metadata
+    );
+    assert_eq!(value(&after, "k").unwrap(), b"v");
+}

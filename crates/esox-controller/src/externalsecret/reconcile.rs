@@ -41,7 +41,24 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
 
     let target_name = es.spec.target.name.clone().unwrap_or_else(|| name.clone());
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let existing = secrets.get_opt(&target_name).await?;
+    // A first sync that only creates or takes over the target (the common case of a new
+    // ExternalSecret) does not need to read it first: it creates it, and reads it only if the
+    // API server says it exists already. Saves one request per new ExternalSecret.
+    let first_sync = es
+        .status
+        .as_ref()
+        .is_none_or(|s| s.refresh_time.is_none() && s.binding.is_none());
+    let create_first = first_sync
+        && matches!(
+            es.spec.target.creation_policy,
+            CreationPolicy::Owner | CreationPolicy::Orphan
+        )
+        && es.spec.target.deletion_policy == DeletionPolicy::Retain;
+    let existing = if create_first {
+        None
+    } else {
+        secrets.get_opt(&target_name).await?
+    };
     let mut deps = Dependencies {
         target: target_name.clone(),
         stores: fetch::referenced_stores(&es, &namespace),
@@ -215,6 +232,33 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             )
             .await;
         }
+        (_, None) if create_first => match write(
+            &es,
+            &ctx,
+            &secrets,
+            None,
+            &target_name,
+            &manager,
+            content.clone(),
+        )
+        .await
+        {
+            Err(e) if e.is_already_exists() => {
+                let current = secrets.get_opt(&target_name).await?;
+                write(
+                    &es,
+                    &ctx,
+                    &secrets,
+                    current.as_ref(),
+                    &target_name,
+                    &manager,
+                    content,
+                )
+                .await
+            }
+            other => other,
+        }
+        .map(Some),
         (_, existing) => write(
             &es,
             &ctx,

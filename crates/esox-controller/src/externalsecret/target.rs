@@ -56,7 +56,7 @@ pub fn owned_by(secret: &Secret, manager: &str) -> Owned {
 }
 
 /// Rendered content for the target: data, type and metadata (before ownership and hashing).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Content {
     pub data: SecretData,
     pub type_: Option<String>,
