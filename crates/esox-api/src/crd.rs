@@ -156,6 +156,13 @@ fn add_v1beta1(crd: &mut CustomResourceDefinition, es_spec_prefix: &[&str]) {
             &with_prefix(es_spec_prefix, &["target", "creationPolicy"]),
             "CreateOrMerge",
         );
+        // The v1 rule reads `target.manifest`, which v1beta1 lacks: its CEL would not compile.
+        replace_rule(
+            &mut json,
+            &with_prefix(es_spec_prefix, &["target"]),
+            v1::externalsecret::TEMPLATE_FROM_TARGETS_RULE_V1,
+            v1::externalsecret::TEMPLATE_FROM_TARGETS_RULE,
+        );
         if let Ok(stripped) = serde_json::from_value(json) {
             *schema = stripped;
         }
@@ -203,6 +210,19 @@ fn remove_enum_value(schema: &mut Value, path: &[&str], value: &str) {
         .and_then(Value::as_array_mut)
     {
         values.retain(|v| v.as_str() != Some(value));
+    }
+}
+
+fn replace_rule(schema: &mut Value, path: &[&str], from: &str, to: &str) {
+    if let Some(rules) = schema_node(schema, path)
+        .and_then(|n| n.get_mut("x-kubernetes-validations"))
+        .and_then(Value::as_array_mut)
+    {
+        for text in rules.iter_mut().filter_map(|r| r.get_mut("rule")) {
+            if text.as_str() == Some(from) {
+                *text = Value::String(to.to_owned());
+            }
+        }
     }
 }
 

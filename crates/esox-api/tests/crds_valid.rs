@@ -289,3 +289,260 @@ fn assert_subset(small: &Value, big: &Value, path: &str) {
         }
     }
 }
+
+fn keyed(keys: &[&str]) -> Value {
+    keys.iter()
+        .map(|k| json!({"secretKey": k, "remoteRef": {"key": "remote"}}))
+        .collect()
+}
+
+const DUPLICATE_KEY: &str = "data[].secretKey must be unique while target.deletionPolicy is Retain";
+
+#[test]
+fn duplicate_secret_keys_are_refused_under_retain() {
+    let dup = keyed(&["a", "b", "a"]);
+    for version in ["v1", "v1beta1"] {
+        // Retain is the default deletionPolicy, so an ExternalSecret that names none is refused too.
+        let e = refusals("ExternalSecret", version, es(json!({"data": dup.clone()})));
+        assert_refused(&e, DUPLICATE_KEY);
+        let retain = json!({"data": dup.clone(), "target": {"deletionPolicy": "Retain"}});
+        assert_refused(
+            &refusals("ExternalSecret", version, es(retain)),
+            DUPLICATE_KEY,
+        );
+        // ESO checks duplicates only under Retain: with Delete or Merge the later entry wins.
+        for policy in ["Delete", "Merge"] {
+            let spec = json!({"data": dup.clone(), "target": {"deletionPolicy": policy}});
+            assert_eq!(
+                refusals("ExternalSecret", version, es(spec)),
+                Vec::<String>::new(),
+                "{version} deletionPolicy {policy}"
+            );
+        }
+        let unique = json!({"data": keyed(&["a", "b", "c"])});
+        assert_eq!(
+            refusals("ExternalSecret", version, es(unique)),
+            Vec::<String>::new()
+        );
+        // Keys differing only in case are different Secret keys.
+        let case = json!({"data": keyed(&["token", "Token"])});
+        assert_eq!(
+            refusals("ExternalSecret", version, es(case)),
+            Vec::<String>::new()
+        );
+    }
+    // dataFrom keys are not checked: which keys a provider returns is only known when it syncs.
+    let from = json!({"data": keyed(&["a"]), "dataFrom": [{"extract": {"key": "k"}}, {"extract": {"key": "k"}}]});
+    assert_eq!(
+        refusals("ExternalSecret", "v1", es(from)),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn cluster_external_secret_templates_carry_both_rules() {
+    let ces = |es_spec: Value| json!({"apiVersion": "external-secrets.io/v1", "kind": "ClusterExternalSecret", "metadata": {"name": "c"}, "spec": {"externalSecretSpec": es_spec}});
+    for version in ["v1", "v1beta1"] {
+        assert_refused(
+            &refusals(
+                "ClusterExternalSecret",
+                version,
+                ces(json!({"data": keyed(&["x", "x"])})),
+            ),
+            DUPLICATE_KEY,
+        );
+        let bad_target = json!({"dataFrom": [{"extract": {"key": "k"}}], "target": {"template": {"templateFrom": [{"literal": "a: b", "target": "type"}]}}});
+        assert_refused(
+            &refusals("ClusterExternalSecret", version, ces(bad_target)),
+            TEMPLATE_FROM_TARGET,
+        );
+        assert_eq!(
+            refusals(
+                "ClusterExternalSecret",
+                version,
+                ces(json!({"data": keyed(&["x", "y"])}))
+            ),
+            Vec::<String>::new()
+        );
+    }
+}
+
+#[test]
+fn data_is_bounded_for_the_unique_key_rule() {
+    let max = esox_api::v1::MAX_DATA_ENTRIES as usize;
+    let names: Vec<String> = (0..=max).map(|i| format!("key-{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_eq!(
+        refusals(
+            "ExternalSecret",
+            "v1",
+            es(json!({"data": keyed(&refs[..max])}))
+        ),
+        Vec::<String>::new()
+    );
+    assert_refused(
+        &refusals("ExternalSecret", "v1", es(json!({"data": keyed(&refs)}))),
+        &format!(
+            "spec.data: Too many: {}: must have at most {max} items",
+            max + 1
+        ),
+    );
+}
+
+/// The ExternalSecret CRD with `maxItems` of `spec.data` replaced (`None` removes it).
+fn es_crd_with_data_bound(max: Option<u64>) -> Value {
+    let crds = all(&CrdOptions::default());
+    let es = crds
+        .iter()
+        .find(|c| c.spec.names.kind == "ExternalSecret")
+        .unwrap();
+    let mut json = serde_json::to_value(es).unwrap();
+    for version in json["spec"]["versions"].as_array_mut().unwrap() {
+        let data = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["data"]
+            .as_object_mut()
+            .unwrap();
+        match max {
+            Some(m) => data.insert("maxItems".to_owned(), json!(m)),
+            None => data.remove("maxItems"),
+        };
+    }
+    json
+}
+
+fn over_rule_budget(crd: &Value) -> bool {
+    match validate_crd_with(crd, &ValidateOptions::default()) {
+        Ok(()) => false,
+        Err(errors) => errors
+            .iter()
+            .any(|e| e.to_string().contains("estimated rule cost exceeds budget")),
+    }
+}
+
+#[test]
+fn the_unique_key_rule_cost_is_bounded_with_margin() {
+    let max = u64::from(esox_api::v1::MAX_DATA_ENTRIES);
+    // The rule compares every pair of entries, so its cost grows with the square of the bound.
+    // Twice the bound still fits the per-rule limit: at the bound the estimate is at most a
+    // quarter of it, room for estimator differences between Kubernetes versions.
+    validate_crd_with(
+        &es_crd_with_data_bound(Some(2 * max)),
+        &ValidateOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{}", esox_schema::format_errors(&e)));
+    assert!(over_rule_budget(&es_crd_with_data_bound(Some(4 * max))));
+    // Without a bound the API server would refuse the whole CRD.
+    assert!(over_rule_budget(&es_crd_with_data_bound(None)));
+}
+
+const TEMPLATE_FROM_TARGET: &str =
+    "template.templateFrom[].target must be Data, Annotations or Labels (any letter case)";
+
+fn with_template_from(targets: &[Option<&str>]) -> Value {
+    let entries: Vec<Value> = targets
+        .iter()
+        .map(|t| match t {
+            Some(target) => json!({"literal": "a: b", "target": target}),
+            None => json!({"literal": "a: b"}),
+        })
+        .collect();
+    json!({"dataFrom": [{"extract": {"key": "k"}}], "target": {"template": {"templateFrom": entries}}})
+}
+
+#[test]
+fn template_from_targets_other_than_secret_fields_are_refused() {
+    for version in ["v1", "v1beta1"] {
+        for bad in [
+            "type",
+            "immutable",
+            "metadata.ownerReferences",
+            "spec",
+            "data.x",
+            "Data ",
+        ] {
+            assert_refused(
+                &refusals(
+                    "ExternalSecret",
+                    version,
+                    es(with_template_from(&[Some(bad)])),
+                ),
+                TEMPLATE_FROM_TARGET,
+            );
+        }
+        // One bad entry among good ones is enough.
+        assert_refused(
+            &refusals(
+                "ExternalSecret",
+                version,
+                es(with_template_from(&[Some("Data"), Some("type")])),
+            ),
+            TEMPLATE_FROM_TARGET,
+        );
+        let good = [
+            None,
+            Some(""),
+            Some("Data"),
+            Some("data"),
+            Some("ANNOTATIONS"),
+            Some("Labels"),
+            Some("lAbElS"),
+        ];
+        assert_eq!(
+            refusals("ExternalSecret", version, es(with_template_from(&good))),
+            Vec::<String>::new(),
+            "{version}"
+        );
+    }
+}
+
+#[test]
+fn template_from_paths_are_left_to_non_secret_manifest_targets() {
+    // ESO accepts nested paths when v1's target.manifest names something other than a Secret.
+    let mut config_map = with_template_from(&[Some("data"), Some("spec.database.config")]);
+    config_map["target"]["manifest"] = json!({"apiVersion": "v1", "kind": "ConfigMap"});
+    assert_eq!(
+        refusals("ExternalSecret", "v1", es(config_map)),
+        Vec::<String>::new()
+    );
+    let mut secret = with_template_from(&[Some("type")]);
+    secret["target"]["manifest"] = json!({"apiVersion": "v1", "kind": "Secret"});
+    assert_refused(
+        &refusals("ExternalSecret", "v1", es(secret)),
+        TEMPLATE_FROM_TARGET,
+    );
+}
+
+#[test]
+fn seed_resources_are_admitted() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/seed");
+    let crds = all(&CrdOptions::default());
+    let mut admitted = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = path.display().to_string();
+        for doc in esox_api::manifest::parse_documents(&file, &text).unwrap() {
+            let Some((group, version)) = doc.api_version().split_once('/') else {
+                continue;
+            };
+            if !group.ends_with("external-secrets.io") {
+                continue;
+            }
+            let kind = doc.value["kind"].as_str().unwrap();
+            let crd = crds
+                .iter()
+                .find(|c| c.spec.group == group && c.spec.names.kind == kind)
+                .unwrap_or_else(|| panic!("{file}: no CRD for {group} {kind}"));
+            let schema = CompiledSchema::compile(&version_schema(crd, version).unwrap()).unwrap();
+            let mut obj = doc.value.clone();
+            if let Err(errors) = schema.admit(&mut obj, None) {
+                panic!(
+                    "{file}: {kind} refused: {}",
+                    esox_schema::format_errors(&errors)
+                );
+            }
+            admitted += 1;
+        }
+    }
+    // The ClusterSecretStore, the ExternalSecret, the SecretStore and the PushSecret.
+    assert_eq!(admitted, 4);
+}

@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::externalsecret::target::Content;
 
 /// Where a rendered value goes.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
     Data,
     Annotations,
@@ -27,7 +27,19 @@ enum Target {
 }
 
 fn target_of(field: &str, raw: &str, index: usize) -> Result<Target, Error> {
-    match raw.to_ascii_lowercase().as_str() {
+    // ESO compares with Go's strings.EqualFold (Unicode simple folding). Of the letters in
+    // these three words only `s` has a non-ASCII fold partner: U+017F LATIN SMALL LETTER LONG S.
+    let folded: String = raw
+        .chars()
+        .map(|c| {
+            if c == '\u{17F}' {
+                's'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    match folded.as_str() {
         "" | "data" => Ok(Target::Data),
         "annotations" => Ok(Target::Annotations),
         "labels" => Ok(Target::Labels),
@@ -279,4 +291,34 @@ fn render_string(field: &str, name: &str, text: &str, context: &Value) -> Result
     Template::parse(name, text, None)
         .and_then(|t| t.execute(context))
         .map_err(|e| Error::Invalid(format!("{field}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_from_targets_fold_case_as_go_equal_fold() {
+        for raw in [
+            "",
+            "Data",
+            "data",
+            "DATA",
+            "Annotations",
+            "labels",
+            "Label\u{17F}",
+        ] {
+            assert!(target_of("spec.template", raw, 0).is_ok(), "{raw:?}");
+        }
+        for raw in ["type", "immutable", "Data ", "metadata.labels", "Label"] {
+            let err = target_of("spec.template", raw, 2)
+                .expect_err(raw)
+                .to_string();
+            assert!(
+                err.contains("spec.template.templateFrom[2].target")
+                    && err.contains("Data, Annotations or Labels"),
+                "{err}"
+            );
+        }
+    }
 }

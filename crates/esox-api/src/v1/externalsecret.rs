@@ -241,6 +241,29 @@ pub struct ManifestReference {
     pub kind: String,
 }
 
+/// The `templateFrom[].target` check without the manifest escape; `v1beta1` has no
+/// `target.manifest`, so there every target is a Secret.
+macro_rules! template_from_targets_rule {
+    () => {
+        "!has(self.template) || !has(self.template.templateFrom) || self.template.templateFrom.all(t, !has(t.target) || t.target.matches('^(?i)(data|annotations|labels)?$'))"
+    };
+}
+
+/// `templateFrom[].target` of a template rendered into a Secret, as ESO's webhook restricts it
+/// (`ValidateSecretTemplateFromTargets`: empty or Data, Annotations, Labels, compared with Unicode
+/// case folding). Any other value is a path into the rendered object, which could write `type`,
+/// `immutable` or owner references past the privileged-template checks.
+pub(crate) const TEMPLATE_FROM_TARGETS_RULE: &str = template_from_targets_rule!();
+
+/// [`TEMPLATE_FROM_TARGETS_RULE`] for `v1`: a `target.manifest` other than a core/v1 Secret lets
+/// ESO accept nested paths, so the rule does not apply there.
+pub(crate) const TEMPLATE_FROM_TARGETS_RULE_V1: &str = concat!(
+    "(has(self.manifest) && !(self.manifest.apiVersion == 'v1' && self.manifest.kind == 'Secret')) || ",
+    template_from_targets_rule!()
+);
+
+const TEMPLATE_FROM_TARGETS_MESSAGE: &str = "template.templateFrom[].target must be Data, Annotations or Labels (any letter case) when the target is a Secret: other values are paths into the rendered object that could set fields such as type or immutable";
+
 /// The Secret an ExternalSecret writes.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -249,6 +272,7 @@ pub struct ManifestReference {
         "deletionPolicy Delete needs creationPolicy Owner or Orphan: with Merge, None or CreateOrMerge the Secret is not esox's to delete"),
     cel("self.deletionPolicy != 'Merge' || self.creationPolicy != 'None'",
         "deletionPolicy Merge cannot be combined with creationPolicy None, which writes nothing; choose another creationPolicy or deletionPolicy Retain"),
+    cel(TEMPLATE_FROM_TARGETS_RULE_V1, TEMPLATE_FROM_TARGETS_MESSAGE),
 ]))]
 pub struct ExternalSecretTarget {
     /// Name of the Secret; defaults to the ExternalSecret's name.
@@ -547,6 +571,9 @@ pub struct SyncWindows {
 #[schemars(extend("x-kubernetes-validations" = [
     cel("(has(self.data) && size(self.data) > 0) || (has(self.dataFrom) && size(self.dataFrom) > 0)",
         "an ExternalSecret needs at least one entry in data or dataFrom: say which remote secrets to fetch"),
+    // ESO's webhook (`validateDuplicateKeys`) refuses duplicates only under Retain, the default.
+    cel("!has(self.data) || self.target.deletionPolicy != 'Retain' || self.data.all(d, self.data.exists_one(e, e.secretKey == d.secretKey))",
+        "data[].secretKey must be unique while target.deletionPolicy is Retain (the default): two entries would write the same key of the Secret; remove or rename the duplicate entry"),
 ]))]
 pub struct ExternalSecretSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -564,13 +591,24 @@ pub struct ExternalSecretSpec {
     pub refresh_interval: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_windows: Option<SyncWindows>,
+    /// Keys of the target Secret and where each value comes from; while deletionPolicy is
+    /// Retain each secretKey may appear only once.
+    // Bounded by MAX_DATA_ENTRIES because the unique-key rule compares every pair of entries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_DATA_ENTRIES))]
     pub data: Vec<ExternalSecretData>,
     /// Bounded so that the API server's CEL cost estimate for the per-entry rule stays in budget.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 1000))]
     pub data_from: Vec<ExternalSecretDataFrom>,
 }
+
+/// Most `spec.data` entries an ExternalSecret may have. ESO sets no bound, but the CEL rule that
+/// keeps secretKeys unique compares every pair of entries, and the API server refuses a CRD whose
+/// rule may cost more than its static limit. At 256 the estimate is under a quarter of that limit,
+/// and evaluating the rule stays under the per-call runtime limit for keys up to about 90
+/// characters. Secrets fed by that many single keys normally use `dataFrom` instead.
+pub const MAX_DATA_ENTRIES: u32 = 256;
 
 /// ESO's default refresh interval, in Go's duration format.
 pub fn default_refresh_interval() -> Option<String> {
