@@ -156,11 +156,9 @@ impl KubernetesClient {
         {
             self.tokens.evict(key);
         }
-        let server = self
-            .remote
-            .as_ref()
-            .map_or("the remote server", |r| r.connection.server.as_str());
-        errors::api_error(err, server, what)
+        let connection = self.remote.as_ref().map(|r| &r.connection);
+        let server = connection.map_or("the remote server", |c| c.server.as_str());
+        errors::credentials_error(err, server, connection.map(|c| c.identity.as_str()), what)
     }
 
     async fn get_opt(&self, namespace: &str, name: &str) -> Result<Option<Secret>, ProviderError> {

@@ -30,6 +30,18 @@ fn is_tls_failure(text: &str) -> bool {
 
 /// Maps an error of a call to `server` (what: "get secret foo/bar") to a provider error.
 pub(crate) fn api_error(err: kube::Error, server: &str, what: &str) -> ProviderError {
+    credentials_error(err, server, None, what)
+}
+
+/// As [`api_error`], for a call made with the store credentials `identity` (a connection's
+/// identity: `token:<ns>/<name>/<key>`, `serviceAccount:…`, `cert:…`, `kubeconfig:…`): a refusal
+/// of those credentials then says which ones and what to do.
+pub(crate) fn credentials_error(
+    err: kube::Error,
+    server: &str,
+    identity: Option<&str>,
+    what: &str,
+) -> ProviderError {
     match err {
         kube::Error::Api(status) => {
             let message = if status.message.is_empty() {
@@ -40,7 +52,8 @@ pub(crate) fn api_error(err: kube::Error, server: &str, what: &str) -> ProviderE
             let text = format!("{what}: {message}");
             match status.code {
                 401 => ProviderError::Forbidden(format!(
-                    "{text} (the API server at {server} did not accept the credentials)"
+                    "{text} (the API server at {server} did not accept the credentials{})",
+                    identity.and_then(refused_credentials).unwrap_or_default()
                 )),
                 403 => ProviderError::Forbidden(text),
                 409 => ProviderError::Conflict(text),
@@ -50,6 +63,28 @@ pub(crate) fn api_error(err: kube::Error, server: &str, what: &str) -> ProviderE
         }
         other => transport_error(&other, server, what),
     }
+}
+
+/// What to check when the credentials named by a connection identity are refused.
+fn refused_credentials(identity: &str) -> Option<String> {
+    let (method, place) = identity.split_once(':')?;
+    let mut parts = place.splitn(3, '/');
+    let (ns, name, rest) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(match method {
+        "token" => format!(
+            ": the token in key {rest} of Secret {ns}/{name} (spec.provider.kubernetes.auth.token.bearerToken) is revoked, expired or not for this server; put a valid token there"
+        ),
+        "serviceAccount" => format!(
+            ": the token esox requested for ServiceAccount {ns}/{name} (spec.provider.kubernetes.auth.serviceAccount) was refused; check that this server trusts tokens issued by the cluster esox runs in"
+        ),
+        "cert" => format!(
+            ": the client certificate in key {rest} of Secret {ns}/{name} (spec.provider.kubernetes.auth.cert) is expired or not signed by a CA this server trusts"
+        ),
+        "kubeconfig" => format!(
+            ": the credentials of the kubeconfig in key {rest} of Secret {ns}/{name} (spec.provider.kubernetes.authRef) are revoked or expired"
+        ),
+        _ => return None,
+    })
 }
 
 fn transport_error(err: &kube::Error, server: &str, what: &str) -> ProviderError {
@@ -104,6 +139,34 @@ mod tests {
         assert!(
             matches!(&e, ProviderError::Forbidden(m) if m.contains("did not accept the credentials"))
         );
+        let e = credentials_error(
+            status(401, "Unauthorized"),
+            "https://x",
+            Some("token:app/pusher-token/token"),
+            "get secret a/b",
+        );
+        assert!(
+            matches!(&e, ProviderError::Forbidden(m) if m.contains("did not accept the credentials: the token in key token of Secret app/pusher-token (spec.provider.kubernetes.auth.token.bearerToken)")),
+            "{e}"
+        );
+        for identity in [
+            "serviceAccount:ns/sa/aud",
+            "cert:ns/c/tls.crt",
+            "kubeconfig:ns/k/config",
+        ] {
+            let e = credentials_error(
+                status(401, "Unauthorized"),
+                "https://x",
+                Some(identity),
+                "list",
+            );
+            let (method, _) = identity.split_once(':').unwrap();
+            let field = match method {
+                "kubeconfig" => "authRef".to_owned(),
+                m => format!("auth.{m}"),
+            };
+            assert!(e.to_string().contains(&field), "{identity}: {e}");
+        }
         let e = api_error(status(409, "conflict"), "https://x", "update");
         assert!(matches!(e, ProviderError::Conflict(_)));
         let e = api_error(status(503, "down"), "https://x", "update");
