@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -45,6 +46,8 @@ pub enum Command {
         /// Log format.
         #[arg(long, value_enum, default_value = "plain")]
         log_format: LogFormat,
+        #[command(flatten)]
+        leader_election: LeaderElectionFlags,
     },
     /// Run an in-memory Kubernetes API server (a test double) until killed.
     Testcluster {
@@ -81,6 +84,56 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
+}
+
+/// Leader election flags of `esox run`, with ESO's names and defaults.
+#[derive(Debug, clap::Args)]
+pub struct LeaderElectionFlags {
+    /// Run the controllers only while holding a Lease, so several replicas can run for
+    /// availability (`--enable-leader-election` alone means true).
+    #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set)]
+    enable_leader_election: bool,
+    /// Name of the Lease; replicas (and ESO replicas) using the same name exclude each other.
+    #[arg(long, default_value = esox_controller::leader::DEFAULT_LEASE_NAME)]
+    leader_election_id: String,
+    /// Namespace of the Lease [default: the pod's namespace, else `default`].
+    #[arg(long)]
+    leader_election_namespace: Option<String>,
+    /// How long followers wait for a renewal before taking the Lease over (Go duration).
+    #[arg(long, default_value = "15s", value_parser = go_duration)]
+    leader_election_lease_duration: Duration,
+    /// How long the leader retries renewing before it stops its controllers (Go duration).
+    #[arg(long, default_value = "10s", value_parser = go_duration)]
+    leader_election_renew_deadline: Duration,
+    /// Time between renewals and between a candidate's attempts (Go duration).
+    #[arg(long, default_value = "2s", value_parser = go_duration)]
+    leader_election_retry_period: Duration,
+}
+
+impl LeaderElectionFlags {
+    /// The elector settings when leader election is on; identity is `<hostname>_<uuid>`.
+    fn config(self) -> Option<esox_controller::leader::LeaderElectionConfig> {
+        use esox_controller::leader::{self, LeaderElectionConfig};
+        self.enable_leader_election.then(|| LeaderElectionConfig {
+            lease_duration: self.leader_election_lease_duration,
+            renew_deadline: self.leader_election_renew_deadline,
+            retry_period: self.leader_election_retry_period,
+            ..LeaderElectionConfig::new(
+                self.leader_election_id,
+                self.leader_election_namespace
+                    .unwrap_or_else(leader::default_namespace),
+                leader::default_identity(),
+            )
+        })
+    }
+}
+
+/// Parses a Go duration (`15s`, `1m30s`), as ESO's flags take them.
+fn go_duration(text: &str) -> Result<Duration, String> {
+    let nanos = esox_core::duration::parse(text).map_err(|e| e.to_string())?;
+    u64::try_from(nanos)
+        .map(Duration::from_nanos)
+        .map_err(|_| format!("{text}: the duration must not be negative"))
 }
 
 /// How `esox run` writes its logs.
@@ -130,6 +183,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             enable_flood_gate,
             store_requeue_interval_seconds,
             log_format,
+            leader_election,
         } => {
             init_logs(log_format);
             let args = crate::run::RunArgs {
@@ -141,6 +195,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 store_requeue_interval: std::time::Duration::from_secs(
                     store_requeue_interval_seconds,
                 ),
+                leader_election: leader_election.config(),
             };
             runtime()?.block_on(crate::run::run(args))?;
             Ok(ExitCode::SUCCESS)
@@ -180,5 +235,58 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn election(args: &[&str]) -> Option<esox_controller::leader::LeaderElectionConfig> {
+        let cli = Cli::try_parse_from([&["esox", "run"], args].concat()).unwrap();
+        match cli.command {
+            Command::Run {
+                leader_election, ..
+            } => leader_election.config(),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn leader_election_is_off_by_default_with_esos_defaults_when_on() {
+        assert!(election(&[]).is_none());
+        assert!(election(&["--enable-leader-election=false"]).is_none());
+        let c = election(&["--enable-leader-election"]).unwrap();
+        assert_eq!(c.lease_name, "external-secrets-controller");
+        assert_eq!(c.lease_duration, Duration::from_secs(15));
+        assert_eq!(c.renew_deadline, Duration::from_secs(10));
+        assert_eq!(c.retry_period, Duration::from_secs(2));
+        assert!(!c.namespace.is_empty());
+        assert!(c.identity.contains('_'), "{}", c.identity);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn leader_election_flags_take_go_durations() {
+        let c = election(&[
+            "--enable-leader-election=true",
+            "--leader-election-id=esox-a",
+            "--leader-election-namespace=ops",
+            "--leader-election-lease-duration=1m",
+            "--leader-election-renew-deadline=40s",
+            "--leader-election-retry-period=1500ms",
+        ])
+        .unwrap();
+        assert_eq!(c.lease_name, "esox-a");
+        assert_eq!(c.namespace, "ops");
+        assert_eq!(c.lease_duration, Duration::from_secs(60));
+        assert_eq!(c.renew_deadline, Duration::from_secs(40));
+        assert_eq!(c.retry_period, Duration::from_millis(1500));
+        let err = Cli::try_parse_from(["esox", "run", "--leader-election-retry-period=2"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing unit"), "{err}");
     }
 }

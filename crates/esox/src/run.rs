@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine as _;
+use esox_controller::leader::{LeaderElectionConfig, LeaderElector};
 use esox_controller::{Options, runner};
 use esox_providers::LocalCluster;
+use tokio::task::JoinHandle;
 
 use crate::serve::{self, Probes};
 
@@ -21,6 +23,8 @@ pub struct RunArgs {
     pub health_addr: SocketAddr,
     pub enable_flood_gate: bool,
     pub store_requeue_interval: Duration,
+    /// Run the controllers only while holding this Lease (`--enable-leader-election`).
+    pub leader_election: Option<LeaderElectionConfig>,
 }
 
 /// Loads the kubeconfig the standard way: `--kubeconfig`, `KUBECONFIG`, `~/.kube/config`, in-cluster.
@@ -74,28 +78,93 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         store_requeue_interval: args.store_requeue_interval,
         ..Options::default()
     };
+    if let Some(election) = args.leader_election {
+        let elector = LeaderElector::new(client.clone(), election)?;
+        return run_elected(
+            elector,
+            client,
+            options,
+            local,
+            args.metrics_addr,
+            args.health_addr,
+        )
+        .await;
+    }
     tracing::info!(server = %local.url, class = %options.controller_class, "starting controllers");
     let (ctx, shutdown, task) = runner::start(client, options, local);
+    let (_running, metrics) = tokio::sync::watch::channel(Some(ctx));
     let probes = Arc::new(Probes {
-        metrics: ctx.clone(),
+        metrics,
         ready: AtomicBool::new(false),
     });
-    let metrics = serve::serve(args.metrics_addr, probes.clone()).await?;
-    let health = if args.health_addr == args.metrics_addr {
-        None
-    } else {
-        Some(serve::serve(args.health_addr, probes.clone()).await?)
-    };
+    let servers = serve_probes(args.metrics_addr, args.health_addr, &probes).await?;
     probes.ready.store(true, Ordering::Relaxed);
     wait_for_signal().await;
     tracing::info!("shutting down");
     shutdown.trigger();
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-    metrics.abort();
-    if let Some(h) = health {
-        h.abort();
+    for server in servers {
+        server.abort();
     }
     Ok(())
+}
+
+/// The controllers run only while this replica holds the Lease; a lost Lease stops them and the
+/// replica stands again (it does not exit), and SIGTERM releases the Lease for a quick hand-over.
+async fn run_elected(
+    elector: LeaderElector,
+    client: kube::Client,
+    options: Options,
+    local: LocalCluster,
+    metrics_addr: SocketAddr,
+    health_addr: SocketAddr,
+) -> anyhow::Result<()> {
+    let election = elector.config().clone();
+    tracing::info!(
+        server = %local.url,
+        class = %options.controller_class,
+        lease = %election.lease_name,
+        namespace = %election.namespace,
+        identity = %election.identity,
+        "leader election enabled; the controllers start once this replica leads"
+    );
+    // Each term publishes its controllers' context; /metrics follows it.
+    let (contexts, metrics) = tokio::sync::watch::channel(None);
+    let probes = Arc::new(Probes {
+        metrics,
+        ready: AtomicBool::new(false),
+    });
+    let servers = serve_probes(metrics_addr, health_addr, &probes).await?;
+    // Followers are ready too: they are healthy standbys, and a rolling update of the
+    // Deployment would stall if only the leader could become Ready.
+    probes.ready.store(true, Ordering::Relaxed);
+    let result = esox_controller::leader::run_controllers(
+        elector,
+        client,
+        options,
+        local,
+        wait_for_signal(),
+        contexts,
+    )
+    .await;
+    for server in servers {
+        server.abort();
+    }
+    result.context("leader election")
+}
+
+/// Serves /metrics on `metrics_addr` and the health endpoints on `health_addr` (one server
+/// when they are the same address).
+async fn serve_probes(
+    metrics_addr: SocketAddr,
+    health_addr: SocketAddr,
+    probes: &Arc<Probes>,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let mut servers = vec![serve::serve(metrics_addr, probes.clone()).await?];
+    if health_addr != metrics_addr {
+        servers.push(serve::serve(health_addr, probes.clone()).await?);
+    }
+    Ok(servers)
 }
 
 async fn wait_for_signal() {

@@ -16,7 +16,9 @@ use tokio::net::TcpListener;
 
 /// What the endpoints report.
 pub struct Probes {
-    pub metrics: Arc<esox_controller::Context>,
+    /// The running controllers' context, whose metrics `/metrics` shows. With leader election
+    /// each term starts a fresh one, and a follower has none.
+    pub metrics: tokio::sync::watch::Receiver<Option<Arc<esox_controller::Context>>>,
     /// Set once the controllers have started.
     pub ready: AtomicBool,
 }
@@ -53,7 +55,12 @@ fn respond(req: &Request<hyper::body::Incoming>, probes: &Probes) -> Response<Fu
         "/metrics" => (
             StatusCode::OK,
             "text/plain; version=0.0.4",
-            probes.metrics.metrics.render(),
+            match probes.metrics.borrow().as_ref() {
+                Some(ctx) => ctx.metrics.render(),
+                // Scraping a standby must not fail: an empty exposition is valid.
+                None => "# this replica is a leader-election standby: no controllers run here\n"
+                    .to_owned(),
+            },
         ),
         "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
         "/readyz" if probes.ready.load(Ordering::Relaxed) => {
