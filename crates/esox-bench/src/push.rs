@@ -21,6 +21,9 @@ use crate::setup::{self, namespace_of};
 use crate::stats;
 use crate::tracker::{self, Tracker};
 
+/// Names of the PushSecrets (and remote keys) of the floor (a'') start with this.
+const FLOOR_PREFIX: &str = "floor-";
+
 pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
     let load_start = loadavg();
     let namespaces = args.namespaces.min(n).max(1);
@@ -174,6 +177,21 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
     for w in watches {
         w.abort();
     }
+
+    // (a''): what an ESO-compatible controller cannot avoid sending for N new PushSecrets, sent
+    // from here with the same concurrency to the same servers (esox is stopped, so the fresh
+    // PushSecrets stay untouched).
+    ps::push_secrets_named(&pc, namespaces, FLOOR_PREFIX, n, args.concurrency).await?;
+    let eso_writes = ps::eso_push_writes(
+        &pc,
+        &dev_as_sa,
+        namespaces,
+        FLOOR_PREFIX,
+        n,
+        args.concurrency,
+    )
+    .await?;
+    tracing::info!(?eso_writes, "ESO's unavoidable push requests sent directly");
     platform.shutdown();
     dev.shutdown();
 
@@ -182,6 +200,7 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
         namespaces,
         unrelated: args.unrelated,
         direct,
+        eso_writes,
         source_create,
         push_create,
         first_synced,

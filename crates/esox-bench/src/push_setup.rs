@@ -181,19 +181,95 @@ pub async fn push_secrets(
     count: usize,
     concurrency: usize,
 ) -> anyhow::Result<Duration> {
+    push_secrets_named(platform, namespaces, "", count, concurrency).await
+}
+
+/// [`push_secrets`] with `prefix` before the PushSecret names (`{prefix}push-{i}`) and the
+/// remote keys (`{prefix}pushed-{i}`).
+pub async fn push_secrets_named(
+    platform: &Client,
+    namespaces: usize,
+    prefix: &str,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<Duration> {
     create_many::<PushSecret>(platform, count, concurrency, |i| {
         (
             namespace_of(PUSH_PREFIX, i, namespaces),
             json!({"apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret",
-                   "metadata": {"name": format!("push-{i}")},
+                   "metadata": {"name": format!("{prefix}push-{i}")},
                    "spec": {"updatePolicy": "Replace", "deletionPolicy": "None",
                             "refreshInterval": "1h",
                             "secretStoreRefs": [{"name": STORE, "kind": "SecretStore"}],
                             "selector": {"secret": {"name": source_name(i)}},
-                            "data": [{"match": {"remoteRef": {"remoteKey": format!("{REMOTE_PREFIX}{i}")}}}]}}),
+                            "data": [{"match": {"remoteRef": {"remoteKey": format!("{prefix}{REMOTE_PREFIX}{i}")}}}]}}),
         )
     })
     .await
+}
+
+/// The floor (a''): the requests an ESO-compatible push of `{prefix}push-{i}` cannot avoid,
+/// sent straight from the benchmark with `concurrency` PushSecrets in flight and no reads:
+/// the remote Secret's create on dev (by the same ServiceAccount token as esox), then on
+/// platform the PushSecret's status merge patch and the `Synced` Event. With
+/// `deletionPolicy: None` ESO adds no finalizer, and creating a remote Secret that does not
+/// exist needs no GET (ESO's own provider sends one first; the result is the same without it).
+pub async fn eso_push_writes(
+    platform: &Client,
+    dev_as_sa: &Client,
+    namespaces: usize,
+    prefix: &str,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<Duration> {
+    use futures::{StreamExt as _, TryStreamExt as _};
+    use k8s_openapi::api::events::v1::Event;
+    use kube::api::{Patch, PatchParams};
+    let started = Instant::now();
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let ns = namespace_of(PUSH_PREFIX, i, namespaces);
+            let name = format!("{prefix}push-{i}");
+            let remote = format!("{prefix}{REMOTE_PREFIX}{i}");
+            let (platform, dev) = (platform.clone(), dev_as_sa.clone());
+            async move {
+                create(
+                    &Api::<Secret>::namespaced(dev, REMOTE_NAMESPACE),
+                    json!({"metadata": {"name": remote}, "type": "Opaque",
+                           "data": source_data(i, "initial")}),
+                )
+                .await?;
+                let now = jiff::Timestamp::now().to_string();
+                let status = json!({"status": {
+                    "conditions": [{"type": "Ready", "status": "True", "reason": "Synced",
+                                    "message": "PushSecret synced successfully",
+                                    "lastTransitionTime": now}],
+                    "refreshTime": now, "syncedResourceVersion": format!("1-{i:056x}"),
+                    "syncedPushSecrets": {format!("SecretStore/{STORE}"): {remote.clone(): {
+                        "match": {"remoteRef": {"remoteKey": remote}},
+                        "conversionStrategy": "None"}}}}});
+                Api::<PushSecret>::namespaced(platform.clone(), &ns)
+                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                    .await
+                    .context("patching a floor PushSecret's status")?;
+                create(
+                    &Api::<Event>::namespaced(platform, &ns),
+                    json!({"metadata": {"name": format!("{name}.synced")},
+                           "eventTime": jiff::Timestamp::now().to_string(),
+                           "reason": "Synced", "note": "PushSecret synced successfully",
+                           "type": "Normal", "action": "Reconcile",
+                           "reportingController": "pushsecret", "reportingInstance": "pushsecret",
+                           "regarding": {"apiVersion": "external-secrets.io/v1alpha1",
+                                         "kind": "PushSecret", "namespace": ns, "name": name}}),
+                )
+                .await?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>()
+        .await?;
+    Ok(started.elapsed())
 }
 
 /// The direct baseline: `count` Secrets with the data of the remote copies, written to dev by

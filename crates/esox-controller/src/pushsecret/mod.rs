@@ -6,6 +6,7 @@ mod cleanup;
 pub mod entries;
 pub mod generator;
 mod reconcile;
+mod secret_changes;
 pub mod sources;
 mod status;
 mod template;
@@ -130,12 +131,7 @@ pub async fn run(
     .predicate_filter(spec_or_metadata, PredicateConfig::default());
 
     // Every Secret, metadata only and uncached: the index decides which events matter.
-    let secrets = watcher(
-        Api::<PartialObjectMeta<Secret>>::all(client),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects();
+    let secrets = secret_changes::changes(Api::<Secret>::all(client)).map(Ok);
     let weak = Arc::downgrade(&pctx);
     let map_secret = move |s: PartialObjectMeta<Secret>| {
         let Some(pctx) = weak.upgrade() else {

@@ -10,10 +10,11 @@ use esox_api::v1alpha1::{
     PushDeletionPolicy, PushSecret, PushSecretStatus, PushSecretStoreRef, UpdatePolicy,
 };
 use esox_core::refresh::{self, RefreshInput, Requeue};
+use esox_providers::kubernetes::KubernetesClient;
 use esox_providers::{LocalSecret, PushEntry, SecretsClient};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::{ListParams, ObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
@@ -239,24 +240,33 @@ async fn push_to_store(
             labels: &store.labels,
         };
         for entry in entries::for_store(&ps.spec, &identity, &local.data)? {
-            let kept = push_entry(client.as_ref(), ps, local, &entry, &key).await?;
+            let remote_key = entries::remote_key(&entry.data.match_.remote_ref);
+            let pushed_before = ps
+                .status
+                .as_ref()
+                .and_then(|s| s.synced_push_secrets.get(&key))
+                .is_some_and(|m| m.contains_key(&remote_key));
+            let kept = push_entry(client.as_ref(), ps, local, &entry, &key, pushed_before).await?;
             *existing_kept |= kept;
-            synced.entry(key.clone()).or_default().insert(
-                entries::remote_key(&entry.data.match_.remote_ref),
-                entry.data,
-            );
+            synced
+                .entry(key.clone())
+                .or_default()
+                .insert(remote_key, entry.data);
         }
     }
     Ok(())
 }
 
 /// Pushes one entry; returns true when IfNotExists left an existing remote value alone.
+/// `pushed_before`: the entry is in `status.syncedPushSecrets`, so its remote secret most
+/// likely exists.
 async fn push_entry(
     client: &dyn SecretsClient,
     ps: &PushSecret,
     source: &LocalSecret,
     entry: &Entry,
     store_key: &str,
+    pushed_before: bool,
 ) -> Result<bool, Error> {
     let mut local = source.clone();
     local.data = entries::reversed(entry.data.conversion_strategy, &source.data)?;
@@ -293,7 +303,15 @@ async fn push_entry(
         remote_ref: remote.clone(),
         metadata: entry.data.metadata.as_ref().map(|m| m.0.clone()),
     };
-    client.push_secret(&local, &push).await.map_err(write_err)?;
+    let pushed = client.push_secret(&local, &push);
+    let result = if pushed_before {
+        pushed.await
+    } else {
+        // A remote secret esox never pushed is usually new: the Kubernetes provider then
+        // creates it without reading it first (other providers ignore the hint).
+        KubernetesClient::expecting_absent(pushed).await
+    };
+    result.map_err(write_err)?;
     Ok(false)
 }
 
@@ -409,15 +427,19 @@ async fn store_names(
     index: usize,
 ) -> Result<Vec<(String, BTreeMap<String, String>)>, Error> {
     if let Some(name) = &r.name {
-        let labels = match r.kind {
-            StoreKind::SecretStore => Api::<SecretStore>::namespaced(ctx.client.clone(), namespace)
-                .get_metadata_opt(name)
-                .await?
-                .map(|m| m.metadata),
-            StoreKind::ClusterSecretStore => Api::<ClusterSecretStore>::all(ctx.client.clone())
-                .get_metadata_opt(name)
-                .await?
-                .map(|m| m.metadata),
+        // The watched copy answers; a store it lacks may just be new, so the server decides.
+        let cached = match r.kind {
+            StoreKind::SecretStore => ctx
+                .caches
+                .secret_store(namespace, name)
+                .map(|s| s.metadata.clone()),
+            StoreKind::ClusterSecretStore => {
+                ctx.caches.cluster_store(name).map(|s| s.metadata.clone())
+            }
+        };
+        let labels = match cached {
+            Some(m) => Some(m),
+            None => read_store_metadata(ctx, r.kind, namespace, name).await?,
         };
         return match labels {
             Some(m) if m.deletion_timestamp.is_some() => Ok(Vec::new()),
@@ -453,6 +475,24 @@ async fn store_names(
         .filter(|m| m.deletion_timestamp.is_none())
         .map(|m| (m.name.unwrap_or_default(), m.labels.unwrap_or_default()))
         .collect())
+}
+
+async fn read_store_metadata(
+    ctx: &Context,
+    kind: StoreKind,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<ObjectMeta>, Error> {
+    Ok(match kind {
+        StoreKind::SecretStore => Api::<SecretStore>::namespaced(ctx.client.clone(), namespace)
+            .get_metadata_opt(name)
+            .await?
+            .map(|m| m.metadata),
+        StoreKind::ClusterSecretStore => Api::<ClusterSecretStore>::all(ctx.client.clone())
+            .get_metadata_opt(name)
+            .await?
+            .map(|m| m.metadata),
+    })
 }
 
 /// The source is gone and deletionPolicy is Delete: remove what was pushed (ESO step 5).

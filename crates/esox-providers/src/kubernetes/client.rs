@@ -28,6 +28,12 @@ use crate::{LocalSecret, ProviderError, PushEntry, RemoteChange, SecretsClient, 
 /// Page size when listing Secrets for `find`.
 const LIST_PAGE: u32 = 500;
 
+tokio::task_local! {
+    /// Set by [`KubernetesClient::expecting_absent`] around a push of entries the caller never
+    /// pushed before.
+    static EXPECT_ABSENT: ();
+}
+
 /// The part of the client that talks to the remote server.
 pub(crate) struct Remote {
     pub client: kube::Client,
@@ -127,6 +133,15 @@ fn tags_selector(tags: &BTreeMap<String, String>) -> Result<String, ProviderErro
 }
 
 impl KubernetesClient {
+    /// Runs `push` (pushes through any [`SecretsClient`]) telling this provider that the remote
+    /// Secrets it writes were never pushed by the caller, so they most likely do not exist yet:
+    /// `push_secret` then creates the Secret first and reads it only when the create is
+    /// refused, which saves ESO's GET for every new remote Secret. The outcome is ESO's either
+    /// way: a Secret that turns out to exist gets ESO's get-merge-update.
+    pub async fn expecting_absent<F: std::future::Future>(push: F) -> F::Output {
+        EXPECT_ABSENT.scope((), push).await
+    }
+
     fn remote(&self) -> Result<&Remote, ProviderError> {
         self.remote.as_ref().ok_or_else(|| {
             ProviderError::InvalidConfig(
@@ -197,6 +212,53 @@ impl KubernetesClient {
         observed(CALL_GET_SECRET, api.get(key).await)
             .map_err(|e| self.remote_error(e, &format!("cannot get secret {ns}/{key}")))
     }
+}
+
+impl KubernetesClient {
+    /// The create-first half of `push_secret` for a remote Secret that most likely does not
+    /// exist: the Secret ESO would create after a GET answering NotFound. `Ok(false)` when the
+    /// server refuses the create because the Secret exists (409) or because creating is not
+    /// allowed (403, where ESO's GET and update may still be), so that the caller takes ESO's
+    /// path; any other error is the one ESO's create would have given.
+    async fn create_if_absent(
+        &self,
+        namespace: &str,
+        name: &str,
+        local: &SecretParts,
+        matcher: PushMatch<'_>,
+        meta: Option<&push_merge::PushSecretMetadata>,
+    ) -> Result<bool, ProviderError> {
+        let plan = push_merge::plan_push(local, None, matcher, meta).map_err(push_error)?;
+        let (api, _) = self.secrets(namespace)?;
+        let fresh = new_secret(namespace, name, &plan.desired);
+        match observed(
+            CALL_CREATE_SECRET,
+            api.create(&PostParams::default(), &fresh).await,
+        ) {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 409 || s.code == 403 => {
+                tracing::debug!(namespace = %namespace, secret = %name, code = s.code, "create-first refused; reading the remote secret");
+                Ok(false)
+            }
+            Err(e) => {
+                Err(self.remote_error(e, &format!("cannot create secret {namespace}/{name}")))
+            }
+        }
+    }
+}
+
+/// A new Secret `namespace/name` carrying `parts`.
+fn new_secret(namespace: &str, name: &str, parts: &SecretParts) -> Secret {
+    let mut fresh = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(namespace.to_owned()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    apply_parts(&mut fresh, parts);
+    fresh
 }
 
 fn fetch_metadata(r: &RemoteRef) -> bool {
@@ -311,13 +373,20 @@ impl SecretsClient for KubernetesClient {
         )
         .map_err(push_error)?;
         let name = &entry.remote_ref.remote_key;
-        let existing = self.get_opt(&namespace, name).await?;
         let local = SecretParts {
             data: secret.data.clone(),
             type_: secret.type_.clone(),
             labels: secret.labels.clone(),
             annotations: secret.annotations.clone(),
         };
+        if EXPECT_ABSENT.try_with(|_| ()).is_ok()
+            && self
+                .create_if_absent(&namespace, name, &local, matcher, meta.as_ref())
+                .await?
+        {
+            return Ok(());
+        }
+        let existing = self.get_opt(&namespace, name).await?;
         let existing_parts = existing.as_ref().map(parts_of);
         let plan = push_merge::plan_push(&local, existing_parts.as_ref(), matcher, meta.as_ref())
             .map_err(push_error)?;
@@ -339,15 +408,7 @@ impl SecretsClient for KubernetesClient {
                 Ok(())
             }
             (_, _) => {
-                let mut fresh = Secret {
-                    metadata: ObjectMeta {
-                        name: Some(name.clone()),
-                        namespace: Some(namespace.clone()),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                };
-                apply_parts(&mut fresh, &plan.desired);
+                let fresh = new_secret(&namespace, name, &plan.desired);
                 observed(
                     CALL_CREATE_SECRET,
                     api.create(&PostParams::default(), &fresh).await,
