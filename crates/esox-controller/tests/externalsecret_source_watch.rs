@@ -8,84 +8,18 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Env, apply, value, wait_until};
+use common::{Env, apply, hand_out_token, value, wait_until};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
-const SETUP: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: app}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: remote}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: reader, namespace: remote}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: read-secrets, namespace: remote}
-rules:
-  - apiGroups: [""]
-    resources: [secrets]
-    verbs: [get, list, watch]
-  - apiGroups: [authorization.k8s.io]
-    resources: [selfsubjectrulesreviews]
-    verbs: [create]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: reader, namespace: remote}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: read-secrets}
-subjects: [{kind: ServiceAccount, name: reader, namespace: remote}]
----
+const SOURCE: &str = r#"
 apiVersion: v1
 kind: Secret
 metadata: {name: src, namespace: remote}
 stringData: {password: v1}
 "#;
-
-fn token_secret(name: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/service-account-token\nmetadata:\n  name: {name}\n  namespace: remote\n  annotations: {{kubernetes.io/service-account.name: reader}}\n"
-    )
-}
-
-/// Creates a token Secret for `reader` and waits for the token controller to fill it.
-async fn issue_token(env: &Env, name: &str) -> String {
-    apply(&env.client, &token_secret(name)).await;
-    let secrets: Api<Secret> = env.api("remote");
-    let token = wait_until(Duration::from_secs(10), || {
-        let secrets = secrets.clone();
-        async move { value(&secrets.get(name).await.ok()?, "token") }
-    })
-    .await
-    .expect("the token controller fills the token Secret");
-    String::from_utf8(token).unwrap()
-}
-
-/// Puts `token` where the store reads it (the seed's copy of `eso-token`).
-async fn store_token(env: &Env, token: &str) {
-    let secrets: Api<Secret> = env.api("app");
-    let body = json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "reader-token", "namespace": "app"},
-        "stringData": {"token": token},
-    });
-    secrets
-        .patch(
-            "reader-token",
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&body),
-        )
-        .await
-        .unwrap();
-}
 
 async fn set_source(env: &Env, value: &str) {
     let secrets: Api<Secret> = env.api("remote");
@@ -112,9 +46,9 @@ async fn target_has(env: &Env, expected: &str, within: Duration) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watch_whose_token_is_revoked_is_restarted_with_the_new_token() {
     let env = Env::start().await;
-    apply(&env.client, SETUP).await;
-    let first = issue_token(&env, "reader-token-1").await;
-    store_token(&env, &first).await;
+    let rbac = common::service_account_in_remote("reader", &["get", "list", "watch"]);
+    apply(&env.client, &format!("{rbac}---\n{SOURCE}")).await;
+    let first = hand_out_token(&env, "reader", "reader-token-1", "reader-token").await;
     apply(
         &env.client,
         r#"
@@ -156,9 +90,8 @@ spec:
         .await
         .unwrap();
     env.cluster.restart().await.unwrap();
-    let second = issue_token(&env, "reader-token-2").await;
+    let second = hand_out_token(&env, "reader", "reader-token-2", "reader-token").await;
     assert_ne!(first, second);
-    store_token(&env, &second).await;
 
     // With refreshInterval 1h, only a watch running with the new token brings this change.
     set_source(&env, "v3").await;

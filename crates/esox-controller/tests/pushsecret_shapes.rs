@@ -10,7 +10,7 @@ mod ps_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Env, apply, value, wait_until};
+use common::{Env, apply, hand_out_token, value, wait_until};
 use esox_api::v1alpha1::PushSecret;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
@@ -349,35 +349,6 @@ spec:
 
 const TOKEN_SETUP: &str = r#"
 apiVersion: v1
-kind: Namespace
-metadata: {name: app}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: remote}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: pusher, namespace: remote}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: push-secrets, namespace: remote}
-rules:
-  - apiGroups: [""]
-    resources: [secrets]
-    verbs: [get, list, watch, create, update, patch, delete]
-  - apiGroups: [authorization.k8s.io]
-    resources: [selfsubjectrulesreviews]
-    verbs: [create]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: pusher, namespace: remote}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: push-secrets}
-subjects: [{kind: ServiceAccount, name: pusher, namespace: remote}]
----
-apiVersion: v1
 kind: Secret
 metadata: {name: src, namespace: app}
 stringData: {password: first}
@@ -406,45 +377,18 @@ spec:
     - match: {secretKey: password, remoteRef: {remoteKey: copy, property: pw}}
 "#;
 
-/// Issues a token for `pusher` through a service-account-token Secret (as the seed's
-/// `eso-token`) and copies it where the store reads it.
-async fn hand_out_token(env: &Env, name: &str) -> String {
-    apply(
-        &env.client,
-        &format!(
-            "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/service-account-token\nmetadata:\n  name: {name}\n  namespace: remote\n  annotations: {{kubernetes.io/service-account.name: pusher}}\n"
-        ),
-    )
-    .await;
-    let issued: Api<Secret> = env.api("remote");
-    let token = wait_until(Duration::from_secs(10), || async {
-        value(&issued.get(name).await.ok()?, "token")
-    })
-    .await
-    .expect("the token controller fills the token Secret");
-    let token = String::from_utf8(token).unwrap();
-    let copy = serde_json::json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "pusher-token", "namespace": "app"},
-        "stringData": {"token": token},
-    });
-    env.api::<Secret>("app")
-        .patch(
-            "pusher-token",
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&copy),
-        )
-        .await
-        .unwrap();
-    token
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_reports_errored_keeps_the_remote_and_recovers_with_a_new_one() {
     let env = Env::start().await;
     let first = {
-        apply(&env.client, TOKEN_SETUP).await;
-        hand_out_token(&env, "pusher-token-1").await
+        let rbac = common::service_account_in_remote(
+            "pusher",
+            &[
+                "get", "list", "watch", "create", "update", "patch", "delete",
+            ],
+        );
+        apply(&env.client, &format!("{rbac}---\n{TOKEN_SETUP}")).await;
+        hand_out_token(&env, "pusher", "pusher-token-1", "pusher-token").await
     };
     ps_ready(
         &env.client,
@@ -497,7 +441,7 @@ async fn a_revoked_token_reports_errored_keeps_the_remote_and_recovers_with_a_ne
     );
 
     // A new token in the store's Secret: the push completes without touching the PushSecret.
-    hand_out_token(&env, "pusher-token-2").await;
+    hand_out_token(&env, "pusher", "pusher-token-2", "pusher-token").await;
     assert!(
         remote_where(
             &env.client,

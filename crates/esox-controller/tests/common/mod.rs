@@ -251,3 +251,75 @@ spec:
     )
     .await;
 }
+
+/// Namespaces `app` and `remote`, and in `remote` a ServiceAccount `sa` bound to a Role allowing
+/// `verbs` on Secrets and `selfsubjectrulesreviews` (the seed's RBAC for a store's account).
+pub fn service_account_in_remote(sa: &str, verbs: &[&str]) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Namespace
+metadata: {{name: app}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {{name: remote}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: {sa}, namespace: remote}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: {sa}-secrets, namespace: remote}}
+rules:
+  - apiGroups: [""]
+    resources: [secrets]
+    verbs: [{verbs}]
+  - apiGroups: [authorization.k8s.io]
+    resources: [selfsubjectrulesreviews]
+    verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: {sa}, namespace: remote}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: {sa}-secrets}}
+subjects: [{{kind: ServiceAccount, name: {sa}, namespace: remote}}]
+"#,
+        verbs = verbs.join(", ")
+    )
+}
+
+/// Issues a token for ServiceAccount `remote/sa` through the service-account-token Secret
+/// `remote/secret` (as the seed's `eso-token`), waits for the token controller to fill it, and
+/// copies it into the Opaque Secret `app/copy` under key `token`, where a store reads it.
+pub async fn hand_out_token(env: &Env, sa: &str, secret: &str, copy: &str) -> String {
+    apply(
+        &env.client,
+        &format!(
+            "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/service-account-token\nmetadata:\n  name: {secret}\n  namespace: remote\n  annotations: {{kubernetes.io/service-account.name: {sa}}}\n"
+        ),
+    )
+    .await;
+    let issued: Api<k8s_openapi::api::core::v1::Secret> = env.api("remote");
+    let token = wait_until(Duration::from_secs(10), || async {
+        value(&issued.get(secret).await.ok()?, "token")
+    })
+    .await
+    .expect("the token controller fills the token Secret");
+    let token = String::from_utf8(token).expect("a token is text");
+    let body = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": copy, "namespace": "app"},
+        "stringData": {"token": token},
+    });
+    env.api::<k8s_openapi::api::core::v1::Secret>("app")
+        .patch(
+            copy,
+            &kube::api::PatchParams::apply("test").force(),
+            &kube::api::Patch::Apply(&body),
+        )
+        .await
+        .expect("token copy written");
+    token
+}
