@@ -96,6 +96,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let probes = Arc::new(Probes {
         metrics,
         ready: AtomicBool::new(false),
+        leader: None,
     });
     let servers = serve_probes(args.metrics_addr, args.health_addr, &probes).await?;
     probes.ready.store(true, Ordering::Relaxed);
@@ -133,6 +134,7 @@ async fn run_elected(
     let probes = Arc::new(Probes {
         metrics,
         ready: AtomicBool::new(false),
+        leader: Some((election.lease_name.clone(), elector.status())),
     });
     let servers = serve_probes(metrics_addr, health_addr, &probes).await?;
     // Followers are ready too: they are healthy standbys, and a rolling update of the

@@ -21,6 +21,28 @@ pub struct Probes {
     pub metrics: tokio::sync::watch::Receiver<Option<Arc<esox_controller::Context>>>,
     /// Set once the controllers have started.
     pub ready: AtomicBool,
+    /// With leader election: the Lease name and this replica's view of it, exported as
+    /// controller-runtime's `leader_election_master_status` gauge so that "no leader" can alert.
+    pub leader: Option<(
+        String,
+        tokio::sync::watch::Receiver<esox_controller::leader::LeaderStatus>,
+    )>,
+}
+
+/// The `/metrics` body: the running controllers' metrics, then the leader gauge.
+fn metrics_text(probes: &Probes) -> String {
+    let mut text = match probes.metrics.borrow().as_ref() {
+        Some(ctx) => ctx.metrics.render(),
+        // Scraping a standby must not fail: an empty exposition is valid.
+        None => "# this replica is a leader-election standby: no controllers run here\n".to_owned(),
+    };
+    if let Some((lease, status)) = &probes.leader {
+        let leading = u8::from(status.borrow().leading);
+        text.push_str(&format!(
+            "# HELP leader_election_master_status 1 when this replica holds the named leader-election Lease, 0 while it stands by.\n# TYPE leader_election_master_status gauge\nleader_election_master_status{{name=\"{lease}\"}} {leading}\n"
+        ));
+    }
+    text
 }
 
 /// Serves `/metrics` (Prometheus text) or `/healthz` and `/readyz` on `addr` until the task is aborted.
@@ -55,12 +77,7 @@ fn respond(req: &Request<hyper::body::Incoming>, probes: &Probes) -> Response<Fu
         "/metrics" => (
             StatusCode::OK,
             "text/plain; version=0.0.4",
-            match probes.metrics.borrow().as_ref() {
-                Some(ctx) => ctx.metrics.render(),
-                // Scraping a standby must not fail: an empty exposition is valid.
-                None => "# this replica is a leader-election standby: no controllers run here\n"
-                    .to_owned(),
-            },
+            metrics_text(probes),
         ),
         "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
         "/readyz" if probes.ready.load(Ordering::Relaxed) => {

@@ -130,13 +130,19 @@ async fn one_replica_leads_and_the_standby_takes_over_on_sigterm() {
         .iter()
         .position(|(_, m)| shows(*m, "first"))
         .unwrap();
-    let (mut leader, _) = replicas.remove(leader_at);
+    let (mut leader, leader_metrics) = replicas.remove(leader_at);
     let (standby, standby_metrics) = replicas.remove(0);
     let idle = scrape(standby_metrics);
     assert!(
         idle.contains("standby") && !idle.contains("externalsecret_sync_calls_total{"),
         "the standby runs no controllers: {idle}"
     );
+    let gauge = |value: u8| {
+        format!("leader_election_master_status{{name=\"external-secrets-controller\"}} {value}\n")
+    };
+    assert!(idle.contains(&gauge(0)), "{idle}");
+    let leading = scrape(leader_metrics);
+    assert!(leading.contains(&gauge(1)), "{leading}");
 
     // SIGTERM: the leader releases the Lease; the standby leads and its /metrics follow.
     let killed = Command::new("kill")
@@ -149,10 +155,12 @@ async fn one_replica_leads_and_the_standby_takes_over_on_sigterm() {
     println!("standby leading after SIGTERM: {:?}", took_over.elapsed());
     apply(&client, &external_secret("second")).await;
     let synced = until(Duration::from_secs(10), || shows(standby_metrics, "second")).await;
+    let now_leading = scrape(standby_metrics).contains(&gauge(1));
     let exited = leader.0.wait().unwrap();
     drop(standby);
     cluster.shutdown();
     assert!(exited.success(), "the old leader exits cleanly: {exited:?}");
     assert!(metrics_follow, "the new leader's /metrics show its term");
     assert!(synced, "the new leader syncs a new ExternalSecret");
+    assert!(now_leading, "the new leader's gauge is 1");
 }
