@@ -391,19 +391,10 @@ async fn a_secret_eso_created_is_taken_over_without_a_rewrite() {
             ca_pem: Some(cluster.ca_pem().as_bytes().to_vec()),
         },
     );
-    let ready = common::wait_until(Duration::from_secs(10), || async {
-        let es = es_api.get("adopt").await.ok()?;
-        let c = es
-            .status?
-            .conditions
-            .into_iter()
-            .find(|c| c.type_ == "Ready")?;
-        (c.status == "True").then_some(c.reason)
-    })
-    .await;
+    let ready = common::es_ready_where(&client, "app", "adopt", |c| c.status == "True").await;
     shutdown.trigger();
     assert_eq!(
-        ready.expect("Ready after the takeover").as_deref(),
+        ready.expect("Ready after the takeover").reason.as_deref(),
         Some("SecretSynced")
     );
     let after = secrets.get("adopt").await.unwrap();

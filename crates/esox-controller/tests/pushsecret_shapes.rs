@@ -10,7 +10,7 @@ mod ps_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Env, apply, hand_out_token, value, wait_until};
+use common::{Env, apply, hand_out_token, value};
 use esox_api::v1alpha1::PushSecret;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
@@ -29,11 +29,9 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 async fn remote(env: &Env, ns: &str, name: &str) -> Secret {
-    let found = wait_until(Duration::from_secs(10), || async {
-        env.api::<Secret>(ns).get_opt(name).await.ok()?
-    })
-    .await;
-    found.unwrap_or_else(|| panic!("remote Secret {ns}/{name} exists"))
+    ps_support::remote_secret(&env.client, ns, name, Duration::from_secs(10), |_| true)
+        .await
+        .unwrap_or_else(|| panic!("remote Secret {ns}/{name} exists"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,18 +28,7 @@ async fn remote_where(
     name: &str,
     check: impl Fn(&Secret) -> bool,
 ) -> Option<Secret> {
-    let found = ps_support::remote_where(client, "remote", name, Duration::from_secs(10), |s| {
-        s.is_some_and(&check)
-    })
-    .await;
-    if !found {
-        return None;
-    }
-    Api::<Secret>::namespaced(client.clone(), "remote")
-        .get_opt(name)
-        .await
-        .ok()
-        .flatten()
+    ps_support::remote_secret(client, "remote", name, Duration::from_secs(10), check).await
 }
 
 async fn merge_patch_ps(client: &Client, name: &str, patch: serde_json::Value) {

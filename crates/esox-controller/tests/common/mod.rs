@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use esox_api::v1::Condition;
 use esox_testcluster::TestCluster;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::PostParams;
@@ -147,21 +148,11 @@ impl Env {
         status: &str,
         reason: &str,
     ) -> Option<String> {
-        let api: Api<esox_api::v1::ExternalSecret> = self.api(namespace);
-        wait_until(Duration::from_secs(10), || {
-            let api = api.clone();
-            async move {
-                let es = api.get(name).await.ok()?;
-                let c = es
-                    .status?
-                    .conditions
-                    .into_iter()
-                    .find(|c| c.type_ == "Ready")?;
-                (c.status == status && c.reason.as_deref() == Some(reason))
-                    .then(|| c.message.unwrap_or_default())
-            }
+        let c = es_ready_where(&self.client, namespace, name, |c| {
+            c.status == status && c.reason.as_deref() == Some(reason)
         })
-        .await
+        .await?;
+        Some(c.message.unwrap_or_default())
     }
 
     /// Waits for the ExternalSecret's Ready condition to have `status`; returns (reason, message).
@@ -171,22 +162,49 @@ impl Env {
         name: &str,
         status: &str,
     ) -> Option<(String, String)> {
-        let api: Api<esox_api::v1::ExternalSecret> = self.api(namespace);
-        wait_until(Duration::from_secs(10), || {
-            let api = api.clone();
-            async move {
-                let es = api.get(name).await.ok()?;
-                let c = es
-                    .status?
-                    .conditions
-                    .into_iter()
-                    .find(|c| c.type_ == "Ready")?;
-                (c.status == status)
-                    .then(|| (c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
-            }
-        })
-        .await
+        let c = es_ready_where(&self.client, namespace, name, |c| c.status == status).await?;
+        Some((c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
     }
+}
+
+/// Waits up to `timeout` for the `Ready` condition of the object `name` (its conditions read by
+/// `conditions`) to satisfy `check`; returns that condition.
+pub async fn ready_where<K>(
+    api: &Api<K>,
+    name: &str,
+    timeout: Duration,
+    conditions: impl Fn(K) -> Option<Vec<Condition>>,
+    check: impl Fn(&Condition) -> bool,
+) -> Option<Condition>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    wait_until(timeout, || async {
+        let object = api.get(name).await.ok()?;
+        conditions(object)?
+            .into_iter()
+            .find(|c| c.type_ == "Ready")
+            .filter(|c| check(c))
+    })
+    .await
+}
+
+/// [`ready_where`] for an ExternalSecret, waiting up to 10 s.
+pub async fn es_ready_where(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    check: impl Fn(&Condition) -> bool,
+) -> Option<Condition> {
+    let api: Api<esox_api::v1::ExternalSecret> = Api::namespaced(client.clone(), namespace);
+    ready_where(
+        &api,
+        name,
+        Duration::from_secs(10),
+        |es| Some(es.status?.conditions),
+        check,
+    )
+    .await
 }
 
 impl Drop for Env {

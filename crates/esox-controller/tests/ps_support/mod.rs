@@ -34,18 +34,28 @@ pub async fn ps_ready(
     timeout: Duration,
 ) -> Option<(String, String)> {
     let api: Api<PushSecret> = Api::namespaced(client.clone(), ns);
-    common::wait_until(timeout, || {
-        let api = api.clone();
-        async move {
-            let ps = api.get(name).await.ok()?;
-            let c = ps
-                .status?
-                .conditions
-                .into_iter()
-                .find(|c| c.type_ == "Ready")?;
-            (c.status == status)
-                .then(|| (c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
-        }
+    let c = common::ready_where(
+        &api,
+        name,
+        timeout,
+        |ps| Some(ps.status?.conditions),
+        |c| c.status == status,
+    )
+    .await?;
+    Some((c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
+}
+
+/// Waits for the Secret `ns/name` to exist and satisfy `check`; returns it.
+pub async fn remote_secret(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    timeout: Duration,
+    check: impl Fn(&Secret) -> bool,
+) -> Option<Secret> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    common::wait_until(timeout, || async {
+        api.get_opt(name).await.ok()?.filter(|s| check(s))
     })
     .await
 }
