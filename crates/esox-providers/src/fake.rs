@@ -589,6 +589,7 @@ mod tests {
                 property: None,
             },
             metadata: None,
+            never_pushed: false,
         };
         let remote = |k: &str| PushSecretRemoteRef {
             remote_key: k.into(),

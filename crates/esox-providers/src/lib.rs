@@ -88,6 +88,10 @@ pub struct PushEntry {
     pub remote_ref: PushSecretRemoteRef,
     /// Provider-specific metadata (`data[].metadata`), as written.
     pub metadata: Option<serde_json::Value>,
+    /// The caller never pushed this entry before (it is not in `status.syncedPushSecrets`), so
+    /// its remote secret most likely does not exist yet: a provider may try to create it before
+    /// reading it. A hint only: the result must be the same either way.
+    pub never_pushed: bool,
 }
 
 /// A change to a remote secret, for event-driven refreshes.

@@ -283,6 +283,7 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
         secret_key: None,
         remote_ref: remote("my-secret", None),
         metadata: None,
+        never_pushed: false,
     };
     cl.push_secret(&local_secret(), &whole)
         .await
@@ -321,6 +322,7 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
         secret_key: Some("password".into()),
         remote_ref: remote("other", Some("pw")),
         metadata: None,
+        never_pushed: false,
     };
     cl.push_secret(&local_secret(), &prop)
         .await
@@ -381,6 +383,7 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
         secret_key: Some("password".into()),
         remote_ref: remote("x", None),
         metadata: None,
+        never_pushed: false,
     };
     let e = cl
         .push_secret(&local_secret(), &bad)
@@ -402,6 +405,7 @@ async fn remote_namespace_override_needs_a_cluster_store() {
             json!({"apiVersion": "kubernetes.external-secrets.io/v1alpha1", "kind": "PushSecretMetadata",
                               "spec": {"remoteNamespace": "elsewhere"}}),
         ),
+        never_pushed: false,
     };
     let e = cl
         .push_secret(&local_secret(), &entry)
@@ -774,6 +778,7 @@ async fn push_carries_type_and_merges_metadata() {
             json!({"apiVersion": "kubernetes.external-secrets.io/v1alpha1", "kind": "PushSecretMetadata",
                               "spec": {"labels": {"pushed-by": "esox"}}}),
         ),
+        never_pushed: false,
     };
     cl.push_secret(&local, &entry).await.expect("push");
     let got = dev.get_secret("foo", "registry").await.expect("remote");

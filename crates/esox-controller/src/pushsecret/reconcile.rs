@@ -10,7 +10,6 @@ use esox_api::v1alpha1::{
     PushDeletionPolicy, PushSecret, PushSecretStatus, PushSecretStoreRef, UpdatePolicy,
 };
 use esox_core::refresh::{self, RefreshInput, Requeue};
-use esox_providers::kubernetes::KubernetesClient;
 use esox_providers::{LocalSecret, PushEntry, SecretsClient};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -302,16 +301,9 @@ async fn push_entry(
         secret_key: entry.data.match_.secret_key.clone(),
         remote_ref: remote.clone(),
         metadata: entry.data.metadata.as_ref().map(|m| m.0.clone()),
+        never_pushed: !pushed_before,
     };
-    let pushed = client.push_secret(&local, &push);
-    let result = if pushed_before {
-        pushed.await
-    } else {
-        // A remote secret esox never pushed is usually new: the Kubernetes provider then
-        // creates it without reading it first (other providers ignore the hint).
-        KubernetesClient::expecting_absent(pushed).await
-    };
-    result.map_err(write_err)?;
+    client.push_secret(&local, &push).await.map_err(write_err)?;
     Ok(false)
 }
 

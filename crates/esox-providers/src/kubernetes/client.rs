@@ -28,12 +28,6 @@ use crate::{LocalSecret, ProviderError, PushEntry, RemoteChange, SecretsClient, 
 /// Page size when listing Secrets for `find`.
 const LIST_PAGE: u32 = 500;
 
-tokio::task_local! {
-    /// Set by [`KubernetesClient::expecting_absent`] around a push of entries the caller never
-    /// pushed before.
-    static EXPECT_ABSENT: ();
-}
-
 /// The part of the client that talks to the remote server.
 pub(crate) struct Remote {
     pub client: kube::Client,
@@ -133,15 +127,6 @@ fn tags_selector(tags: &BTreeMap<String, String>) -> Result<String, ProviderErro
 }
 
 impl KubernetesClient {
-    /// Runs `push` (pushes through any [`SecretsClient`]) telling this provider that the remote
-    /// Secrets it writes were never pushed by the caller, so they most likely do not exist yet:
-    /// `push_secret` then creates the Secret first and reads it only when the create is
-    /// refused, which saves ESO's GET for every new remote Secret. The outcome is ESO's either
-    /// way: a Secret that turns out to exist gets ESO's get-merge-update.
-    pub async fn expecting_absent<F: std::future::Future>(push: F) -> F::Output {
-        EXPECT_ABSENT.scope((), push).await
-    }
-
     fn remote(&self) -> Result<&Remote, ProviderError> {
         self.remote.as_ref().ok_or_else(|| {
             ProviderError::InvalidConfig(
@@ -379,7 +364,9 @@ impl SecretsClient for KubernetesClient {
             labels: secret.labels.clone(),
             annotations: secret.annotations.clone(),
         };
-        if EXPECT_ABSENT.try_with(|_| ()).is_ok()
+        // A Secret esox never pushed is usually new: create it without ESO's GET first; a
+        // refused create falls back to ESO's get-merge-update, so the outcome is the same.
+        if entry.never_pushed
             && self
                 .create_if_absent(&namespace, name, &local, matcher, meta.as_ref())
                 .await?
