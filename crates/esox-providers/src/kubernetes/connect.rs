@@ -51,7 +51,9 @@ impl Connection {
         let now = Instant::now();
         {
             let mut cache = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(entry) = cache.get_mut(&key) {
+            if let Some(entry) = cache.get_mut(&key)
+                && entry.runtime_alive()
+            {
                 entry.last_used = now;
                 return Ok(entry.client.clone());
             }
@@ -60,7 +62,9 @@ impl Connection {
         config.read_timeout = Some(REQUEST_READ_TIMEOUT);
         let client = build_client(config, &self.server)?;
         let mut cache = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.retain(|_, e| now.duration_since(e.last_used) < CLIENT_IDLE_LIMIT);
+        cache.retain(|_, e| {
+            now.duration_since(e.last_used) < CLIENT_IDLE_LIMIT && e.runtime_alive()
+        });
         if cache.len() >= CLIENT_CACHE_MAX {
             // Rare (thousands of distinct credentials): start over rather than track order.
             cache.clear();
@@ -70,6 +74,7 @@ impl Connection {
             CachedClient {
                 client: client.clone(),
                 last_used: now,
+                runtime: RuntimeWitness::here(),
             },
         );
         Ok(client)
@@ -96,6 +101,38 @@ const CLIENT_CACHE_MAX: usize = 4096;
 struct CachedClient {
     client: kube::Client,
     last_used: Instant,
+    runtime: RuntimeWitness,
+}
+
+impl CachedClient {
+    fn runtime_alive(&mut self) -> bool {
+        self.runtime.alive()
+    }
+}
+
+/// Tells whether the Tokio runtime that built a client still runs. A kube client's requests go
+/// through a worker task on that runtime; once the runtime is gone (each `#[tokio::test]` has its
+/// own, and a process may start several) every request fails with "buffer's worker closed", so
+/// the cache must not hand such a client out again.
+struct RuntimeWitness(tokio::sync::oneshot::Receiver<()>);
+
+impl RuntimeWitness {
+    fn here() -> Self {
+        let (keep, watch) = tokio::sync::oneshot::channel::<()>();
+        // The task holds the sender until the runtime drops it, which closes the channel.
+        tokio::spawn(async move {
+            let _keep = keep;
+            std::future::pending::<()>().await;
+        });
+        Self(watch)
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(
+            self.0.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+        )
+    }
 }
 
 /// Request clients by [`cache_key`]. The keys contain credentials; they stay in memory and
