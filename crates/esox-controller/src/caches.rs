@@ -115,8 +115,7 @@ where
         + Sync
         + 'static,
 {
-    watcher(Api::<K>::all(ctx.client.clone()), Default::default())
-        .default_backoff()
+    crate::lenient::watch::<K>(&ctx, Default::default())
         .modify(slim)
         .reflect(writer)
         .touched_objects()

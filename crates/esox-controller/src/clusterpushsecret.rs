@@ -222,11 +222,7 @@ pub async fn run(
     // Without a finalizer a deleted ClusterPushSecret is never reconciled: its metric series
     // are dropped on the watch's delete event.
     let metrics_ctx = ctx.clone();
-    let stream = watcher(
-        Api::<ClusterPushSecret>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
+    let stream = crate::lenient::watch::<ClusterPushSecret>(&ctx, watcher::Config::default())
     .reflect(writer)
     .inspect(move |event| {
         if let Ok(watcher::Event::Delete(cps)) = event {

@@ -18,6 +18,7 @@ pub mod finalizers;
 pub mod generators;
 pub mod index;
 pub mod leader;
+pub mod lenient;
 pub mod metrics;
 pub mod ownership;
 pub mod pushsecret;

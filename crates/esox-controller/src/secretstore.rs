@@ -15,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Resource, ResourceExt as _};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -224,7 +224,12 @@ async fn run_api<S: StoreObject>(
 ) where
     S::DynamicType: Default,
 {
-    Controller::new(api, watcher::Config::default())
+    drop(api);
+    let (reader, writer) = kube::runtime::reflector::store();
+    let stream = crate::lenient::watch::<S>(&ctx, watcher::Config::default())
+        .reflect(writer)
+        .applied_objects();
+    Controller::for_stream(stream, reader)
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<S>, error_policy::<S>, ctx)
         .for_each(|r| async move {

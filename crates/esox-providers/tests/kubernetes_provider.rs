@@ -24,10 +24,22 @@ fn rref(key: &str, property: Option<&str>) -> RemoteRef {
     }
 }
 
+/// The PushSecret the entries of these tests belong to.
+const OWNER: &str = "foo/ps";
+
 fn remote(key: &str, property: Option<&str>) -> PushSecretRemoteRef {
     PushSecretRemoteRef {
         remote_key: key.into(),
         property: property.map(str::to_owned),
+    }
+}
+
+/// The entry `delete_secret` and `secret_exists` are given for a remote key.
+fn entry_for(key: &str, property: Option<&str>) -> PushEntry {
+    PushEntry {
+        remote_ref: remote(key, property),
+        owner: Some(OWNER.into()),
+        ..Default::default()
     }
 }
 
@@ -284,6 +296,7 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
         remote_ref: remote("my-secret", None),
         metadata: None,
         never_pushed: false,
+        owner: Some(OWNER.into()),
     };
     cl.push_secret(&local_secret(), &whole)
         .await
@@ -323,6 +336,7 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
         remote_ref: remote("other", Some("pw")),
         metadata: None,
         never_pushed: false,
+        owner: Some(OWNER.into()),
     };
     cl.push_secret(&local_secret(), &prop)
         .await
@@ -333,17 +347,17 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
         vec!["pw"]
     );
     assert!(
-        cl.secret_exists(&remote("other", Some("pw")))
+        cl.secret_exists(&entry_for("other", Some("pw")))
             .await
             .expect("exists")
     );
     assert!(
-        !cl.secret_exists(&remote("other", Some("nope")))
+        !cl.secret_exists(&entry_for("other", Some("nope")))
             .await
             .expect("exists")
     );
     assert!(
-        cl.secret_exists(&remote("my-secret", None))
+        cl.secret_exists(&entry_for("my-secret", None))
             .await
             .expect("exists")
     );
@@ -356,7 +370,7 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
     assert_eq!(text(&v), "s3cr3t");
 
     // Delete a property of a Secret with several keys: only that key goes.
-    cl.delete_secret(&remote("my-secret", Some("username")))
+    cl.delete_secret(&entry_for("my-secret", Some("username")))
         .await
         .expect("delete key");
     let after = dev.get_secret("foo", "my-secret").await.expect("kept");
@@ -365,15 +379,15 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
         vec!["password"]
     );
     // Delete whole Secrets; deleting again is fine.
-    cl.delete_secret(&remote("my-secret", None))
+    cl.delete_secret(&entry_for("my-secret", None))
         .await
         .expect("delete");
-    cl.delete_secret(&remote("my-secret", None))
+    cl.delete_secret(&entry_for("my-secret", None))
         .await
         .expect("delete again");
     assert!(dev.get_secret("foo", "my-secret").await.is_none());
     assert!(
-        !cl.secret_exists(&remote("my-secret", None))
+        !cl.secret_exists(&entry_for("my-secret", None))
             .await
             .expect("exists")
     );
@@ -384,6 +398,7 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
         remote_ref: remote("x", None),
         metadata: None,
         never_pushed: false,
+        owner: Some(OWNER.into()),
     };
     let e = cl
         .push_secret(&local_secret(), &bad)
@@ -406,6 +421,7 @@ async fn remote_namespace_override_needs_a_cluster_store() {
                               "spec": {"remoteNamespace": "elsewhere"}}),
         ),
         never_pushed: false,
+        owner: Some(OWNER.into()),
     };
     let e = cl
         .push_secret(&local_secret(), &entry)
@@ -471,7 +487,7 @@ async fn validation_unknown_when_the_review_fails() {
         reason.contains("could not verify if client is valid"),
         "{reason}"
     );
-    assert!(reason.contains("injected fault (500)"), "{reason}");
+    assert!(reason.contains("answered 500 InternalError"), "{reason}");
 }
 
 #[tokio::test]
@@ -779,6 +795,7 @@ async fn push_carries_type_and_merges_metadata() {
                               "spec": {"labels": {"pushed-by": "esox"}}}),
         ),
         never_pushed: false,
+        owner: Some(OWNER.into()),
     };
     cl.push_secret(&local, &entry).await.expect("push");
     let got = dev.get_secret("foo", "registry").await.expect("remote");

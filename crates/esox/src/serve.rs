@@ -72,6 +72,12 @@ pub async fn serve(
     }))
 }
 
+/// The controllers of the running term that ended before shutdown, if any.
+fn ended_controllers(probes: &Probes) -> Option<String> {
+    let ended = probes.metrics.borrow().as_ref()?.liveness.ended();
+    (!ended.is_empty()).then(|| ended.join(", "))
+}
+
 fn respond(req: &Request<hyper::body::Incoming>, probes: &Probes) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match req.uri().path() {
         "/metrics" => (
@@ -79,7 +85,16 @@ fn respond(req: &Request<hyper::body::Incoming>, probes: &Probes) -> Response<Fu
             "text/plain; version=0.0.4",
             metrics_text(probes),
         ),
-        "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
+        "/healthz" => match ended_controllers(probes) {
+            None => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
+            // A controller that stopped (a panic, a stream that ended) does nothing until the
+            // process restarts: let the kubelet do that.
+            Some(ended) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain",
+                format!("controllers ended: {ended}\n"),
+            ),
+        },
         "/readyz" if probes.ready.load(Ordering::Relaxed) => {
             (StatusCode::OK, "text/plain", "ok\n".to_owned())
         }

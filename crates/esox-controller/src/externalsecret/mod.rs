@@ -59,14 +59,14 @@ pub async fn run(
 ) {
     let client = ctx.client.clone();
     let (reader, writer) = reflector::store();
-    let es_stream = watcher(
-        Api::<ExternalSecret>::all(client.clone()),
+    let es_stream = crate::lenient::watch::<ExternalSecret>(
+        &ctx,
         watcher::Config::default().any_semantic(),
     )
-    .default_backoff()
     // Managed fields are the largest part of a stored ExternalSecret and never read.
     .modify(|es| es.metadata.managed_fields = None)
     .reflect(writer)
+    .inspect(forget_deleted(ctx.clone()))
     .applied_objects()
     .inspect_ok({
         let ctx = ctx.clone();
@@ -114,6 +114,22 @@ pub async fn run(
             }
         })
         .await;
+}
+
+/// An ExternalSecret without a finalizer (the usual case) is gone before any reconcile sees
+/// it: what esox keeps about it is dropped on the watch's delete event.
+fn forget_deleted(
+    ctx: Arc<Context>,
+) -> impl Fn(&Result<watcher::Event<ExternalSecret>, watcher::Error>) {
+    move |event| {
+        if let Ok(watcher::Event::Delete(es)) = event {
+            let es_ref = ObjectRef::from_obj(es);
+            ctx.index.forget(&es_ref);
+            ctx.recent_statuses.forget(&es_ref);
+            ctx.metrics
+                .external_secret_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
+        }
+    }
 }
 
 /// Reconciles one ExternalSecret and records ESO's metrics for it.

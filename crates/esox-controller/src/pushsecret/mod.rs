@@ -120,11 +120,10 @@ pub async fn run(
     let (reader, writer) = reflector::store();
     let pctx = PushContext::new(ctx, reader.clone());
     let client = pctx.ctx.client.clone();
-    let stream = watcher(
-        Api::<PushSecret>::all(client.clone()),
+    let stream = crate::lenient::watch::<PushSecret>(
+        &pctx.ctx,
         watcher::Config::default().any_semantic(),
     )
-    .default_backoff()
     .reflect(writer)
     .inspect(forget_deleted(pctx.ctx.clone()))
     .applied_objects()
