@@ -76,10 +76,16 @@ fn ps(name: &str, spec: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_values_appear_in_no_condition_event_log_or_metric() {
+    // Everything at debug, with the directives `esox run` always adds.
     let logs = Captured::default();
+    let mut filter =
+        tracing_subscriber::EnvFilter::new("debug,hyper=info,h2=info,rustls=info,tower=info");
+    for d in esox_controller::LOG_SAFETY_DIRECTIVES {
+        filter = filter.add_directive(d.parse().unwrap());
+    }
     tracing_subscriber::fmt()
         .with_writer(logs.clone())
-        .with_env_filter("debug,hyper=info,h2=info,rustls=info,tower=info")
+        .with_env_filter(filter)
         .with_ansi(false)
         .init();
 
