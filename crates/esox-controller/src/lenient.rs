@@ -30,7 +30,11 @@ pub const REASON_UNDECODABLE: &str = "DecodeFailed";
 #[derive(Clone, Debug)]
 pub enum Lenient<K> {
     Decoded(K),
-    Undecodable { meta: ObjectMeta, error: String },
+    /// Boxed: rare, and it would otherwise make every decoded object as large as itself.
+    Undecodable {
+        meta: Box<ObjectMeta>,
+        error: String,
+    },
 }
 
 impl<'de, K: DeserializeOwned> Deserialize<'de> for Lenient<K> {
@@ -39,10 +43,12 @@ impl<'de, K: DeserializeOwned> Deserialize<'de> for Lenient<K> {
         match K::deserialize(&value) {
             Ok(k) => Ok(Self::Decoded(k)),
             Err(e) => {
-                let meta = value
-                    .get("metadata")
-                    .and_then(|m| ObjectMeta::deserialize(m).ok())
-                    .unwrap_or_default();
+                let meta = Box::new(
+                    value
+                        .get("metadata")
+                        .and_then(|m| ObjectMeta::deserialize(m).ok())
+                        .unwrap_or_default(),
+                );
                 Ok(Self::Undecodable {
                     meta,
                     error: without_quoted_values(&e.to_string()),
@@ -168,7 +174,7 @@ where
     }))
 }
 
-fn report<K: Resource<DynamicType = ()>>(ctx: &Arc<Context>, meta: ObjectMeta, error: String) {
+fn report<K: Resource<DynamicType = ()>>(ctx: &Arc<Context>, meta: Box<ObjectMeta>, error: String) {
     if !ctx.undecodable.first_time(&meta) {
         return;
     }

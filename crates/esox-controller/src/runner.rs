@@ -123,7 +123,11 @@ async fn supervised(
     if *stop.borrow() {
         return;
     }
-    tracing::error!(controller = name, how, "a controller ended; /healthz now fails so that the process is restarted");
+    tracing::error!(
+        controller = name,
+        how,
+        "a controller ended; /healthz now fails so that the process is restarted"
+    );
     ctx.liveness.record(format!("{name} ({how})"));
 }
 
@@ -154,7 +158,10 @@ mod tests {
             rx.clone(),
         )
         .await;
-        assert_eq!(ctx.liveness.ended(), ["quiet (stopped)", "broken (panicked)"]);
+        assert_eq!(
+            ctx.liveness.ended(),
+            ["quiet (stopped)", "broken (panicked)"]
+        );
         // After shutdown, ending is what controllers are asked to do.
         let _ = tx.send(true);
         supervised("done", async {}.boxed(), ctx.clone(), rx).await;

@@ -115,7 +115,11 @@ stringData: {{pw: "{CANARY_D}"}}
     // reason that echo a value (as a proxy reflecting a request might).
     // (A create names its object in the body: it is matched by namespace; nothing else is
     // created in `remote`.)
-    for (verb, name) in [("get", Some("echo")), ("create", None), ("get", Some("push-echo"))] {
+    for (verb, name) in [
+        ("get", Some("echo")),
+        ("create", None),
+        ("get", Some("push-echo")),
+    ] {
         env.cluster.faults().add(
             FaultMatch {
                 verb: Some(verb.into()),
@@ -192,9 +196,10 @@ stringData: {{pw: "{CANARY_D}"}}
         messages.push(format!("{name}: {message}"));
     }
     for (name, _) in push_secrets {
-        let (reason, message) = ps_support::ps_ready(c, "app", name, "False", Duration::from_secs(20))
-            .await
-            .unwrap_or_else(|| panic!("{name} reports an error"));
+        let (reason, message) =
+            ps_support::ps_ready(c, "app", name, "False", Duration::from_secs(20))
+                .await
+                .unwrap_or_else(|| panic!("{name} reports an error"));
         assert_eq!(reason, "Errored", "{name}: {message}");
         messages.push(format!("{name}: {message}"));
     }
@@ -214,16 +219,17 @@ stringData: {{pw: "{CANARY_D}"}}
     let events: Api<k8s_openapi::api::events::v1::Event> = env.api("app");
     let events = events.list(&Default::default()).await.unwrap().items;
     assert!(
-        events
-            .iter()
-            .any(|e| e.type_.as_deref() == Some("Warning")),
+        events.iter().any(|e| e.type_.as_deref() == Some("Warning")),
         "Warning events were recorded"
     );
     for e in &events {
         written.push_str(&serde_json::to_string(e).unwrap());
     }
     let metrics = env.ctx.metrics.render();
-    assert!(metrics.contains("externalsecret_sync_calls_error"), "metrics rendered");
+    assert!(
+        metrics.contains("externalsecret_sync_calls_error"),
+        "metrics rendered"
+    );
     written.push_str(&metrics);
     let log = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(
@@ -243,11 +249,14 @@ stringData: {{pw: "{CANARY_D}"}}
             let end = (end..=written.len())
                 .find(|i| written.is_char_boundary(*i))
                 .unwrap_or(written.len());
-            panic!(
-                "canary {form:?} leaked:\n...{}...",
-                &written[start..end]
-            );
+            panic!("canary {form:?} leaked:\n...{}...", &written[start..end]);
         }
     }
-    println!("searched {} bytes: {} messages, {} events, {} log bytes", written.len(), messages.len(), events.len(), log.len());
+    println!(
+        "searched {} bytes: {} messages, {} events, {} log bytes",
+        written.len(),
+        messages.len(),
+        events.len(),
+        log.len()
+    );
 }

@@ -51,7 +51,10 @@ async fn the_finalizer_goes_only_on_our_external_secrets_whose_deletion_has_work
         api.get("delete").await.ok().filter(has_finalizer)
     })
     .await;
-    assert!(finalized.is_some(), "deletionPolicy Delete gets the finalizer");
+    assert!(
+        finalized.is_some(),
+        "deletionPolicy Delete gets the finalizer"
+    );
     env.es_ready("app", "retain", "True")
         .await
         .expect("ours is synced");
@@ -62,7 +65,10 @@ async fn the_finalizer_goes_only_on_our_external_secrets_whose_deletion_has_work
         "Retain: the deletion has nothing for esox to do"
     );
     let foreign = api.get("foreign").await.unwrap();
-    assert!(!has_finalizer(&foreign), "another controller class's object");
+    assert!(
+        !has_finalizer(&foreign),
+        "another controller class's object"
+    );
     assert!(foreign.status.is_none(), "and left alone entirely");
 
     // Switching to Retain drops the finalizer; to Delete adds it.

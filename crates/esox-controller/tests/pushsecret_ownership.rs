@@ -182,10 +182,8 @@ spec:
         "the Secret esox created is deleted with its only property"
     );
     assert!(
-        remote_where(c, "remote", "pre-edited", WAIT, |s| s.is_some_and(|s| value(
-            s, "pw"
-        )
-        .is_none()))
+        remote_where(c, "remote", "pre-edited", WAIT, |s| s
+            .is_some_and(|s| value(s, "pw").is_none()))
         .await,
         "the pre-existing Secret loses the pushed property and stays"
     );
@@ -284,7 +282,12 @@ spec:
         .await
         .expect("ours synced");
     let ours = api.get("ours").await.unwrap();
-    assert!(ours.metadata.finalizers.unwrap_or_default().contains(&finalizer));
+    assert!(
+        ours.metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&finalizer)
+    );
     let foreign = api.get("foreign").await.unwrap();
     assert!(
         !foreign

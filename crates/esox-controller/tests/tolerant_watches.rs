@@ -62,7 +62,10 @@ async fn a_store_esox_cannot_decode_is_reported_and_the_others_keep_working() {
     )
     .await;
     let options = esox_controller::Options::default();
-    assert!(options.flood_gate, "the flood gate is on: stores must be Ready");
+    assert!(
+        options.flood_gate,
+        "the flood gate is on: stores must be Ready"
+    );
     let (ctx, shutdown, _task) = esox_controller::runner::start(
         client.clone(),
         options,
@@ -80,19 +83,28 @@ async fn a_store_esox_cannot_decode_is_reported_and_the_others_keep_working() {
 
     // The others flow: the good store is validated and its ExternalSecret syncs.
     let ready = common::es_ready_where(&client, "app", "e", |c| c.status == "True").await;
-    assert!(ready.is_some(), "the ExternalSecret of the good store syncs");
+    assert!(
+        ready.is_some(),
+        "the ExternalSecret of the good store syncs"
+    );
 
     // The bad one is reported on itself and counted.
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), "app");
     let note = wait_until(Duration::from_secs(10), || async {
-        events.list(&Default::default()).await.ok()?.items.into_iter().find_map(|e| {
-            let regarding = e.regarding.clone()?;
-            (e.reason.as_deref() == Some("DecodeFailed")
-                && e.type_.as_deref() == Some("Warning")
-                && regarding.name.as_deref() == Some("newer")
-                && regarding.kind.as_deref() == Some("SecretStore"))
-            .then(|| e.note.unwrap_or_default())
-        })
+        events
+            .list(&Default::default())
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find_map(|e| {
+                let regarding = e.regarding.clone()?;
+                (e.reason.as_deref() == Some("DecodeFailed")
+                    && e.type_.as_deref() == Some("Warning")
+                    && regarding.name.as_deref() == Some("newer")
+                    && regarding.kind.as_deref() == Some("SecretStore"))
+                .then(|| e.note.unwrap_or_default())
+            })
     })
     .await
     .expect("a Warning event on the store esox cannot decode");

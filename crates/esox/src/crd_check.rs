@@ -27,8 +27,7 @@ pub async fn missing(client: &kube::Client) -> Result<Vec<String>, kube::Error> 
     }
     let mut out = Vec::new();
     for (group_version, crds) in wanted {
-        let served: BTreeSet<String> = match client.list_api_group_resources(&group_version).await
-        {
+        let served: BTreeSet<String> = match client.list_api_group_resources(&group_version).await {
             Ok(list) => list.resources.into_iter().map(|r| r.name).collect(),
             // The whole group/version is unknown: none of its CRDs is installed.
             Err(kube::Error::Api(s)) if s.code == 404 => BTreeSet::new(),
@@ -70,12 +69,12 @@ pub async fn wait_until_installed(
                 return true;
             }
             Ok(m) => {
-                if round % REPEAT_EVERY == 0 {
+                if round.is_multiple_of(REPEAT_EVERY) {
                     tracing::error!("{}", message(&m));
                 }
             }
             Err(e) => {
-                if round % REPEAT_EVERY == 0 {
+                if round.is_multiple_of(REPEAT_EVERY) {
                     tracing::warn!(error = %e, "could not check whether esox's CRDs are installed; checking again");
                 }
             }
@@ -108,7 +107,10 @@ mod tests {
         assert_eq!(missing_now.len(), all.len(), "{missing_now:?}");
         assert!(missing_now.contains(&"externalsecrets.external-secrets.io".to_owned()));
         let text = message(&missing_now);
-        assert!(text.contains("esox crds | kubectl apply --server-side -f -"), "{text}");
+        assert!(
+            text.contains("esox crds | kubectl apply --server-side -f -"),
+            "{text}"
+        );
 
         // One CRD installed: only the others are named.
         let api: Api<CustomResourceDefinition> = Api::all(client.clone());
@@ -117,7 +119,9 @@ mod tests {
             .find(|c| c.metadata.name.as_deref() == Some("externalsecrets.external-secrets.io"))
             .expect("ExternalSecret CRD")
             .clone();
-        api.create(&PostParams::default(), &es).await.expect("created");
+        api.create(&PostParams::default(), &es)
+            .await
+            .expect("created");
         let mut left = Vec::new();
         for _ in 0..100 {
             left = missing(&client).await.expect("discovery answers");
@@ -130,8 +134,13 @@ mod tests {
         assert!(!left.contains(&"externalsecrets.external-secrets.io".to_owned()));
 
         // All of them: the wait returns.
-        for crd in all.into_iter().filter(|c| c.metadata.name != es.metadata.name) {
-            api.create(&PostParams::default(), &crd).await.expect("created");
+        for crd in all
+            .into_iter()
+            .filter(|c| c.metadata.name != es.metadata.name)
+        {
+            api.create(&PostParams::default(), &crd)
+                .await
+                .expect("created");
         }
         let done = tokio::time::timeout(
             std::time::Duration::from_secs(20),

@@ -155,15 +155,9 @@ async fn run_elected(
     // Followers are ready too: they are healthy standbys, and a rolling update of the
     // Deployment would stall if only the leader could become Ready.
     probes.ready.store(true, Ordering::Relaxed);
-    let result = esox_controller::leader::run_controllers(
-        elector,
-        client,
-        options,
-        local,
-        signal,
-        contexts,
-    )
-    .await;
+    let result =
+        esox_controller::leader::run_controllers(elector, client, options, local, signal, contexts)
+            .await;
     for server in servers {
         server.abort();
     }

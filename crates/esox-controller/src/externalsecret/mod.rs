@@ -59,20 +59,18 @@ pub async fn run(
 ) {
     let client = ctx.client.clone();
     let (reader, writer) = reflector::store();
-    let es_stream = crate::lenient::watch::<ExternalSecret>(
-        &ctx,
-        watcher::Config::default().any_semantic(),
-    )
-    // Managed fields are the largest part of a stored ExternalSecret and never read.
-    .modify(|es| es.metadata.managed_fields = None)
-    .reflect(writer)
-    .inspect(forget_deleted(ctx.clone()))
-    .applied_objects()
-    .inspect_ok({
-        let ctx = ctx.clone();
-        move |es| ctx.recent_statuses.observed(es)
-    })
-    .predicate_filter(spec_or_metadata, PredicateConfig::default());
+    let es_stream =
+        crate::lenient::watch::<ExternalSecret>(&ctx, watcher::Config::default().any_semantic())
+            // Managed fields are the largest part of a stored ExternalSecret and never read.
+            .modify(|es| es.metadata.managed_fields = None)
+            .reflect(writer)
+            .inspect(forget_deleted(ctx.clone()))
+            .applied_objects()
+            .inspect_ok({
+                let ctx = ctx.clone();
+                move |es| ctx.recent_statuses.observed(es)
+            })
+            .predicate_filter(spec_or_metadata, PredicateConfig::default());
 
     // Managed Secrets only, metadata only: memory follows what esox writes, not the cluster.
     let managed =

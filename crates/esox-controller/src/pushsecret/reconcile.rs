@@ -309,7 +309,10 @@ async fn push_entry(
         remote_ref: remote.clone(),
         metadata: entry.data.metadata.as_ref().map(|m| m.0.clone()),
         never_pushed: !pushed_before,
-        owner: Some(owner_of(&ps.namespace().unwrap_or_default(), &ps.name_any())),
+        owner: Some(owner_of(
+            &ps.namespace().unwrap_or_default(),
+            &ps.name_any(),
+        )),
     };
     if ps.spec.update_policy == UpdatePolicy::IfNotExists
         && client.secret_exists(&push).await.map_err(write_err)?
@@ -509,8 +512,7 @@ async fn source_deleted(
 ) -> Result<Action, Error> {
     let namespace = ps.namespace().unwrap_or_default();
     let status = ps.status.clone().unwrap_or_default();
-    let failures =
-        cleanup::delete_entries(&pctx.ctx, ps, &status.synced_push_secrets).await;
+    let failures = cleanup::delete_entries(&pctx.ctx, ps, &status.synced_push_secrets).await;
     if !failures.is_empty() {
         let keep = still_tracked(&status.synced_push_secrets, &failures);
         let e = Error::Store(format!(
@@ -561,8 +563,7 @@ async fn finalize(
     }
     let status = ps.status.clone().unwrap_or_default();
     if ps.spec.deletion_policy == PushDeletionPolicy::Delete {
-        let failures =
-            cleanup::delete_entries(&pctx.ctx, ps, &status.synced_push_secrets).await;
+        let failures = cleanup::delete_entries(&pctx.ctx, ps, &status.synced_push_secrets).await;
         if !failures.is_empty() {
             let waited = ps
                 .metadata

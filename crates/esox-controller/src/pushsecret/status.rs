@@ -31,7 +31,12 @@ pub fn union(a: &Synced, b: &Synced) -> Synced {
 /// `metadata.spec.remoteNamespace` of an entry: where its remote secret went when the store
 /// allows the override.
 fn remote_namespace(d: &PushSecretData) -> Option<&str> {
-    d.metadata.as_ref()?.0.get("spec")?.get("remoteNamespace")?.as_str()
+    d.metadata
+        .as_ref()?
+        .0
+        .get("spec")?
+        .get("remoteNamespace")?
+        .as_str()
 }
 
 /// Entries of `old` that are absent from `new`, or that `new` writes to another namespace (the

@@ -454,7 +454,11 @@ impl SecretsClient for KubernetesClient {
         let meta = push_merge::parse_metadata(entry.metadata.as_ref()).map_err(push_error)?;
         let ns = self.target_namespace(meta.as_ref())?;
         let name = &entry.remote_ref.remote_key;
-        let property = entry.remote_ref.property.as_deref().filter(|p| !p.is_empty());
+        let property = entry
+            .remote_ref
+            .property
+            .as_deref()
+            .filter(|p| !p.is_empty());
         let existing = self.get_opt(&ns, name).await?;
         let parts = existing.as_ref().map(parts_of);
         let owned = existing

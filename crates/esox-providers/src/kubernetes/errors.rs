@@ -236,12 +236,16 @@ mod tests {
             assert!(text.contains(&format!("answered {code} ")), "{text}");
         }
         let known = kube::Error::Api(
-            kube::core::Status::failure("m", "NotFound").with_code(404).boxed(),
+            kube::core::Status::failure("m", "NotFound")
+                .with_code(404)
+                .boxed(),
         );
         let e = api_error(known, "https://x", "get");
         assert!(e.to_string().ends_with("answered 404 NotFound"), "{e}");
         let bad_reason = kube::Error::Api(
-            kube::core::Status::failure("m", "SomethingElse").with_code(503).boxed(),
+            kube::core::Status::failure("m", "SomethingElse")
+                .with_code(503)
+                .boxed(),
         );
         let e = api_error(bad_reason, "https://x", "list");
         assert!(
