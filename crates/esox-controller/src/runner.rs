@@ -99,7 +99,8 @@ impl Liveness {
         self.ended.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn record(&self, what: String) {
+    /// Marks a controller as ended (`what`: its name and how).
+    pub fn record(&self, what: String) {
         self.ended
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -118,3 +118,44 @@ fn respond(req: &Request<hyper::body::Incoming>, probes: &Probes) -> Response<Fu
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn healthz_fails_once_a_controller_ended() {
+        let client = kube::Client::try_from(kube::Config::new(
+            "https://127.0.0.1:9".parse().expect("uri"),
+        ))
+        .expect("client");
+        let (ctx, _triggers) = esox_controller::Context::new(
+            client,
+            Default::default(),
+            esox_providers::LocalCluster {
+                url: "https://127.0.0.1:9".into(),
+                ca_pem: None,
+            },
+        );
+        let (_tx, metrics) = tokio::sync::watch::channel(Some(ctx.clone()));
+        let probes = Probes {
+            metrics,
+            ready: AtomicBool::new(true),
+            leader: None,
+        };
+        assert_eq!(ended_controllers(&probes), None);
+        ctx.liveness.record("pushsecret (panicked)".into());
+        assert_eq!(
+            ended_controllers(&probes).as_deref(),
+            Some("pushsecret (panicked)")
+        );
+        // A standby runs no controllers: nothing can have ended.
+        let (_tx, metrics) = tokio::sync::watch::channel(None);
+        let standby = Probes {
+            metrics,
+            ready: AtomicBool::new(true),
+            leader: None,
+        };
+        assert_eq!(ended_controllers(&standby), None);
+    }
+}
