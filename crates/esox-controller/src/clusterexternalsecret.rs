@@ -235,11 +235,11 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
-    let controller = Controller::new(
-        Api::<ClusterExternalSecret>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let store = controller.store();
+    let (store, writer) = kube::runtime::reflector::store();
+    let stream = crate::lenient::watch::<ClusterExternalSecret>(&ctx, watcher::Config::default())
+        .reflect(writer)
+        .applied_objects();
+    let controller = Controller::for_stream(stream, store.clone());
     // Any namespace change may change which ClusterExternalSecrets select it.
     let map_ns = move |_ns: PartialObjectMeta<Namespace>| {
         store
@@ -254,11 +254,16 @@ pub async fn run(
     )
     .default_backoff()
     .touched_objects();
+    // The owned ExternalSecrets' metadata is all the owner mapping reads, and it decodes
+    // whatever their spec holds.
+    let owned = watcher(
+        Api::<PartialObjectMeta<ExternalSecret>>::all(client),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
     controller
-        .owns(
-            Api::<ExternalSecret>::all(client),
-            watcher::Config::default(),
-        )
+        .owns_stream(owned)
         .watches_stream(namespaces, map_ns)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
