@@ -12,8 +12,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::Api;
 use kube::api::PostParams;
 
-/// esox's CRDs, but the SecretStore schema keeps anything under `spec.provider.vault` (as a
-/// CRD of another ESO version would keep fields esox does not know).
+/// esox's CRDs, but the SecretStore schema keeps anything under `spec.provider.vault` and the
+/// ExternalSecret schema anything in `spec.refreshPolicy` (as a CRD of another ESO version
+/// would keep fields and values esox does not know).
 async fn install_crds_keeping_unknown_vault_fields(client: &kube::Client) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in esox_api::crd::all(&Default::default()) {
@@ -26,6 +27,14 @@ async fn install_crds_keeping_unknown_vault_fields(client: &kube::Client) {
                     )
                     .expect("vault block in the schema");
                 *vault = serde_json::json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
+            }
+        }
+        if crd.metadata.name.as_deref() == Some("externalsecrets.external-secrets.io") {
+            for version in value["spec"]["versions"].as_array_mut().unwrap() {
+                let policy = version
+                    .pointer_mut("/schema/openAPIV3Schema/properties/spec/properties/refreshPolicy")
+                    .expect("refreshPolicy in the schema");
+                *policy = serde_json::json!({"x-kubernetes-preserve-unknown-fields": true});
             }
         }
         let crd: CustomResourceDefinition = serde_json::from_value(value).unwrap();
@@ -61,6 +70,11 @@ async fn a_store_esox_cannot_decode_is_reported_and_the_others_keep_working() {
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\napiVersion: external-secrets.io/v1\nkind: SecretStore\nmetadata: {name: newer, namespace: app}\nspec:\n  provider:\n    vault: {server: \"https://vault.example\", fieldOfANewerEso: true}\n",
     )
     .await;
+    apply(
+        &client,
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: odd, namespace: app}\nspec:\n  refreshPolicy: {aModeOfANewerEso: true}\n  secretStoreRef: {name: fake}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n",
+    )
+    .await;
     let options = esox_controller::Options::default();
     assert!(
         options.flood_gate,
@@ -90,29 +104,44 @@ async fn a_store_esox_cannot_decode_is_reported_and_the_others_keep_working() {
 
     // The bad one is reported on itself and counted.
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), "app");
-    let note = wait_until(Duration::from_secs(10), || async {
-        events
-            .list(&Default::default())
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .find_map(|e| {
-                let regarding = e.regarding.clone()?;
-                (e.reason.as_deref() == Some("DecodeFailed")
-                    && e.type_.as_deref() == Some("Warning")
-                    && regarding.name.as_deref() == Some("newer")
-                    && regarding.kind.as_deref() == Some("SecretStore"))
-                .then(|| e.note.unwrap_or_default())
+    let note_on = |kind: &'static str, name: &'static str| {
+        let events = events.clone();
+        async move {
+            wait_until(Duration::from_secs(10), || async {
+                events
+                    .list(&Default::default())
+                    .await
+                    .ok()?
+                    .items
+                    .into_iter()
+                    .find_map(|e| {
+                        let regarding = e.regarding.clone()?;
+                        (e.reason.as_deref() == Some("DecodeFailed")
+                            && e.type_.as_deref() == Some("Warning")
+                            && regarding.name.as_deref() == Some(name)
+                            && regarding.kind.as_deref() == Some(kind))
+                        .then(|| e.note.unwrap_or_default())
+                    })
             })
-    })
-    .await
-    .expect("a Warning event on the store esox cannot decode");
+            .await
+        }
+    };
+    let note = note_on("SecretStore", "newer")
+        .await
+        .expect("a Warning event on the store esox cannot decode");
     assert!(note.contains("fieldOfANewerEso"), "{note}");
+    let note = note_on("ExternalSecret", "odd")
+        .await
+        .expect("a Warning event on the ExternalSecret esox cannot decode");
+    assert!(note.contains("aModeOfANewerEso"), "{note}");
     let metrics = ctx.metrics.render();
-    assert!(
-        metrics.contains("esox_undecodable_objects_total{kind=\"SecretStore\"} 1"),
-        "{metrics}"
-    );
+    for kind in ["SecretStore", "ExternalSecret"] {
+        assert!(
+            metrics.contains(&format!(
+                "esox_undecodable_objects_total{{kind=\"{kind}\"}} 1"
+            )),
+            "{metrics}"
+        );
+    }
     shutdown.trigger();
 }
