@@ -846,3 +846,106 @@ async fn extract_with_property_json_encodes_fields() {
         "failed to unmarshal secret: invalid JSON format"
     );
 }
+
+#[tokio::test]
+async fn only_secrets_created_for_the_pushsecret_are_deleted_whole() {
+    const MARK: &str = "pushsecret.external-secrets.io/created-by";
+    let platform = cluster().await;
+    let dev = cluster().await;
+    let s = cross_cluster(&platform, &dev).await;
+    let cl = client(&platform, &s, Some("foo")).await;
+    let mark_of = |secret: &k8s_openapi::api::core::v1::Secret| {
+        secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(MARK).cloned())
+    };
+    // A source carrying someone's mark does not hand it over.
+    let mut local = local_secret();
+    local
+        .annotations
+        .insert(MARK.to_owned(), "elsewhere/other".to_owned());
+    let replace = json!({"apiVersion": "kubernetes.external-secrets.io/v1alpha1", "kind": "PushSecretMetadata",
+                         "spec": {"targetMergePolicy": "Replace", "annotations": {"a": "b"}}});
+    let whole = PushEntry {
+        remote_ref: remote("made", None),
+        metadata: Some(replace),
+        never_pushed: true,
+        owner: Some(OWNER.into()),
+        ..Default::default()
+    };
+    cl.push_secret(&local, &whole).await.expect("create");
+    let made = dev.get_secret("foo", "made").await.expect("created");
+    assert_eq!(mark_of(&made).as_deref(), Some(OWNER));
+    // An update whose metadata replaces the annotations keeps the mark, and an unchanged push
+    // does not write.
+    local.data.insert("password".into(), b"changed".to_vec());
+    cl.push_secret(
+        &local,
+        &PushEntry {
+            never_pushed: false,
+            ..whole.clone()
+        },
+    )
+    .await
+    .expect("update");
+    let updated = dev.get_secret("foo", "made").await.expect("kept");
+    assert_eq!(mark_of(&updated).as_deref(), Some(OWNER));
+    assert_eq!(updated.metadata.annotations.as_ref().expect("a")["a"], "b");
+    cl.push_secret(
+        &local,
+        &PushEntry {
+            never_pushed: false,
+            ..whole.clone()
+        },
+    )
+    .await
+    .expect("again");
+    let again = dev.get_secret("foo", "made").await.expect("kept");
+    assert_eq!(
+        again.metadata.resource_version,
+        updated.metadata.resource_version
+    );
+
+    // Another PushSecret's delete leaves it; its creator's delete removes it.
+    let other = PushEntry {
+        owner: Some("foo/another".into()),
+        ..whole.clone()
+    };
+    cl.delete_secret(&other).await.expect("not ours: no-op");
+    assert!(dev.get_secret("foo", "made").await.is_some());
+    cl.delete_secret(&whole).await.expect("ours");
+    assert!(dev.get_secret("foo", "made").await.is_none());
+
+    // A Secret that existed before: a whole push over it is left in place on delete; a
+    // property push loses only its property, even when it is the only one.
+    dev.secret(
+        "foo",
+        json!({"metadata": {"name": "theirs"}, "stringData": {"pw": "old"}}),
+    )
+    .await;
+    let prop = PushEntry {
+        secret_key: Some("password".into()),
+        remote_ref: remote("theirs", Some("pw")),
+        never_pushed: true,
+        owner: Some(OWNER.into()),
+        ..Default::default()
+    };
+    cl.push_secret(&local, &prop).await.expect("into theirs");
+    let theirs = dev.get_secret("foo", "theirs").await.expect("theirs");
+    assert_eq!(mark_of(&theirs), None, "not created by esox: no mark");
+    cl.delete_secret(&prop)
+        .await
+        .expect("take the property back");
+    let theirs = dev.get_secret("foo", "theirs").await.expect("still there");
+    assert!(theirs.data.unwrap_or_default().is_empty());
+    let whole_over = PushEntry {
+        remote_ref: remote("theirs", None),
+        owner: Some(OWNER.into()),
+        ..Default::default()
+    };
+    cl.push_secret(&local, &whole_over).await.expect("whole");
+    cl.delete_secret(&whole_over).await.expect("left in place");
+    assert!(dev.get_secret("foo", "theirs").await.is_some());
+}
