@@ -1,7 +1,8 @@
 //! Secret values never reach a condition, an Event, a log line or a metric: known canary values
 //! are pushed through every provider and controller error path the Kubernetes provider and the
 //! PushSecret controller have (bad decoding, bad properties and JSON, remote error bodies that
-//! echo a value, missing keys, bad push metadata), then everything esox wrote is searched.
+//! echo a value, null bytes under `nullBytePolicy: Fail`, missing keys, bad push metadata),
+//! then everything esox wrote is searched.
 //! (Template errors are covered by the template engine's own tests.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
@@ -24,12 +25,13 @@ const CANARY_A: &str = "CANARY!a1b2c3SuperSecretValue";
 const CANARY_B: &str = "CANARYd4e5f6{not json";
 const CANARY_C: &str = "CANARYg7h8i9EchoedByTheServer";
 const CANARY_D: &str = "CANARYj0k1l2PushedValue";
+const CANARY_E: &str = "CANARYm3n4o5ConvertedValue";
 
 /// Every form a value may take on its way out: as is, base64 (Secret data), and JSON-quoted.
 fn forms() -> Vec<String> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut out = Vec::new();
-    for c in [CANARY_A, CANARY_B, CANARY_C, CANARY_D] {
+    for c in [CANARY_A, CANARY_B, CANARY_C, CANARY_D, CANARY_E] {
         out.push(c.to_owned());
         out.push(b64.encode(c));
         // A prefix catches values cut or escaped in a message.
@@ -102,6 +104,7 @@ metadata: {{name: vault, namespace: remote}}
 stringData:
   notb64: "{CANARY_A}"
   notjson: "{CANARY_B}"
+  nul: "{CANARY_E}\0"
 ---
 apiVersion: v1
 kind: Secret
@@ -159,6 +162,10 @@ stringData: {{pw: "{CANARY_D}"}}
             "  dataFrom: [{find: {name: {regexp: vau}, decodingStrategy: Base64}}]",
         ),
         (
+            "null-bytes",
+            "  data: [{secretKey: x, remoteRef: {key: vault, property: nul, nullBytePolicy: Fail}}]",
+        ),
+        (
             "remote-echo",
             "  data: [{secretKey: x, remoteRef: {key: echo}}]",
         ),
@@ -188,10 +195,10 @@ stringData: {{pw: "{CANARY_D}"}}
     // Positive control: every path was taken (each object reports its error).
     let mut messages = Vec::new();
     for (name, _) in external_secrets {
-        let (reason, message) = env
-            .es_ready("app", name, "False")
-            .await
-            .unwrap_or_else(|| panic!("{name} reports an error"));
+        let Some((reason, message)) = env.es_ready("app", name, "False").await else {
+            let es: ExternalSecret = env.api("app").get(name).await.unwrap();
+            panic!("{name} reports an error: {:?}", es.status);
+        };
         assert_eq!(reason, "SecretSyncedError", "{name}: {message}");
         messages.push(format!("{name}: {message}"));
     }
