@@ -114,7 +114,7 @@ where
         + Sync
         + 'static,
 {
-    crate::watches::watch(Api::<K>::all(ctx.client.clone()), Default::default())
+    crate::lenient::watch::<K>(&ctx, Default::default())
         .modify(slim)
         .reflect(writer)
         .touched_objects()

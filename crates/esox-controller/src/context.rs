@@ -69,6 +69,10 @@ pub struct Context {
     remote_watches: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
     /// Consecutive failures per object, for backoff.
     failures: Mutex<HashMap<ObjectRef<ExternalSecret>, u32>>,
+    /// Controllers that ended before shutdown, for `/healthz`.
+    pub liveness: crate::runner::Liveness,
+    /// Objects already reported as undecodable (see [`crate::lenient`]).
+    pub undecodable: crate::lenient::Reporter,
 }
 
 impl Context {
@@ -99,6 +103,8 @@ impl Context {
             source_changed: Mutex::default(),
             remote_watches: Mutex::default(),
             failures: Mutex::default(),
+            liveness: Default::default(),
+            undecodable: Default::default(),
         };
         (Arc::new(ctx), rx)
     }

@@ -13,8 +13,9 @@ use esox_providers::{StoreInfo, ValidationResult, registry};
 use futures::StreamExt as _;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Resource, ResourceExt as _};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -252,7 +253,13 @@ async fn run_api<S: StoreObject>(
 ) where
     S::DynamicType: Default,
 {
-    crate::watches::controller(api)
+    drop(api);
+    let (reader, writer) = kube::runtime::reflector::store();
+    let stream = crate::lenient::watch::<S>(&ctx, watcher::Config::default())
+        .reflect(writer)
+        .applied_objects();
+    Controller::for_stream(stream, reader)
+        .trigger_backoff(crate::watches::AlreadyBackedOff)
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<S>, error_policy::<S>, ctx)
         .for_each(|r| async move {

@@ -1,6 +1,7 @@
 //! The esox binary: one process, every subcommand.
 
 mod cli;
+mod crd_check;
 mod demo;
 mod render;
 mod run;

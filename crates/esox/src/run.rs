@@ -90,17 +90,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         )
         .await;
     }
-    tracing::info!(server = %local.url, class = %options.controller_class, "starting controllers");
-    let (ctx, shutdown, task) = runner::start(client, options, local);
-    let (_running, metrics) = tokio::sync::watch::channel(Some(ctx));
+    let (running, metrics) = tokio::sync::watch::channel(None);
     let probes = Arc::new(Probes {
         metrics,
         ready: AtomicBool::new(false),
         leader: None,
     });
     let servers = serve_probes(args.metrics_addr, args.health_addr, &probes).await?;
+    let mut signal = Box::pin(wait_for_signal());
+    if !crate::crd_check::wait_until_installed(&client, &mut signal).await {
+        for server in servers {
+            server.abort();
+        }
+        return Ok(());
+    }
+    tracing::info!(server = %local.url, class = %options.controller_class, "starting controllers");
+    let (ctx, shutdown, task) = runner::start(client, options, local);
+    running.send_replace(Some(ctx));
     probes.ready.store(true, Ordering::Relaxed);
-    wait_for_signal().await;
+    signal.await;
     tracing::info!("shutting down");
     shutdown.trigger();
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
@@ -137,18 +145,19 @@ async fn run_elected(
         leader: Some((election.lease_name.clone(), elector.status())),
     });
     let servers = serve_probes(metrics_addr, health_addr, &probes).await?;
+    let mut signal = Box::pin(wait_for_signal());
+    if !crate::crd_check::wait_until_installed(&client, &mut signal).await {
+        for server in servers {
+            server.abort();
+        }
+        return Ok(());
+    }
     // Followers are ready too: they are healthy standbys, and a rolling update of the
     // Deployment would stall if only the leader could become Ready.
     probes.ready.store(true, Ordering::Relaxed);
-    let result = esox_controller::leader::run_controllers(
-        elector,
-        client,
-        options,
-        local,
-        wait_for_signal(),
-        contexts,
-    )
-    .await;
+    let result =
+        esox_controller::leader::run_controllers(elector, client, options, local, signal, contexts)
+            .await;
     for server in servers {
         server.abort();
     }

@@ -59,19 +59,18 @@ pub async fn run(
 ) {
     let client = ctx.client.clone();
     let (reader, writer) = reflector::store();
-    let es_stream = crate::watches::watch(
-        Api::<ExternalSecret>::all(client.clone()),
-        watcher::Config::default().any_semantic(),
-    )
-    // Managed fields are the largest part of a stored ExternalSecret and never read.
-    .modify(|es| es.metadata.managed_fields = None)
-    .reflect(writer)
-    .applied_objects()
-    .inspect_ok({
-        let ctx = ctx.clone();
-        move |es| ctx.recent_statuses.observed(es)
-    })
-    .predicate_filter(spec_or_metadata, PredicateConfig::default());
+    let es_stream =
+        crate::lenient::watch::<ExternalSecret>(&ctx, watcher::Config::default().any_semantic())
+            // Managed fields are the largest part of a stored ExternalSecret and never read.
+            .modify(|es| es.metadata.managed_fields = None)
+            .reflect(writer)
+            .inspect(forget_deleted(ctx.clone()))
+            .applied_objects()
+            .inspect_ok({
+                let ctx = ctx.clone();
+                move |es| ctx.recent_statuses.observed(es)
+            })
+            .predicate_filter(spec_or_metadata, PredicateConfig::default());
 
     // Managed Secrets only, metadata only: memory follows what esox writes, not the cluster.
     let managed =
@@ -113,6 +112,22 @@ pub async fn run(
             }
         })
         .await;
+}
+
+/// An ExternalSecret without a finalizer (the usual case) is gone before any reconcile sees
+/// it: what esox keeps about it is dropped on the watch's delete event.
+fn forget_deleted(
+    ctx: Arc<Context>,
+) -> impl Fn(&Result<watcher::Event<ExternalSecret>, watcher::Error>) {
+    move |event| {
+        if let Ok(watcher::Event::Delete(es)) = event {
+            let es_ref = ObjectRef::from_obj(es);
+            ctx.index.forget(&es_ref);
+            ctx.recent_statuses.forget(&es_ref);
+            ctx.metrics
+                .external_secret_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
+        }
+    }
 }
 
 /// Reconciles one ExternalSecret and records ESO's metrics for it.

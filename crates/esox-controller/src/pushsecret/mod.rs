@@ -120,14 +120,12 @@ pub async fn run(
     let (reader, writer) = reflector::store();
     let pctx = PushContext::new(ctx, reader.clone());
     let client = pctx.ctx.client.clone();
-    let stream = crate::watches::watch(
-        Api::<PushSecret>::all(client.clone()),
-        watcher::Config::default().any_semantic(),
-    )
-    .reflect(writer)
-    .inspect(forget_deleted(pctx.ctx.clone()))
-    .applied_objects()
-    .predicate_filter(spec_or_metadata, PredicateConfig::default());
+    let stream =
+        crate::lenient::watch::<PushSecret>(&pctx.ctx, watcher::Config::default().any_semantic())
+            .reflect(writer)
+            .inspect(forget_deleted(pctx.ctx.clone()))
+            .applied_objects()
+            .predicate_filter(spec_or_metadata, PredicateConfig::default());
 
     // Every Secret, metadata only and uncached: the index decides which events matter.
     let secrets = secret_changes::changes(Api::<Secret>::all(client)).map(Ok);

@@ -245,7 +245,13 @@ pub(crate) async fn connect(
     check_one_method(auth)?;
 
     let url = spec.server.as_ref().map(|s| s.url.as_str()).unwrap_or("");
+    server::require_tls(url, "spec.provider.kubernetes.server.url")?;
     let local = is_local_alias(url);
+    if let Some(sa) = &auth.service_account
+        && !local
+    {
+        server::require_audience(sa, url)?;
+    }
     let server_url = if local {
         ctx.local_cluster.url.clone()
     } else {
@@ -407,6 +413,11 @@ fn from_kubeconfig(
         ProviderError::InvalidConfig(format!("the kubeconfig in {origin} cannot be used: {e}"))
     })?;
     let url = config.cluster_url.to_string();
+    if config.cluster_url.scheme_str() != Some("https") {
+        return Err(ProviderError::InvalidConfig(format!(
+            "the kubeconfig in {origin} points at {url:?}, which is not https://: esox sends credentials over verified TLS only, so give the cluster an https:// server"
+        )));
+    }
     let server = if is_local_alias(&url) {
         let local: http::Uri = ctx.local_cluster.url.parse().map_err(|e| {
             ProviderError::InvalidConfig(format!(
@@ -584,6 +595,29 @@ mod tests {
             err.to_string().contains("does not hold a valid kubeconfig"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn cleartext_kubeconfig_servers_are_refused() {
+        let ctx = ClientContext {
+            kube: kube::Client::try_from(kube::Config::new(
+                "https://127.0.0.1:9".parse().expect("uri"),
+            ))
+            .expect("client"),
+            namespace: None,
+            local_cluster: std::sync::Arc::new(crate::LocalCluster {
+                url: "https://127.0.0.1:7443".into(),
+                ca_pem: None,
+            }),
+        };
+        let text = kubeconfig("", "    token: abc\n")
+            .replace("https://127.0.0.1:6443", "http://127.0.0.1:8080");
+        let err = from_kubeconfig(text.as_bytes(), "secret a/b key c", "id".into(), &ctx)
+            .expect_err("http");
+        let msg = err.to_string();
+        assert!(msg.contains("secret a/b key c"), "{msg}");
+        assert!(msg.contains("https://"), "{msg}");
+        assert!(!msg.contains("abc"), "{msg}");
     }
 
     #[test]
