@@ -139,6 +139,13 @@ impl RuntimeWitness {
 /// are never printed.
 static CLIENTS: Mutex<BTreeMap<Vec<u8>, CachedClient>> = Mutex::new(BTreeMap::new());
 
+pub(crate) fn forget_clients() {
+    CLIENTS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+}
+
 /// Everything a client's behaviour depends on, so that two connections share a client only
 /// when they would be configured identically.
 fn cache_key(config: &kube::Config) -> Vec<u8> {
