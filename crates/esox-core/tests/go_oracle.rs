@@ -66,7 +66,9 @@ fn build_oracle() -> Option<PathBuf> {
         !required(),
         "building tools/core-oracle failed (needs Go 1.26+ and the Go module proxy or a filled module cache):\n{failure}"
     );
-    eprintln!("SKIPPED: building tools/core-oracle failed; Go differential tests did not run:\n{failure}");
+    eprintln!(
+        "SKIPPED: building tools/core-oracle failed; Go differential tests did not run:\n{failure}"
+    );
     None
 }
 

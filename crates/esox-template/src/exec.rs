@@ -485,11 +485,15 @@ impl<'a> State<'a> {
             (Arg::Nil(_), _) => {
                 return self.err(a.pos(), a, format!("cannot assign nil to {}", ty.go_name()));
             }
-            (Arg::Str(_, s), Ty::Str | Ty::Any) => return Ok(Value::str(s.as_str())),
+            (Arg::Str(_, s), Ty::Str | Ty::Any | Ty::HashAlgorithm) => {
+                return Ok(Value::str(s.as_str()));
+            }
             (Arg::Str(..), Ty::Int | Ty::Int64 | Ty::U32) => return lit_err(self, "integer"),
             (Arg::Str(..), Ty::F64) => return lit_err(self, "float"),
             (Arg::Str(..), Ty::Bool) => return lit_err(self, "bool"),
-            (Arg::Num(..), Ty::Str) | (Arg::Bool(..), Ty::Str) => return lit_err(self, "string"),
+            (Arg::Num(..) | Arg::Bool(..), Ty::Str | Ty::HashAlgorithm) => {
+                return lit_err(self, "string");
+            }
             (Arg::Num(_, n), Ty::Int | Ty::Int64) => {
                 return match n.int {
                     Some(i) => Ok(Value::Int(

@@ -26,6 +26,7 @@ pub mod semver;
 pub mod strings;
 pub mod unsupported;
 pub mod urls;
+pub mod wordcase;
 pub mod yaml;
 
 /// Go parameter types that text/template converts arguments to.
@@ -48,6 +49,9 @@ pub enum Ty {
     Time,
     /// `uint32`
     U32,
+    /// Sprig's `HashAlgorithm`, a named string type: Go converts a string literal to it but
+    /// refuses a computed string.
+    HashAlgorithm,
 }
 
 impl Ty {
@@ -64,6 +68,7 @@ impl Ty {
             Ty::StrList => "[]string",
             Ty::Time => "time.Time",
             Ty::U32 => "uint32",
+            Ty::HashAlgorithm => "sprig.HashAlgorithm",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Sprig's string functions.
 
 use super::conv::strval;
+use super::wordcase;
 use super::{Registry, Ty, int, s};
 use crate::printf::{go_quote, sprintf};
 use crate::value::Value;
@@ -19,8 +20,20 @@ pub fn is_space(c: char) -> bool {
     ) || (c as u32 > 0xff && c.is_whitespace())
 }
 
-/// unicode.ToUpper: one rune to one rune, unchanged when there is no single-rune mapping.
+/// unicode.ToUpper: Go's simple (one rune to one rune) case mapping. Rust only offers the full
+/// mapping; where that gives several characters, the simple mapping is the Greek iota-subscript
+/// letters below (to their title-case forms) and otherwise the rune itself.
 pub fn to_upper(c: char) -> char {
+    let simple = match c as u32 {
+        0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => char::from_u32(c as u32 + 8),
+        0x1FB3 => Some('\u{1FBC}'),
+        0x1FC3 => Some('\u{1FCC}'),
+        0x1FF3 => Some('\u{1FFC}'),
+        _ => None,
+    };
+    if let Some(u) = simple {
+        return u;
+    }
     let mut u = c.to_uppercase();
     match (u.next(), u.next()) {
         (Some(x), None) => x,
@@ -28,7 +41,12 @@ pub fn to_upper(c: char) -> char {
     }
 }
 
+/// unicode.ToLower: as `to_upper`; U+0130 (İ) is the one rune whose full lower-case mapping
+/// has several characters while its simple one is `i`.
 pub fn to_lower(c: char) -> char {
+    if c == '\u{130}' {
+        return 'i';
+    }
     let mut u = c.to_lowercase();
     match (u.next(), u.next()) {
         (Some(x), None) => x,
@@ -129,18 +147,23 @@ fn untitle(st: &str) -> String {
         .collect()
 }
 
+/// goutils' SwapCase: upper and title case to lower, lower case to upper, or to title case at
+/// the start of a word.
 fn swapcase(st: &str) -> String {
     let mut ws = true;
-    st.chars()
+    wordcase::go_runes(st)
+        .into_iter()
         .map(|c| {
-            if c.is_uppercase() {
+            if wordcase::is_upper(c) || wordcase::is_title(c) {
                 ws = false;
                 to_lower(c)
-            } else if c.is_lowercase() {
+            } else if wordcase::is_lower(c) {
                 if ws {
                     ws = false;
+                    wordcase::to_title(c)
+                } else {
+                    to_upper(c)
                 }
-                to_upper(c)
             } else {
                 ws = is_space(c);
                 c
@@ -169,44 +192,6 @@ fn nospace(st: &str) -> String {
         return st.to_string();
     }
     latin1_bytes(b.iter().copied().filter(|x| !is_space(*x as char)))
-}
-
-fn is_connector(c: char) -> bool {
-    c == '-' || c == '_' || is_space(c)
-}
-
-fn camelcase(st: &str) -> String {
-    let mut chars = st.chars();
-    let mut out = String::new();
-    let mut r0 = '\0';
-    let mut found = false;
-    for c in chars.by_ref() {
-        if !is_connector(c) {
-            r0 = to_upper(c);
-            found = true;
-            break;
-        }
-        out.push(c);
-    }
-    if !found {
-        return out;
-    }
-    for c in chars {
-        let r1 = r0;
-        r0 = c;
-        if is_connector(r0) && is_connector(r1) {
-            out.push(r1);
-            continue;
-        }
-        if is_connector(r1) {
-            r0 = to_upper(r0);
-        } else {
-            r0 = to_lower(r0);
-            out.push(r1);
-        }
-    }
-    out.push(r0);
-    out
 }
 
 fn wrap_custom(st: &str, len: i64, nl: &str, long_words: bool) -> Result<String, String> {
@@ -408,7 +393,15 @@ pub fn register(r: &mut Registry) {
         }
         ok(chars.into_iter().collect::<String>())
     });
-    r.add("camelcase", &[Str], None, |a| ok(camelcase(s(a, 0))));
+    r.add("camelcase", &[Str], None, |a| {
+        ok(wordcase::pascal_case(s(a, 0)))
+    });
+    r.add("snakecase", &[Str], None, |a| {
+        ok(wordcase::lower_case_words(s(a, 0), '_'))
+    });
+    r.add("kebabcase", &[Str], None, |a| {
+        ok(wordcase::lower_case_words(s(a, 0), '-'))
+    });
     r.add("wrap", &[Int, Str], None, |a| {
         wrap_custom(s(a, 1), int(a, 0), "", false).map(Value::str)
     });

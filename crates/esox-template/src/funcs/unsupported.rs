@@ -14,15 +14,10 @@ pub const UNSUPPORTED: &[(&str, &str)] = &[
     ("genSelfSignedCertWithKey", KEYGEN),
     ("genSignedCert", KEYGEN),
     ("genSignedCertWithKey", KEYGEN),
-    ("snakecase", CASE),
-    ("kebabcase", CASE),
 ];
 
 const KEYGEN: &str = "key and certificate generation (RSA/ECDSA/Ed25519 keys, X.509 signing) is not implemented yet; \
      its output is random, so it needs property tests rather than the Go oracle";
-const CASE: &str = "huandu/xstrings word splitting for snake_case/kebab-case is not implemented yet; the oracle's \
-     xstrings (1.3.3, Debian) differs from the version ESO builds with (1.5), so byte-for-byte fidelity cannot be checked here";
-
 pub fn register(r: &mut Registry) {
     for (name, _) in UNSUPPORTED {
         r.add(name, &[], Some(Ty::Any), |_| Err(String::new()));
