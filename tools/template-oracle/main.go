@@ -121,6 +121,10 @@ func render(req request, fm template.FuncMap) (out []byte, err error) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "--inspect" {
+		inspectMain()
+		return
+	}
 	fm := funcMap()
 	if len(os.Args) > 1 && os.Args[1] == "--list-functions" {
 		for _, name := range esoSprig {

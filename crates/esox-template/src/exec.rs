@@ -409,6 +409,20 @@ impl<'a> State<'a> {
                 };
                 Ok(v)
             }
+            Value::Cert(c) if name == "Cert" || name == "Key" => {
+                if has_args {
+                    return self.err(
+                        pos,
+                        node,
+                        format!("{name} has arguments but cannot be invoked as function"),
+                    );
+                }
+                Ok(Value::Str(if name == "Cert" {
+                    c.cert.clone()
+                } else {
+                    c.key.clone()
+                }))
+            }
             other => self.err(
                 pos,
                 node,

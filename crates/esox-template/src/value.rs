@@ -144,6 +144,15 @@ pub enum Value {
     Time(Arc<TimeValue>),
     /// `time.Duration` in nanoseconds.
     Duration(i64),
+    /// Sprig's `certificate` struct (`.Cert`, `.Key`), from the certificate functions.
+    Cert(Arc<CertPair>),
+}
+
+/// Sprig's `certificate`: a PEM certificate and its PEM private key.
+#[derive(PartialEq, Eq)]
+pub struct CertPair {
+    pub cert: Arc<str>,
+    pub key: Arc<str>,
 }
 
 // Values hold secret data: Debug shows the shape, never the content.
@@ -208,6 +217,7 @@ impl Value {
             Value::Semver(_) => "*semver.Version".into(),
             Value::Time(_) => "time.Time".into(),
             Value::Duration(_) => "time.Duration".into(),
+            Value::Cert(_) => "sprig.certificate".into(),
         }
     }
 
@@ -224,6 +234,7 @@ impl Value {
             Value::Semver(_) => "ptr",
             Value::Time(_) => "struct",
             Value::Duration(_) => "int64",
+            Value::Cert(_) => "struct",
         }
     }
 
@@ -237,7 +248,7 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(l, _) => !l.is_empty(),
             Value::Map(m, _) => !m.is_empty(),
-            Value::Semver(_) | Value::Time(_) => true,
+            Value::Semver(_) | Value::Time(_) | Value::Cert(_) => true,
             Value::Duration(d) => *d != 0,
         }
     }

@@ -169,7 +169,7 @@ pub fn is_empty(v: &Value) -> bool {
         Value::Float(f) => *f == 0.0,
         Value::Duration(d) => *d == 0,
         Value::Time(_) => false,
-        Value::Semver(_) => false,
+        Value::Semver(_) | Value::Cert(_) => false,
     }
 }
 

@@ -124,6 +124,18 @@ fn write_json(
         Value::Float(f) => out.push_str(&json_float(*f)?),
         Value::Str(s) => json_string(out, s, h),
         Value::Semver(sv) => json_string(out, &sv.canonical(), h),
+        // encoding/json writes the struct's exported fields, Cert then Key (also key order).
+        Value::Cert(c) => {
+            let fields = Value::map(
+                [
+                    ("Cert".to_string(), Value::Str(c.cert.clone())),
+                    ("Key".to_string(), Value::Str(c.key.clone())),
+                ]
+                .into_iter()
+                .collect(),
+            );
+            write_json(out, &fields, h, ind, depth)?;
+        }
         Value::Time(t) => json_string(out, &super::dates::rfc3339_nano(t), h),
         Value::List(..) if v.is_nil_list() => out.push_str("null"),
         Value::List(l, _) => {

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use crate::value::Value;
 
 pub mod builtins;
+pub mod certs;
 pub mod conv;
 pub mod crypto;
 pub mod dates;
@@ -49,6 +50,8 @@ pub enum Ty {
     Time,
     /// `uint32`
     U32,
+    /// Sprig's `certificate` struct.
+    Certificate,
     /// Sprig's `HashAlgorithm`, a named string type: Go converts a string literal to it but
     /// refuses a computed string.
     HashAlgorithm,
@@ -69,6 +72,7 @@ impl Ty {
             Ty::Time => "time.Time",
             Ty::U32 => "uint32",
             Ty::HashAlgorithm => "sprig.HashAlgorithm",
+            Ty::Certificate => "sprig.certificate",
         }
     }
 }
@@ -157,6 +161,7 @@ fn registry() -> &'static HashMap<&'static str, FuncDef> {
         pem::register(&mut r);
         keys::register(&mut r);
         crypto::register(&mut r);
+        certs::register(&mut r);
         unsupported::register(&mut r);
         semver::register(&mut r);
         urls::register(&mut r);
@@ -215,6 +220,7 @@ pub fn convert(v: Value, ty: Ty) -> Result<Value, String> {
         (Value::List(_, Elem::Any), Ty::ListAny) => true,
         (Value::List(_, Elem::Str), Ty::StrList) => true,
         (Value::Time(_), Ty::Time) => true,
+        (Value::Cert(_), Ty::Certificate) => true,
         _ => false,
     };
     if ok {

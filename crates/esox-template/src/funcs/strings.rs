@@ -275,12 +275,25 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>, String> {
     Ok(v)
 }
 
-fn random_from(count: i64, alphabet: &[u8]) -> R {
+/// Refuses a result of `len` bytes beyond the output limit before it is built, so that a
+/// template cannot make esox allocate what it can never write.
+pub fn check_result_size(func: &str, len: u128) -> Result<(), String> {
+    let limit = crate::exec::MAX_OUTPUT;
+    if len > limit as u128 {
+        return Err(format!(
+            "{func}: the result ({len} bytes) exceeds the limit of {limit} bytes"
+        ));
+    }
+    Ok(())
+}
+
+fn random_from(func: &str, count: i64, alphabet: &[u8]) -> R {
     if count < 0 {
         return Err(format!(
             "requested random string length {count} is less than 0"
         ));
     }
+    check_result_size(func, count as u128)?;
     let mut out = String::with_capacity(count as usize);
     let mut buf = random_bytes(count as usize * 2)?;
     for pair in buf.chunks_mut(2) {
@@ -375,13 +388,17 @@ pub fn register(r: &mut Registry) {
     r.add("nospace", &[Str], None, |a| ok(nospace(s(a, 0))));
     r.add("initials", &[Str], None, |a| ok(initials(s(a, 0))));
     r.add("randAlphaNum", &[Int], None, |a| {
-        random_from(int(a, 0), ALNUM)
+        random_from("randAlphaNum", int(a, 0), ALNUM)
     });
-    r.add("randAlpha", &[Int], None, |a| random_from(int(a, 0), ALPHA));
+    r.add("randAlpha", &[Int], None, |a| {
+        random_from("randAlpha", int(a, 0), ALPHA)
+    });
     r.add("randAscii", &[Int], None, |a| {
-        random_from(int(a, 0), &ascii_printable())
+        random_from("randAscii", int(a, 0), &ascii_printable())
     });
-    r.add("randNumeric", &[Int], None, |a| random_from(int(a, 0), NUM));
+    r.add("randNumeric", &[Int], None, |a| {
+        random_from("randNumeric", int(a, 0), NUM)
+    });
     r.add("swapcase", &[Str], None, |a| ok(swapcase(s(a, 0))));
     r.add("shuffle", &[Str], None, |a| {
         let mut chars: Vec<char> = s(a, 0).chars().collect();
@@ -443,27 +460,21 @@ pub fn register(r: &mut Registry) {
         ok(sprintf(f.trim_matches(is_space), &v))
     });
     r.add("indent", &[Int, Str], None, |a| {
-        if int(a, 0) < 0 {
-            return Err("strings: negative Repeat count".into());
-        }
-        let pad = " ".repeat(int(a, 0) as usize);
-        ok(format!(
-            "{pad}{}",
-            s(a, 1).replace('\n', &format!("\n{pad}"))
-        ))
+        indent("indent", int(a, 0), s(a, 1), "")
     });
     r.add("nindent", &[Int, Str], None, |a| {
-        if int(a, 0) < 0 {
-            return Err("strings: negative Repeat count".into());
-        }
-        let pad = " ".repeat(int(a, 0) as usize);
-        ok(format!(
-            "\n{pad}{}",
-            s(a, 1).replace('\n', &format!("\n{pad}"))
-        ))
+        indent("nindent", int(a, 0), s(a, 1), "\n")
     });
     r.add("replace", &[Str, Str, Str], None, |a| {
-        ok(go_replace(s(a, 2), s(a, 0), s(a, 1)))
+        let (src, old, new) = (s(a, 2), s(a, 0), s(a, 1));
+        let count = if old.is_empty() {
+            src.chars().count() as u128 + 1
+        } else {
+            src.matches(old).count() as u128
+        };
+        let len = src.len() as u128 + count * new.len() as u128;
+        check_result_size("replace", len.saturating_sub(count * old.len() as u128))?;
+        ok(go_replace(src, old, new))
     });
     r.add("plural", &[Str, Str, Int], None, |a| {
         ok(if int(a, 2) == 1 { s(a, 0) } else { s(a, 1) })
@@ -487,6 +498,23 @@ pub fn register(r: &mut Registry) {
 }
 
 /// strings.Replace(src, old, new, -1): an empty `old` inserts between runes.
+/// Sprig's indent/nindent: every line prefixed with `width` spaces.
+fn indent(func: &str, width: i64, st: &str, lead: &str) -> R {
+    if width < 0 {
+        return Err("strings: negative Repeat count".into());
+    }
+    let lines = st.matches('\n').count() as u128 + 1;
+    check_result_size(
+        func,
+        lines * width as u128 + st.len() as u128 + lead.len() as u128,
+    )?;
+    let pad = " ".repeat(width as usize);
+    ok(format!(
+        "{lead}{pad}{}",
+        st.replace('\n', &format!("\n{pad}"))
+    ))
+}
+
 pub fn go_replace(src: &str, old: &str, new: &str) -> String {
     if old.is_empty() {
         let mut out = String::with_capacity(src.len() + new.len() * (src.len() + 1));

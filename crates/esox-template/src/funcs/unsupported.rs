@@ -5,19 +5,8 @@
 use super::{Registry, Ty};
 
 /// (function, reason) for every function of ESO's list esox does not support yet.
-pub const UNSUPPORTED: &[(&str, &str)] = &[
-    ("genPrivateKey", KEYGEN),
-    ("buildCustomCert", KEYGEN),
-    ("genCA", KEYGEN),
-    ("genCAWithKey", KEYGEN),
-    ("genSelfSignedCert", KEYGEN),
-    ("genSelfSignedCertWithKey", KEYGEN),
-    ("genSignedCert", KEYGEN),
-    ("genSignedCertWithKey", KEYGEN),
-];
+pub const UNSUPPORTED: &[(&str, &str)] = &[];
 
-const KEYGEN: &str = "key and certificate generation (RSA/ECDSA/Ed25519 keys, X.509 signing) is not implemented yet; \
-     its output is random, so it needs property tests rather than the Go oracle";
 pub fn register(r: &mut Registry) {
     for (name, _) in UNSUPPORTED {
         r.add(name, &[], Some(Ty::Any), |_| Err(String::new()));

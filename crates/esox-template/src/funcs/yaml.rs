@@ -37,6 +37,17 @@ fn to_y(v: &Value, depth: usize) -> Result<Y, String> {
         }
         Value::Str(s) => Y::Str(String::new().pipe_utf8(s)),
         Value::Semver(sv) => Y::Str(sv.canonical()),
+        Value::Cert(c) => to_y(
+            &Value::map(
+                [
+                    ("Cert".to_string(), Value::Str(c.cert.clone())),
+                    ("Key".to_string(), Value::Str(c.key.clone())),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+            depth + 1,
+        )?,
         Value::Time(_) => Y::Str(
             super::dicts::to_json(v, false, None)?
                 .trim_matches('"')

@@ -1,0 +1,89 @@
+//! Templates that ask for more memory than a render may use fail with an error naming the
+//! function and the limit, instead of aborting the process (issue 15: `randAlpha 100000000000`
+//! aborted `esox render` with exit 134).
+
+use std::collections::BTreeMap;
+
+use esox_template::{Value, render};
+
+fn fails_naming(tpl: &str, func: &str, limit: &str) {
+    let data = Value::from(BTreeMap::from([("s".to_string(), "a\nb\nc".to_string())]));
+    let err = render("t", tpl, &data, None).expect_err(tpl).to_string();
+    assert!(err.contains(func), "{tpl}: {err} does not name {func}");
+    assert!(
+        err.contains(limit),
+        "{tpl}: {err} does not name the limit {limit}"
+    );
+}
+
+#[test]
+fn oversized_results_are_refused_before_they_are_built() {
+    let limit = esox_template::MAX_OUTPUT.to_string();
+    for f in ["randAlpha", "randAlphaNum", "randAscii", "randNumeric"] {
+        fails_naming(&format!("{{{{ {f} 100000000000 }}}}"), f, &limit);
+        fails_naming(&format!("{{{{ {f} 9223372036854775807 }}}}"), f, &limit);
+    }
+    fails_naming("{{ indent 100000000000 .s }}", "indent", &limit);
+    fails_naming("{{ nindent 9000000 .s }}", "nindent", &limit);
+    // 2^22 bytes with an empty `old`: one copy of `new` per character and one more.
+    fails_naming(
+        "{{ $big := repeat 4194304 \"x\" }}{{ replace \"\" \"yyyyy\" $big }}",
+        "replace",
+        &limit,
+    );
+    fails_naming(
+        "{{ $big := repeat 4194304 \"x\" }}{{ replace \"x\" \"yyyyy\" $big }}",
+        "replace",
+        &limit,
+    );
+}
+
+#[test]
+fn within_the_limit_still_renders() {
+    let data = Value::from(BTreeMap::<String, String>::new());
+    let out = render(
+        "t",
+        "{{ randAlpha 1000 | len }}|{{ indent 3 \"a\" }}",
+        &data,
+        None,
+    )
+    .expect("small results render");
+    assert_eq!(out, "1000|   a");
+}
+
+#[test]
+fn printf_widths_and_precisions_follow_gos_bounds() {
+    // Go's fmt refuses `*` widths and precisions beyond 1e6 and stops reading a literal once it
+    // passes 1e6 (the differential corpus checks the same cases against Go).
+    let data = Value::from(BTreeMap::<String, String>::new());
+    let r = |t: &str| render("t", t, &data, None).expect(t);
+    assert_eq!(r("{{ printf \"%*d\" 100000000000 1 }}"), "%!(BADWIDTH)1");
+    assert_eq!(
+        r("{{ printf \"%.*f\" 100000000000 1.5 }}"),
+        "%!(BADPREC)1.500000"
+    );
+    assert_eq!(
+        r("{{ printf \"%99999999999999999999d|x\" 1 }}"),
+        "%!(NOVERB)%!(EXTRA int=1)"
+    );
+    assert_eq!(
+        r("{{ printf \"%.99999999999d\" 1 }}"),
+        "%!(NOVERB)%!(EXTRA int=1)"
+    );
+}
+
+#[test]
+fn many_rejected_pem_blocks_do_not_exhaust_the_stack() {
+    // Each "-----BEGIN X-----" line without an END is a rejected block; Go's decoder (and esox's
+    // before) recursed once per block.
+    let junk = "-----BEGIN X-----\n".repeat(100_000);
+    let data = Value::from(BTreeMap::from([("p".to_string(), junk)]));
+    let out = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || render("t", "{{ filterPEM \"CERTIFICATE\" .p | len }}", &data, None))
+        .expect("spawn")
+        .join()
+        .expect("no stack overflow");
+    let err = out.expect_err("only junk").to_string();
+    assert!(err.contains("found junk"), "{err}");
+}
