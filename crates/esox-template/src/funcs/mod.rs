@@ -145,6 +145,14 @@ impl Registry {
     }
 }
 
+/// The names of every function a template can call (Sprig's, ESO's), sorted; the builtins
+/// (`and`, `printf`, `index`, ...) are not included.
+pub fn names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = registry().keys().copied().collect();
+    v.sort_unstable();
+    v
+}
+
 fn registry() -> &'static HashMap<&'static str, FuncDef> {
     static REG: OnceLock<HashMap<&'static str, FuncDef>> = OnceLock::new();
     REG.get_or_init(|| {
