@@ -30,7 +30,10 @@
 //! - `keys` and `values` return key order (Go's order is random).
 //! - `range can't iterate over ...` names the type, not the value (Go prints the
 //!   value, which may be secret).
-//! - The functions in [`UNSUPPORTED`] are defined but fail when called.
+//! - `genPrivateKey "dsa"` fails (DSA is deprecated); the `*WithKey` certificate functions
+//!   read RSA, P-256, P-384 and Ed25519 keys.
+//! - Error messages never quote a value (Go quotes the input of `toDate`, `urlParse`,
+//!   `semverCompare`, `dateModify`...): they may hold secrets and end up in status and logs.
 
 mod error;
 mod exec;
@@ -46,6 +49,7 @@ use std::sync::Arc;
 pub use error::TemplateError;
 pub use exec::MAX_OUTPUT;
 pub use funcs::unsupported::UNSUPPORTED;
+pub use funcs::yaml::{YamlMapError, parse_yaml_map};
 pub use value::Value;
 
 /// A parsed template, including the templates it defines with `define`/`block`.

@@ -118,3 +118,24 @@ fn no_error_message_carries_a_canary() {
             .join("\n")
     );
 }
+
+#[test]
+fn yaml_map_errors_carry_no_value() {
+    // Issue 15: a templateFrom literal `{{ .password }}` rendering `*SuperSecretValue123` failed
+    // with a YAML error quoting the value. parse_yaml_map reports position and kind only.
+    for rendered in [
+        "*SuperSecretValue123",
+        "key: *SuperSecretValue123",
+        "a: [SuperSecretValue123",
+        "- SuperSecretValue123",
+        "SuperSecretValue123",
+        "k: v\n  bad: SuperSecretValue123\n",
+    ] {
+        let err = esox_template::parse_yaml_map(rendered).expect_err(rendered);
+        let msg = err.to_string();
+        assert!(!msg.contains("SuperSecret"), "{rendered:?}: {msg}");
+        assert!(msg.contains("YAML"), "{rendered:?}: {msg}");
+    }
+    let ok = esox_template::parse_yaml_map("a: b\nc: 1\n").expect("a map");
+    assert_eq!(ok.len(), 2);
+}
