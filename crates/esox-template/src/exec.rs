@@ -12,6 +12,31 @@ const MAX_DEPTH: usize = 200;
 /// Rendering stops beyond this output size: a runaway template must not exhaust memory.
 pub const MAX_OUTPUT: usize = 16 * 1024 * 1024;
 
+/// What one render may use. Go has none of these bounds; esox renders templates written by
+/// any tenant inside a process that serves them all, so a render must end, and end small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of output (default 16 MiB, [`MAX_OUTPUT`]). Functions that build strings refuse
+    /// results beyond [`MAX_OUTPUT`] whatever this says.
+    pub max_output: usize,
+    /// Evaluation steps: every action, text, range iteration and function call counts one
+    /// (default 10,000,000, about a second of work in a release build).
+    pub max_steps: u64,
+    /// Wall-clock time for one render (default 10 s), checked every 4,096 steps, so a single
+    /// slow function call (bcrypt, RSA key generation) can overrun it by its own duration.
+    pub deadline: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_output: MAX_OUTPUT,
+            max_steps: 10_000_000,
+            deadline: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
 pub struct ExecError {
     pub pos: usize,
     pub node: String,
@@ -35,17 +60,49 @@ pub struct State<'a> {
     vars: Vec<(String, Value)>,
     pub out: String,
     depth: usize,
+    limits: Limits,
+    steps: u64,
+    started: std::time::Instant,
 }
 
 impl<'a> State<'a> {
-    pub fn new(trees: &'a Trees, template: &str, dot: &Value) -> Self {
+    pub fn new(trees: &'a Trees, template: &str, dot: &Value, limits: Limits) -> Self {
         State {
             trees,
             template: template.to_string(),
             vars: vec![("$".into(), dot.clone())],
             out: String::new(),
             depth: 0,
+            limits,
+            steps: 0,
+            started: std::time::Instant::now(),
         }
+    }
+
+    /// Counts one evaluation step against the step budget and, now and then, the deadline.
+    fn step(&mut self, pos: usize, node: &dyn std::fmt::Display) -> R<()> {
+        self.steps += 1;
+        if self.steps > self.limits.max_steps {
+            return self.err(
+                pos,
+                node,
+                format!(
+                    "the template exceeds the limit of {} evaluation steps",
+                    self.limits.max_steps
+                ),
+            );
+        }
+        if self.steps.is_multiple_of(4096) && self.started.elapsed() > self.limits.deadline {
+            return self.err(
+                pos,
+                node,
+                format!(
+                    "the template exceeds the time limit of {:?}",
+                    self.limits.deadline
+                ),
+            );
+        }
+        Ok(())
     }
 
     fn err<T>(&self, pos: usize, node: &dyn std::fmt::Display, msg: impl Into<String>) -> R<T> {
@@ -73,11 +130,14 @@ impl<'a> State<'a> {
     }
 
     fn write(&mut self, s: &str, pos: usize) -> R<()> {
-        if self.out.len() + s.len() > MAX_OUTPUT {
+        if self.out.len() + s.len() > self.limits.max_output {
             return self.err(
                 pos,
                 &"output",
-                format!("output exceeds the limit of {MAX_OUTPUT} bytes"),
+                format!(
+                    "output exceeds the limit of {} bytes",
+                    self.limits.max_output
+                ),
             );
         }
         self.out.push_str(s);
@@ -85,6 +145,7 @@ impl<'a> State<'a> {
     }
 
     fn node(&mut self, n: &Node, dot: &Value) -> R<Flow> {
+        self.step(0, &"template")?;
         match n {
             Node::Text(t) => self.write(t, 0)?,
             Node::Action(p) => {
@@ -154,6 +215,7 @@ impl<'a> State<'a> {
         let decl = &c.pipe.decl;
         let mut ran = false;
         let body = |st: &mut State<'a>, k: Value, e: Value| -> R<bool> {
+            st.step(c.pos, &c.pipe)?;
             st.vars.truncate(mark);
             match decl.len() {
                 1 => st.bind(&c.pipe, 0, e.clone()),
@@ -564,6 +626,7 @@ impl<'a> State<'a> {
         fin: Option<Value>,
         c: &Cmd,
     ) -> R<Value> {
+        self.step(pos, c)?;
         let nargs = args.len() + usize::from(fin.is_some());
         match f {
             FuncRef::Builtin(b) => self.call_builtin(dot, pos, name, b, args, fin, nargs, c),

@@ -47,7 +47,7 @@ pub mod value;
 use std::sync::Arc;
 
 pub use error::TemplateError;
-pub use exec::MAX_OUTPUT;
+pub use exec::{Limits, MAX_OUTPUT};
 pub use funcs::unsupported::UNSUPPORTED;
 pub use funcs::yaml::{YamlMapError, parse_yaml_map};
 pub use value::Value;
@@ -110,7 +110,12 @@ impl Template {
     /// Fails if the output is not valid UTF-8 (use [`Template::execute_bytes`]
     /// for Secret data, which may be binary).
     pub fn execute(&self, data: &Value) -> Result<String, TemplateError> {
-        let out = self.execute_template(&self.name, data)?;
+        self.execute_with(data, Limits::default())
+    }
+
+    /// [`Template::execute`] with other [`Limits`] than the defaults.
+    pub fn execute_with(&self, data: &Value, limits: Limits) -> Result<String, TemplateError> {
+        let out = self.execute_template(&self.name, data, limits)?;
         if gostr::has_escapes(&out) {
             return Err(TemplateError::Other {
                 name: self.name.clone(),
@@ -122,13 +127,27 @@ impl Template {
 
     /// Renders the template to bytes, exactly as Go would write them.
     pub fn execute_bytes(&self, data: &Value) -> Result<Vec<u8>, TemplateError> {
-        let out = self.execute_template(&self.name, data)?;
+        self.execute_bytes_with(data, Limits::default())
+    }
+
+    /// [`Template::execute_bytes`] with other [`Limits`] than the defaults.
+    pub fn execute_bytes_with(
+        &self,
+        data: &Value,
+        limits: Limits,
+    ) -> Result<Vec<u8>, TemplateError> {
+        let out = self.execute_template(&self.name, data, limits)?;
         Ok(gostr::to_bytes(&out).into_owned())
     }
 
     /// Renders one of the templates defined in this one (`{{define "x"}}`),
     /// in the internal string form (see [`gostr`]).
-    fn execute_template(&self, name: &str, data: &Value) -> Result<String, TemplateError> {
+    fn execute_template(
+        &self,
+        name: &str,
+        data: &Value,
+        limits: Limits,
+    ) -> Result<String, TemplateError> {
         let Some(tree) = self.trees.get(name) else {
             return Err(TemplateError::Other {
                 name: self.name.clone(),
@@ -139,7 +158,7 @@ impl Template {
                 ),
             });
         };
-        let mut st = exec::State::new(&self.trees, name, data);
+        let mut st = exec::State::new(&self.trees, name, data, limits);
         match st.run(tree, data) {
             Ok(()) => Ok(st.out),
             Err(e) => {

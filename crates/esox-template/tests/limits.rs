@@ -87,3 +87,47 @@ fn many_rejected_pem_blocks_do_not_exhaust_the_stack() {
     let err = out.expect_err("only junk").to_string();
     assert!(err.contains("found junk"), "{err}");
 }
+
+#[test]
+fn a_render_ends_within_its_step_budget_and_deadline() {
+    // Issue 15: `range until 2000000` nested twice ran for hours (4e12 iterations).
+    let data = Value::from(BTreeMap::<String, String>::new());
+    let tpl = "{{ range until 2000000 }}{{ range until 2000000 }}{{ end }}{{ end }}";
+    let started = std::time::Instant::now();
+    let err = render("t", tpl, &data, None)
+        .expect_err("stopped")
+        .to_string();
+    assert!(err.contains("10000000 evaluation steps"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+
+    let t = esox_template::Template::parse("t", tpl, None).expect("parses");
+    let limits = esox_template::Limits {
+        max_steps: u64::MAX,
+        deadline: std::time::Duration::from_millis(200),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let err = t
+        .execute_with(&data, limits)
+        .expect_err("deadline")
+        .to_string();
+    assert!(err.contains("time limit of 200ms"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+    let small = esox_template::Limits {
+        max_output: 10,
+        ..Default::default()
+    };
+    let err = esox_template::Template::parse("t", "{{ repeat 20 \"x\" }}", None)
+        .expect("parses")
+        .execute_with(&data, small)
+        .expect_err("output")
+        .to_string();
+    assert!(err.contains("limit of 10 bytes"), "{err}");
+    // A typical template is far below the budget.
+    let ok = esox_template::Template::parse("t", "{{ range until 1000 }}{{ . }}{{ end }}", None)
+        .expect("parses")
+        .execute(&data)
+        .expect("renders");
+    assert!(ok.ends_with("999"));
+}
