@@ -37,6 +37,57 @@ impl Default for Limits {
     }
 }
 
+/// Library functions that walk their arguments recursively (print, copy, compare, encode):
+/// their arguments are checked for cycles, depth and expanded size first.
+const WALKS_ITS_ARGUMENTS: &[&str] = &[
+    "deepCopy",
+    "mustDeepCopy",
+    "deepEqual",
+    "toJson",
+    "mustToJson",
+    "toPrettyJson",
+    "mustToPrettyJson",
+    "toRawJson",
+    "mustToRawJson",
+    "toYaml",
+    "toString",
+    "toStrings",
+    "cat",
+    "join",
+    "quote",
+    "squote",
+    "uniq",
+    "mustUniq",
+    "has",
+    "mustHas",
+    "without",
+    "mustWithout",
+    "sortAlpha",
+];
+
+/// Library functions that put their arguments inside a new or existing dict or list: nesting
+/// is bounded there, because everything that walks values recursively (printing, copying,
+/// comparing, encoding, and freeing them) would otherwise recurse once per level.
+const NESTS_ITS_ARGUMENTS: &[&str] = &[
+    "dict",
+    "set",
+    "list",
+    "tuple",
+    "append",
+    "push",
+    "mustAppend",
+    "mustPush",
+    "prepend",
+    "mustPrepend",
+    "concat",
+    "merge",
+    "mustMerge",
+    "mergeOverwrite",
+    "mustMergeOverwrite",
+    "chunk",
+    "mustChunk",
+];
+
 pub struct ExecError {
     pub pos: usize,
     pub node: String,
@@ -151,6 +202,8 @@ impl<'a> State<'a> {
             Node::Action(p) => {
                 let v = self.pipeline(dot, p)?;
                 if p.decl.is_empty() {
+                    crate::value::check_walkable(&v)
+                        .or_else(|m| self.err(p.pos, p, format!("cannot print {m}")))?;
                     let s = print_value(&v);
                     self.write(&s, p.pos)?;
                 }
@@ -678,6 +731,29 @@ impl<'a> State<'a> {
                         format!("function {name} is not supported by esox yet: {why}"),
                     );
                 }
+                if NESTS_ITS_ARGUMENTS.contains(&name) {
+                    let limit = crate::value::MAX_VALUE_DEPTH - 1;
+                    if vals
+                        .iter()
+                        .any(|v| crate::value::depth_up_to(v, limit) > limit)
+                    {
+                        return self.err(
+                            pos,
+                            c,
+                            format!(
+                                "error calling {name}: values may nest at most {} levels",
+                                crate::value::MAX_VALUE_DEPTH
+                            ),
+                        );
+                    }
+                }
+                if WALKS_ITS_ARGUMENTS.contains(&name) {
+                    for v in &vals {
+                        crate::value::check_walkable(v).or_else(|m| {
+                            self.err(pos, c, format!("error calling {name}: cannot walk {m}"))
+                        })?;
+                    }
+                }
                 (def.f)(&vals).or_else(|m| self.err(pos, c, format!("error calling {name}: {m}")))
             }
         }
@@ -743,6 +819,13 @@ impl<'a> State<'a> {
                 vals.push(funcs::convert(v, Ty::Str).or_else(|m| self.err(pos, c, m))?);
             } else {
                 vals.push(v);
+            }
+        }
+        if matches!(b, Builtin::Print | Builtin::Println | Builtin::Printf) {
+            for v in &vals {
+                crate::value::check_walkable(v).or_else(|m| {
+                    self.err(pos, c, format!("error calling {name}: cannot print {m}"))
+                })?;
             }
         }
         let r = match b {

@@ -131,3 +131,66 @@ fn a_render_ends_within_its_step_budget_and_deadline() {
         .expect("renders");
     assert!(ok.ends_with("999"));
 }
+
+/// Renders on a thread with a small stack, so that unbounded recursion shows as an abort.
+fn render_small_stack(tpl: &str) -> Result<String, String> {
+    let tpl = tpl.to_string();
+    std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            let data = Value::from(BTreeMap::<String, String>::new());
+            render("t", &tpl, &data, None).map_err(|e| e.to_string())
+        })
+        .expect("spawn")
+        .join()
+        .expect("no panic")
+}
+
+#[test]
+fn self_referencing_dicts_are_refused() {
+    // Go lets `set` put a dict into itself and then overflows its stack printing it; esox
+    // aborted the same way.
+    for tpl in [
+        "{{ $d := dict }}{{ $_ := set $d \"a\" $d }}{{ $d }}",
+        "{{ $d := dict }}{{ $_ := set $d \"a\" (list 1 (dict \"b\" $d)) }}{{ $d }}",
+        "{{ $d := dict }}{{ $e := dict \"x\" $d }}{{ $_ := merge $d $e }}{{ toJson $d }}",
+        "{{ $d := dict \"x\" dict }}{{ $e := dict \"x\" (dict \"y\" $d) }}{{ $_ := mergeOverwrite $d $e }}{{ $d }}",
+    ] {
+        let err = render_small_stack(tpl).expect_err(tpl);
+        assert!(err.contains("cannot contain itself"), "{tpl}: {err}");
+    }
+    // Sharing without a cycle is fine.
+    assert_eq!(
+        render_small_stack("{{ $d := dict \"k\" 1 }}{{ $e := dict \"a\" $d \"b\" $d }}{{ $e }}")
+            .expect("a DAG prints"),
+        "map[a:map[k:1] b:map[k:1]]"
+    );
+}
+
+#[test]
+fn deep_and_exponentially_shared_values_are_refused_before_walking() {
+    // 5,000 levels of nesting: printing, copying, encoding and freeing recursed once per level
+    // (a stack overflow); nesting now stops at 1,000 levels, whichever function nests.
+    for build in [
+        "dict \"a\" $d",
+        "list $d",
+        "append (list 1) $d",
+        "set (dict) \"k\" $d",
+    ] {
+        let tpl = format!(
+            "{{{{ $d := dict }}}}{{{{ range until 5000 }}}}{{{{ $d = {build} }}}}{{{{ end }}}}{{{{ $d }}}}"
+        );
+        let err = render_small_stack(&tpl).expect_err(build);
+        assert!(err.contains("nest at most 1000 levels"), "{build}: {err}");
+    }
+    // 40 levels that each hold the level below twice: 2^40 leaves once expanded.
+    let wide =
+        "{{ $d := dict }}{{ range until 40 }}{{ $d = dict \"a\" $d \"b\" $d }}{{ end }}{{ $d }}";
+    let started = std::time::Instant::now();
+    let err = render_small_stack(wide).expect_err("wide");
+    assert!(
+        err.contains("elements once shared parts are expanded"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
