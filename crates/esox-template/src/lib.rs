@@ -20,9 +20,12 @@
 //! No function can read the process environment, files, the network, DNS or
 //! Kubernetes objects: `env`, `expandenv`, `getHostByName` and `getSecretKey`
 //! are not defined, so templates using them fail to parse. Time zones come from
-//! a database compiled into the binary. Rendering is bounded: output is capped
-//! at [`MAX_OUTPUT`] bytes, generated sequences at two million elements and
-//! `{{template}}` nesting at 200 levels (Go has no such bounds).
+//! a database compiled into the binary. Rendering is bounded (Go has no such bounds): output
+//! and every string a function builds at [`MAX_OUTPUT`] bytes, evaluation steps and wall-clock
+//! time per [`Limits`], generated sequences at two million elements, `{{template}}` nesting at
+//! 200 levels, values at 1,000 levels of nesting with no cycles, PKCS#12 key derivation at
+//! 1,000,000 iterations, `printf` widths and precisions at Go's 1e6. Each bound fails the
+//! render with an error naming the function and the limit.
 //!
 //! # Deliberate differences from Go
 //! - `range` over an integer works (Go 1.22+, the Go ESO is built with).
