@@ -194,3 +194,21 @@ fn deep_and_exponentially_shared_values_are_refused_before_walking() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+#[test]
+fn fuzz_regression_month_name_before_a_multibyte_character() {
+    // Found by scripts/fuzz: matching "Nov" against "No\u{fffd}..." sliced inside the
+    // three-byte character and panicked.
+    let data = Value::from(BTreeMap::<String, String>::new());
+    for tpl in [
+        "{{ toDate \"02 Jan 06 15:04 MST\" \"14 No\u{fffd}\t23 22:13 UTC\" }}",
+        "{{ toDate \"Mon Jan 2 2006\" \"Mo\u{e9} Jan 2 2006\" }}",
+        "{{ toDate \"02 January 2006\" \"02 Janu\u{e9}ry 2006\" }}",
+    ] {
+        let out = render("t", tpl, &data, None);
+        assert!(
+            out.is_ok(),
+            "{tpl}: toDate gives the zero time on a parse error"
+        );
+    }
+}

@@ -529,7 +529,11 @@ fn parse(layout: &str, value: &str) -> Result<TimeValue, String> {
                         .collect();
                     let idx = names
                         .iter()
-                        .position(|n| v.len() >= n.len() && v[..n.len()].eq_ignore_ascii_case(n))
+                        .position(|n| {
+                            v.as_bytes()
+                                .get(..n.len())
+                                .is_some_and(|p| p.eq_ignore_ascii_case(n.as_bytes()))
+                        })
                         .ok_or_else(err)?;
                     v = &v[names[idx].len()..];
                     month = idx as u32 + 1;
@@ -541,7 +545,11 @@ fn parse(layout: &str, value: &str) -> Result<TimeValue, String> {
                         .collect();
                     let idx = names
                         .iter()
-                        .position(|n| v.len() >= n.len() && v[..n.len()].eq_ignore_ascii_case(n))
+                        .position(|n| {
+                            v.as_bytes()
+                                .get(..n.len())
+                                .is_some_and(|p| p.eq_ignore_ascii_case(n.as_bytes()))
+                        })
                         .ok_or_else(err)?;
                     v = &v[names[idx].len()..];
                 }
