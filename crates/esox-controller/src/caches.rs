@@ -81,9 +81,18 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let client = ctx.client.clone();
-    let stores = follow_stores(ctx.clone(), writers.secret_stores, StoreKind::SecretStore);
+    let stores = follow_stores(
+        ctx.clone(),
+        ctx.served::<SecretStore>(),
+        writers.secret_stores,
+        StoreKind::SecretStore,
+    );
+    // Cluster stores and the namespace labels their conditions read need cluster-wide reads:
+    // without cluster stores (namespace-scoped mode) neither is watched.
+    let cluster_wide = ctx.options.cluster_stores;
     let cluster_stores = follow_stores(
         ctx.clone(),
+        Api::all(client.clone()),
         writers.cluster_stores,
         StoreKind::ClusterSecretStore,
     );
@@ -95,18 +104,28 @@ pub async fn run(
     .modify(slim)
     .reflect(writers.namespaces)
     .for_each(|_| futures::future::ready(()));
+    let cluster = async move {
+        if cluster_wide {
+            futures::future::join(cluster_stores, namespaces).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
     tokio::select! {
         _ = stores => {}
-        _ = cluster_stores => {}
-        _ = namespaces => {}
+        _ = cluster => {}
         _ = shutdown => {}
     }
 }
 
 /// Keeps one kind of store in its cache and asks the ExternalSecrets that use a changed store
 /// to reconcile.
-async fn follow_stores<K>(ctx: Arc<Context>, writer: reflector::store::Writer<K>, kind: StoreKind)
-where
+async fn follow_stores<K>(
+    ctx: Arc<Context>,
+    api: Api<K>,
+    writer: reflector::store::Writer<K>,
+    kind: StoreKind,
+) where
     K: Resource<DynamicType = ()>
         + Clone
         + DeserializeOwned
@@ -115,7 +134,7 @@ where
         + Sync
         + 'static,
 {
-    watcher(Api::<K>::all(ctx.client.clone()), Default::default())
+    watcher(api, Default::default())
         .default_backoff()
         .modify(slim)
         .reflect(writer)

@@ -36,7 +36,7 @@ pub fn start(
     options: Options,
     local_cluster: LocalCluster,
 ) -> (Arc<Context>, Shutdown, tokio::task::JoinHandle<()>) {
-    let (ctx, triggers) = Context::new(client, options, local_cluster);
+    let (ctx, triggers) = Context::new(client, options.scoped(), local_cluster);
     let weak = Arc::downgrade(&ctx);
     esox_providers::metrics::set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
         if let Some(ctx) = weak.upgrade() {
@@ -48,18 +48,40 @@ pub fn start(
         Some(writers) => crate::caches::run(ctx.clone(), writers, signal(&rx)).boxed(),
         None => futures::future::ready(()).boxed(),
     };
+    let on = ctx.options.clone();
     let es = externalsecret::run(ctx.clone(), triggers, signal(&rx));
     let ss = secretstore::run::<SecretStore>(ctx.clone(), signal(&rx));
-    let css = secretstore::run_cluster(ctx.clone(), signal(&rx));
-    let ces = clusterexternalsecret::run(ctx.clone(), signal(&rx));
-    let ps = pushsecret::run(ctx.clone(), signal(&rx));
-    let cps = clusterpushsecret::run(ctx.clone(), signal(&rx));
+    let css = enabled(
+        on.cluster_stores,
+        secretstore::run_cluster(ctx.clone(), signal(&rx)),
+    );
+    let ces = enabled(
+        on.cluster_external_secrets,
+        clusterexternalsecret::run(ctx.clone(), signal(&rx)),
+    );
+    let ps = enabled(on.push_secrets, pushsecret::run(ctx.clone(), signal(&rx)));
+    let cps = enabled(
+        on.cluster_push_secrets,
+        clusterpushsecret::run(ctx.clone(), signal(&rx)),
+    );
     let task = tokio::spawn(async move {
         futures::future::join(
-            futures::future::join4(es.boxed(), ss.boxed(), css.boxed(), ces.boxed()),
-            futures::future::join3(ps.boxed(), cps.boxed(), caches),
+            futures::future::join4(es.boxed(), ss.boxed(), css, ces),
+            futures::future::join3(ps, cps, caches),
         )
         .await;
     });
     (ctx, Shutdown(tx), task)
+}
+
+/// A controller that is turned off is never polled, so it sends no request at all.
+fn enabled(
+    on: bool,
+    controller: impl std::future::Future<Output = ()> + Send + 'static,
+) -> futures::future::BoxFuture<'static, ()> {
+    if on {
+        controller.boxed()
+    } else {
+        futures::future::ready(()).boxed()
+    }
 }

@@ -204,7 +204,7 @@ pub async fn run<S>(
 ) where
     S: StoreObject + kube::Resource<Scope = kube::core::NamespaceResourceScope>,
 {
-    let api = Api::<S>::all(ctx.client.clone());
+    let api = ctx.served::<S>();
     run_api(api, ctx, shutdown).await;
 }
 

@@ -1,6 +1,7 @@
 //! The esox binary: one process, every subcommand.
 
 mod cli;
+#[cfg(feature = "testcluster")]
 mod demo;
 mod render;
 mod run;

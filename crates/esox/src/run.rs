@@ -25,6 +25,8 @@ pub struct RunArgs {
     pub store_requeue_interval: Duration,
     /// Run the controllers only while holding this Lease (`--enable-leader-election`).
     pub leader_election: Option<LeaderElectionConfig>,
+    /// Namespace, controllers and concurrency (see `cli::ScopeFlags`); the fields above win.
+    pub scope: Options,
 }
 
 /// Loads the kubeconfig the standard way: `--kubeconfig`, `KUBECONFIG`, `~/.kube/config`, in-cluster.
@@ -76,7 +78,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         controller_class: args.controller_class,
         flood_gate: args.enable_flood_gate,
         store_requeue_interval: args.store_requeue_interval,
-        ..Options::default()
+        ..args.scope
     };
     if let Some(election) = args.leader_election {
         let elector = LeaderElector::new(client.clone(), election)?;
@@ -90,7 +92,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         )
         .await;
     }
-    tracing::info!(server = %local.url, class = %options.controller_class, "starting controllers");
+    tracing::info!(server = %local.url, class = %options.controller_class, namespace = options.namespace.as_deref().unwrap_or("(all)"), "starting controllers");
     let (ctx, shutdown, task) = runner::start(client, options, local);
     let (_running, metrics) = tokio::sync::watch::channel(Some(ctx));
     let probes = Arc::new(Probes {

@@ -15,11 +15,11 @@ use esox_api::labels::{FINALIZER_EXTERNAL_SECRET, LABEL_MANAGED, LABEL_MANAGED_V
 use esox_api::v1::ExternalSecret;
 use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt as _;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{PredicateConfig, WatchStreamExt as _, watcher};
-use kube::{Api, ResourceExt as _};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::context::Context;
@@ -57,10 +57,9 @@ pub async fn run(
     triggers: UnboundedReceiver<ObjectRef<ExternalSecret>>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let client = ctx.client.clone();
     let (reader, writer) = reflector::store();
     let es_stream = watcher(
-        Api::<ExternalSecret>::all(client.clone()),
+        ctx.served::<ExternalSecret>(),
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
@@ -77,12 +76,9 @@ pub async fn run(
     // Managed Secrets only, metadata only: memory follows what esox writes, not the cluster.
     let managed =
         watcher::Config::default().labels(&format!("{LABEL_MANAGED}={LABEL_MANAGED_VALUE}"));
-    let secrets = watcher(
-        Api::<PartialObjectMeta<Secret>>::all(client.clone()),
-        managed,
-    )
-    .default_backoff()
-    .touched_objects();
+    let secrets = watcher(ctx.served::<PartialObjectMeta<Secret>>(), managed)
+        .default_backoff()
+        .touched_objects();
     let ctx_secrets = ctx.clone();
     let map_secret = move |s: PartialObjectMeta<Secret>| {
         let ns = s.namespace().unwrap_or_default();
@@ -105,7 +101,10 @@ pub async fn run(
         .watches_stream(secrets, map_secret)
         // Store changes arrive through `reconcile_on` (see `caches::run`).
         .reconcile_on(triggers)
-        .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY))
+        .with_config(
+            kube::runtime::controller::Config::default()
+                .concurrency(ctx.options.concurrent.unwrap_or(CONCURRENCY)),
+        )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
