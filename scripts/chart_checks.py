@@ -109,10 +109,10 @@ check("Secrets are never patched (esox updates them)", ("", "secrets", "patch") 
 # The README's permissions table lists every rule of the default ClusterRole and Role.
 table = {}
 for line in readme.read_text().splitlines():
-    m = re.match(r"\|\s*`([^`]*)`\s*\|\s*`([^`]+)`\s*\|\s*([a-z, ]+)\|", line)
+    m = re.match(r"\|\s*`([^`]*)`\s*\|\s*((?:`[^`]+`(?:,\s*)?)+)\s*\|\s*([a-z, ]+)\|", line)
     if m:
         group = "" if m.group(1) in ("", "core") else m.group(1)
-        for res in m.group(2).split("`, `"):
+        for res in re.findall(r"`([^`]+)`", m.group(2)):
             table.setdefault((group, res), set()).update(v.strip() for v in m.group(3).split(","))
 for g, r, v in cluster | lease:
     check(f"README permissions table lists {g or 'core'}/{r} {v}", v in table.get((g, r), set()), table.get((g, r)))
