@@ -43,7 +43,7 @@ fn rbac_documents(file: &str) -> String {
 }
 
 /// A token of the chart's ServiceAccount, issued through a service-account-token Secret.
-async fn esox_client(cluster: &esox_testcluster::TestCluster, admin: &Client) -> Client {
+async fn esox_client(cluster: &esox_testenv::Cluster, admin: &Client) -> Client {
     common::apply(
         admin,
         "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/service-account-token\nmetadata:\n  name: esox-token\n  namespace: esox-system\n  annotations: {kubernetes.io/service-account.name: esox}\n",
@@ -61,7 +61,7 @@ async fn esox_client(cluster: &esox_testcluster::TestCluster, admin: &Client) ->
         .unwrap()
 }
 
-fn local(cluster: &esox_testcluster::TestCluster) -> esox_providers::LocalCluster {
+fn local(cluster: &esox_testenv::Cluster) -> esox_providers::LocalCluster {
     esox_providers::LocalCluster {
         url: cluster.url(),
         ca_pem: Some(cluster.ca_pem().as_bytes().to_vec()),

@@ -58,11 +58,10 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let (reader, writer) = reflector::store();
-    let es_stream = watcher(
+    let es_stream = crate::watches::watch(
         ctx.served::<ExternalSecret>(),
         watcher::Config::default().any_semantic(),
     )
-    .default_backoff()
     // Managed fields are the largest part of a stored ExternalSecret and never read.
     .modify(|es| es.metadata.managed_fields = None)
     .reflect(writer)
@@ -76,9 +75,8 @@ pub async fn run(
     // Managed Secrets only, metadata only: memory follows what esox writes, not the cluster.
     let managed =
         watcher::Config::default().labels(&format!("{LABEL_MANAGED}={LABEL_MANAGED_VALUE}"));
-    let secrets = watcher(ctx.served::<PartialObjectMeta<Secret>>(), managed)
-        .default_backoff()
-        .touched_objects();
+    let secrets =
+        crate::watches::watch(ctx.served::<PartialObjectMeta<Secret>>(), managed).touched_objects();
     let ctx_secrets = ctx.clone();
     let map_secret = move |s: PartialObjectMeta<Secret>| {
         let ns = s.namespace().unwrap_or_default();
@@ -98,6 +96,7 @@ pub async fn run(
     });
 
     Controller::for_stream(es_stream, reader)
+        .trigger_backoff(crate::watches::AlreadyBackedOff)
         .watches_stream(secrets, map_secret)
         // Store changes arrive through `reconcile_on` (see `caches::run`).
         .reconcile_on(triggers)
