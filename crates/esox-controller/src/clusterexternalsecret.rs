@@ -236,9 +236,13 @@ pub async fn run(
 ) {
     let client = ctx.client.clone();
     let (store, writer) = kube::runtime::reflector::store();
-    let stream = crate::lenient::watch::<ClusterExternalSecret>(&ctx, watcher::Config::default())
-        .reflect(writer)
-        .applied_objects();
+    let stream = crate::lenient::watch::<ClusterExternalSecret>(
+        &ctx,
+        Api::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .reflect(writer)
+    .applied_objects();
     let controller = Controller::for_stream(stream, store.clone())
         .trigger_backoff(crate::watches::AlreadyBackedOff);
     // Any namespace change may change which ClusterExternalSecrets select it.

@@ -222,16 +222,20 @@ pub async fn run(
     // Without a finalizer a deleted ClusterPushSecret is never reconciled: its metric series
     // are dropped on the watch's delete event.
     let metrics_ctx = ctx.clone();
-    let stream = crate::lenient::watch::<ClusterPushSecret>(&ctx, watcher::Config::default())
-        .reflect(writer)
-        .inspect(move |event| {
-            if let Ok(watcher::Event::Delete(cps)) = event {
-                metrics_ctx
-                    .metrics
-                    .cluster_push_secret_deleted(&cps.name_any());
-            }
-        })
-        .applied_objects();
+    let stream = crate::lenient::watch::<ClusterPushSecret>(
+        &ctx,
+        Api::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .reflect(writer)
+    .inspect(move |event| {
+        if let Ok(watcher::Event::Delete(cps)) = event {
+            metrics_ctx
+                .metrics
+                .cluster_push_secret_deleted(&cps.name_any());
+        }
+    })
+    .applied_objects();
     let controller = Controller::for_stream(stream, store.clone());
     let alive = store.clone();
     // Any namespace change may change which ClusterPushSecrets select it.

@@ -132,14 +132,14 @@ impl Reporter {
 /// watch does (`crate::watches::watch`).
 pub fn watch<K>(
     ctx: &Arc<Context>,
+    api: Api<Lenient<K>>,
     config: watcher::Config,
 ) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + use<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
-    let lenient: Api<Lenient<K>> = Api::all(ctx.client.clone());
     let ctx = ctx.clone();
-    crate::watches::watch(lenient, config).filter_map(move |event| future::ready(sort(&ctx, event)))
+    crate::watches::watch(api, config).filter_map(move |event| future::ready(sort(&ctx, event)))
 }
 
 fn sort<K>(

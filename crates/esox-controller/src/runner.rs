@@ -37,7 +37,7 @@ pub fn start(
     options: Options,
     local_cluster: LocalCluster,
 ) -> (Arc<Context>, Shutdown, tokio::task::JoinHandle<()>) {
-    let (ctx, triggers) = Context::new(client, options, local_cluster);
+    let (ctx, triggers) = Context::new(client, options.scoped(), local_cluster);
     let weak = Arc::downgrade(&ctx);
     esox_providers::metrics::set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
         if let Some(ctx) = weak.upgrade() {
@@ -49,6 +49,7 @@ pub fn start(
         Some(writers) => crate::caches::run(ctx.clone(), writers, signal(&rx)).boxed(),
         None => futures::future::ready(()).boxed(),
     };
+    let on = ctx.options.clone();
     let live = |name: &'static str, f| supervised(name, f, ctx.clone(), rx.clone()).boxed();
     let es = live(
         "externalsecret",
@@ -60,19 +61,35 @@ pub fn start(
     );
     let css = live(
         "clustersecretstore",
-        secretstore::run_cluster(ctx.clone(), signal(&rx)).boxed(),
+        enabled(
+            on.cluster_stores,
+            secretstore::run_cluster(ctx.clone(), signal(&rx)),
+            signal(&rx),
+        ),
     );
     let ces = live(
         "clusterexternalsecret",
-        clusterexternalsecret::run(ctx.clone(), signal(&rx)).boxed(),
+        enabled(
+            on.cluster_external_secrets,
+            clusterexternalsecret::run(ctx.clone(), signal(&rx)),
+            signal(&rx),
+        ),
     );
     let ps = live(
         "pushsecret",
-        pushsecret::run(ctx.clone(), signal(&rx)).boxed(),
+        enabled(
+            on.push_secrets,
+            pushsecret::run(ctx.clone(), signal(&rx)),
+            signal(&rx),
+        ),
     );
     let cps = live(
         "clusterpushsecret",
-        clusterpushsecret::run(ctx.clone(), signal(&rx)).boxed(),
+        enabled(
+            on.cluster_push_secrets,
+            clusterpushsecret::run(ctx.clone(), signal(&rx)),
+            signal(&rx),
+        ),
     );
     let caches = live("caches", caches);
     let task = tokio::spawn(async move {
@@ -83,6 +100,21 @@ pub fn start(
         .await;
     });
     (ctx, Shutdown(tx), task)
+}
+
+/// A controller turned off by the options (namespace-scoped mode, ESO's `--enable-*` flags)
+/// waits for shutdown instead of ending at once, which [`supervised`] would report as a dead
+/// controller.
+fn enabled(
+    on: bool,
+    controller: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> futures::future::BoxFuture<'static, ()> {
+    if on {
+        controller.boxed()
+    } else {
+        shutdown.boxed()
+    }
 }
 
 /// Which controllers ended before shutdown: a panic, or a stream that stopped. Each controller

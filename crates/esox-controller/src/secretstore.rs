@@ -233,7 +233,7 @@ pub async fn run<S>(
 ) where
     S: StoreObject + kube::Resource<Scope = kube::core::NamespaceResourceScope>,
 {
-    let api = Api::<S>::all(ctx.client.clone());
+    let api = ctx.served::<crate::lenient::Lenient<S>>();
     run_api(api, ctx, shutdown).await;
 }
 
@@ -242,20 +242,19 @@ pub async fn run_cluster(
     ctx: Arc<Context>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api = Api::<ClusterSecretStore>::all(ctx.client.clone());
+    let api = Api::<crate::lenient::Lenient<ClusterSecretStore>>::all(ctx.client.clone());
     run_api(api, ctx, shutdown).await;
 }
 
 async fn run_api<S: StoreObject>(
-    api: Api<S>,
+    api: Api<crate::lenient::Lenient<S>>,
     ctx: Arc<Context>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) where
     S::DynamicType: Default,
 {
-    drop(api);
     let (reader, writer) = kube::runtime::reflector::store();
-    let stream = crate::lenient::watch::<S>(&ctx, watcher::Config::default())
+    let stream = crate::lenient::watch::<S>(&ctx, api, watcher::Config::default())
         .reflect(writer)
         .applied_objects();
     Controller::for_stream(stream, reader)

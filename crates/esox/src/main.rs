@@ -2,6 +2,7 @@
 
 mod cli;
 mod crd_check;
+#[cfg(feature = "testcluster")]
 mod demo;
 mod render;
 mod run;

@@ -139,6 +139,7 @@ pub async fn store_exists(
     name: &str,
     namespace: &str,
 ) -> Result<bool, Error> {
+    crate::stores::kind_served(ctx, kind)?;
     Ok(match kind {
         StoreKind::SecretStore => Api::<SecretStore>::namespaced(ctx.client.clone(), namespace)
             .get_metadata_opt(name)

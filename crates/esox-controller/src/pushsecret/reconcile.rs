@@ -471,6 +471,7 @@ async fn store_names(
         )));
     };
     let lp = ListParams::default().labels(&selector::to_query(sel));
+    crate::stores::kind_served(ctx, r.kind)?;
     let metas = match r.kind {
         StoreKind::SecretStore => Api::<SecretStore>::namespaced(ctx.client.clone(), namespace)
             .list_metadata(&lp)
@@ -500,6 +501,7 @@ async fn read_store_metadata(
     namespace: &str,
     name: &str,
 ) -> Result<Option<ObjectMeta>, Error> {
+    crate::stores::kind_served(ctx, kind)?;
     Ok(match kind {
         StoreKind::SecretStore => Api::<SecretStore>::namespaced(ctx.client.clone(), namespace)
             .get_metadata_opt(name)
