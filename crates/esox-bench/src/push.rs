@@ -12,6 +12,7 @@ use kube::Api;
 use kube::runtime::watcher;
 
 use crate::args::Args;
+use crate::cluster::Cluster;
 use crate::esox_process::Monitored;
 use crate::measure::{self, requests_since};
 use crate::push_report::PushResult;
@@ -28,6 +29,11 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
     let load_start = loadavg();
     let namespaces = args.namespaces.min(n).max(1);
     tracing::info!(n, namespaces, "starting a PushSecret run");
+    if args.kubeconfig.is_some() || args.control_plane.is_some() {
+        bail!(
+            "the PushSecret benchmark runs on in-memory clusters only (no --kubeconfig or --control-plane)"
+        );
+    }
     let platform = esox_testcluster::TestCluster::start(Default::default()).await?;
     let dev = esox_testcluster::TestCluster::start(Default::default()).await?;
     let dir = measure::run_dir("push", n)?;
@@ -41,8 +47,15 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
     let dev_as_sa = dev.client_with_token(&ps::token_text(&token)?).await?;
     setup::install_crds(&pc).await?;
     ps::platform_stores(&pc, namespaces, args.concurrency, &token, &dev.url()).await?;
-    setup::unrelated_namespaces(&pc, args.concurrency).await?;
-    setup::unrelated(&pc, args.concurrency, "unrelated", args.unrelated).await?;
+    setup::unrelated_namespaces(&pc, setup::UNRELATED_PREFIX, args.concurrency).await?;
+    setup::unrelated(
+        &pc,
+        args.concurrency,
+        setup::UNRELATED_PREFIX,
+        "unrelated",
+        args.unrelated,
+    )
+    .await?;
 
     // The physical limit: the same Secrets written to dev by the same ServiceAccount with the
     // same client concurrency; their namespace is removed again before esox runs.
@@ -94,7 +107,11 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let (ramp_p0, ramp_d0) = (platform.request_counts(), dev.request_counts());
+    let (platform, dev) = (Cluster::InMemory(platform), Cluster::InMemory(dev));
+    let (ramp_p0, ramp_d0) = (
+        platform.request_counts().await?,
+        dev.request_counts().await?,
+    );
     let started = Instant::now();
     let mut esox = Monitored::spawn(&args.esox_bin(), &kubeconfig, &log)?;
     // The first remote copy shows how much of (a) is esox starting up rather than pushing.
@@ -112,8 +129,8 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
             log.display()
         );
     }
-    let ramp_platform = requests_since(&platform, ramp_p0);
-    let ramp_dev = requests_since(&dev, ramp_d0);
+    let ramp_platform = requests_since(&platform, ramp_p0).await?;
+    let ramp_dev = requests_since(&dev, ramp_d0).await?;
     let peak = esox.memory()?;
     tracing::info!(?all_synced, ?direct, "all PushSecrets synced");
 
