@@ -71,6 +71,11 @@ pub struct Args {
     /// Kubernetes version passed to `--control-plane` (its default otherwise).
     #[arg(long, global = true, requires = "control_plane")]
     pub k8s_version: Option<String>,
+    /// esox's `RUST_LOG` (its log is kept in the run's directory under the temporary
+    /// directory, `esox-bench-<pid>-<variant>-<n>/esox.log`); e.g. `warn,kube_client=debug` to
+    /// see its requests.
+    #[arg(long, global = true, default_value = "warn")]
+    pub esox_log: String,
     /// The esox binary; default `$CARGO_TARGET_DIR/release/esox`, else `target/release/esox`.
     #[arg(long, global = true)]
     pub esox_bin: Option<PathBuf>,

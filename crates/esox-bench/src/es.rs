@@ -32,15 +32,21 @@ struct Prepared {
     dir: PathBuf,
     kubeconfig: PathBuf,
     tracker: Tracker,
-    watches: Vec<tokio::task::JoinHandle<()>>,
+    watches: tracker::Watches,
     namespaces: usize,
     direct: Duration,
     esox_bin: PathBuf,
+    esox_log: String,
 }
 
 impl Prepared {
     fn spawn_esox(&self) -> anyhow::Result<Monitored> {
-        Monitored::spawn(&self.esox_bin, &self.kubeconfig, &self.dir.join("esox.log"))
+        Monitored::spawn(
+            &self.esox_bin,
+            &self.kubeconfig,
+            &self.dir.join("esox.log"),
+            &self.esox_log,
+        )
     }
 
     fn log(&self) -> String {
@@ -50,9 +56,7 @@ impl Prepared {
     /// Ends the run (esox stopped): on a cluster the benchmark did not start, its namespaces
     /// are deleted so that the next run finds the cluster as this one did.
     async fn finish(self) -> anyhow::Result<()> {
-        for w in &self.watches {
-            w.abort();
-        }
+        drop(self.watches);
         if self.cluster.is_shared() {
             setup::delete_namespaces(&self.client, &RUN_PREFIXES, Duration::from_secs(600)).await?;
         }
@@ -88,14 +92,14 @@ async fn prepare(args: &Args, n: usize, tag: &str) -> anyhow::Result<Prepared> {
     .await?;
 
     let tracker = Tracker::new(setup::CHANGING_KEY, b"initial");
-    let watches = vec![
+    let watches = tracker::Watches(vec![
         tracker.watch_ready(Api::<ExternalSecret>::all(client.clone())),
         tracker.watch_targets(
             Api::<Secret>::all(client.clone()),
             tracker::managed_secrets(),
             "",
         ),
-    ];
+    ]);
 
     // The physical limit: the same number of Secrets, same data size and same client
     // concurrency, created directly on the same server before esox runs.
@@ -126,6 +130,7 @@ async fn prepare(args: &Args, n: usize, tag: &str) -> anyhow::Result<Prepared> {
         namespaces,
         direct,
         esox_bin: args.esox_bin(),
+        esox_log: args.esox_log.clone(),
     })
 }
 

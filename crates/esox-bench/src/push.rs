@@ -68,7 +68,12 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
     // Idle memory needs esox running without PushSecrets, but (a) times esox from its start with
     // the PushSecrets already there: so a first esox process only measures idle memory.
     let idle = {
-        let esox = Monitored::spawn(&args.esox_bin(), &kubeconfig, &dir.join("esox-idle.log"))?;
+        let esox = Monitored::spawn(
+            &args.esox_bin(),
+            &kubeconfig,
+            &dir.join("esox-idle.log"),
+            &args.esox_log,
+        )?;
         ps::wait_stores_ready(&pc, namespaces, Duration::from_secs(60)).await?;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let idle = esox.memory()?;
@@ -113,7 +118,7 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
         dev.request_counts().await?,
     );
     let started = Instant::now();
-    let mut esox = Monitored::spawn(&args.esox_bin(), &kubeconfig, &log)?;
+    let mut esox = Monitored::spawn(&args.esox_bin(), &kubeconfig, &log, &args.esox_log)?;
     // The first remote copy shows how much of (a) is esox starting up rather than pushing.
     tracker.wait(args.timeout, |p| p.matching >= 1).await;
     let first_synced = started.elapsed();
