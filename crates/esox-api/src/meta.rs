@@ -8,6 +8,9 @@ pub const DNS_SUBDOMAIN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// DNS-1123 label, as namespace names.
 pub const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/// What Go's `time.ParseDuration` accepts (`1h`, `15m`, `1h30m`, `0.5s`, `0`, `-1s`), so the API
+/// server refuses at admission a duration the controller could only refuse later.
+pub const GO_DURATION: &str = r"^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$";
 /// A valid key of a Secret's or ConfigMap's `data`.
 pub const SECRET_KEY: &str = r"^[-._a-zA-Z0-9]+$";
 

@@ -1,27 +1,21 @@
-//! The CRDs installed into the in-memory API server (which validates CRDs and admits custom
-//! resources as a real one does): the seed applies cleanly, and the rules that stand in for ESO's
+//! The CRDs installed into the API server (esox's in-memory one, or a real kube-apiserver with
+//! `ESOX_TEST_KUBECONFIG`): the seed applies cleanly, and the rules that stand in for ESO's
 //! webhook refuse what it refuses, with their messages.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
 
 use std::path::PathBuf;
 
-use esox_api::crd::{CrdOptions, all};
-use esox_testcluster::{Config, TestCluster, apply_yaml};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::Api;
-use kube::api::PostParams;
+use esox_testcluster::apply_yaml;
+use esox_testenv::Cluster;
 
-async fn cluster_with_crds() -> (TestCluster, kube::Client) {
-    let cluster = TestCluster::start(Config::default()).await.expect("start");
+/// The cluster `ESOX_TEST_KUBECONFIG` chooses (a real kube-apiserver when set) with the CRDs.
+async fn cluster_with_crds() -> (Cluster, kube::Client) {
+    let cluster = Cluster::start().await.expect("start");
     let client = cluster.client().await.expect("client");
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in all(&CrdOptions::default()) {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        crds.create(&PostParams::default(), &crd)
-            .await
-            .unwrap_or_else(|e| panic!("CRD {name} refused: {e}"));
-    }
+    esox_testenv::install_crds(&client)
+        .await
+        .unwrap_or_else(|e| panic!("CRDs refused: {e}"));
     (cluster, client)
 }
 

@@ -13,8 +13,8 @@ use esox_api::v1::{ClusterSecretStore, SecretStore, StoreKind};
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::core::PartialObjectMeta;
+use kube::runtime::WatchStreamExt as _;
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Resource, ResourceExt as _};
 use serde::de::DeserializeOwned;
 
@@ -87,11 +87,10 @@ pub async fn run(
         writers.cluster_stores,
         StoreKind::ClusterSecretStore,
     );
-    let namespaces = watcher(
+    let namespaces = crate::watches::watch(
         Api::<PartialObjectMeta<Namespace>>::all(client),
         Default::default(),
     )
-    .default_backoff()
     .modify(slim)
     .reflect(writers.namespaces)
     .for_each(|_| futures::future::ready(()));
@@ -115,8 +114,7 @@ where
         + Sync
         + 'static,
 {
-    watcher(Api::<K>::all(ctx.client.clone()), Default::default())
-        .default_backoff()
+    crate::watches::watch(Api::<K>::all(ctx.client.clone()), Default::default())
         .modify(slim)
         .reflect(writer)
         .touched_objects()

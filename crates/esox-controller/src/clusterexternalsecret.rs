@@ -19,7 +19,7 @@ use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Resource as _, ResourceExt as _};
@@ -235,10 +235,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
-    let controller = Controller::new(
-        Api::<ClusterExternalSecret>::all(client.clone()),
-        watcher::Config::default(),
-    );
+    let controller = crate::watches::controller(Api::<ClusterExternalSecret>::all(client.clone()));
     let store = controller.store();
     // Any namespace change may change which ClusterExternalSecrets select it.
     let map_ns = move |_ns: PartialObjectMeta<Namespace>| {
@@ -248,16 +245,18 @@ pub async fn run(
             .map(|c| ObjectRef::from_obj(c.as_ref()))
             .collect::<Vec<_>>()
     };
-    let namespaces = watcher(
+    let namespaces = crate::watches::watch(
         Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
         watcher::Config::default(),
     )
-    .default_backoff()
     .touched_objects();
     controller
-        .owns(
-            Api::<ExternalSecret>::all(client),
-            watcher::Config::default(),
+        .owns_stream(
+            crate::watches::watch(
+                Api::<ExternalSecret>::all(client),
+                watcher::Config::default(),
+            )
+            .touched_objects(),
         )
         .watches_stream(namespaces, map_ns)
         .graceful_shutdown_on(shutdown)

@@ -222,11 +222,10 @@ pub async fn run(
     // Without a finalizer a deleted ClusterPushSecret is never reconciled: its metric series
     // are dropped on the watch's delete event.
     let metrics_ctx = ctx.clone();
-    let stream = watcher(
+    let stream = crate::watches::watch(
         Api::<ClusterPushSecret>::all(client.clone()),
         watcher::Config::default(),
     )
-    .default_backoff()
     .reflect(writer)
     .inspect(move |event| {
         if let Ok(watcher::Event::Delete(cps)) = event {
@@ -246,15 +245,18 @@ pub async fn run(
             .map(|c| ObjectRef::from_obj(c.as_ref()))
             .collect::<Vec<_>>()
     };
-    let namespaces = watcher(
+    let namespaces = crate::watches::watch(
         Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
         watcher::Config::default(),
     )
-    .default_backoff()
     .touched_objects();
     controller
-        .owns(Api::<PushSecret>::all(client), watcher::Config::default())
+        .owns_stream(
+            crate::watches::watch(Api::<PushSecret>::all(client), watcher::Config::default())
+                .touched_objects(),
+        )
         .watches_stream(namespaces, map_ns)
+        .trigger_backoff(crate::watches::AlreadyBackedOff)
         .graceful_shutdown_on(shutdown)
         .run(
             move |cps, ctx| {

@@ -10,6 +10,10 @@ pub enum Error {
     Provider(#[from] esox_providers::ProviderError),
     #[error("{0}")]
     Store(String),
+    /// The store has not been validated yet (esox just started, or the store is new). Not a
+    /// failure: the store's first status change triggers the reconcile again.
+    #[error("{0}")]
+    StorePending(String),
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
@@ -22,7 +26,7 @@ impl Error {
         match self {
             Error::Kube(_) => "kube",
             Error::Provider(_) => "provider",
-            Error::Store(_) => "store",
+            Error::Store(_) | Error::StorePending(_) => "store",
             Error::Invalid(_) => "invalid",
             Error::Data(_) => "data",
         }

@@ -28,6 +28,7 @@ pub mod selector;
 pub mod shared_reads;
 pub mod stores;
 mod templating;
+pub mod watches;
 
 pub use context::{Context, Options};
 pub use error::Error;

@@ -13,9 +13,8 @@ use esox_providers::{StoreInfo, ValidationResult, registry};
 use futures::StreamExt as _;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt as _};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -73,7 +72,9 @@ pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Resu
     if !stores::manages(&ctx, spec) || store.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let interval = refresh_interval(spec, &ctx)?;
+    // A refresh interval that does not parse is reported on the store like any other invalid
+    // configuration; the store then waits for its spec to change.
+    let interval = refresh_interval(spec, &ctx);
     let namespace = store.namespace();
     let resolved = ResolvedStore {
         key: StoreKey {
@@ -89,7 +90,10 @@ pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Resu
         },
     };
     let mut status = store.store_status().cloned().unwrap_or_default();
-    let outcome = validate(&ctx, &resolved).await;
+    let outcome = match &interval {
+        Ok(_) => validate(&ctx, &resolved).await,
+        Err(e) => Err(("invalid store", e.to_string())),
+    };
     let (ready, why, event) = match &outcome {
         Ok((ValidationResult::Ready, _)) => (true, reason::VALID, None),
         Ok((ValidationResult::Unknown, _)) => (true, reason::VALIDATION_UNKNOWN, None),
@@ -145,11 +149,35 @@ pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Resu
     }
     ctx.metrics
         .store_reconciled(cluster, &store.name_any(), &ns, started.elapsed());
-    match outcome {
-        Ok(_) => Ok(Action::requeue(interval)),
-        // Retry a broken store sooner than its refresh interval, but not in a tight loop.
-        Err(_) => Ok(Action::requeue(interval.min(Duration::from_secs(30)))),
+    match (outcome, interval) {
+        (_, Err(_)) => Ok(Action::await_change()),
+        (Ok(_), Ok(interval)) => Ok(Action::requeue(interval)),
+        (Err(_), Ok(interval)) => Ok(Action::requeue(broken_store_retry(
+            &status.conditions,
+            interval,
+        ))),
     }
+}
+
+/// When to validate a broken store again: after half the time it has been broken, from 1 s up
+/// to 30 s (or its refresh interval if shorter). A ConfigMap or Secret the store needs that
+/// appears a moment after it (the seed applies them together, and Kubernetes publishes
+/// `kube-root-ca.crt` into a new namespace a little later) is picked up within a second or two,
+/// and a store that stays broken costs one validation every 30 s.
+fn broken_store_retry(conds: &[esox_api::v1::Condition], interval: Duration) -> Duration {
+    let broken_for = conds
+        .iter()
+        .find(|c| c.type_ == conditions::READY)
+        .and_then(|c| c.last_transition_time.as_ref())
+        .and_then(|t| {
+            let since = jiff::Timestamp::now().duration_since(t.0);
+            Duration::try_from(since).ok()
+        })
+        .unwrap_or_default();
+    (broken_for / 2)
+        .max(Duration::from_secs(1))
+        .min(Duration::from_secs(30))
+        .min(interval.max(Duration::from_secs(1)))
 }
 
 async fn validate(
@@ -224,7 +252,7 @@ async fn run_api<S: StoreObject>(
 ) where
     S::DynamicType: Default,
 {
-    Controller::new(api, watcher::Config::default())
+    crate::watches::controller(api)
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<S>, error_policy::<S>, ctx)
         .for_each(|r| async move {

@@ -79,12 +79,18 @@ pub async fn resolve(
         check_namespace_conditions(ctx, &spec, name, namespace).await?;
     }
     if flood_gate && ctx.options.flood_gate && !conditions::is_ready(&status_conditions) {
-        let why = status_conditions
-            .iter()
-            .find(|c| c.type_ == conditions::READY)
-            .and_then(|c| c.message.clone())
-            .unwrap_or_else(|| "it has not been validated yet".to_owned());
-        return Err(Error::Store(format!("{kind} {name:?} is not ready: {why}")));
+        return Err(
+            match status_conditions
+                .iter()
+                .find(|c| c.type_ == conditions::READY)
+            {
+                Some(c) => Error::Store(format!(
+                    "{kind} {name:?} is not ready: {}",
+                    c.message.as_deref().unwrap_or_default()
+                )),
+                None => Error::StorePending(format!("{kind} {name:?} has not been validated yet")),
+            },
+        );
     }
     let info = StoreInfo {
         kind,

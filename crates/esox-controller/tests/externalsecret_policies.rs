@@ -396,7 +396,7 @@ fn reconciles(env: &Env, name: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconcile_before_the_watch_shows_the_first_status_does_not_sync_again() {
-    let env = Env::start().await;
+    let env = Env::start_in_memory().await;
     apply(&env.client, &fake_store("app", &[("k", "v1")])).await;
     let faults = env.cluster.faults();
     let on = |verb: &str, name: Option<&str>| esox_testcluster::FaultMatch {

@@ -447,7 +447,7 @@ async fn store_ready(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a22_store_status() {
-    let env = Env::start().await;
+    let env = Env::start_in_memory().await;
     let kube_store = |name: &str, auth: &str| {
         format!(
             "apiVersion: external-secrets.io/v1\nkind: SecretStore\nmetadata: {{name: {name}, namespace: app}}\nspec:\n  provider:\n    kubernetes:\n      remoteNamespace: remote\n      server:\n        caProvider: {{type: ConfigMap, name: kube-root-ca.crt, key: ca.crt}}\n      auth:\n{auth}"

@@ -14,7 +14,8 @@ use esox_controller::Context;
 use esox_controller::leader::{
     LeaderElectionConfig, LeaderElector, LeaderError, LeaderStatus, run_controllers,
 };
-use esox_testcluster::{FaultMatch, TestCluster};
+use esox_testcluster::FaultMatch;
+use esox_testenv::Cluster;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
@@ -47,7 +48,7 @@ struct Replica {
 }
 
 impl Replica {
-    fn start(cluster: &TestCluster, client: &Client, identity: &str) -> Replica {
+    fn start(cluster: &Cluster, client: &Client, identity: &str) -> Replica {
         let elector = LeaderElector::new(client.clone(), config(identity)).expect("valid settings");
         let status = elector.status();
         let (tx, contexts) = watch::channel(None);
@@ -269,7 +270,7 @@ async fn shutdown_releases_the_lease_like_client_go() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_holder_is_respected_while_it_renews_and_taken_over_after() {
-    let (cluster, client) = cluster().await;
+    let (cluster, client) = common::cluster_in_memory().await;
     apply(&client, &fake_store("app", &[("k", "v1")])).await;
     apply(&client, &external_secret("one")).await;
     let leases: Api<Lease> = Api::namespaced(client.clone(), NS);
@@ -326,7 +327,7 @@ async fn foreign_holder_is_respected_while_it_renews_and_taken_over_after() {
 
 /// The leader loses the lease, stops its controllers, stays alive as a candidate, and leads
 /// again with fresh controllers once the API server answers.
-async fn loses_and_regains(cluster: &TestCluster, client: &Client, a: &Replica) {
+async fn loses_and_regains(cluster: &Cluster, client: &Client, a: &Replica) {
     let first = a.context().expect("controllers while leading");
     let lost_at = Instant::now();
     assert!(
@@ -355,7 +356,7 @@ async fn loses_and_regains(cluster: &TestCluster, client: &Client, a: &Replica) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_renewals_stop_the_controllers_without_exiting() {
-    let (cluster, client) = cluster().await;
+    let (cluster, client) = common::cluster_in_memory().await;
     apply(&client, &fake_store("app", &[("k", "v1")])).await;
     apply(&client, &external_secret("one")).await;
     let a = Replica::start(&cluster, &client, "a");
@@ -378,7 +379,7 @@ async fn failing_renewals_stop_the_controllers_without_exiting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_lease_updates_stop_the_controllers_without_exiting() {
     // ESO #1725: etcd compaction makes renewals slower than the renew deadline.
-    let (cluster, client) = cluster().await;
+    let (cluster, client) = common::cluster_in_memory().await;
     apply(&client, &fake_store("app", &[("k", "v1")])).await;
     apply(&client, &external_secret("one")).await;
     let a = Replica::start(&cluster, &client, "a");
@@ -472,7 +473,7 @@ async fn racing_candidates_never_both_win() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_that_lost_its_term_frees_the_lease_on_shutdown() {
-    let (cluster, client) = cluster().await;
+    let (cluster, client) = common::cluster_in_memory().await;
     let mut a = Replica::start(&cluster, &client, "a");
     assert!(a.wait_leading(true, Duration::from_secs(5)).await);
     let fault = cluster.faults().fail(

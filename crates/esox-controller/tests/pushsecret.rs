@@ -605,7 +605,7 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_write_reports_errored_then_recovers_by_itself() {
-    let env = Env::start().await;
+    let env = Env::start_in_memory().await;
     setup(&env).await;
     let c = &env.client;
     // The target refuses to create Secrets, as with a Role lacking `create`.

@@ -30,7 +30,7 @@ fn keys(s: &Secret) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_remote_secret_is_created_without_a_read() {
-    let env = Env::start().await;
+    let env = Env::start_in_memory().await;
     setup(&env).await;
     let c = &env.client;
     // Reading the remote Secret fails: only a push that creates it without a GET succeeds.

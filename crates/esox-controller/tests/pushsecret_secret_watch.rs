@@ -14,7 +14,7 @@ use ps_support::{patch_source, ps_ready, remote_where, setup};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_change_made_while_the_watch_was_down_still_arrives() {
-    let env = Env::start().await;
+    let env = Env::start_in_memory().await;
     setup(&env).await;
     let c = &env.client;
     apply(
@@ -66,7 +66,7 @@ spec:
     tokio::time::sleep(Duration::from_millis(300)).await;
     patch_source(c, "app", "src", "password", "third").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    env.cluster.compact();
+    env.cluster.compact().await.unwrap();
     env.cluster.faults().remove(fault);
     let started = Instant::now();
     assert!(

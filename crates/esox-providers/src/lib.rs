@@ -10,6 +10,8 @@ pub mod fake;
 pub mod kubernetes;
 pub mod metrics;
 pub mod registry;
+pub mod relisting_watcher;
+pub mod watch_backoff;
 
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::meta::{DNS_LABEL, DNS_SUBDOMAIN};
+use crate::meta::{DNS_LABEL, DNS_SUBDOMAIN, GO_DURATION};
 use crate::v1::externalsecret::ExternalSecretSpec;
 
 /// Desired state of a ClusterExternalSecret.
@@ -51,6 +51,7 @@ pub struct ClusterExternalSecretSpec {
         rename = "refreshTime",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(length(max = 64), regex(pattern = GO_DURATION))]
     pub refresh_interval: Option<String>,
 }
 

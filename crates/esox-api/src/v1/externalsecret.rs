@@ -7,7 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::meta::{DNS_SUBDOMAIN, SECRET_KEY};
+use crate::meta::{DNS_SUBDOMAIN, GO_DURATION, SECRET_KEY};
 use crate::schema_ext::cel;
 
 /// Reference to a SecretStore or ClusterSecretStore.
@@ -537,6 +537,7 @@ pub struct SyncWindowEntry {
         )
     )]
     pub schedule: String,
+    #[schemars(length(max = 64), regex(pattern = GO_DURATION))]
     pub duration: String,
 }
 
@@ -587,7 +588,7 @@ pub struct ExternalSecretSpec {
         default = "default_refresh_interval",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = 64), regex(pattern = GO_DURATION))]
     pub refresh_interval: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_windows: Option<SyncWindows>,

@@ -7,7 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::meta::DNS_SUBDOMAIN;
+use crate::meta::{DNS_SUBDOMAIN, GO_DURATION};
 use crate::schema_ext::{FreeForm, cel};
 use crate::v1::clusterexternalsecret::{ChildMetadata, NamespaceFailure};
 use crate::v1::externalsecret::{
@@ -74,7 +74,7 @@ pub struct PushSecretSpec {
         default = "crate::v1::default_refresh_interval",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = 64), regex(pattern = GO_DURATION))]
     pub refresh_interval: Option<String>,
     pub secret_store_refs: Vec<PushSecretStoreRef>,
     #[serde(default)]
@@ -84,7 +84,11 @@ pub struct PushSecretSpec {
     pub selector: PushSecretSelector,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data: Vec<PushSecretData>,
+    /// Bulk pushes: each entry selects any number of the source's keys (at most 128 entries).
+    // Bounded (ESO has no bound) because the API server multiplies the cost of the CEL rules
+    // inside each entry by the longest list a request could hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 128))]
     pub data_to: Vec<PushSecretDataTo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<ExternalSecretTemplate>,
@@ -183,7 +187,9 @@ pub struct PushSecretDataToMatch {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    cel("has(self.regexp) != has(self.transform)", "each rewrite needs exactly one of regexp or transform"),
+    // Not `has(a) != has(b)`: Kubernetes 1.24's estimator prices that comparison as if its
+    // operands could be as large as a request, and refuses the CRD.
+    cel("has(self.regexp) ? !has(self.transform) : has(self.transform)", "each rewrite needs exactly one of regexp or transform"),
 ]))]
 pub struct PushSecretRewrite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -227,6 +233,7 @@ pub struct ClusterPushSecretSpec {
         rename = "refreshTime",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(length(max = 64), regex(pattern = GO_DURATION))]
     pub refresh_interval: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253), regex(pattern = DNS_SUBDOMAIN))]

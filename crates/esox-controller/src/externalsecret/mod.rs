@@ -59,11 +59,10 @@ pub async fn run(
 ) {
     let client = ctx.client.clone();
     let (reader, writer) = reflector::store();
-    let es_stream = watcher(
+    let es_stream = crate::watches::watch(
         Api::<ExternalSecret>::all(client.clone()),
         watcher::Config::default().any_semantic(),
     )
-    .default_backoff()
     // Managed fields are the largest part of a stored ExternalSecret and never read.
     .modify(|es| es.metadata.managed_fields = None)
     .reflect(writer)
@@ -77,11 +76,10 @@ pub async fn run(
     // Managed Secrets only, metadata only: memory follows what esox writes, not the cluster.
     let managed =
         watcher::Config::default().labels(&format!("{LABEL_MANAGED}={LABEL_MANAGED_VALUE}"));
-    let secrets = watcher(
+    let secrets = crate::watches::watch(
         Api::<PartialObjectMeta<Secret>>::all(client.clone()),
         managed,
     )
-    .default_backoff()
     .touched_objects();
     let ctx_secrets = ctx.clone();
     let map_secret = move |s: PartialObjectMeta<Secret>| {
@@ -102,6 +100,7 @@ pub async fn run(
     });
 
     Controller::for_stream(es_stream, reader)
+        .trigger_backoff(crate::watches::AlreadyBackedOff)
         .watches_stream(secrets, map_secret)
         // Store changes arrive through `reconcile_on` (see `caches::run`).
         .reconcile_on(triggers)

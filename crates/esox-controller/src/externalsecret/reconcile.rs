@@ -26,6 +26,10 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::index::Dependencies;
 
+/// How long an ExternalSecret waits for an unvalidated store before looking again, should the
+/// store's status change not reach it.
+const STORE_PENDING_RECHECK: Duration = Duration::from_secs(5);
+
 /// Reconciles one ExternalSecret.
 #[tracing::instrument(skip_all, fields(namespace = es.namespace().unwrap_or_default(), name = es.name_any()))]
 pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -66,8 +70,17 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     };
 
     let now = SystemTime::now();
-    let interval = refresh_interval(&es, &ctx)?;
     let status = es.status.clone().unwrap_or_default();
+    let interval = match refresh_interval(&es, &ctx) {
+        Ok(i) => i,
+        Err(e) => {
+            // The API server accepted it (ESO's CRDs have no pattern there), so only the object
+            // can tell its owner. Retrying cannot help: the next spec change reconciles again.
+            ctx.index.record(&es_ref, deps);
+            fail(&es, &ctx, &api, status, "invalid ExternalSecret", e).await;
+            return Ok(Action::await_change());
+        }
+    };
     let current_version = esox_core::hash::synced_resource_version(
         es.metadata.generation.unwrap_or_default(),
         &es.labels().clone(),
@@ -126,6 +139,14 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                 // A store of another controller class: not ours, no status, no requeue.
                 ctx.index.record(&es_ref, deps);
                 return Ok(Action::await_change());
+            }
+            Err(Error::StorePending(why)) => {
+                // Right after esox starts every store is unvalidated for a moment: wait for the
+                // store's first status (it triggers this ExternalSecret through the index) instead
+                // of failing and backing off. The requeue only covers a missed trigger.
+                tracing::debug!(%why, "waiting for the store's validation");
+                ctx.index.record(&es_ref, deps);
+                return Ok(Action::requeue(STORE_PENDING_RECHECK));
             }
             Err(e) => {
                 ctx.index.record(&es_ref, deps);

@@ -120,11 +120,10 @@ pub async fn run(
     let (reader, writer) = reflector::store();
     let pctx = PushContext::new(ctx, reader.clone());
     let client = pctx.ctx.client.clone();
-    let stream = watcher(
+    let stream = crate::watches::watch(
         Api::<PushSecret>::all(client.clone()),
         watcher::Config::default().any_semantic(),
     )
-    .default_backoff()
     .reflect(writer)
     .inspect(forget_deleted(pctx.ctx.clone()))
     .applied_objects()
@@ -149,6 +148,7 @@ pub async fn run(
     };
 
     Controller::for_stream(stream, reader)
+        .trigger_backoff(crate::watches::AlreadyBackedOff)
         .watches_stream(secrets, map_secret)
         .with_config(kube::runtime::controller::Config::default().concurrency(16))
         .graceful_shutdown_on(shutdown)

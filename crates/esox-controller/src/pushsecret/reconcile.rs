@@ -83,7 +83,14 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
     pctx.sources.record(&ps_ref, source.clone());
 
     let status = ps.status.clone().unwrap_or_default();
-    let interval = refresh_interval(&ps)?;
+    let interval = match refresh_interval(&ps) {
+        Ok(i) => i,
+        Err(e) => {
+            // Retrying cannot help: the next spec change reconciles again.
+            fail(&ps, &pctx, &api, None, "invalid refreshInterval", e).await;
+            return Ok(Action::await_change());
+        }
+    };
     let current_version = esox_core::hash::synced_resource_version(
         ps.metadata.generation.unwrap_or_default(),
         &ps.labels().clone(),
@@ -129,6 +136,8 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
 
     let stores = match resolve_stores(&ctx, &ps, &namespace).await {
         Ok(s) => s,
+        // The store's first status change reconciles this PushSecret again.
+        Err(Error::StorePending(_)) => return Ok(Action::requeue(Duration::from_secs(5))),
         Err(e) => return Err(fail(&ps, &pctx, &api, None, "could not get store", e).await),
     };
     if stores.is_empty() {

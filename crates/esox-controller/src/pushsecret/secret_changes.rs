@@ -22,7 +22,8 @@ type Meta = PartialObjectMeta<Secret>;
 const PAGE: u32 = 500;
 /// The server ends a watch after this long; it is then resumed where it stopped.
 const WATCH_TIMEOUT_SECS: u32 = 290;
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// As every esox watch (`esox_providers::watch_backoff`): back within 2 s of the server answering.
+const MAX_BACKOFF: Duration = esox_providers::watch_backoff::MAX_DELAY;
 
 struct State {
     api: Api<Secret>,
@@ -74,7 +75,7 @@ pub fn changes(api: Api<Secret>) -> impl Stream<Item = Meta> + Send + 'static {
                     Some(Ok(WatchEvent::Error(status))) => {
                         tracing::debug!(code = status.code, message = %status.message, "secret watch error");
                         s.watch = None;
-                        if status.code == 410 {
+                        if lost_place(&status) {
                             s.version = None;
                         } else {
                             backoff(&mut s.failures).await;
@@ -107,7 +108,7 @@ pub fn changes(api: Api<Secret>) -> impl Stream<Item = Meta> + Send + 'static {
                 Ok(w) => s.watch = Some(w.boxed()),
                 Err(e) => {
                     tracing::debug!(error = %e, "starting the secret watch failed");
-                    if matches!(&e, kube::Error::Api(st) if st.code == 410) {
+                    if matches!(&e, kube::Error::Api(st) if lost_place(st)) {
                         s.version = None;
                     }
                     backoff(&mut s.failures).await;
@@ -148,8 +149,15 @@ async fn next_page(s: &mut State) -> kube::Result<()> {
     Ok(())
 }
 
+/// Whether the watch can no longer resume where it was: 410 Gone (history compacted), or a
+/// revision newer than the API server's cache, as after an API-server restart (see
+/// `esox_providers::relisting_watcher`). Either way only a list finds what changed meanwhile.
+fn lost_place(status: &kube::core::Status) -> bool {
+    status.code == 410 || esox_providers::relisting_watcher::status_says_too_large(status)
+}
+
 async fn backoff(failures: &mut u32) {
     *failures = failures.saturating_add(1);
-    let delay = Duration::from_millis(250u64 << (*failures).min(8)).min(MAX_BACKOFF);
+    let delay = Duration::from_millis(100u64 << (*failures).min(8)).min(MAX_BACKOFF);
     tokio::time::sleep(delay).await;
 }

@@ -7,46 +7,37 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use esox_api::v1::Condition;
-use esox_testcluster::TestCluster;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::PostParams;
+use esox_testenv::Cluster;
 use kube::{Api, Client};
 
-pub async fn cluster() -> (TestCluster, Client) {
-    let cluster = TestCluster::start(esox_testcluster::Config::default())
-        .await
-        .expect("test cluster starts");
-    let client = cluster.client().await.expect("client");
-    install_crds(&client).await;
-    (cluster, client)
+/// Logs to the test's output when `RUST_LOG` is set (e.g. `RUST_LOG=esox_controller=debug`).
+pub fn logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
 }
 
-pub async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in esox_api::crd::all(&Default::default()) {
-        api.create(&PostParams::default(), &crd)
-            .await
-            .expect("CRD accepted");
-    }
-    for crd in esox_api::crd::all(&Default::default()) {
-        let name = crd.metadata.name.clone().unwrap();
-        wait_until(Duration::from_secs(10), || {
-            let api = api.clone();
-            let name = name.clone();
-            async move {
-                api.get(&name)
-                    .await
-                    .ok()?
-                    .status?
-                    .conditions?
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-                    .then_some(())
-            }
-        })
+/// The cluster chosen by `ESOX_TEST_KUBECONFIG` (a real one when set, else in-memory) with
+/// esox's CRDs, and an admin client.
+pub async fn cluster() -> (Cluster, Client) {
+    logs();
+    with_crds(Cluster::start().await.expect("test cluster starts")).await
+}
+
+/// The in-memory cluster whatever the switch says: for tests of faults only it can inject.
+pub async fn cluster_in_memory() -> (Cluster, Client) {
+    with_crds(Cluster::in_memory().await.expect("test cluster starts")).await
+}
+
+async fn with_crds(cluster: Cluster) -> (Cluster, Client) {
+    let client = cluster.client().await.expect("client");
+    esox_testenv::install_crds(&client)
         .await
-        .unwrap_or_else(|| panic!("CRD {name} established"));
-    }
+        .expect("esox's CRDs install");
+    (cluster, client)
 }
 
 /// Applies every document of a YAML stream with server-side apply (as `kubectl apply --server-side`).
@@ -90,15 +81,24 @@ pub fn seed(name: &str) -> String {
 
 /// A test cluster with esox's CRDs and the controllers running against it.
 pub struct Env {
-    pub cluster: TestCluster,
+    pub cluster: Cluster,
     pub client: Client,
     pub ctx: std::sync::Arc<esox_controller::Context>,
     shutdown: esox_controller::runner::Shutdown,
 }
 
 impl Env {
+    /// Controllers on the cluster `ESOX_TEST_KUBECONFIG` chooses.
     pub async fn start() -> Env {
-        let (cluster, client) = cluster().await;
+        Env::on(cluster().await)
+    }
+
+    /// Controllers on the in-memory cluster, for tests of injected faults.
+    pub async fn start_in_memory() -> Env {
+        Env::on(cluster_in_memory().await)
+    }
+
+    fn on((cluster, client): (Cluster, Client)) -> Env {
         let local = esox_providers::LocalCluster {
             url: cluster.url(),
             ca_pem: Some(cluster.ca_pem().as_bytes().to_vec()),

@@ -34,8 +34,8 @@ pub(crate) fn watch(
     let api: Api<PartialObjectMeta<Secret>> = Api::namespaced(client, namespace);
     let server = connection.server.clone();
     let ns = namespace.to_owned();
-    let stream = watcher::watcher(api, watcher::Config::default())
-        .default_backoff()
+    let stream = crate::relisting_watcher::relisting_watcher(api, watcher::Config::default())
+        .backoff(crate::watch_backoff::WatchBackoff::default())
         .take_while(move |event| {
             let go_on = match event {
                 Err(e) if credentials_rejected(e) => {

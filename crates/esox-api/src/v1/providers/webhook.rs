@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::meta::{Base64Bytes, SecretKeySelector};
+use crate::meta::{Base64Bytes, GO_DURATION, SecretKeySelector};
 use crate::v1::common::CaProvider;
 
 /// Fetches secrets by calling an HTTP endpoint. `url`, `headers` and `body` are templates
@@ -30,6 +30,7 @@ pub struct WebhookProvider {
     pub body: String,
     /// Request timeout as a Go duration, such as `30s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64), regex(pattern = GO_DURATION))]
     pub timeout: Option<String>,
     /// How the value is taken out of the response.
     #[serde(default, skip_serializing_if = "Option::is_none")]

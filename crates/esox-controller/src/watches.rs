@@ -1,0 +1,60 @@
+//! Every watch esox runs: kube's watcher re-listing when the API server is behind (see
+//! `esox_providers::relisting_watcher`) and retrying at most every 2 s (see
+//! `esox_providers::watch_backoff`), so that after an API-server restart or a network cut each
+//! watch is back within seconds of the server answering.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use esox_providers::relisting_watcher::relisting_watcher;
+use esox_providers::watch_backoff::WatchBackoff;
+use futures::Stream;
+use kube::runtime::controller::Controller;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::{WatchStreamExt as _, reflector};
+use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
+
+/// A watch of `api`'s objects that recovers on its own.
+pub fn watch<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> impl Stream<Item = watcher::Result<Event<K>>> + Send
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    relisting_watcher(api, config).backoff(WatchBackoff::default())
+}
+
+/// A controller of `api`'s objects fed by [`watch`] (kube's `Controller::new` would use its own
+/// watcher, which neither re-lists nor caps its backoff).
+pub fn controller<K>(api: Api<K>) -> Controller<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone + Unpin,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watch(api, watcher::Config::default())
+        .reflect(writer)
+        .applied_objects();
+    Controller::for_stream(stream, reader).trigger_backoff(AlreadyBackedOff)
+}
+
+/// The backoff a controller puts on its merged trigger streams. Each of esox's streams backs off
+/// on its own (see [`watch`]), and kube's default here (0.8 s doubling to 30 s, shared by every
+/// trigger of the controller) would add up to 30 s after an API-server restart, during which no
+/// trigger of that controller (source changes included) gets through.
+#[derive(Debug, Clone, Copy)]
+pub struct AlreadyBackedOff;
+
+impl Iterator for AlreadyBackedOff {
+    type Item = std::time::Duration;
+
+    fn next(&mut self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::ZERO)
+    }
+}
+
+impl kube::runtime::utils::Backoff for AlreadyBackedOff {
+    fn reset(&mut self) {}
+}

@@ -1,0 +1,163 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
+
+//! The seed's namespace sync across an API-server restart and an esox restart. On the real
+//! control plane (`ESOX_TEST_KUBECONFIG`) the kube-apiserver process is stopped and started again
+//! with the same etcd; in memory, the listener is.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{apply, seed, wait_until};
+use esox_controller::{Options, runner};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client};
+
+const SOURCE: &str = r#"
+apiVersion: v1
+kind: Secret
+metadata: {name: my-secret, namespace: foo}
+stringData: {username: harbor, password: first}
+"#;
+
+/// The seed's platform prerequisites, source Secret, ClusterSecretStore and ExternalSecret.
+async fn seed_copy(client: &Client) {
+    apply(client, &seed("0-platform-prerequisites.yaml")).await;
+    apply(client, SOURCE).await;
+    apply(client, &seed("1-namespace-sync-clustersecretstore.yaml")).await;
+    apply(client, &seed("2-namespace-sync-externalsecret.yaml")).await;
+}
+
+fn local(cluster: &esox_testenv::Cluster) -> esox_providers::LocalCluster {
+    esox_providers::LocalCluster {
+        url: cluster.url(),
+        ca_pem: Some(cluster.ca_pem().as_bytes().to_vec()),
+    }
+}
+
+async fn set_password(client: &Client, value: &str) {
+    let source: Api<Secret> = Api::namespaced(client.clone(), "foo");
+    let patch = serde_json::json!({"stringData": {"password": value}});
+    source
+        .patch("my-secret", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+/// Waits until `bar/my-secret` holds `value`; returns how long that took.
+async fn arrives(client: &Client, value: &str, within: Duration) -> Option<Duration> {
+    let bar: Api<Secret> = Api::namespaced(client.clone(), "bar");
+    let started = Instant::now();
+    wait_until(within, || {
+        let bar = bar.clone();
+        async move {
+            let s = bar.get("my-secret").await.ok()?;
+            (s.data?.get("password")?.0 == value.as_bytes()).then_some(())
+        }
+    })
+    .await
+    .map(|()| started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_change_after_an_apiserver_restart_arrives_within_5_s() {
+    let (cluster, client) = common::cluster().await;
+    seed_copy(&client).await;
+    let (_ctx, shutdown, task) = runner::start(client.clone(), Options::default(), local(&cluster));
+    assert!(
+        arrives(&client, "first", Duration::from_secs(30))
+            .await
+            .is_some(),
+        "the seed's copy is made"
+    );
+    set_password(&client, "before").await;
+    assert!(
+        arrives(&client, "before", Duration::from_secs(5))
+            .await
+            .is_some(),
+        "a change arrives while the server runs"
+    );
+
+    // Down for 8 s, as when the issue was found: every watch and connection breaks.
+    cluster
+        .restart_after(Duration::from_secs(8))
+        .await
+        .expect("the API server starts again");
+    // The server answers again: a change made now must not wait for refreshInterval (1h).
+    set_password(&client, "after").await;
+    let took = arrives(&client, "after", Duration::from_secs(5)).await;
+    println!("source change after an API-server restart reached the target in {took:?}");
+    assert!(
+        took.is_some(),
+        "a change made once the API server answered again did not arrive within 5 s"
+    );
+    // And the next one as quickly as before the outage.
+    set_password(&client, "later").await;
+    let took = arrives(&client, "later", Duration::from_secs(2)).await;
+    assert!(took.is_some(), "changes keep arriving at once");
+
+    shutdown.trigger();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_esox_restart_rewrites_no_up_to_date_target() {
+    let (cluster, client) = common::cluster().await;
+    seed_copy(&client).await;
+    let (_ctx, shutdown, task) = runner::start(client.clone(), Options::default(), local(&cluster));
+    assert!(
+        arrives(&client, "first", Duration::from_secs(30))
+            .await
+            .is_some(),
+        "the seed's copy is made"
+    );
+    let bar: Api<Secret> = Api::namespaced(client.clone(), "bar");
+    // Let the first sync's own follow-up reconciles settle before taking the version.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = bar
+        .get("my-secret")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+    shutdown.trigger();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+
+    let (_ctx, shutdown, task) = runner::start(client.clone(), Options::default(), local(&cluster));
+    // Positive control: the new esox does reconcile; a second ExternalSecret in the same
+    // namespace, created after the restart, gets its target.
+    apply(
+        &client,
+        r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: control, namespace: bar}
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {name: foo-secret-store, kind: ClusterSecretStore}
+  target: {name: control}
+  dataFrom: [{extract: {key: my-secret}}]
+"#,
+    )
+    .await;
+    let control = wait_until(Duration::from_secs(15), || {
+        let bar = bar.clone();
+        async move { bar.get_opt("control").await.ok()? }
+    })
+    .await;
+    assert!(control.is_some(), "the restarted esox reconciles");
+    let after = bar
+        .get("my-secret")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+    assert_eq!(
+        before, after,
+        "an up-to-date target was rewritten after a restart"
+    );
+
+    shutdown.trigger();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}
