@@ -329,6 +329,20 @@ async fn run_precreated(args: &Args, n: usize) -> anyhow::Result<Precreated> {
     )
     .await?;
     tracing::info!(?eso_writes, "ESO's writes sent directly");
+    let eso_change_writes = setup::eso_change_writes(
+        &p.client,
+        ES_PREFIX,
+        p.namespaces,
+        "floor",
+        n,
+        args.floor_concurrency,
+        "rotated",
+    )
+    .await?;
+    tracing::info!(
+        ?eso_change_writes,
+        "ESO's writes for a source change sent directly"
+    );
     // The floor of (a), where the ExternalSecrets are created while the controller runs.
     let eso_writes_running = setup::create_then_eso_writes(
         &p.client,
@@ -351,6 +365,7 @@ async fn run_precreated(args: &Args, n: usize) -> anyhow::Result<Precreated> {
         eso_writes,
         floor_concurrency: args.floor_concurrency,
         eso_writes_running,
+        eso_change_writes,
         direct,
         first_ready,
         all_ready,

@@ -16,6 +16,9 @@ pub struct Precreated {
     /// The floor of (a): n ExternalSecrets created as the benchmark creates them for esox, and
     /// ESO's writes for each sent as soon as it exists.
     pub eso_writes_running: Duration,
+    /// The floor of (c): ESO's writes for n ExternalSecrets whose source changed (target
+    /// update, status patch, Event) sent directly.
+    pub eso_change_writes: Duration,
     /// From spawning esox until the first target is right (esox's start-up).
     pub first_ready: Duration,
     /// From spawning esox until all are Ready with correct targets.
@@ -276,6 +279,24 @@ impl RunResult {
                 "n/a at this size"
             },
         );
+        if let Some(p) = &self.precreated {
+            t.row(
+                format!(
+                    "(c'') the writes ESO's algorithm makes for {} ExternalSecrets whose source changed (target update, status patch, Event), sent directly with {} in flight; esox's (c) p50 / that",
+                    self.n, p.floor_concurrency
+                ),
+                format!(
+                    "{}; {}",
+                    millis(Some(p.eso_change_writes)),
+                    self.latency_p50.map_or("-".to_string(), |d| format!(
+                        "**{:.2}x**",
+                        ratio(d, p.eso_change_writes)
+                    ))
+                ),
+                "(the floor of (c) on this server)",
+                "info",
+            );
+        }
         t.row(
             format!(
                 "(d) API requests in {} of steady state: reads / writes (per ES)",

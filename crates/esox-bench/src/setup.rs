@@ -359,6 +359,59 @@ pub async fn eso_writes(
     Ok(started.elapsed())
 }
 
+/// The writes ESO's algorithm makes for an ExternalSecret whose source changed, sent directly
+/// for `count` ExternalSecrets `{name}-{i}` that [`eso_writes`] synced: the target update
+/// (`value` under the changing key), the status patch (refreshTime, Ready) and the `Updated`
+/// Event. The floor of (c) on this server.
+pub async fn eso_change_writes(
+    client: &Client,
+    prefix: &str,
+    namespaces: usize,
+    name: &str,
+    count: usize,
+    concurrency: usize,
+    value: &str,
+) -> anyhow::Result<Duration> {
+    use k8s_openapi::api::events::v1::Event;
+    let started = Instant::now();
+    futures::stream::iter(0..count)
+        .map(|i| async move {
+            let ns = namespace_of(prefix, i, namespaces);
+            let es_name = format!("{name}-{i}");
+            let data = json!({"data": {CHANGING_KEY: b64(value)}});
+            Api::<Secret>::namespaced(client.clone(), &ns)
+                .patch(
+                    &format!("{es_name}-target"),
+                    &PatchParams::default(),
+                    &Patch::Merge(&data),
+                )
+                .await?;
+            let now = jiff::Timestamp::now().to_string();
+            let status = json!({"status": {
+                "conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced",
+                                "message": "secret synced", "lastTransitionTime": now}],
+                "refreshTime": now}});
+            Api::<ExternalSecret>::namespaced(client.clone(), &ns)
+                .patch_status(&es_name, &PatchParams::default(), &Patch::Merge(&status))
+                .await?;
+            create(
+                &Api::<Event>::namespaced(client.clone(), &ns),
+                json!({"metadata": {"name": format!("{es_name}.updated-{value}")},
+                       "eventTime": now,
+                       "reason": "Updated", "note": "secret updated", "type": "Normal",
+                       "action": "Reconcile", "reportingController": "external-secrets",
+                       "reportingInstance": "external-secrets",
+                       "regarding": {"kind": "ExternalSecret", "namespace": ns, "name": es_name}}),
+            )
+            .await?;
+            anyhow::Ok(())
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>()
+        .await?;
+    Ok(started.elapsed())
+}
+
 /// The floor of ExternalSecrets created while the controller runs: this client creates
 /// `count` ExternalSecrets `{name}-{i}` with `create_concurrency` in flight (as the benchmark
 /// creates them for esox) and sends ESO's writes for each ([`eso_writes`]) as soon as its
