@@ -12,7 +12,8 @@ use esox_testcluster::TestCluster;
 use crate::args::Args;
 
 pub enum Cluster {
-    InMemory(TestCluster),
+    /// Boxed: it is much larger than the other variant.
+    InMemory(Box<TestCluster>),
     Real(Real),
 }
 
@@ -99,7 +100,7 @@ impl Cluster {
         }
         let cluster = TestCluster::start(Default::default()).await?;
         cluster.write_kubeconfig(dir.join("kubeconfig"))?;
-        Ok(Self::InMemory(cluster))
+        Ok(Self::InMemory(Box::new(cluster)))
     }
 
     /// Which API server this is, for the tables' titles.

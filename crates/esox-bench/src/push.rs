@@ -112,7 +112,10 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let (platform, dev) = (Cluster::InMemory(platform), Cluster::InMemory(dev));
+    let (platform, dev) = (
+        Cluster::InMemory(Box::new(platform)),
+        Cluster::InMemory(Box::new(dev)),
+    );
     let (ramp_p0, ramp_d0) = (
         platform.request_counts().await?,
         dev.request_counts().await?,
