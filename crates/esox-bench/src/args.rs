@@ -6,7 +6,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "esox-bench",
-    about = "esox benchmarks on in-memory test clusters: ExternalSecrets (default) or PushSecrets (`push`), each against direct Secret creation"
+    about = "esox benchmarks: ExternalSecrets (default) or PushSecrets (`push`), each against direct Secret creation, on in-memory test clusters or (ExternalSecrets) a real Kubernetes API server"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -35,6 +35,11 @@ pub struct Args {
     /// Requests the benchmark keeps in flight when it creates objects (same for both sides).
     #[arg(long, global = true, default_value_t = 16)]
     pub concurrency: usize,
+    /// Requests in flight when the benchmark sends ESO's writes itself for the (a'') floor:
+    /// esox's own reconcile concurrency, so that the floor is what a controller working as
+    /// many ExternalSecrets at once as esox could reach at best.
+    #[arg(long, global = true, default_value_t = 32)]
+    pub floor_concurrency: usize,
     /// Source changes timed for the propagation latency.
     #[arg(long, global = true, default_value_t = 20)]
     pub latency_rounds: usize,
@@ -47,6 +52,30 @@ pub struct Args {
     /// Give up waiting for esox after this long.
     #[arg(long, global = true, default_value = "600", value_parser = parse_secs)]
     pub timeout: Duration,
+    /// ExternalSecret benchmark on an existing real cluster instead of the in-memory server.
+    /// Both variants of (a) run on it, one after the other: each deletes its namespaces (and
+    /// the finalizers in them) when it ends. Needs an admin token: the request counts are read
+    /// from the API server's `/metrics`.
+    #[arg(
+        long,
+        global = true,
+        env = "ESOX_BENCH_KUBECONFIG",
+        conflicts_with = "control_plane"
+    )]
+    pub kubeconfig: Option<PathBuf>,
+    /// ExternalSecret benchmark on a real control plane started with this script
+    /// (`tools/control-plane/control-plane`): `SCRIPT up DIR` for each variant of (a), so each
+    /// gets a fresh cluster as in memory, and `SCRIPT down DIR` after it.
+    #[arg(long, global = true, env = "ESOX_BENCH_CONTROL_PLANE")]
+    pub control_plane: Option<PathBuf>,
+    /// Kubernetes version passed to `--control-plane` (its default otherwise).
+    #[arg(long, global = true, requires = "control_plane")]
+    pub k8s_version: Option<String>,
+    /// esox's `RUST_LOG` (its log is kept in the run's directory under the temporary
+    /// directory, `esox-bench-<pid>-<variant>-<n>/esox.log`); e.g. `warn,kube_client=debug` to
+    /// see its requests.
+    #[arg(long, global = true, default_value = "warn")]
+    pub esox_log: String,
     /// The esox binary; default `$CARGO_TARGET_DIR/release/esox`, else `target/release/esox`.
     #[arg(long, global = true)]
     pub esox_bin: Option<PathBuf>,
@@ -111,6 +140,7 @@ mod tests {
         assert_eq!(a.unrelated, 5_000);
         assert_eq!(a.extra_unrelated, 50_000);
         assert!(!a.skip_precreated);
+        assert!(a.kubeconfig.is_none() && a.control_plane.is_none());
         let q = Args::parse_from(["esox-bench", "--quick"]);
         assert_eq!(q.sizes(), vec![1_000]);
     }
@@ -127,6 +157,19 @@ mod tests {
         let es = Args::parse_from(["esox-bench", "es", "--skip-precreated"]);
         assert_eq!(es.mode(), Mode::Es);
         assert!(es.skip_precreated);
+    }
+
+    #[test]
+    fn a_real_server_comes_from_a_kubeconfig_or_a_control_plane_script_not_both() {
+        let k = Args::parse_from(["esox-bench", "es", "--kubeconfig", "/tmp/kc"]);
+        assert_eq!(k.kubeconfig, Some(PathBuf::from("/tmp/kc")));
+        let c = Args::parse_from(["esox-bench", "--control-plane", "cp", "--k8s-version", "v1"]);
+        assert_eq!(c.control_plane, Some(PathBuf::from("cp")));
+        assert_eq!(c.k8s_version.as_deref(), Some("v1"));
+        assert!(
+            Args::try_parse_from(["esox-bench", "--kubeconfig", "a", "--control-plane", "b"])
+                .is_err()
+        );
     }
 
     #[test]

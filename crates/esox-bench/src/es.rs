@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use esox_api::v1::ExternalSecret;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use serde_json::json;
 
 use crate::args::Args;
+use crate::cluster::Cluster;
 use crate::esox_process::Monitored;
 use crate::measure::{self, requests_since};
 use crate::report::{Precreated, RunResult, loadavg};
@@ -21,61 +22,84 @@ use crate::tracker::{self, Tracker};
 const ES_PREFIX: &str = "bench-es";
 const DIRECT_PREFIX: &str = "bench-direct";
 
+/// Namespace prefixes a run on a shared cluster deletes when it ends.
+const RUN_PREFIXES: [&str; 3] = [ES_PREFIX, DIRECT_PREFIX, setup::EXTRA_PREFIX];
+
 /// A cluster with the scenario set up and the direct baseline measured, esox not yet started.
 struct Prepared {
-    cluster: esox_testcluster::TestCluster,
+    cluster: Cluster,
     client: kube::Client,
     dir: PathBuf,
     kubeconfig: PathBuf,
     tracker: Tracker,
-    watches: Vec<tokio::task::JoinHandle<()>>,
+    watches: tracker::Watches,
     namespaces: usize,
     direct: Duration,
     esox_bin: PathBuf,
+    esox_log: String,
 }
 
 impl Prepared {
     fn spawn_esox(&self) -> anyhow::Result<Monitored> {
-        Monitored::spawn(&self.esox_bin, &self.kubeconfig, &self.dir.join("esox.log"))
+        Monitored::spawn(
+            &self.esox_bin,
+            &self.kubeconfig,
+            &self.dir.join("esox.log"),
+            &self.esox_log,
+        )
     }
 
     fn log(&self) -> String {
         self.dir.join("esox.log").display().to_string()
     }
 
-    fn finish(self) {
-        for w in &self.watches {
-            w.abort();
+    /// Ends the run (esox stopped): on a cluster the benchmark did not start, its namespaces
+    /// are deleted so that the next run finds the cluster as this one did.
+    async fn finish(self) -> anyhow::Result<()> {
+        drop(self.watches);
+        if self.cluster.is_shared() {
+            setup::delete_namespaces(&self.client, &RUN_PREFIXES, Duration::from_secs(600)).await?;
         }
         self.cluster.shutdown();
+        Ok(())
     }
 }
 
 async fn prepare(args: &Args, n: usize, tag: &str) -> anyhow::Result<Prepared> {
     let namespaces = args.namespaces.min(n).max(1);
     tracing::info!(n, tag, "preparing a cluster");
-    let cluster = esox_testcluster::TestCluster::start(Default::default()).await?;
     let dir = measure::run_dir(tag, n)?;
-    let kubeconfig = dir.join("kubeconfig");
-    cluster.write_kubeconfig(&kubeconfig)?;
+    let cluster = Cluster::start(args, &dir).await?;
+    let kubeconfig = cluster.kubeconfig(&dir);
     let client = cluster.client().await?;
+    if cluster.is_shared() {
+        // What a run that failed half-way left behind.
+        setup::delete_namespaces(&client, &RUN_PREFIXES, Duration::from_secs(600)).await?;
+    }
 
     setup::install_crds(&client).await?;
     setup::source_and_store(&client, "initial").await?;
     setup::namespaces(&client, ES_PREFIX, namespaces, args.concurrency).await?;
     setup::namespaces(&client, DIRECT_PREFIX, namespaces, args.concurrency).await?;
-    setup::unrelated_namespaces(&client, args.concurrency).await?;
-    setup::unrelated(&client, args.concurrency, "unrelated", args.unrelated).await?;
+    setup::unrelated_namespaces(&client, setup::UNRELATED_PREFIX, args.concurrency).await?;
+    setup::unrelated(
+        &client,
+        args.concurrency,
+        setup::UNRELATED_PREFIX,
+        "unrelated",
+        args.unrelated,
+    )
+    .await?;
 
     let tracker = Tracker::new(setup::CHANGING_KEY, b"initial");
-    let watches = vec![
+    let watches = tracker::Watches(vec![
         tracker.watch_ready(Api::<ExternalSecret>::all(client.clone())),
         tracker.watch_targets(
             Api::<Secret>::all(client.clone()),
             tracker::managed_secrets(),
             "",
         ),
-    ];
+    ]);
 
     // The physical limit: the same number of Secrets, same data size and same client
     // concurrency, created directly on the same server before esox runs.
@@ -92,12 +116,9 @@ async fn prepare(args: &Args, n: usize, tag: &str) -> anyhow::Result<Prepared> {
     .await?;
     tracing::info!(?direct, "direct Secrets created");
     // They would otherwise count as unrelated Secrets for esox; deleting their namespaces
-    // leaves the server as it was.
-    for i in 0..namespaces {
-        Api::<Namespace>::all(client.clone())
-            .delete(&format!("{DIRECT_PREFIX}-{i}"), &Default::default())
-            .await?;
-    }
+    // leaves the server as it was. A real server deletes them in the background (namespace
+    // controller): wait for it, so that esox does not start while it runs.
+    setup::delete_namespaces(&client, &[DIRECT_PREFIX], Duration::from_secs(300)).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     Ok(Prepared {
         cluster,
@@ -109,6 +130,7 @@ async fn prepare(args: &Args, n: usize, tag: &str) -> anyhow::Result<Prepared> {
         namespaces,
         direct,
         esox_bin: args.esox_bin(),
+        esox_log: args.esox_log.clone(),
     })
 }
 
@@ -117,12 +139,23 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<RunResult> {
     let p = prepare(args, n, "es").await?;
     let (client, tracker) = (p.client.clone(), p.tracker.clone());
 
+    let backend = p.cluster.describe().await;
+    // A real server has clients of its own (controller manager, its own loopback client):
+    // count what it receives without esox over a window as long as the steady one.
+    let background = if p.cluster.is_real() {
+        let before = p.cluster.request_counts().await?;
+        tokio::time::sleep(args.window).await;
+        Some(requests_since(&p.cluster, before).await?)
+    } else {
+        None
+    };
+
     let mut esox = p.spawn_esox()?;
     setup::wait_store_ready(&client, Duration::from_secs(30)).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let idle = esox.memory()?;
 
-    let ramp0 = p.cluster.request_counts();
+    let ramp0 = p.cluster.request_counts().await?;
     let started = Instant::now();
     let es_create =
         setup::external_secrets(&client, ES_PREFIX, p.namespaces, n, args.concurrency).await?;
@@ -140,7 +173,7 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<RunResult> {
             p.log()
         );
     }
-    let (ramp_reads, ramp_writes) = requests_since(&p.cluster, ramp0);
+    let (ramp_reads, ramp_writes) = requests_since(&p.cluster, ramp0).await?;
     tracing::info!(?all_ready, ?es_create, "all ExternalSecrets Ready");
     let peak = esox.memory()?;
 
@@ -170,7 +203,15 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<RunResult> {
             .sampler
             .mean_rss_since(before_start)
             .ok_or_else(|| anyhow::anyhow!("no memory samples before the extra Secrets"))?;
-        setup::unrelated(&client, args.concurrency, "extra", args.extra_unrelated).await?;
+        setup::unrelated_namespaces(&client, setup::EXTRA_PREFIX, args.concurrency).await?;
+        setup::unrelated(
+            &client,
+            args.concurrency,
+            setup::EXTRA_PREFIX,
+            "extra",
+            args.extra_unrelated,
+        )
+        .await?;
         tokio::time::sleep(args.settle).await;
         let after_start = tokio::time::Instant::now();
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -191,7 +232,7 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<RunResult> {
     );
     esox.stop()?;
     let direct = p.direct;
-    p.finish();
+    p.finish().await?;
 
     let precreated = if args.skip_precreated {
         None
@@ -201,6 +242,8 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<RunResult> {
 
     Ok(RunResult {
         n,
+        backend,
+        steady_background: background,
         unrelated: args.unrelated,
         direct,
         es_create,
@@ -241,7 +284,7 @@ async fn run_precreated(args: &Args, n: usize) -> anyhow::Result<Precreated> {
             p.tracker.progress().total
         );
     }
-    let before = p.cluster.request_counts();
+    let before = p.cluster.request_counts().await?;
     let started = Instant::now();
     let mut esox = p.spawn_esox()?;
     p.tracker.wait(args.timeout, |pr| pr.matching >= 1).await;
@@ -259,7 +302,7 @@ async fn run_precreated(args: &Args, n: usize) -> anyhow::Result<Precreated> {
             p.log()
         );
     }
-    let (reads, writes) = requests_since(&p.cluster, before);
+    let (reads, writes) = requests_since(&p.cluster, before).await?;
     let peak = esox.memory()?;
     tracing::info!(?all_ready, "pre-created ExternalSecrets all Ready");
     esox.stop()?;
@@ -281,15 +324,48 @@ async fn run_precreated(args: &Args, n: usize) -> anyhow::Result<Precreated> {
         p.namespaces,
         "floor",
         n,
-        args.concurrency,
+        args.floor_concurrency,
         &target_like,
     )
     .await?;
     tracing::info!(?eso_writes, "ESO's writes sent directly");
+    let eso_change_writes = setup::eso_change_writes(
+        &p.client,
+        ES_PREFIX,
+        p.namespaces,
+        "floor",
+        n,
+        args.floor_concurrency,
+        "rotated",
+    )
+    .await?;
+    tracing::info!(
+        ?eso_change_writes,
+        "ESO's writes for a source change sent directly"
+    );
+    // The floor of (a), where the ExternalSecrets are created while the controller runs.
+    let eso_writes_running = setup::create_then_eso_writes(
+        &p.client,
+        ES_PREFIX,
+        p.namespaces,
+        "floor-running",
+        n,
+        args.concurrency,
+        args.floor_concurrency,
+        &target_like,
+    )
+    .await?;
+    tracing::info!(
+        ?eso_writes_running,
+        "ExternalSecret creates and ESO's writes sent directly"
+    );
     let direct = p.direct;
-    p.finish();
+    p.finish().await?;
     Ok(Precreated {
         eso_writes,
+        floor_concurrency: args.floor_concurrency,
+        eso_writes_running,
+        eso_change_writes,
         direct,
         first_ready,
         all_ready,

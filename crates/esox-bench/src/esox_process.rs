@@ -14,7 +14,13 @@ pub struct EsoxProcess {
 }
 
 impl EsoxProcess {
-    pub fn spawn(bin: &Path, kubeconfig: &Path, log: &Path) -> anyhow::Result<Self> {
+    /// `log_filter` is esox's `RUST_LOG`; its log goes to `log`.
+    pub fn spawn(
+        bin: &Path,
+        kubeconfig: &Path,
+        log: &Path,
+        log_filter: &str,
+    ) -> anyhow::Result<Self> {
         if !bin.is_file() {
             bail!(
                 "esox binary not found at {}: build it with `cargo build --release -p esox` or pass --esox-bin",
@@ -32,7 +38,7 @@ impl EsoxProcess {
                 "--health-addr",
                 "127.0.0.1:0",
             ])
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -77,8 +83,13 @@ pub struct Monitored {
 }
 
 impl Monitored {
-    pub fn spawn(bin: &Path, kubeconfig: &Path, log: &Path) -> anyhow::Result<Self> {
-        let process = EsoxProcess::spawn(bin, kubeconfig, log)?;
+    pub fn spawn(
+        bin: &Path,
+        kubeconfig: &Path,
+        log: &Path,
+        log_filter: &str,
+    ) -> anyhow::Result<Self> {
+        let process = EsoxProcess::spawn(bin, kubeconfig, log, log_filter)?;
         let (sampler, sampling) = Sampler::start(process.pid(), Duration::from_millis(100));
         Ok(Self {
             process,

@@ -1,10 +1,12 @@
 //! `esox-bench`: the performance benchmarks of the issue. It starts the in-memory test API
-//! server(s) in this process and esox as a child process (so that esox's own memory can be read
+//! server(s) in this process (or, for ExternalSecrets, uses a real API server: `--kubeconfig`,
+//! `--control-plane`) and esox as a child process (so that esox's own memory can be read
 //! from /proc), and prints its figures beside the issue's targets. `esox-bench` (or
 //! `esox-bench es`) runs the ExternalSecret benchmark, `esox-bench push` the PushSecret one. See
 //! `docs/benchmarks.md` for the method and recorded results.
 
 mod args;
+mod cluster;
 mod es;
 mod esox_process;
 mod measure;

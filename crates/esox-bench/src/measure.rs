@@ -4,10 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
-use esox_testcluster::TestCluster;
-
+use crate::cluster::Cluster;
 use crate::esox_process::Sampler;
+use anyhow::Context;
 
 /// A fresh directory for one run's kubeconfigs and esox log.
 pub fn run_dir(tag: &str, n: usize) -> anyhow::Result<PathBuf> {
@@ -17,9 +16,9 @@ pub fn run_dir(tag: &str, n: usize) -> anyhow::Result<PathBuf> {
 }
 
 /// Requests (reads, writes) a cluster received since `since` was taken.
-pub fn requests_since(cluster: &TestCluster, since: (u64, u64)) -> (u64, u64) {
-    let (r, w) = cluster.request_counts();
-    (r.saturating_sub(since.0), w.saturating_sub(since.1))
+pub async fn requests_since(cluster: &Cluster, since: (u64, u64)) -> anyhow::Result<(u64, u64)> {
+    let (r, w) = cluster.request_counts().await?;
+    Ok((r.saturating_sub(since.0), w.saturating_sub(since.1)))
 }
 
 /// What the steady-state window saw: esox's mean RSS and the requests each cluster received.
@@ -36,17 +35,19 @@ pub async fn steady(
     settle: Duration,
     window: Duration,
     sampler: &Sampler,
-    clusters: &[&TestCluster],
+    clusters: &[&Cluster],
 ) -> anyhow::Result<Steady> {
     tokio::time::sleep(settle).await;
     let start = tokio::time::Instant::now();
-    let before: Vec<_> = clusters.iter().map(|c| c.request_counts()).collect();
+    let mut before = Vec::new();
+    for c in clusters {
+        before.push(c.request_counts().await?);
+    }
     tokio::time::sleep(window).await;
-    let requests = clusters
-        .iter()
-        .zip(before)
-        .map(|(c, b)| requests_since(c, b))
-        .collect();
+    let mut requests = Vec::new();
+    for (c, b) in clusters.iter().zip(before) {
+        requests.push(requests_since(c, b).await?);
+    }
     let rss_kib = sampler
         .mean_rss_since(start)
         .context("no memory samples in the steady window")?;

@@ -12,6 +12,7 @@ use kube::Api;
 use kube::runtime::watcher;
 
 use crate::args::Args;
+use crate::cluster::Cluster;
 use crate::esox_process::Monitored;
 use crate::measure::{self, requests_since};
 use crate::push_report::PushResult;
@@ -28,6 +29,11 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
     let load_start = loadavg();
     let namespaces = args.namespaces.min(n).max(1);
     tracing::info!(n, namespaces, "starting a PushSecret run");
+    if args.kubeconfig.is_some() || args.control_plane.is_some() {
+        bail!(
+            "the PushSecret benchmark runs on in-memory clusters only (no --kubeconfig or --control-plane)"
+        );
+    }
     let platform = esox_testcluster::TestCluster::start(Default::default()).await?;
     let dev = esox_testcluster::TestCluster::start(Default::default()).await?;
     let dir = measure::run_dir("push", n)?;
@@ -41,8 +47,15 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
     let dev_as_sa = dev.client_with_token(&ps::token_text(&token)?).await?;
     setup::install_crds(&pc).await?;
     ps::platform_stores(&pc, namespaces, args.concurrency, &token, &dev.url()).await?;
-    setup::unrelated_namespaces(&pc, args.concurrency).await?;
-    setup::unrelated(&pc, args.concurrency, "unrelated", args.unrelated).await?;
+    setup::unrelated_namespaces(&pc, setup::UNRELATED_PREFIX, args.concurrency).await?;
+    setup::unrelated(
+        &pc,
+        args.concurrency,
+        setup::UNRELATED_PREFIX,
+        "unrelated",
+        args.unrelated,
+    )
+    .await?;
 
     // The physical limit: the same Secrets written to dev by the same ServiceAccount with the
     // same client concurrency; their namespace is removed again before esox runs.
@@ -55,7 +68,12 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
     // Idle memory needs esox running without PushSecrets, but (a) times esox from its start with
     // the PushSecrets already there: so a first esox process only measures idle memory.
     let idle = {
-        let esox = Monitored::spawn(&args.esox_bin(), &kubeconfig, &dir.join("esox-idle.log"))?;
+        let esox = Monitored::spawn(
+            &args.esox_bin(),
+            &kubeconfig,
+            &dir.join("esox-idle.log"),
+            &args.esox_log,
+        )?;
         ps::wait_stores_ready(&pc, namespaces, Duration::from_secs(60)).await?;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let idle = esox.memory()?;
@@ -94,9 +112,16 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let (ramp_p0, ramp_d0) = (platform.request_counts(), dev.request_counts());
+    let (platform, dev) = (
+        Cluster::InMemory(Box::new(platform)),
+        Cluster::InMemory(Box::new(dev)),
+    );
+    let (ramp_p0, ramp_d0) = (
+        platform.request_counts().await?,
+        dev.request_counts().await?,
+    );
     let started = Instant::now();
-    let mut esox = Monitored::spawn(&args.esox_bin(), &kubeconfig, &log)?;
+    let mut esox = Monitored::spawn(&args.esox_bin(), &kubeconfig, &log, &args.esox_log)?;
     // The first remote copy shows how much of (a) is esox starting up rather than pushing.
     tracker.wait(args.timeout, |p| p.matching >= 1).await;
     let first_synced = started.elapsed();
@@ -112,8 +137,8 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<PushResult> {
             log.display()
         );
     }
-    let ramp_platform = requests_since(&platform, ramp_p0);
-    let ramp_dev = requests_since(&dev, ramp_d0);
+    let ramp_platform = requests_since(&platform, ramp_p0).await?;
+    let ramp_dev = requests_since(&dev, ramp_d0).await?;
     let peak = esox.memory()?;
     tracing::info!(?all_synced, ?direct, "all PushSecrets synced");
 

@@ -36,13 +36,38 @@ where
         .context("creating a benchmark object")
 }
 
+/// [`create`], where an object of that name existing already (left by an earlier run on a
+/// cluster the benchmark did not start) counts as created.
+pub async fn create_or_keep<K>(api: &Api<K>, obj: Value) -> anyhow::Result<()>
+where
+    K: Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let typed: K = serde_json::from_value(obj).context("benchmark object does not parse")?;
+    match api.create(&PostParams::default(), &typed).await {
+        Ok(_) => Ok(()),
+        Err(e) if already_exists(&e) => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context("creating a benchmark object")),
+    }
+}
+
+fn already_exists(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}
+
 pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let crds = esox_api::crd::all(&Default::default());
     for crd in &crds {
-        api.create(&PostParams::default(), crd)
-            .await
-            .context("installing a CRD")?;
+        // A real cluster may hold them from an earlier run: server-side apply makes them this
+        // build's CRDs either way.
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(
+            &name,
+            &PatchParams::apply("esox-bench").force(),
+            &Patch::Apply(crd),
+        )
+        .await
+        .with_context(|| format!("installing the CRD {name}"))?;
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     for crd in &crds {
@@ -69,13 +94,14 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates a namespace, or keeps it if it exists (a real cluster may hold it from an earlier
+/// run).
 pub async fn namespace(client: &Client, name: &str) -> anyhow::Result<()> {
-    create(
+    create_or_keep(
         &Api::<Namespace>::all(client.clone()),
         json!({"metadata": {"name": name}}),
     )
     .await
-    .map(drop)
 }
 
 /// The scenario, as the seed manifests: a ClusterSecretStore with the kubernetes
@@ -83,31 +109,39 @@ pub async fn namespace(client: &Client, name: &str) -> anyhow::Result<()> {
 pub async fn source_and_store(client: &Client, password: &str) -> anyhow::Result<()> {
     namespace(client, SOURCE_NAMESPACE).await?;
     namespace(client, READER_NAMESPACE).await?;
-    create(
+    create_or_keep(
         &Api::<ServiceAccount>::namespaced(client.clone(), READER_NAMESPACE),
         json!({"metadata": {"name": READER}}),
     )
     .await?;
-    create(
+    create_or_keep(
         &Api::<Role>::namespaced(client.clone(), SOURCE_NAMESPACE),
         json!({"metadata": {"name": "read-secrets"},
                "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]}),
     )
     .await?;
-    create(
+    create_or_keep(
         &Api::<RoleBinding>::namespaced(client.clone(), SOURCE_NAMESPACE),
         json!({"metadata": {"name": "read-secrets"},
                "subjects": [{"kind": "ServiceAccount", "name": READER, "namespace": READER_NAMESPACE}],
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-secrets"}}),
     )
     .await?;
-    create(
+    create_or_keep(
         &Api::<Secret>::namespaced(client.clone(), SOURCE_NAMESPACE),
         json!({"metadata": {"name": SOURCE_SECRET},
                "stringData": {"username": "bench", CHANGING_KEY: password}}),
     )
     .await?;
-    create(
+    // An earlier run's latency rounds changed it.
+    set_value(
+        &Api::<Secret>::namespaced(client.clone(), SOURCE_NAMESPACE),
+        SOURCE_SECRET,
+        CHANGING_KEY,
+        password,
+    )
+    .await?;
+    create_or_keep(
         &Api::<ClusterSecretStore>::all(client.clone()),
         json!({"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
                "metadata": {"name": STORE},
@@ -122,34 +156,40 @@ pub async fn source_and_store(client: &Client, password: &str) -> anyhow::Result
 }
 
 pub const UNRELATED_PREFIX: &str = "bench-unrelated";
+/// Namespaces of the unrelated Secrets added after all are Ready (so that a run on a shared
+/// cluster can delete them again).
+pub const EXTRA_PREFIX: &str = "bench-extra";
 pub const UNRELATED_NAMESPACES: usize = 50;
 
 pub fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-pub async fn unrelated_namespaces(client: &Client, concurrency: usize) -> anyhow::Result<()> {
-    namespaces(client, UNRELATED_PREFIX, UNRELATED_NAMESPACES, concurrency).await
+pub async fn unrelated_namespaces(
+    client: &Client,
+    prefix: &str,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    namespaces(client, prefix, UNRELATED_NAMESPACES, concurrency).await
 }
 
 /// `count` unrelated Secrets `{name}-{i}` about the size of a typical application credential,
-/// spread over the unrelated namespaces.
+/// spread over the unrelated namespaces `{prefix}-*`. Those an earlier run left on a shared
+/// cluster are kept.
 pub async fn unrelated(
     client: &Client,
     concurrency: usize,
+    prefix: &str,
     name: &str,
     count: usize,
 ) -> anyhow::Result<()> {
     let data = json!({"token": b64(&"x".repeat(256)), "user": b64("someone")});
-    let took = secrets(
-        client,
-        UNRELATED_PREFIX,
-        UNRELATED_NAMESPACES,
-        name,
-        count,
-        concurrency,
-        &data,
-    )
+    let took = create_many_with::<Secret>(client, count, concurrency, true, |i| {
+        (
+            namespace_of(prefix, i, UNRELATED_NAMESPACES),
+            json!({"metadata": {"name": format!("{name}-{i}")}, "data": data}),
+        )
+    })
     .await?;
     tracing::info!(count, ?took, name, "unrelated Secrets created");
     Ok(())
@@ -218,12 +258,37 @@ where
         + std::fmt::Debug,
     K::DynamicType: Default,
 {
+    create_many_with::<K>(client, count, concurrency, false, body).await
+}
+
+/// [`create_many`]; with `existing_ok`, an object that exists already counts as created.
+pub async fn create_many_with<K>(
+    client: &Client,
+    count: usize,
+    concurrency: usize,
+    existing_ok: bool,
+    body: impl Fn(usize) -> (String, Value),
+) -> anyhow::Result<Duration>
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
     let started = Instant::now();
     futures::stream::iter(0..count)
         .map(|i| {
             let (namespace, obj) = body(i);
             let api = Api::<K>::namespaced(client.clone(), &namespace);
-            async move { create(&api, obj).await.map(drop) }
+            async move {
+                if existing_ok {
+                    create_or_keep(&api, obj).await
+                } else {
+                    create(&api, obj).await.map(drop)
+                }
+            }
         })
         .buffer_unordered(concurrency.max(1))
         .try_collect::<()>()
@@ -285,51 +350,161 @@ pub async fn eso_writes(
     concurrency: usize,
     data: &Value,
 ) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    futures::stream::iter(0..count)
+        .map(|i| eso_writes_one(client, prefix, namespaces, name, i, data))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>()
+        .await?;
+    Ok(started.elapsed())
+}
+
+/// The writes ESO's algorithm makes for an ExternalSecret whose source changed, sent directly
+/// for `count` ExternalSecrets `{name}-{i}` that [`eso_writes`] synced: the target update
+/// (`value` under the changing key), the status patch (refreshTime, Ready) and the `Updated`
+/// Event. The floor of (c) on this server.
+pub async fn eso_change_writes(
+    client: &Client,
+    prefix: &str,
+    namespaces: usize,
+    name: &str,
+    count: usize,
+    concurrency: usize,
+    value: &str,
+) -> anyhow::Result<Duration> {
     use k8s_openapi::api::events::v1::Event;
     let started = Instant::now();
     futures::stream::iter(0..count)
-        .map(|i| {
+        .map(|i| async move {
             let ns = namespace_of(prefix, i, namespaces);
             let es_name = format!("{name}-{i}");
-            let client = client.clone();
-            async move {
-                let es = Api::<ExternalSecret>::namespaced(client.clone(), &ns);
-                let finalizer = json!({"metadata": {"finalizers": [
-                    "externalsecrets.external-secrets.io/externalsecret-cleanup"]}});
-                es.patch(&es_name, &PatchParams::default(), &Patch::Merge(&finalizer))
-                    .await?;
-                create(
-                    &Api::<Secret>::namespaced(client.clone(), &ns),
-                    json!({"metadata": {"name": format!("{es_name}-target"),
-                           "labels": {"reconcile.external-secrets.io/managed": "true"}},
-                           "data": data}),
+            let data = json!({"data": {CHANGING_KEY: b64(value)}});
+            Api::<Secret>::namespaced(client.clone(), &ns)
+                .patch(
+                    &format!("{es_name}-target"),
+                    &PatchParams::default(),
+                    &Patch::Merge(&data),
                 )
                 .await?;
-                let now = jiff::Timestamp::now().to_string();
-                let status = json!({"status": {
-                    "conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced",
-                                    "message": "secret synced", "lastTransitionTime": now}],
-                    "refreshTime": now, "syncedResourceVersion": format!("1-{:056x}", i),
-                    "binding": {"name": format!("{es_name}-target")}}});
-                es.patch_status(&es_name, &PatchParams::default(), &Patch::Merge(&status))
-                    .await?;
-                create(
-                    &Api::<Event>::namespaced(client, &ns),
-                    json!({"metadata": {"name": format!("{es_name}.created")},
-                           "eventTime": jiff::Timestamp::now().to_string(),
-                           "reason": "Created", "note": "secret created", "type": "Normal",
-                           "action": "Reconcile", "reportingController": "external-secrets",
-                           "reportingInstance": "external-secrets",
-                           "regarding": {"kind": "ExternalSecret", "namespace": ns, "name": es_name}}),
-                )
+            let now = jiff::Timestamp::now().to_string();
+            let status = json!({"status": {
+                "conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced",
+                                "message": "secret synced", "lastTransitionTime": now}],
+                "refreshTime": now}});
+            Api::<ExternalSecret>::namespaced(client.clone(), &ns)
+                .patch_status(&es_name, &PatchParams::default(), &Patch::Merge(&status))
                 .await?;
-                anyhow::Ok(())
-            }
+            create(
+                &Api::<Event>::namespaced(client.clone(), &ns),
+                json!({"metadata": {"name": format!("{es_name}.updated-{value}")},
+                       "eventTime": now,
+                       "reason": "Updated", "note": "secret updated", "type": "Normal",
+                       "action": "Reconcile", "reportingController": "external-secrets",
+                       "reportingInstance": "external-secrets",
+                       "regarding": {"kind": "ExternalSecret", "namespace": ns, "name": es_name}}),
+            )
+            .await?;
+            anyhow::Ok(())
         })
         .buffer_unordered(concurrency.max(1))
         .try_collect::<()>()
         .await?;
     Ok(started.elapsed())
+}
+
+/// The floor of ExternalSecrets created while the controller runs: this client creates
+/// `count` ExternalSecrets `{name}-{i}` with `create_concurrency` in flight (as the benchmark
+/// creates them for esox) and sends ESO's writes for each ([`eso_writes`]) as soon as its
+/// create returns, `concurrency` ExternalSecrets at a time. Returns the time from the first
+/// create to the last write.
+#[allow(clippy::too_many_arguments)]
+pub async fn create_then_eso_writes(
+    client: &Client,
+    prefix: &str,
+    namespaces: usize,
+    name: &str,
+    count: usize,
+    create_concurrency: usize,
+    concurrency: usize,
+    data: &Value,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let (created_tx, created_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let creates = async move {
+        futures::stream::iter(0..count)
+            .map(|i| {
+                let tx = created_tx.clone();
+                async move {
+                    create(
+                        &Api::<ExternalSecret>::namespaced(
+                            client.clone(),
+                            &namespace_of(prefix, i, namespaces),
+                        ),
+                        external_secret_body(name, i),
+                    )
+                    .await?;
+                    // The receiver lives until every create is done.
+                    let _ = tx.send(i);
+                    anyhow::Ok(())
+                }
+            })
+            .buffer_unordered(create_concurrency.max(1))
+            .try_collect::<()>()
+            .await
+    };
+    let created = futures::stream::unfold(created_rx, |mut rx| async move {
+        rx.recv().await.map(|i| (i, rx))
+    });
+    let writes = created
+        .map(|i| eso_writes_one(client, prefix, namespaces, name, i, data))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>();
+    futures::try_join!(creates, writes)?;
+    Ok(started.elapsed())
+}
+
+async fn eso_writes_one(
+    client: &Client,
+    prefix: &str,
+    namespaces: usize,
+    name: &str,
+    i: usize,
+    data: &Value,
+) -> anyhow::Result<()> {
+    use k8s_openapi::api::events::v1::Event;
+    let ns = namespace_of(prefix, i, namespaces);
+    let es_name = format!("{name}-{i}");
+    let es = Api::<ExternalSecret>::namespaced(client.clone(), &ns);
+    let finalizer = json!({"metadata": {"finalizers": [
+        "externalsecrets.external-secrets.io/externalsecret-cleanup"]}});
+    es.patch(&es_name, &PatchParams::default(), &Patch::Merge(&finalizer))
+        .await?;
+    create(
+        &Api::<Secret>::namespaced(client.clone(), &ns),
+        json!({"metadata": {"name": format!("{es_name}-target"),
+               "labels": {"reconcile.external-secrets.io/managed": "true"}},
+               "data": data}),
+    )
+    .await?;
+    let now = jiff::Timestamp::now().to_string();
+    let status = json!({"status": {
+        "conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced",
+                        "message": "secret synced", "lastTransitionTime": now}],
+        "refreshTime": now, "syncedResourceVersion": format!("1-{:056x}", i),
+        "binding": {"name": format!("{es_name}-target")}}});
+    es.patch_status(&es_name, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    create(
+        &Api::<Event>::namespaced(client.clone(), &ns),
+        json!({"metadata": {"name": format!("{es_name}.created")},
+               "eventTime": jiff::Timestamp::now().to_string(),
+               "reason": "Created", "note": "secret created", "type": "Normal",
+               "action": "Reconcile", "reportingController": "external-secrets",
+               "reportingInstance": "external-secrets",
+               "regarding": {"kind": "ExternalSecret", "namespace": ns, "name": es_name}}),
+    )
+    .await?;
+    Ok(())
 }
 
 /// `count` ExternalSecrets copying the source Secret with `dataFrom.extract`.
@@ -355,13 +530,95 @@ pub async fn external_secrets_named(
     create_many::<ExternalSecret>(client, count, concurrency, |i| {
         (
             namespace_of(prefix, i, namespaces),
-            json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-                "metadata": {"name": format!("{name}-{i}")},
-                "spec": {"refreshInterval": "1h",
-                         "secretStoreRef": {"name": STORE, "kind": "ClusterSecretStore"},
-                         "target": {"name": format!("{name}-{i}-target")},
-                         "dataFrom": [{"extract": {"key": SOURCE_SECRET}}]}}),
+            external_secret_body(name, i),
         )
     })
     .await
+}
+
+fn external_secret_body(name: &str, i: usize) -> Value {
+    json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": format!("{name}-{i}")},
+        "spec": {"refreshInterval": "1h",
+                 "secretStoreRef": {"name": STORE, "kind": "ClusterSecretStore"},
+                 "target": {"name": format!("{name}-{i}-target")},
+                 "dataFrom": [{"extract": {"key": SOURCE_SECRET}}]}})
+}
+
+/// Deletes the namespaces whose names start with one of `prefixes` and waits until they are
+/// gone. ExternalSecrets in them lose their finalizers first: no controller may be running to
+/// remove them (the benchmark stops esox before it cleans up).
+pub async fn delete_namespaces(
+    client: &Client,
+    prefixes: &[&str],
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let ours = |ns: &str| prefixes.iter().any(|p| ns.starts_with(&format!("{p}-")));
+    let started = Instant::now();
+    let held: Vec<ExternalSecret> = Api::<ExternalSecret>::all(client.clone())
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|es| {
+            es.metadata.namespace.as_deref().is_some_and(ours)
+                && es
+                    .metadata
+                    .finalizers
+                    .as_ref()
+                    .is_some_and(|f| !f.is_empty())
+        })
+        .collect();
+    let unfinalize = json!({"metadata": {"finalizers": null}});
+    futures::stream::iter(held)
+        .map(|es| {
+            let api = Api::<ExternalSecret>::namespaced(
+                client.clone(),
+                es.metadata.namespace.as_deref().unwrap_or_default(),
+            );
+            let name = es.metadata.name.unwrap_or_default();
+            let patch = &unfinalize;
+            async move {
+                match api
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                    Err(e) => Err(anyhow::Error::new(e).context(format!("unfinalizing {name}"))),
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect::<()>()
+        .await?;
+    let api = Api::<Namespace>::all(client.clone());
+    let names = |list: Vec<Namespace>| -> Vec<String> {
+        list.into_iter()
+            .filter_map(|n| n.metadata.name)
+            .filter(|n| ours(n))
+            .collect()
+    };
+    for name in names(api.list(&Default::default()).await?.items) {
+        match api.delete(&name, &Default::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("deleting {name}"))),
+        }
+    }
+    loop {
+        let left = names(api.list(&Default::default()).await?.items);
+        if left.is_empty() {
+            tracing::info!(took = ?started.elapsed(), ?prefixes, "namespaces deleted");
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            bail!(
+                "{} namespaces ({}, ...) still there after {timeout:?}",
+                left.len(),
+                left[0]
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -137,7 +137,10 @@ impl Tracker {
     {
         let this = self.clone();
         tokio::spawn(async move {
-            let mut stream = watcher(api, watcher::Config::default()).boxed();
+            // Backoff: a server that went away must not turn the loop into a busy one.
+            let mut stream = watcher(api, watcher::Config::default())
+                .default_backoff()
+                .boxed();
             while let Some(ev) = stream.next().await {
                 match ev {
                     Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
@@ -165,7 +168,7 @@ impl Tracker {
         let this = self.clone();
         let prefix = name_prefix.to_owned();
         tokio::spawn(async move {
-            let mut stream = watcher(api, config).boxed();
+            let mut stream = watcher(api, config).default_backoff().boxed();
             while let Some(ev) = stream.next().await {
                 match ev {
                     Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s))
@@ -265,5 +268,17 @@ mod tests {
                 matching: 1
             }
         );
+    }
+}
+
+/// Watch tasks that end with their owner, on every path out of a run (an error included).
+#[derive(Default)]
+pub struct Watches(pub Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Watches {
+    fn drop(&mut self) {
+        for w in &self.0 {
+            w.abort();
+        }
     }
 }

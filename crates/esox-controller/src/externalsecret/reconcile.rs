@@ -594,8 +594,13 @@ async fn done(
     );
     write_status(es, ctx, api, status).await?;
     ctx.reset_failures(&ObjectRef::from_obj(es));
+    // The next refresh counts from this sync, seen from now: with the reconcile's start as
+    // `now`, the refresh time just written lies in the future and the refresh logic asks for
+    // an immediate requeue (one more reconcile and target read per sync, 1 s later).
+    let synced_at = SystemTime::now();
     let after = RefreshInput {
-        refresh_time: Some(SystemTime::now()),
+        refresh_time: Some(synced_at),
+        now: synced_at,
         synced_resource_version: input.current_resource_version,
         ..*input
     };
