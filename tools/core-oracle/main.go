@@ -1,13 +1,14 @@
 // Command core-oracle answers esox-core's differential tests with Go's own behaviour.
 //
 // It reads one JSON request per line on stdin and writes one JSON answer per line on
-// stdout. It is built offline in GOPATH mode (GO111MODULE=off) against Debian's Go
-// packages, see crates/esox-core/tests/go_oracle.rs.
+// stdout. It is a Go module pinned at the library versions ESO v2.9.0 builds with (go.mod),
+// built by crates/esox-core/tests/go_oracle.rs.
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha3"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -18,9 +19,8 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/robfig/cron"
+	cron "github.com/robfig/cron/v3"
 	"github.com/tidwall/gjson"
-	"golang.org/x/crypto/sha3"
 )
 
 type request struct {

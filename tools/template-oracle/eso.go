@@ -15,6 +15,7 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -37,7 +38,18 @@ func esoFuncs() template.FuncMap {
 		"jwkPrivateKeyPem": refJwkPrivateKeyPem,
 		"rsaDecrypt":       refRsaDecrypt,
 		"filterCertChain":  refFilterCertChain,
+		"hexdec":           refHexdec,
 	}
+}
+
+// refHexdec follows ESO's hexdec, which its Sprig copy adds: the decoded bytes, or the
+// decoder's error text as the output when the input is not hexadecimal.
+func refHexdec(s string) string {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }
 
 func refToYAML(v interface{}) string {

@@ -4,9 +4,13 @@
 // esox-template differential tests compare against.
 //
 // Protocol: one JSON request per stdin line
-//   {"name": "...", "tpl": "...", "data": {"k": "v"}, "ldelim": "", "rdelim": ""}
+//
+//	{"name": "...", "tpl": "...", "data": {"k": "v"}, "ldelim": "", "rdelim": ""}
+//
 // one JSON response per stdout line
-//   {"ok": true, "out_b64": "..."} or {"ok": false, "err": "..."}
+//
+//	{"ok": true, "out_b64": "..."} or {"ok": false, "err": "..."}
+//
 // The output is base64 so that non-UTF-8 bytes survive the JSON round trip.
 package main
 
@@ -19,7 +23,7 @@ import (
 	"os"
 	"text/template"
 
-	"github.com/Masterminds/sprig"
+	"github.com/Masterminds/sprig/v3"
 )
 
 // The oracle also carries reference versions of some of ESO's own functions
@@ -117,6 +121,10 @@ func render(req request, fm template.FuncMap) (out []byte, err error) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "--inspect" {
+		inspectMain()
+		return
+	}
 	fm := funcMap()
 	if len(os.Args) > 1 && os.Args[1] == "--list-functions" {
 		for _, name := range esoSprig {

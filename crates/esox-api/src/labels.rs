@@ -14,6 +14,12 @@ pub const ANNOTATION_FORCE_SYNC: &str = "external-secrets.io/force-sync";
 /// Label ESO puts on its CRDs.
 pub const LABEL_COMPONENT: &str = "external-secrets.io/component";
 
+/// Annotation esox puts on a remote Secret it creates for a PushSecret (the Kubernetes
+/// provider), holding `<namespace>/<name>` of that PushSecret. ESO marks nothing; esox deletes a
+/// whole remote Secret only when it carries this mark, so a Secret that existed before the push
+/// (or that another PushSecret created) is never removed.
+pub const ANNOTATION_PUSHED_BY: &str = "pushsecret.external-secrets.io/created-by";
+
 /// Finalizer of ExternalSecrets.
 pub const FINALIZER_EXTERNAL_SECRET: &str =
     "externalsecrets.external-secrets.io/externalsecret-cleanup";

@@ -146,3 +146,102 @@ fn the_1_24_check_refuses_what_1_24_refuses() {
     );
     assert!(report.contains("11 checked, 2 refused"), "{report}");
 }
+
+/// The API server's verdict on a CRD: a dry-run create (nothing is stored).
+async fn server_accepts(client: &kube::Client, crd: &serde_json::Value) -> Result<(), String> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_value(crd.clone()).unwrap();
+    let params = kube::api::PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    match api.create(&params, &crd).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 422 => Err(s.message),
+        Err(e) => panic!("dry-run create failed for another reason: {e}"),
+    }
+}
+
+/// Moves a CRD to another group, so a dry-run create does not collide with the installed one.
+fn regrouped(mut crd: serde_json::Value) -> serde_json::Value {
+    let group = "agreement.esox.test";
+    let plural = crd["spec"]["names"]["plural"].as_str().unwrap().to_owned();
+    crd["spec"]["group"] = group.into();
+    crd["metadata"] = serde_json::json!({"name": format!("{plural}.{group}")});
+    crd["apiVersion"] = "apiextensions.k8s.io/v1".into();
+    crd["kind"] = "CustomResourceDefinition".into();
+    crd
+}
+
+fn synthetic(names: serde_json::Value, rule: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.agreement.esox.test"},
+        "spec": {
+            "group": "agreement.esox.test",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {
+                    "type": "object",
+                    "properties": {"names": names},
+                    "x-kubernetes-validations": [{"rule": rule}],
+                }}}},
+            }],
+        },
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn esox_schema_accepts_and_refuses_the_crds_the_api_server_does() {
+    // esox-schema (which the in-memory server uses) is kept only while it agrees with the API
+    // server the tests run on; on the real one, this is the check.
+    let cluster = Cluster::start().await.expect("cluster");
+    let client = cluster.client().await.expect("client");
+    let mut cases: Vec<(String, serde_json::Value)> = esox_api::crd::all(&Default::default())
+        .into_iter()
+        .map(|crd| {
+            let name = crd.metadata.name.clone().unwrap();
+            (name, regrouped(serde_json::to_value(crd).unwrap()))
+        })
+        .collect();
+    let costly = bundle().replace(
+        "has(self.regexp) ? !has(self.transform) : has(self.transform)",
+        "has(self.regexp) != has(self.transform)",
+    );
+    for doc in costly.split("\n---\n") {
+        if doc.contains("name: pushsecrets.external-secrets.io") {
+            let value: serde_json::Value = serde_saphyr::from_str(doc).unwrap();
+            cases.push(("pushsecrets with has() != has()".into(), regrouped(value)));
+        }
+    }
+    let unbounded = serde_json::json!({"type": "array", "items": {"type": "string"}});
+    let bounded = serde_json::json!({"type": "array", "maxItems": 10, "items": {"type": "string", "maxLength": 64}});
+    let rule = "self.names.all(n, n.matches('^[a-z]+$'))";
+    cases.push((
+        "unbounded strings scanned".into(),
+        synthetic(unbounded, rule),
+    ));
+    cases.push(("bounded strings scanned".into(), synthetic(bounded, rule)));
+
+    let mut refused_by_server = 0;
+    for (name, crd) in &cases {
+        let server = server_accepts(&client, crd).await;
+        let ours = esox_schema::validate_crd(crd).map_err(|e| format!("{e:?}"));
+        println!(
+            "{name}: server {:?}, esox-schema {:?}",
+            server.is_ok(),
+            ours.is_ok()
+        );
+        assert_eq!(
+            server.is_ok(),
+            ours.is_ok(),
+            "{name}: the API server says {server:?}, esox-schema says {ours:?}"
+        );
+        refused_by_server += usize::from(server.is_err());
+    }
+    // Positive control: the cases include a refusal, so agreement is not just "both accept".
+    assert!(refused_by_server >= 1, "no case was refused");
+}

@@ -81,9 +81,18 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let client = ctx.client.clone();
-    let stores = follow_stores(ctx.clone(), writers.secret_stores, StoreKind::SecretStore);
+    let stores = follow_stores(
+        ctx.clone(),
+        ctx.served::<crate::lenient::Lenient<SecretStore>>(),
+        writers.secret_stores,
+        StoreKind::SecretStore,
+    );
+    // Cluster stores and the namespace labels their conditions read need cluster-wide reads:
+    // without cluster stores (namespace-scoped mode) neither is watched.
+    let cluster_wide = ctx.options.cluster_stores;
     let cluster_stores = follow_stores(
         ctx.clone(),
+        Api::all(client.clone()),
         writers.cluster_stores,
         StoreKind::ClusterSecretStore,
     );
@@ -94,18 +103,28 @@ pub async fn run(
     .modify(slim)
     .reflect(writers.namespaces)
     .for_each(|_| futures::future::ready(()));
+    let cluster = async move {
+        if cluster_wide {
+            futures::future::join(cluster_stores, namespaces).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
     tokio::select! {
         _ = stores => {}
-        _ = cluster_stores => {}
-        _ = namespaces => {}
+        _ = cluster => {}
         _ = shutdown => {}
     }
 }
 
 /// Keeps one kind of store in its cache and asks the ExternalSecrets that use a changed store
 /// to reconcile.
-async fn follow_stores<K>(ctx: Arc<Context>, writer: reflector::store::Writer<K>, kind: StoreKind)
-where
+async fn follow_stores<K>(
+    ctx: Arc<Context>,
+    api: Api<crate::lenient::Lenient<K>>,
+    writer: reflector::store::Writer<K>,
+    kind: StoreKind,
+) where
     K: Resource<DynamicType = ()>
         + Clone
         + DeserializeOwned
@@ -114,7 +133,7 @@ where
         + Sync
         + 'static,
 {
-    crate::watches::watch(Api::<K>::all(ctx.client.clone()), Default::default())
+    crate::lenient::watch::<K>(&ctx, api, Default::default())
         .modify(slim)
         .reflect(writer)
         .touched_objects()

@@ -19,7 +19,7 @@ use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Resource as _, ResourceExt as _};
@@ -235,8 +235,16 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
-    let controller = crate::watches::controller(Api::<ClusterExternalSecret>::all(client.clone()));
-    let store = controller.store();
+    let (store, writer) = kube::runtime::reflector::store();
+    let stream = crate::lenient::watch::<ClusterExternalSecret>(
+        &ctx,
+        Api::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .reflect(writer)
+    .applied_objects();
+    let controller = Controller::for_stream(stream, store.clone())
+        .trigger_backoff(crate::watches::AlreadyBackedOff);
     // Any namespace change may change which ClusterExternalSecrets select it.
     let map_ns = move |_ns: PartialObjectMeta<Namespace>| {
         store
@@ -250,14 +258,15 @@ pub async fn run(
         watcher::Config::default(),
     )
     .touched_objects();
+    // The owned ExternalSecrets' metadata is all the owner mapping reads, and it decodes
+    // whatever their spec holds.
+    let owned = crate::watches::watch(
+        Api::<PartialObjectMeta<ExternalSecret>>::all(client),
+        watcher::Config::default(),
+    )
+    .touched_objects();
     controller
-        .owns_stream(
-            crate::watches::watch(
-                Api::<ExternalSecret>::all(client),
-                watcher::Config::default(),
-            )
-            .touched_objects(),
-        )
+        .owns_stream(owned)
         .watches_stream(namespaces, map_ns)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)

@@ -222,8 +222,9 @@ pub async fn run(
     // Without a finalizer a deleted ClusterPushSecret is never reconciled: its metric series
     // are dropped on the watch's delete event.
     let metrics_ctx = ctx.clone();
-    let stream = crate::watches::watch(
-        Api::<ClusterPushSecret>::all(client.clone()),
+    let stream = crate::lenient::watch::<ClusterPushSecret>(
+        &ctx,
+        Api::all(client.clone()),
         watcher::Config::default(),
     )
     .reflect(writer)

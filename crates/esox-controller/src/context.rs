@@ -28,6 +28,32 @@ pub struct Options {
     pub store_requeue_interval: Duration,
     /// ExternalSecret refreshInterval when the field is absent.
     pub default_refresh_interval: Duration,
+    /// Serve only this namespace (`esox run --namespace`, ESO's flag): every watch and list of a
+    /// namespaced kind stays inside it, so Roles in that namespace are all esox needs.
+    pub namespace: Option<String>,
+    /// Which controllers run (ESO's `--enable-*-reconciler` flags). The cluster-scoped kinds
+    /// are off in namespace-scoped mode whatever these say (see [`Options::scoped`]).
+    pub cluster_stores: bool,
+    pub cluster_external_secrets: bool,
+    pub push_secrets: bool,
+    pub cluster_push_secrets: bool,
+    /// Reconciles in flight per controller (`--concurrent`); `None` keeps each controller's own
+    /// default (32 ExternalSecrets, 16 PushSecrets).
+    pub concurrent: Option<u16>,
+}
+
+impl Options {
+    /// The options with the cluster-scoped kinds off when esox serves one namespace: reading
+    /// them needs cluster-wide permissions that namespace-scoped RBAC does not grant (ESO's
+    /// chart turns them off the same way).
+    pub fn scoped(mut self) -> Self {
+        if self.namespace.is_some() {
+            self.cluster_stores = false;
+            self.cluster_external_secrets = false;
+            self.cluster_push_secrets = false;
+        }
+        self
+    }
 }
 
 impl Default for Options {
@@ -37,6 +63,12 @@ impl Default for Options {
             flood_gate: true,
             store_requeue_interval: Duration::from_secs(300),
             default_refresh_interval: Duration::from_secs(3600),
+            namespace: None,
+            cluster_stores: true,
+            cluster_external_secrets: true,
+            push_secrets: true,
+            cluster_push_secrets: true,
+            concurrent: None,
         }
     }
 }
@@ -69,6 +101,10 @@ pub struct Context {
     remote_watches: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
     /// Consecutive failures per object, for backoff.
     failures: Mutex<HashMap<ObjectRef<ExternalSecret>, u32>>,
+    /// Controllers that ended before shutdown, for `/healthz`.
+    pub liveness: crate::runner::Liveness,
+    /// Objects already reported as undecodable (see [`crate::lenient`]).
+    pub undecodable: crate::lenient::Reporter,
 }
 
 impl Context {
@@ -99,8 +135,23 @@ impl Context {
             source_changed: Mutex::default(),
             remote_watches: Mutex::default(),
             failures: Mutex::default(),
+            liveness: Default::default(),
+            undecodable: Default::default(),
         };
         (Arc::new(ctx), rx)
+    }
+
+    /// An API over a namespaced kind in every namespace esox serves: one namespace in
+    /// namespace-scoped mode, else all of them.
+    pub fn served<K>(&self) -> kube::Api<K>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match &self.options.namespace {
+            Some(ns) => kube::Api::namespaced(self.client.clone(), ns),
+            None => kube::Api::all(self.client.clone()),
+        }
     }
 
     /// The writers of [`Context::caches`]; `None` after the first call.

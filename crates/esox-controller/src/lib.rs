@@ -18,6 +18,7 @@ pub mod finalizers;
 pub mod generators;
 pub mod index;
 pub mod leader;
+pub mod lenient;
 pub mod metrics;
 pub mod ownership;
 pub mod pushsecret;
@@ -32,3 +33,8 @@ pub mod watches;
 
 pub use context::{Context, Options};
 pub use error::Error;
+
+/// Log directives esox applies whatever `RUST_LOG` says. kube's client logs the body of every
+/// failed API answer (at debug, and at warn when it is not JSON), and the server a store names
+/// may be anyone's and put anything there, values and credentials included.
+pub const LOG_SAFETY_DIRECTIVES: &[&str] = &["kube_client::client=error"];

@@ -180,6 +180,15 @@ impl Metrics {
         );
     }
 
+    /// An object esox cannot decode was skipped (see `lenient`).
+    pub fn undecodable_object(&self, kind: &str) {
+        self.inc(
+            "esox_undecodable_objects_total",
+            "Objects esox skipped because it cannot decode them",
+            vec![("kind", kind.to_owned())],
+        );
+    }
+
     /// A call to a provider's API.
     pub fn provider_call(&self, provider: &str, call: &str, ok: bool) {
         self.inc(

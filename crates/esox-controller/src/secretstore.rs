@@ -13,8 +13,9 @@ use esox_providers::{StoreInfo, ValidationResult, registry};
 use futures::StreamExt as _;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Resource, ResourceExt as _};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -232,7 +233,7 @@ pub async fn run<S>(
 ) where
     S: StoreObject + kube::Resource<Scope = kube::core::NamespaceResourceScope>,
 {
-    let api = Api::<S>::all(ctx.client.clone());
+    let api = ctx.served::<crate::lenient::Lenient<S>>();
     run_api(api, ctx, shutdown).await;
 }
 
@@ -241,18 +242,23 @@ pub async fn run_cluster(
     ctx: Arc<Context>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api = Api::<ClusterSecretStore>::all(ctx.client.clone());
+    let api = Api::<crate::lenient::Lenient<ClusterSecretStore>>::all(ctx.client.clone());
     run_api(api, ctx, shutdown).await;
 }
 
 async fn run_api<S: StoreObject>(
-    api: Api<S>,
+    api: Api<crate::lenient::Lenient<S>>,
     ctx: Arc<Context>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) where
     S::DynamicType: Default,
 {
-    crate::watches::controller(api)
+    let (reader, writer) = kube::runtime::reflector::store();
+    let stream = crate::lenient::watch::<S>(&ctx, api, watcher::Config::default())
+        .reflect(writer)
+        .applied_objects();
+    Controller::for_stream(stream, reader)
+        .trigger_backoff(crate::watches::AlreadyBackedOff)
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<S>, error_policy::<S>, ctx)
         .for_each(|r| async move {

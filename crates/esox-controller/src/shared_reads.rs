@@ -236,7 +236,6 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use async_trait::async_trait;
-    use esox_api::v1alpha1::PushSecretRemoteRef;
     use esox_providers::{LocalSecret, PushEntry, ValidationResult};
 
     use super::*;
@@ -268,10 +267,10 @@ mod tests {
         async fn push_secret(&self, _: &LocalSecret, _: &PushEntry) -> Result<(), ProviderError> {
             unimplemented!("not used by these tests")
         }
-        async fn delete_secret(&self, _: &PushSecretRemoteRef) -> Result<(), ProviderError> {
+        async fn delete_secret(&self, _: &PushEntry) -> Result<(), ProviderError> {
             unimplemented!("not used by these tests")
         }
-        async fn secret_exists(&self, _: &PushSecretRemoteRef) -> Result<bool, ProviderError> {
+        async fn secret_exists(&self, _: &PushEntry) -> Result<bool, ProviderError> {
             unimplemented!("not used by these tests")
         }
         async fn validate(&self) -> Result<ValidationResult, ProviderError> {

@@ -29,6 +29,7 @@ pub async fn resolve(
 ) -> Result<Option<ResolvedStore>, Error> {
     let kind = store_ref.kind.unwrap_or_default();
     let name = store_ref.name.as_str();
+    kind_served(ctx, kind)?;
     if name.is_empty() {
         return Err(Error::Invalid(
             "no store named: set spec.secretStoreRef.name (or a sourceRef.storeRef on every entry)"
@@ -99,6 +100,22 @@ pub async fn resolve(
         spec,
     };
     Ok(Some(ResolvedStore { key, info }))
+}
+
+/// Refuses ClusterSecretStores when their processing is off (ESO's
+/// `--enable-cluster-store-reconciler=false`, and always in namespace-scoped mode): esox then has
+/// no permission to read them, and the object's status must say why instead of a bare 403.
+pub fn kind_served(ctx: &Context, kind: StoreKind) -> Result<(), Error> {
+    if kind == StoreKind::ClusterSecretStore && !ctx.options.cluster_stores {
+        let why = match &ctx.options.namespace {
+            Some(ns) => format!("esox serves only namespace {ns:?} (--namespace)"),
+            None => "esox runs with --enable-cluster-store-reconciler=false".to_owned(),
+        };
+        return Err(Error::Store(format!(
+            "ClusterSecretStores are not processed: {why}; use a SecretStore in this namespace"
+        )));
+    }
+    Ok(())
 }
 
 /// The store as the API server has it now: spec and status conditions.

@@ -227,8 +227,10 @@ fn store_yaml_map(
     decode: Option<esox_api::v1::DecodingStrategy>,
     content: &mut Content,
 ) -> Result<(), Error> {
-    let map: BTreeMap<String, serde_json::Value> =
-        serde_saphyr::from_str(rendered).map_err(|e| {
+    // The rendered text holds secret values: the parse error says where and what kind of
+    // problem, never the text (serde-saphyr's own message quotes the offending line).
+    let map: BTreeMap<String, serde_json::Value> = esox_template::parse_yaml_map(rendered)
+        .map_err(|e| {
             Error::Invalid(format!(
                 "template from {source} did not render a YAML map of keys to values: {e}"
             ))

@@ -4,14 +4,12 @@
 //! watch is back within seconds of the server answering.
 
 use std::fmt::Debug;
-use std::hash::Hash;
 
 use esox_providers::relisting_watcher::relisting_watcher;
 use esox_providers::watch_backoff::WatchBackoff;
 use futures::Stream;
-use kube::runtime::controller::Controller;
+use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
-use kube::runtime::{WatchStreamExt as _, reflector};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
@@ -24,20 +22,6 @@ where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
     relisting_watcher(api, config).backoff(WatchBackoff::default())
-}
-
-/// A controller of `api`'s objects fed by [`watch`] (kube's `Controller::new` would use its own
-/// watcher, which neither re-lists nor caps its backoff).
-pub fn controller<K>(api: Api<K>) -> Controller<K>
-where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + Hash + Clone + Unpin,
-{
-    let (reader, writer) = reflector::store();
-    let stream = watch(api, watcher::Config::default())
-        .reflect(writer)
-        .applied_objects();
-    Controller::for_stream(stream, reader).trigger_backoff(AlreadyBackedOff)
 }
 
 /// The backoff a controller puts on its merged trigger streams. Each of esox's streams backs off

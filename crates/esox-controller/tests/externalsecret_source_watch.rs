@@ -90,6 +90,7 @@ spec:
         .await
         .unwrap();
     env.cluster.restart().await.unwrap();
+    env.cluster.wait_for_kubernetes_controllers().await.unwrap();
     let second = hand_out_token(&env, "reader", "reader-token-2", "reader-token").await;
     assert_ne!(first, second);
 

@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use esox_api::v1::providers::fake::FakeProvider as FakeSpec;
 use esox_api::v1::{Capabilities, ExternalSecretFind, RemoteRef, StoreKind};
-use esox_api::v1alpha1::PushSecretRemoteRef;
 use esox_core::SecretData;
 use esox_core::property::gjson_get_string;
 use serde_json::value::RawValue;
@@ -327,7 +326,8 @@ impl SecretsClient for FakeClient {
         }
     }
 
-    async fn delete_secret(&self, r: &PushSecretRemoteRef) -> Result<(), ProviderError> {
+    async fn delete_secret(&self, entry: &PushEntry) -> Result<(), ProviderError> {
+        let r = &entry.remote_ref;
         let mut entries = lock(&self.entries);
         let slot = (r.remote_key.clone(), String::new());
         if entries
@@ -339,8 +339,9 @@ impl SecretsClient for FakeClient {
         Ok(())
     }
 
-    async fn secret_exists(&self, r: &PushSecretRemoteRef) -> Result<bool, ProviderError> {
-        Ok(lock(&self.entries).contains_key(&(r.remote_key.clone(), String::new())))
+    async fn secret_exists(&self, entry: &PushEntry) -> Result<bool, ProviderError> {
+        let key = entry.remote_ref.remote_key.clone();
+        Ok(lock(&self.entries).contains_key(&(key, String::new())))
     }
 
     async fn validate(&self) -> Result<ValidationResult, ProviderError> {
@@ -372,6 +373,7 @@ impl SecretsClient for FakeClient {
 mod tests {
     use super::*;
     use esox_api::v1::FindName;
+    use esox_api::v1alpha1::PushSecretRemoteRef;
     use serde_json::json;
 
     fn ctx() -> ClientContext {
@@ -590,11 +592,9 @@ mod tests {
             },
             metadata: None,
             never_pushed: false,
+            owner: None,
         };
-        let remote = |k: &str| PushSecretRemoteRef {
-            remote_key: k.into(),
-            property: None,
-        };
+        let remote = entry;
         assert!(!c.secret_exists(&remote("pushed")).await.expect("exists"));
         c.push_secret(&local, &entry("pushed")).await.expect("push");
         assert!(c.secret_exists(&remote("pushed")).await.expect("exists"));

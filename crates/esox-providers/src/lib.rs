@@ -94,6 +94,10 @@ pub struct PushEntry {
     /// its remote secret most likely does not exist yet: a provider may try to create it before
     /// reading it. A hint only: the result must be the same either way.
     pub never_pushed: bool,
+    /// Identity of the pushing object (`<namespace>/<name>` of the PushSecret). A provider that
+    /// can mark what it creates records it there, and deletes a whole remote secret only when
+    /// it carries this mark: a secret someone else created is never removed.
+    pub owner: Option<String>,
 }
 
 /// A change to a remote secret, for event-driven refreshes.
@@ -119,10 +123,12 @@ pub trait SecretsClient: Send + Sync {
         secret: &LocalSecret,
         entry: &PushEntry,
     ) -> Result<(), ProviderError>;
-    /// Removes what a PushSecret entry wrote; a missing remote secret is success.
-    async fn delete_secret(&self, r: &PushSecretRemoteRef) -> Result<(), ProviderError>;
-    /// Whether the remote secret (or its property) exists.
-    async fn secret_exists(&self, r: &PushSecretRemoteRef) -> Result<bool, ProviderError>;
+    /// Removes what a PushSecret entry wrote, where that entry wrote it (its metadata may name
+    /// another location than the store's default); a missing remote secret is success. A whole
+    /// remote secret is removed only when `entry.owner` created it.
+    async fn delete_secret(&self, entry: &PushEntry) -> Result<(), ProviderError>;
+    /// Whether the remote secret (or its property) exists, where `entry` would write it.
+    async fn secret_exists(&self, entry: &PushEntry) -> Result<bool, ProviderError>;
     /// Checks connection and permissions.
     async fn validate(&self) -> Result<ValidationResult, ProviderError>;
     /// [`validate`](Self::validate), plus why the result is `Unknown` when the provider knows

@@ -24,10 +24,22 @@ fn rref(key: &str, property: Option<&str>) -> RemoteRef {
     }
 }
 
+/// The PushSecret the entries of these tests belong to.
+const OWNER: &str = "foo/ps";
+
 fn remote(key: &str, property: Option<&str>) -> PushSecretRemoteRef {
     PushSecretRemoteRef {
         remote_key: key.into(),
         property: property.map(str::to_owned),
+    }
+}
+
+/// The entry `delete_secret` and `secret_exists` are given for a remote key.
+fn entry_for(key: &str, property: Option<&str>) -> PushEntry {
+    PushEntry {
+        remote_ref: remote(key, property),
+        owner: Some(OWNER.into()),
+        ..Default::default()
     }
 }
 
@@ -284,6 +296,7 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
         remote_ref: remote("my-secret", None),
         metadata: None,
         never_pushed: false,
+        owner: Some(OWNER.into()),
     };
     cl.push_secret(&local_secret(), &whole)
         .await
@@ -323,6 +336,7 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
         remote_ref: remote("other", Some("pw")),
         metadata: None,
         never_pushed: false,
+        owner: Some(OWNER.into()),
     };
     cl.push_secret(&local_secret(), &prop)
         .await
@@ -333,17 +347,17 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
         vec!["pw"]
     );
     assert!(
-        cl.secret_exists(&remote("other", Some("pw")))
+        cl.secret_exists(&entry_for("other", Some("pw")))
             .await
             .expect("exists")
     );
     assert!(
-        !cl.secret_exists(&remote("other", Some("nope")))
+        !cl.secret_exists(&entry_for("other", Some("nope")))
             .await
             .expect("exists")
     );
     assert!(
-        cl.secret_exists(&remote("my-secret", None))
+        cl.secret_exists(&entry_for("my-secret", None))
             .await
             .expect("exists")
     );
@@ -356,7 +370,7 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
     assert_eq!(text(&v), "s3cr3t");
 
     // Delete a property of a Secret with several keys: only that key goes.
-    cl.delete_secret(&remote("my-secret", Some("username")))
+    cl.delete_secret(&entry_for("my-secret", Some("username")))
         .await
         .expect("delete key");
     let after = dev.get_secret("foo", "my-secret").await.expect("kept");
@@ -365,15 +379,15 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
         vec!["password"]
     );
     // Delete whole Secrets; deleting again is fine.
-    cl.delete_secret(&remote("my-secret", None))
+    cl.delete_secret(&entry_for("my-secret", None))
         .await
         .expect("delete");
-    cl.delete_secret(&remote("my-secret", None))
+    cl.delete_secret(&entry_for("my-secret", None))
         .await
         .expect("delete again");
     assert!(dev.get_secret("foo", "my-secret").await.is_none());
     assert!(
-        !cl.secret_exists(&remote("my-secret", None))
+        !cl.secret_exists(&entry_for("my-secret", None))
             .await
             .expect("exists")
     );
@@ -384,6 +398,7 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
         remote_ref: remote("x", None),
         metadata: None,
         never_pushed: false,
+        owner: Some(OWNER.into()),
     };
     let e = cl
         .push_secret(&local_secret(), &bad)
@@ -406,6 +421,7 @@ async fn remote_namespace_override_needs_a_cluster_store() {
                               "spec": {"remoteNamespace": "elsewhere"}}),
         ),
         never_pushed: false,
+        owner: Some(OWNER.into()),
     };
     let e = cl
         .push_secret(&local_secret(), &entry)
@@ -471,7 +487,7 @@ async fn validation_unknown_when_the_review_fails() {
         reason.contains("could not verify if client is valid"),
         "{reason}"
     );
-    assert!(reason.contains("injected fault (500)"), "{reason}");
+    assert!(reason.contains("answered 500 InternalError"), "{reason}");
 }
 
 #[tokio::test]
@@ -779,6 +795,7 @@ async fn push_carries_type_and_merges_metadata() {
                               "spec": {"labels": {"pushed-by": "esox"}}}),
         ),
         never_pushed: false,
+        owner: Some(OWNER.into()),
     };
     cl.push_secret(&local, &entry).await.expect("push");
     let got = dev.get_secret("foo", "registry").await.expect("remote");
@@ -828,4 +845,107 @@ async fn extract_with_property_json_encodes_fields() {
         e.to_string(),
         "failed to unmarshal secret: invalid JSON format"
     );
+}
+
+#[tokio::test]
+async fn only_secrets_created_for_the_pushsecret_are_deleted_whole() {
+    const MARK: &str = "pushsecret.external-secrets.io/created-by";
+    let platform = cluster().await;
+    let dev = cluster().await;
+    let s = cross_cluster(&platform, &dev).await;
+    let cl = client(&platform, &s, Some("foo")).await;
+    let mark_of = |secret: &k8s_openapi::api::core::v1::Secret| {
+        secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(MARK).cloned())
+    };
+    // A source carrying someone's mark does not hand it over.
+    let mut local = local_secret();
+    local
+        .annotations
+        .insert(MARK.to_owned(), "elsewhere/other".to_owned());
+    let replace = json!({"apiVersion": "kubernetes.external-secrets.io/v1alpha1", "kind": "PushSecretMetadata",
+                         "spec": {"targetMergePolicy": "Replace", "annotations": {"a": "b"}}});
+    let whole = PushEntry {
+        remote_ref: remote("made", None),
+        metadata: Some(replace),
+        never_pushed: true,
+        owner: Some(OWNER.into()),
+        ..Default::default()
+    };
+    cl.push_secret(&local, &whole).await.expect("create");
+    let made = dev.get_secret("foo", "made").await.expect("created");
+    assert_eq!(mark_of(&made).as_deref(), Some(OWNER));
+    // An update whose metadata replaces the annotations keeps the mark, and an unchanged push
+    // does not write.
+    local.data.insert("password".into(), b"changed".to_vec());
+    cl.push_secret(
+        &local,
+        &PushEntry {
+            never_pushed: false,
+            ..whole.clone()
+        },
+    )
+    .await
+    .expect("update");
+    let updated = dev.get_secret("foo", "made").await.expect("kept");
+    assert_eq!(mark_of(&updated).as_deref(), Some(OWNER));
+    assert_eq!(updated.metadata.annotations.as_ref().expect("a")["a"], "b");
+    cl.push_secret(
+        &local,
+        &PushEntry {
+            never_pushed: false,
+            ..whole.clone()
+        },
+    )
+    .await
+    .expect("again");
+    let again = dev.get_secret("foo", "made").await.expect("kept");
+    assert_eq!(
+        again.metadata.resource_version,
+        updated.metadata.resource_version
+    );
+
+    // Another PushSecret's delete leaves it; its creator's delete removes it.
+    let other = PushEntry {
+        owner: Some("foo/another".into()),
+        ..whole.clone()
+    };
+    cl.delete_secret(&other).await.expect("not ours: no-op");
+    assert!(dev.get_secret("foo", "made").await.is_some());
+    cl.delete_secret(&whole).await.expect("ours");
+    assert!(dev.get_secret("foo", "made").await.is_none());
+
+    // A Secret that existed before: a whole push over it is left in place on delete; a
+    // property push loses only its property, even when it is the only one.
+    dev.secret(
+        "foo",
+        json!({"metadata": {"name": "theirs"}, "stringData": {"pw": "old"}}),
+    )
+    .await;
+    let prop = PushEntry {
+        secret_key: Some("password".into()),
+        remote_ref: remote("theirs", Some("pw")),
+        never_pushed: true,
+        owner: Some(OWNER.into()),
+        ..Default::default()
+    };
+    cl.push_secret(&local, &prop).await.expect("into theirs");
+    let theirs = dev.get_secret("foo", "theirs").await.expect("theirs");
+    assert_eq!(mark_of(&theirs), None, "not created by esox: no mark");
+    cl.delete_secret(&prop)
+        .await
+        .expect("take the property back");
+    let theirs = dev.get_secret("foo", "theirs").await.expect("still there");
+    assert!(theirs.data.unwrap_or_default().is_empty());
+    let whole_over = PushEntry {
+        remote_ref: remote("theirs", None),
+        owner: Some(OWNER.into()),
+        ..Default::default()
+    };
+    cl.push_secret(&local, &whole_over).await.expect("whole");
+    cl.delete_secret(&whole_over).await.expect("left in place");
+    assert!(dev.get_secret("foo", "theirs").await.is_some());
 }

@@ -12,6 +12,82 @@ const MAX_DEPTH: usize = 200;
 /// Rendering stops beyond this output size: a runaway template must not exhaust memory.
 pub const MAX_OUTPUT: usize = 16 * 1024 * 1024;
 
+/// What one render may use. Go has none of these bounds; esox renders templates written by
+/// any tenant inside a process that serves them all, so a render must end, and end small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of output (default 16 MiB, [`MAX_OUTPUT`]). Functions that build strings refuse
+    /// results beyond [`MAX_OUTPUT`] whatever this says.
+    pub max_output: usize,
+    /// Evaluation steps: every action, text, range iteration and function call counts one
+    /// (default 10,000,000, about a second of work in a release build).
+    pub max_steps: u64,
+    /// Wall-clock time for one render (default 10 s), checked every 4,096 steps, so a single
+    /// slow function call (bcrypt, RSA key generation) can overrun it by its own duration.
+    pub deadline: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_output: MAX_OUTPUT,
+            max_steps: 10_000_000,
+            deadline: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// Library functions that walk their arguments recursively (print, copy, compare, encode):
+/// their arguments are checked for cycles, depth and expanded size first.
+const WALKS_ITS_ARGUMENTS: &[&str] = &[
+    "deepCopy",
+    "mustDeepCopy",
+    "deepEqual",
+    "toJson",
+    "mustToJson",
+    "toPrettyJson",
+    "mustToPrettyJson",
+    "toRawJson",
+    "mustToRawJson",
+    "toYaml",
+    "toString",
+    "toStrings",
+    "cat",
+    "join",
+    "quote",
+    "squote",
+    "uniq",
+    "mustUniq",
+    "has",
+    "mustHas",
+    "without",
+    "mustWithout",
+    "sortAlpha",
+];
+
+/// Library functions that put their arguments inside a new or existing dict or list: nesting
+/// is bounded there, because everything that walks values recursively (printing, copying,
+/// comparing, encoding, and freeing them) would otherwise recurse once per level.
+const NESTS_ITS_ARGUMENTS: &[&str] = &[
+    "dict",
+    "set",
+    "list",
+    "tuple",
+    "append",
+    "push",
+    "mustAppend",
+    "mustPush",
+    "prepend",
+    "mustPrepend",
+    "concat",
+    "merge",
+    "mustMerge",
+    "mergeOverwrite",
+    "mustMergeOverwrite",
+    "chunk",
+    "mustChunk",
+];
+
 pub struct ExecError {
     pub pos: usize,
     pub node: String,
@@ -35,17 +111,49 @@ pub struct State<'a> {
     vars: Vec<(String, Value)>,
     pub out: String,
     depth: usize,
+    limits: Limits,
+    steps: u64,
+    started: std::time::Instant,
 }
 
 impl<'a> State<'a> {
-    pub fn new(trees: &'a Trees, template: &str, dot: &Value) -> Self {
+    pub fn new(trees: &'a Trees, template: &str, dot: &Value, limits: Limits) -> Self {
         State {
             trees,
             template: template.to_string(),
             vars: vec![("$".into(), dot.clone())],
             out: String::new(),
             depth: 0,
+            limits,
+            steps: 0,
+            started: std::time::Instant::now(),
         }
+    }
+
+    /// Counts one evaluation step against the step budget and, now and then, the deadline.
+    fn step(&mut self, pos: usize, node: &dyn std::fmt::Display) -> R<()> {
+        self.steps += 1;
+        if self.steps > self.limits.max_steps {
+            return self.err(
+                pos,
+                node,
+                format!(
+                    "the template exceeds the limit of {} evaluation steps",
+                    self.limits.max_steps
+                ),
+            );
+        }
+        if self.steps.is_multiple_of(4096) && self.started.elapsed() > self.limits.deadline {
+            return self.err(
+                pos,
+                node,
+                format!(
+                    "the template exceeds the time limit of {:?}",
+                    self.limits.deadline
+                ),
+            );
+        }
+        Ok(())
     }
 
     fn err<T>(&self, pos: usize, node: &dyn std::fmt::Display, msg: impl Into<String>) -> R<T> {
@@ -73,11 +181,14 @@ impl<'a> State<'a> {
     }
 
     fn write(&mut self, s: &str, pos: usize) -> R<()> {
-        if self.out.len() + s.len() > MAX_OUTPUT {
+        if self.out.len() + s.len() > self.limits.max_output {
             return self.err(
                 pos,
                 &"output",
-                format!("output exceeds the limit of {MAX_OUTPUT} bytes"),
+                format!(
+                    "output exceeds the limit of {} bytes",
+                    self.limits.max_output
+                ),
             );
         }
         self.out.push_str(s);
@@ -85,11 +196,14 @@ impl<'a> State<'a> {
     }
 
     fn node(&mut self, n: &Node, dot: &Value) -> R<Flow> {
+        self.step(0, &"template")?;
         match n {
             Node::Text(t) => self.write(t, 0)?,
             Node::Action(p) => {
                 let v = self.pipeline(dot, p)?;
                 if p.decl.is_empty() {
+                    crate::value::check_walkable(&v)
+                        .or_else(|m| self.err(p.pos, p, format!("cannot print {m}")))?;
                     let s = print_value(&v);
                     self.write(&s, p.pos)?;
                 }
@@ -154,6 +268,7 @@ impl<'a> State<'a> {
         let decl = &c.pipe.decl;
         let mut ran = false;
         let body = |st: &mut State<'a>, k: Value, e: Value| -> R<bool> {
+            st.step(c.pos, &c.pipe)?;
             st.vars.truncate(mark);
             match decl.len() {
                 1 => st.bind(&c.pipe, 0, e.clone()),
@@ -409,6 +524,20 @@ impl<'a> State<'a> {
                 };
                 Ok(v)
             }
+            Value::Cert(c) if name == "Cert" || name == "Key" => {
+                if has_args {
+                    return self.err(
+                        pos,
+                        node,
+                        format!("{name} has arguments but cannot be invoked as function"),
+                    );
+                }
+                Ok(Value::Str(if name == "Cert" {
+                    c.cert.clone()
+                } else {
+                    c.key.clone()
+                }))
+            }
             other => self.err(
                 pos,
                 node,
@@ -485,11 +614,15 @@ impl<'a> State<'a> {
             (Arg::Nil(_), _) => {
                 return self.err(a.pos(), a, format!("cannot assign nil to {}", ty.go_name()));
             }
-            (Arg::Str(_, s), Ty::Str | Ty::Any) => return Ok(Value::str(s.as_str())),
+            (Arg::Str(_, s), Ty::Str | Ty::Any | Ty::HashAlgorithm) => {
+                return Ok(Value::str(s.as_str()));
+            }
             (Arg::Str(..), Ty::Int | Ty::Int64 | Ty::U32) => return lit_err(self, "integer"),
             (Arg::Str(..), Ty::F64) => return lit_err(self, "float"),
             (Arg::Str(..), Ty::Bool) => return lit_err(self, "bool"),
-            (Arg::Num(..), Ty::Str) | (Arg::Bool(..), Ty::Str) => return lit_err(self, "string"),
+            (Arg::Num(..) | Arg::Bool(..), Ty::Str | Ty::HashAlgorithm) => {
+                return lit_err(self, "string");
+            }
             (Arg::Num(_, n), Ty::Int | Ty::Int64) => {
                 return match n.int {
                     Some(i) => Ok(Value::Int(
@@ -546,6 +679,7 @@ impl<'a> State<'a> {
         fin: Option<Value>,
         c: &Cmd,
     ) -> R<Value> {
+        self.step(pos, c)?;
         let nargs = args.len() + usize::from(fin.is_some());
         match f {
             FuncRef::Builtin(b) => self.call_builtin(dot, pos, name, b, args, fin, nargs, c),
@@ -596,6 +730,29 @@ impl<'a> State<'a> {
                         c,
                         format!("function {name} is not supported by esox yet: {why}"),
                     );
+                }
+                if NESTS_ITS_ARGUMENTS.contains(&name) {
+                    let limit = crate::value::MAX_VALUE_DEPTH - 1;
+                    if vals
+                        .iter()
+                        .any(|v| crate::value::depth_up_to(v, limit) > limit)
+                    {
+                        return self.err(
+                            pos,
+                            c,
+                            format!(
+                                "error calling {name}: values may nest at most {} levels",
+                                crate::value::MAX_VALUE_DEPTH
+                            ),
+                        );
+                    }
+                }
+                if WALKS_ITS_ARGUMENTS.contains(&name) {
+                    for v in &vals {
+                        crate::value::check_walkable(v).or_else(|m| {
+                            self.err(pos, c, format!("error calling {name}: cannot walk {m}"))
+                        })?;
+                    }
                 }
                 (def.f)(&vals).or_else(|m| self.err(pos, c, format!("error calling {name}: {m}")))
             }
@@ -662,6 +819,13 @@ impl<'a> State<'a> {
                 vals.push(funcs::convert(v, Ty::Str).or_else(|m| self.err(pos, c, m))?);
             } else {
                 vals.push(v);
+            }
+        }
+        if matches!(b, Builtin::Print | Builtin::Println | Builtin::Printf) {
+            for v in &vals {
+                crate::value::check_walkable(v).or_else(|m| {
+                    self.err(pos, c, format!("error calling {name}: cannot print {m}"))
+                })?;
             }
         }
         let r = match b {

@@ -20,9 +20,12 @@
 //! No function can read the process environment, files, the network, DNS or
 //! Kubernetes objects: `env`, `expandenv`, `getHostByName` and `getSecretKey`
 //! are not defined, so templates using them fail to parse. Time zones come from
-//! a database compiled into the binary. Rendering is bounded: output is capped
-//! at [`MAX_OUTPUT`] bytes, generated sequences at two million elements and
-//! `{{template}}` nesting at 200 levels (Go has no such bounds).
+//! a database compiled into the binary. Rendering is bounded (Go has no such bounds): output
+//! and every string a function builds at [`MAX_OUTPUT`] bytes, evaluation steps and wall-clock
+//! time per [`Limits`], generated sequences at two million elements, `{{template}}` nesting at
+//! 200 levels, values at 1,000 levels of nesting with no cycles, PKCS#12 key derivation at
+//! 1,000,000 iterations, `printf` widths and precisions at Go's 1e6. Each bound fails the
+//! render with an error naming the function and the limit.
 //!
 //! # Deliberate differences from Go
 //! - `range` over an integer works (Go 1.22+, the Go ESO is built with).
@@ -30,7 +33,10 @@
 //! - `keys` and `values` return key order (Go's order is random).
 //! - `range can't iterate over ...` names the type, not the value (Go prints the
 //!   value, which may be secret).
-//! - The functions in [`UNSUPPORTED`] are defined but fail when called.
+//! - `genPrivateKey "dsa"` fails (DSA is deprecated); the `*WithKey` certificate functions
+//!   read RSA, P-256, P-384 and Ed25519 keys.
+//! - Error messages never quote a value (Go quotes the input of `toDate`, `urlParse`,
+//!   `semverCompare`, `dateModify`...): they may hold secrets and end up in status and logs.
 
 mod error;
 mod exec;
@@ -44,8 +50,9 @@ pub mod value;
 use std::sync::Arc;
 
 pub use error::TemplateError;
-pub use exec::MAX_OUTPUT;
+pub use exec::{Limits, MAX_OUTPUT};
 pub use funcs::unsupported::UNSUPPORTED;
+pub use funcs::yaml::{YamlMapError, parse_yaml_map};
 pub use value::Value;
 
 /// A parsed template, including the templates it defines with `define`/`block`.
@@ -106,7 +113,12 @@ impl Template {
     /// Fails if the output is not valid UTF-8 (use [`Template::execute_bytes`]
     /// for Secret data, which may be binary).
     pub fn execute(&self, data: &Value) -> Result<String, TemplateError> {
-        let out = self.execute_template(&self.name, data)?;
+        self.execute_with(data, Limits::default())
+    }
+
+    /// [`Template::execute`] with other [`Limits`] than the defaults.
+    pub fn execute_with(&self, data: &Value, limits: Limits) -> Result<String, TemplateError> {
+        let out = self.execute_template(&self.name, data, limits)?;
         if gostr::has_escapes(&out) {
             return Err(TemplateError::Other {
                 name: self.name.clone(),
@@ -118,13 +130,27 @@ impl Template {
 
     /// Renders the template to bytes, exactly as Go would write them.
     pub fn execute_bytes(&self, data: &Value) -> Result<Vec<u8>, TemplateError> {
-        let out = self.execute_template(&self.name, data)?;
+        self.execute_bytes_with(data, Limits::default())
+    }
+
+    /// [`Template::execute_bytes`] with other [`Limits`] than the defaults.
+    pub fn execute_bytes_with(
+        &self,
+        data: &Value,
+        limits: Limits,
+    ) -> Result<Vec<u8>, TemplateError> {
+        let out = self.execute_template(&self.name, data, limits)?;
         Ok(gostr::to_bytes(&out).into_owned())
     }
 
     /// Renders one of the templates defined in this one (`{{define "x"}}`),
     /// in the internal string form (see [`gostr`]).
-    fn execute_template(&self, name: &str, data: &Value) -> Result<String, TemplateError> {
+    fn execute_template(
+        &self,
+        name: &str,
+        data: &Value,
+        limits: Limits,
+    ) -> Result<String, TemplateError> {
         let Some(tree) = self.trees.get(name) else {
             return Err(TemplateError::Other {
                 name: self.name.clone(),
@@ -135,7 +161,7 @@ impl Template {
                 ),
             });
         };
-        let mut st = exec::State::new(&self.trees, name, data);
+        let mut st = exec::State::new(&self.trees, name, data, limits);
         match st.run(tree, data) {
             Ok(()) => Ok(st.out),
             Err(e) => {

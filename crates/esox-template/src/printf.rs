@@ -371,6 +371,14 @@ impl Fmt {
                 _ => self.bad_verb(out, v, verb),
             },
             Value::Str(s) => self.string(out, s, verb),
+            // A struct of two strings: Go prints `{<Cert> <Key>}` with the verb applied to each.
+            Value::Cert(c) => {
+                out.push('{');
+                self.string(out, &c.cert, verb);
+                out.push(' ');
+                self.string(out, &c.key, verb);
+                out.push('}');
+            }
             Value::Semver(sv) => match verb {
                 'v' | 's' | 'q' | 'x' | 'X' if !self.sharp_v => {
                     self.string(out, &sv.canonical(), verb)
@@ -818,12 +826,20 @@ fn frac_str(v: u64, div: u64) -> String {
     format!("{whole}.{frac:0width$}")
 }
 
+/// Go's fmt bound on widths and precisions (`tooLarge`): a `*` argument beyond it is refused, a
+/// literal stops being read once it has passed it (so literals reach at most about 1e7).
+const GO_FMT_NUM_LIMIT: i64 = 1_000_000;
+
+fn literal_too_large(n: usize) -> bool {
+    n > GO_FMT_NUM_LIMIT as usize
+}
+
 /// fmt.Sprintf.
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     let mut out = String::with_capacity(format.len() + 16);
     let mut argi = 0usize;
     let mut chars = format.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
+    'format: while let Some((_, c)) = chars.next() {
         if c != '%' {
             out.push(c);
             continue;
@@ -848,7 +864,8 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         if let Some(&(_, '*')) = chars.peek() {
             chars.next();
             match args.get(argi) {
-                Some(Value::Int(n, _)) => {
+                // Go's fmt refuses widths beyond ±1e6 (tooLarge) as BADWIDTH.
+                Some(Value::Int(n, _)) if n.unsigned_abs() <= GO_FMT_NUM_LIMIT as u64 => {
                     let n = *n;
                     if n < 0 {
                         f.minus = true;
@@ -863,11 +880,12 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             let mut w = None;
             while let Some(&(_, d)) = chars.peek() {
                 if let Some(v) = d.to_digit(10) {
-                    w = Some(
-                        w.unwrap_or(0usize)
-                            .saturating_mul(10)
-                            .saturating_add(v as usize),
-                    );
+                    if literal_too_large(w.unwrap_or(0)) {
+                        // Go's parsenum gives up on the rest of the format.
+                        out.push_str("%!(NOVERB)");
+                        break 'format;
+                    }
+                    w = Some(w.unwrap_or(0usize) * 10 + v as usize);
                     chars.next();
                 } else {
                     break;
@@ -881,7 +899,12 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             if let Some(&(_, '*')) = chars.peek() {
                 chars.next();
                 match args.get(argi) {
-                    Some(Value::Int(n, _)) if *n >= 0 => f.prec = Some(*n as usize),
+                    Some(Value::Int(n, _)) if (0..=GO_FMT_NUM_LIMIT).contains(n) => {
+                        f.prec = Some(*n as usize);
+                    }
+                    Some(Value::Int(n, _)) if *n > GO_FMT_NUM_LIMIT => {
+                        out.push_str("%!(BADPREC)");
+                    }
                     Some(Value::Int(..)) => f.prec = None,
                     _ => out.push_str("%!(BADPREC)"),
                 }
@@ -890,7 +913,11 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
                 let mut p = 0usize;
                 while let Some(&(_, d)) = chars.peek() {
                     if let Some(v) = d.to_digit(10) {
-                        p = p.saturating_mul(10).saturating_add(v as usize);
+                        if literal_too_large(p) {
+                            out.push_str("%!(NOVERB)");
+                            break 'format;
+                        }
+                        p = p * 10 + v as usize;
                         chars.next();
                     } else {
                         break;

@@ -144,6 +144,15 @@ pub enum Value {
     Time(Arc<TimeValue>),
     /// `time.Duration` in nanoseconds.
     Duration(i64),
+    /// Sprig's `certificate` struct (`.Cert`, `.Key`), from the certificate functions.
+    Cert(Arc<CertPair>),
+}
+
+/// Sprig's `certificate`: a PEM certificate and its PEM private key.
+#[derive(PartialEq, Eq)]
+pub struct CertPair {
+    pub cert: Arc<str>,
+    pub key: Arc<str>,
 }
 
 // Values hold secret data: Debug shows the shape, never the content.
@@ -208,6 +217,7 @@ impl Value {
             Value::Semver(_) => "*semver.Version".into(),
             Value::Time(_) => "time.Time".into(),
             Value::Duration(_) => "time.Duration".into(),
+            Value::Cert(_) => "sprig.certificate".into(),
         }
     }
 
@@ -224,6 +234,7 @@ impl Value {
             Value::Semver(_) => "ptr",
             Value::Time(_) => "struct",
             Value::Duration(_) => "int64",
+            Value::Cert(_) => "struct",
         }
     }
 
@@ -237,7 +248,7 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(l, _) => !l.is_empty(),
             Value::Map(m, _) => !m.is_empty(),
-            Value::Semver(_) | Value::Time(_) => true,
+            Value::Semver(_) | Value::Time(_) | Value::Cert(_) => true,
             Value::Duration(d) => *d != 0,
         }
     }
@@ -301,4 +312,129 @@ impl From<&BTreeMap<String, String>> for Value {
             Elem::Str,
         )
     }
+}
+
+/// Nesting deeper than this is refused wherever a value is walked recursively (printing,
+/// copying, comparing, encoding), like the engine's own template-call depth.
+pub const MAX_VALUE_DEPTH: usize = 1000;
+
+/// Walking a value that shares sub-values (a dict holding the same dict twice, many levels
+/// down) visits each path; beyond this many visits the walk is refused instead of taking
+/// exponential time and memory.
+pub const MAX_VALUE_VISITS: u64 = 16 * 1024 * 1024;
+
+fn node_id(v: &Value) -> Option<usize> {
+    match v {
+        Value::Map(m, _) => Some(Arc::as_ptr(&m.0) as *const () as usize),
+        Value::List(l, _) if !l.is_empty() => Some(Arc::as_ptr(l) as *const () as usize),
+        _ => None,
+    }
+}
+
+/// Checks that `v` can be walked recursively: no cycle, nesting at most [`MAX_VALUE_DEPTH`],
+/// at most [`MAX_VALUE_VISITS`] nodes once shared sub-values are expanded. The walk itself is
+/// bounded by the same depth and memoises shared nodes, so it is linear in the value's size.
+pub fn check_walkable(v: &Value) -> Result<(), String> {
+    use std::collections::HashMap;
+    // Per node: None while it is being walked (seeing it again is a cycle), then its
+    // expanded size.
+    fn walk(
+        v: &Value,
+        depth: usize,
+        memo: &mut HashMap<usize, Option<u64>>,
+    ) -> Result<u64, String> {
+        if depth > MAX_VALUE_DEPTH {
+            return Err(format!(
+                "a value nested deeper than {MAX_VALUE_DEPTH} levels"
+            ));
+        }
+        let Some(id) = node_id(v) else { return Ok(1) };
+        match memo.get(&id) {
+            Some(Some(n)) => return Ok(*n),
+            Some(None) => return Err("a dict or list that contains itself".into()),
+            None => {}
+        }
+        memo.insert(id, None);
+        let children: Vec<Value> = match v {
+            Value::Map(m, _) => m.entries().into_iter().map(|(_, x)| x).collect(),
+            Value::List(l, _) => l.to_vec(),
+            _ => Vec::new(),
+        };
+        let mut total: u64 = 1;
+        for c in &children {
+            total = total.saturating_add(walk(c, depth + 1, memo)?);
+            if total > MAX_VALUE_VISITS {
+                return Err(format!(
+                    "a value of more than {MAX_VALUE_VISITS} elements once shared parts are expanded"
+                ));
+            }
+        }
+        memo.insert(id, Some(total));
+        Ok(total)
+    }
+    walk(v, 0, &mut HashMap::new()).map(|_| ())
+}
+
+/// Whether `v` is `target` or holds it somewhere (inserting `v` into `target` would make a
+/// cycle). Bounded like [`check_walkable`].
+pub fn reaches(v: &Value, target: &MapRef) -> bool {
+    fn go(
+        v: &Value,
+        target: &MapRef,
+        depth: usize,
+        seen: &mut std::collections::HashSet<usize>,
+    ) -> bool {
+        if depth > MAX_VALUE_DEPTH {
+            return true;
+        }
+        if let Value::Map(m, _) = v
+            && m.ptr_eq(target)
+        {
+            return true;
+        }
+        let Some(id) = node_id(v) else { return false };
+        if !seen.insert(id) {
+            return false;
+        }
+        match v {
+            Value::Map(m, _) => m
+                .entries()
+                .iter()
+                .any(|(_, x)| go(x, target, depth + 1, seen)),
+            Value::List(l, _) => l.iter().any(|x| go(x, target, depth + 1, seen)),
+            _ => false,
+        }
+    }
+    go(v, target, 0, &mut std::collections::HashSet::new())
+}
+
+/// How deep `v` nests, counted up to `limit + 1` (a walk that stops there, memoised by node,
+/// so it is linear in the value's size and bounded in recursion).
+pub fn depth_up_to(v: &Value, limit: usize) -> usize {
+    fn go(v: &Value, limit: usize, memo: &mut std::collections::HashMap<usize, usize>) -> usize {
+        let Some(id) = node_id(v) else { return 0 };
+        if limit == 0 {
+            return 1;
+        }
+        if let Some(d) = memo.get(&id) {
+            return *d;
+        }
+        // A node met again while being walked would be a cycle: count it as too deep.
+        memo.insert(id, limit + 1);
+        let children: Vec<Value> = match v {
+            Value::Map(m, _) => m.entries().into_iter().map(|(_, x)| x).collect(),
+            Value::List(l, _) => l.to_vec(),
+            _ => Vec::new(),
+        };
+        let mut d = 1;
+        for c in &children {
+            d = d.max(1 + go(c, limit - 1, memo));
+            if d > limit {
+                break;
+            }
+        }
+        memo.insert(id, d);
+        d
+    }
+    go(v, limit, &mut std::collections::HashMap::new())
 }

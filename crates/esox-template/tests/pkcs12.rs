@@ -188,3 +188,19 @@ fn truststore_contains_every_certificate() {
     assert_eq!(certs.len(), 3);
     assert!(esox_template::funcs::pkcs12::decode_for_tests(&der, "wrong").is_err());
 }
+
+#[test]
+fn kdf_iteration_counts_are_bounded() {
+    // Issue 15: the iteration count comes from the input; 2,000,000 is refused before any
+    // hashing, naming the limit (a crafted file could ask for 2^63).
+    let d = data(include_bytes!("fixtures/huge-iter.p12"));
+    let started = std::time::Instant::now();
+    let err = render("t", "{{ .p12 | pkcs12keyPass \"x\" }}", &d, None)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("iteration count exceeds the limit of 1000000"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}

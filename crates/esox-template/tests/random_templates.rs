@@ -469,7 +469,7 @@ fn random_templates_match_go() {
         .count();
     let rendered = n - errs - skipped;
     println!(
-        "differential random: {n} cases (seed {seed:#x}): {} identical, {} mismatches, {skipped} skipped (range over int, Go 1.22+ only; or esox's output/sequence size bounds); \
+        "differential random: {n} cases (seed {seed:#x}): {} identical, {} mismatches, {skipped} skipped (esox's output/sequence size bounds); \
          about {rendered} render output, {errs} fail in esox (and in Go unless listed as a mismatch)",
         n - bad.len() - skipped,
         bad.len()

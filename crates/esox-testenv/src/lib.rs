@@ -161,6 +161,20 @@ impl Cluster {
         }
     }
 
+    /// After [`Cluster::restart`]: waits until Kubernetes' own controllers work again (on a real
+    /// cluster the controller manager's informers back off for up to 30 s, so tokens are not
+    /// issued and new namespaces get no `kube-root-ca.crt` until then). For tests whose next
+    /// step needs them; esox itself is measured from the moment the API server answers.
+    pub async fn wait_for_kubernetes_controllers(&self) -> Result<(), Error> {
+        match self {
+            Cluster::InMemory(_) => Ok(()),
+            Cluster::Real(c) => {
+                let client = c.client_with_token(c.admin_token()).await?;
+                reset::wait_for_controller_manager(&client).await
+            }
+        }
+    }
+
     /// Forgets the watch history so that resuming from an older resourceVersion gets 410 Gone
     /// (on a real cluster: an etcd compaction).
     pub async fn compact(&self) -> Result<(), Error> {

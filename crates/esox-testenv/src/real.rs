@@ -78,6 +78,15 @@ impl RealCluster {
         };
         let client = cluster.client_with_token(&cluster.admin_token).await?;
         crate::reset::clear(&client).await?;
+        if let Some(marker) = cluster.restart_marker()
+            && marker.exists()
+        {
+            // After an API-server restart the controller manager's informers are in client-go's
+            // backoff (up to 30 s): wait until it serves new namespaces again, so the next test
+            // does not wait for kube-root-ca.crt in its own.
+            crate::reset::wait_for_controller_manager(&client).await?;
+            let _ = std::fs::remove_file(marker);
+        }
         Ok(cluster)
     }
 
@@ -124,7 +133,20 @@ impl RealCluster {
 
     /// Starts the API server again with the same flags and waits until it is ready.
     pub async fn start_apiserver(&self) -> Result<(), Error> {
-        self.script("start-apiserver").await
+        self.script("start-apiserver").await?;
+        if let Some(marker) = self.restart_marker() {
+            std::fs::write(&marker, b"").map_err(|source| Error::Read {
+                path: marker.display().to_string(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// A file in the control plane's folder saying its API server was restarted since the
+    /// controller manager was last seen working.
+    fn restart_marker(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join("apiserver-restarted"))
     }
 
     /// Compacts etcd to its current revision: watches resuming from older versions get 410 Gone.

@@ -187,6 +187,38 @@ async fn empty_namespace(client: &Client, ns: &str, all: bool) -> Result<(), Err
     Ok(())
 }
 
+/// Waits until the controller manager publishes `kube-root-ca.crt` into a new namespace.
+pub async fn wait_for_controller_manager(client: &Client) -> Result<(), Error> {
+    let probe = "esox-test-probe";
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": probe}}))
+        .map_err(|e| Error::Reset(e.to_string()))?;
+    match namespaces.create(&Default::default(), &ns).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => return Err(reset_err("creating the probe namespace", e)),
+    }
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), probe);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if configmaps
+            .get_opt("kube-root-ca.crt")
+            .await
+            .map_err(|e| reset_err("reading the probe's kube-root-ca.crt", e))?
+            .is_some()
+        {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(Error::Reset(
+                "the controller manager published no kube-root-ca.crt within 120 s".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    remove_namespace(client, probe).await
+}
+
 /// What tests may have put into `default`, which cannot be deleted.
 async fn clear_default(client: &Client) -> Result<(), Error> {
     empty_namespace(client, "default", false).await

@@ -48,8 +48,11 @@ pub enum Command {
         log_format: LogFormat,
         #[command(flatten)]
         leader_election: LeaderElectionFlags,
+        #[command(flatten)]
+        scope: ScopeFlags,
     },
     /// Run an in-memory Kubernetes API server (a test double) until killed.
+    #[cfg(feature = "testcluster")]
     Testcluster {
         /// Address to listen on; port 0 picks a free port.
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -79,6 +82,7 @@ pub enum Command {
         output: crate::render::Format,
     },
     /// Walk through the two scenarios of the seed on two in-memory clusters.
+    #[cfg(feature = "testcluster")]
     Demo {
         /// Leave both clusters running and print their kubeconfig paths.
         #[arg(long)]
@@ -128,6 +132,46 @@ impl LeaderElectionFlags {
     }
 }
 
+/// What `esox run` serves, with ESO's flag names and defaults (but `--concurrent`, see below).
+#[derive(Debug, clap::Args)]
+pub struct ScopeFlags {
+    /// Serve only this namespace: every watch and list stays inside it (Roles in it are
+    /// enough), and ClusterSecretStores, ClusterExternalSecrets and ClusterPushSecrets are off.
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Run the ClusterSecretStore controller and let objects use ClusterSecretStores.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    enable_cluster_store_reconciler: bool,
+    /// Run the ClusterExternalSecret controller.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    enable_cluster_external_secret_reconciler: bool,
+    /// Run the PushSecret controller (it watches the metadata of every Secret it may read).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    enable_push_secret_reconciler: bool,
+    /// Run the ClusterPushSecret controller.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    enable_cluster_push_secret_reconciler: bool,
+    /// Reconciles in flight per controller [default: 32 ExternalSecrets, 16 PushSecrets; ESO's
+    /// default of 1 would serialise esox's event-driven refreshes].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrent: Option<u16>,
+}
+
+impl ScopeFlags {
+    fn apply(self, options: esox_controller::Options) -> esox_controller::Options {
+        esox_controller::Options {
+            namespace: self.namespace.filter(|ns| !ns.is_empty()),
+            cluster_stores: self.enable_cluster_store_reconciler,
+            cluster_external_secrets: self.enable_cluster_external_secret_reconciler,
+            push_secrets: self.enable_push_secret_reconciler,
+            cluster_push_secrets: self.enable_cluster_push_secret_reconciler,
+            concurrent: self.concurrent,
+            ..options
+        }
+        .scoped()
+    }
+}
+
 /// Parses a Go duration (`15s`, `1m30s`), as ESO's flags take them.
 fn go_duration(text: &str) -> Result<Duration, String> {
     let nanos = esox_core::duration::parse(text).map_err(|e| e.to_string())?;
@@ -149,8 +193,13 @@ fn init_logs(format: LogFormat) {
 
 /// Logs to stderr; `RUST_LOG` overrides `default_filter`.
 fn init_logs_with(format: LogFormat, default_filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    for directive in esox_controller::LOG_SAFETY_DIRECTIVES {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -184,6 +233,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store_requeue_interval_seconds,
             log_format,
             leader_election,
+            scope,
         } => {
             init_logs(log_format);
             let args = crate::run::RunArgs {
@@ -196,10 +246,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     store_requeue_interval_seconds,
                 ),
                 leader_election: leader_election.config(),
+                scope: scope.apply(esox_controller::Options::default()),
             };
             runtime()?.block_on(crate::run::run(args))?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "testcluster")]
         Command::Testcluster {
             addr,
             kubeconfig_out,
@@ -225,6 +277,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", crate::render::render(&args)?);
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "testcluster")]
         Command::Demo { keep } => {
             // The walkthrough is the output; expected start-up retries would only distract.
             init_logs_with(LogFormat::Plain, "error");
@@ -288,5 +341,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("missing unit"), "{err}");
+    }
+
+    fn scope(args: &[&str]) -> esox_controller::Options {
+        let cli = Cli::try_parse_from([&["esox", "run"], args].concat()).unwrap();
+        match cli.command {
+            Command::Run { scope, .. } => scope.apply(esox_controller::Options::default()),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_controller_runs_cluster_wide_by_default() {
+        let o = scope(&[]);
+        assert_eq!(o.namespace, None);
+        assert!(o.cluster_stores && o.cluster_external_secrets);
+        assert!(o.push_secrets && o.cluster_push_secrets);
+        assert_eq!(o.concurrent, None);
+    }
+
+    #[test]
+    fn namespace_turns_the_cluster_scoped_kinds_off_whatever_their_flags_say() {
+        let o = scope(&[
+            "--namespace=team-a",
+            "--enable-cluster-store-reconciler=true",
+            "--enable-cluster-external-secret-reconciler=true",
+        ]);
+        assert_eq!(o.namespace.as_deref(), Some("team-a"));
+        assert!(!o.cluster_stores && !o.cluster_external_secrets && !o.cluster_push_secrets);
+        assert!(o.push_secrets, "PushSecrets are namespaced: they stay on");
+    }
+
+    #[test]
+    fn reconcilers_and_concurrency_follow_esos_flags() {
+        let o = scope(&[
+            "--enable-push-secret-reconciler=false",
+            "--enable-cluster-store-reconciler=false",
+            "--concurrent=4",
+        ]);
+        assert!(!o.push_secrets && !o.cluster_stores);
+        assert!(o.cluster_external_secrets && o.cluster_push_secrets);
+        assert_eq!(o.concurrent, Some(4));
+        assert!(Cli::try_parse_from(["esox", "run", "--concurrent=0"]).is_err());
     }
 }

@@ -1,6 +1,8 @@
 //! The esox binary: one process, every subcommand.
 
 mod cli;
+mod crd_check;
+#[cfg(feature = "testcluster")]
 mod demo;
 mod render;
 mod run;

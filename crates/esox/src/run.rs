@@ -25,6 +25,8 @@ pub struct RunArgs {
     pub store_requeue_interval: Duration,
     /// Run the controllers only while holding this Lease (`--enable-leader-election`).
     pub leader_election: Option<LeaderElectionConfig>,
+    /// Namespace, controllers and concurrency (see `cli::ScopeFlags`); the fields above win.
+    pub scope: Options,
 }
 
 /// Loads the kubeconfig the standard way: `--kubeconfig`, `KUBECONFIG`, `~/.kube/config`, in-cluster.
@@ -37,10 +39,65 @@ pub async fn kube_config(path: Option<&PathBuf>) -> anyhow::Result<kube::Config>
                 .await
                 .with_context(|| format!("using the kubeconfig {}", p.display()))
         }
-        None => kube::Config::infer()
-            .await
-            .context("no cluster configured: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config or run in a pod"),
+        None => match kube::Config::from_kubeconfig(&Default::default()).await {
+            Ok(config) => Ok(config),
+            Err(kubeconfig_error) => match std::env::var("KUBERNETES_SERVICE_HOST") {
+                Ok(host) => {
+                    let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_default();
+                    in_cluster(std::path::Path::new(SERVICE_ACCOUNT_DIR), &host, &port)
+                }
+                Err(_) => Err(anyhow::Error::new(kubeconfig_error).context(
+                    "no cluster configured: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config or run in a pod",
+                )),
+            },
+        },
     }
+}
+
+/// Where the kubelet mounts a pod's ServiceAccount token, CA bundle and namespace.
+pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// The configuration of a pod: the API server at `host:port` (the kubelet's
+/// `KUBERNETES_SERVICE_HOST`/`PORT`), verified with `dir/ca.crt`, authenticated with the token in
+/// `dir/token`. kube re-reads both files about once a minute, so a projected token the kubelet
+/// rotates (hourly by default) is picked up without a restart.
+pub fn in_cluster(dir: &std::path::Path, host: &str, port: &str) -> anyhow::Result<kube::Config> {
+    let port: u16 = port.parse().with_context(|| {
+        format!("in-cluster: KUBERNETES_SERVICE_PORT {port:?} is not a port number")
+    })?;
+    let authority = match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(ip)) => format!("[{ip}]:{port}"),
+        _ => format!("{host}:{port}"),
+    };
+    let url = format!("https://{authority}")
+        .parse()
+        .with_context(|| format!("in-cluster: {authority} is not a valid server address"))?;
+    let ca_file = dir.join("ca.crt");
+    let ca = std::fs::read(&ca_file)
+        .with_context(|| format!("in-cluster: reading the CA bundle {}", ca_file.display()))?;
+    let certs: Vec<Vec<u8>> = pem::parse_many(&ca)
+        .with_context(|| format!("in-cluster: {} is not PEM", ca_file.display()))?
+        .into_iter()
+        .filter(|p| p.tag() == "CERTIFICATE")
+        .map(|p| p.into_contents())
+        .collect();
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "in-cluster: {} holds no certificate",
+        ca_file.display()
+    );
+    let token_file = dir.join("token");
+    // Read once now so that a missing or unreadable token fails at start, not at the first call.
+    std::fs::metadata(&token_file)
+        .with_context(|| format!("in-cluster: reading the token {}", token_file.display()))?;
+    let mut config = kube::Config::new(url);
+    config.root_cert = Some(certs);
+    config.root_cert_file = Some(ca_file);
+    config.auth_info.token_file = Some(token_file.to_string_lossy().into_owned());
+    if let Ok(namespace) = std::fs::read_to_string(dir.join("namespace")) {
+        config.default_namespace = namespace.trim().to_owned();
+    }
+    Ok(config)
 }
 
 /// The address and CA of the API server in `config`, for stores that mean "this cluster".
@@ -76,7 +133,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         controller_class: args.controller_class,
         flood_gate: args.enable_flood_gate,
         store_requeue_interval: args.store_requeue_interval,
-        ..Options::default()
+        ..args.scope
     };
     if let Some(election) = args.leader_election {
         let elector = LeaderElector::new(client.clone(), election)?;
@@ -90,17 +147,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         )
         .await;
     }
-    tracing::info!(server = %local.url, class = %options.controller_class, "starting controllers");
-    let (ctx, shutdown, task) = runner::start(client, options, local);
-    let (_running, metrics) = tokio::sync::watch::channel(Some(ctx));
+    let (running, metrics) = tokio::sync::watch::channel(None);
     let probes = Arc::new(Probes {
         metrics,
         ready: AtomicBool::new(false),
         leader: None,
     });
     let servers = serve_probes(args.metrics_addr, args.health_addr, &probes).await?;
+    let mut signal = Box::pin(wait_for_signal());
+    if !crate::crd_check::wait_until_installed(&client, &mut signal).await {
+        for server in servers {
+            server.abort();
+        }
+        return Ok(());
+    }
+    tracing::info!(server = %local.url, class = %options.controller_class, namespace = options.namespace.as_deref().unwrap_or("(all)"), "starting controllers");
+    let (ctx, shutdown, task) = runner::start(client, options, local);
+    running.send_replace(Some(ctx));
     probes.ready.store(true, Ordering::Relaxed);
-    wait_for_signal().await;
+    signal.await;
     tracing::info!("shutting down");
     shutdown.trigger();
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
@@ -137,18 +202,19 @@ async fn run_elected(
         leader: Some((election.lease_name.clone(), elector.status())),
     });
     let servers = serve_probes(metrics_addr, health_addr, &probes).await?;
+    let mut signal = Box::pin(wait_for_signal());
+    if !crate::crd_check::wait_until_installed(&client, &mut signal).await {
+        for server in servers {
+            server.abort();
+        }
+        return Ok(());
+    }
     // Followers are ready too: they are healthy standbys, and a rolling update of the
     // Deployment would stall if only the leader could become Ready.
     probes.ready.store(true, Ordering::Relaxed);
-    let result = esox_controller::leader::run_controllers(
-        elector,
-        client,
-        options,
-        local,
-        wait_for_signal(),
-        contexts,
-    )
-    .await;
+    let result =
+        esox_controller::leader::run_controllers(elector, client, options, local, signal, contexts)
+            .await;
     for server in servers {
         server.abort();
     }
@@ -188,5 +254,90 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
+
+    use super::*;
+    use k8s_openapi::api::core::v1::Namespace;
+
+    async fn can_list(config: kube::Config) -> Result<(), kube::Error> {
+        let client = kube::Client::try_from(config)?;
+        kube::Api::<Namespace>::all(client)
+            .list_metadata(&Default::default())
+            .await
+            .map(|_| ())
+    }
+
+    /// Started as the kubelet starts a pod (token and CA files, host and port), esox connects
+    /// with them, verifying the server with the CA file, and picks up a rotated token file.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_cluster_config_uses_the_mounted_files_and_rereads_a_rotated_token() {
+        let cluster = esox_testcluster::TestCluster::start(Default::default())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.crt"), cluster.ca_pem()).unwrap();
+        std::fs::write(dir.path().join("namespace"), "esox-system").unwrap();
+        std::fs::write(dir.path().join("token"), cluster.admin_token()).unwrap();
+        let addr = cluster.addr();
+        let config =
+            in_cluster(dir.path(), &addr.ip().to_string(), &addr.port().to_string()).unwrap();
+        assert_eq!(config.default_namespace, "esox-system");
+        can_list(config)
+            .await
+            .expect("connects with the mounted token and CA");
+
+        // Another CA: the server is not trusted, so the token is never sent.
+        let other = esox_testcluster::TestCluster::start(Default::default())
+            .await
+            .unwrap();
+        let wrong = tempfile::tempdir().unwrap();
+        std::fs::write(wrong.path().join("ca.crt"), other.ca_pem()).unwrap();
+        std::fs::write(wrong.path().join("token"), cluster.admin_token()).unwrap();
+        let config = in_cluster(
+            wrong.path(),
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+        )
+        .unwrap();
+        assert!(can_list(config).await.is_err(), "TLS is verified");
+
+        // Rotation: the process starts with a token the server refuses, then the kubelet writes
+        // a good one. kube re-reads the file once the cached copy is 50 s old.
+        std::fs::write(dir.path().join("token"), "rotated-out").unwrap();
+        let config =
+            in_cluster(dir.path(), &addr.ip().to_string(), &addr.port().to_string()).unwrap();
+        let client = kube::Client::try_from(config).unwrap();
+        let api = kube::Api::<Namespace>::all(client);
+        let refused = api.list_metadata(&Default::default()).await.unwrap_err();
+        assert!(
+            matches!(&refused, kube::Error::Api(s) if s.code == 401),
+            "{refused}"
+        );
+        std::fs::write(dir.path().join("token"), cluster.admin_token()).unwrap();
+        let started = std::time::Instant::now();
+        let mut accepted = false;
+        while started.elapsed() < Duration::from_secs(70) {
+            if api.list_metadata(&Default::default()).await.is_ok() {
+                accepted = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        assert!(accepted, "the rotated token was never read");
+        println!("rotated token in use after {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn in_cluster_config_names_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = in_cluster(dir.path(), "10.0.0.1", "443").unwrap_err();
+        assert!(format!("{err:#}").contains("ca.crt"), "{err:#}");
+        let err = in_cluster(dir.path(), "10.0.0.1", "https").unwrap_err();
+        assert!(format!("{err:#}").contains("not a port number"), "{err:#}");
     }
 }

@@ -72,6 +72,12 @@ pub async fn serve(
     }))
 }
 
+/// The controllers of the running term that ended before shutdown, if any.
+fn ended_controllers(probes: &Probes) -> Option<String> {
+    let ended = probes.metrics.borrow().as_ref()?.liveness.ended();
+    (!ended.is_empty()).then(|| ended.join(", "))
+}
+
 fn respond(req: &Request<hyper::body::Incoming>, probes: &Probes) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match req.uri().path() {
         "/metrics" => (
@@ -79,7 +85,16 @@ fn respond(req: &Request<hyper::body::Incoming>, probes: &Probes) -> Response<Fu
             "text/plain; version=0.0.4",
             metrics_text(probes),
         ),
-        "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
+        "/healthz" => match ended_controllers(probes) {
+            None => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
+            // A controller that stopped (a panic, a stream that ended) does nothing until the
+            // process restarts: let the kubelet do that.
+            Some(ended) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain",
+                format!("controllers ended: {ended}\n"),
+            ),
+        },
         "/readyz" if probes.ready.load(Ordering::Relaxed) => {
             (StatusCode::OK, "text/plain", "ok\n".to_owned())
         }
@@ -102,4 +117,45 @@ fn respond(req: &Request<hyper::body::Incoming>, probes: &Probes) -> Response<Fu
             .insert(hyper::header::CONTENT_TYPE, v);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn healthz_fails_once_a_controller_ended() {
+        let client = kube::Client::try_from(kube::Config::new(
+            "https://127.0.0.1:9".parse().expect("uri"),
+        ))
+        .expect("client");
+        let (ctx, _triggers) = esox_controller::Context::new(
+            client,
+            Default::default(),
+            esox_providers::LocalCluster {
+                url: "https://127.0.0.1:9".into(),
+                ca_pem: None,
+            },
+        );
+        let (_tx, metrics) = tokio::sync::watch::channel(Some(ctx.clone()));
+        let probes = Probes {
+            metrics,
+            ready: AtomicBool::new(true),
+            leader: None,
+        };
+        assert_eq!(ended_controllers(&probes), None);
+        ctx.liveness.record("pushsecret (panicked)".into());
+        assert_eq!(
+            ended_controllers(&probes).as_deref(),
+            Some("pushsecret (panicked)")
+        );
+        // A standby runs no controllers: nothing can have ended.
+        let (_tx, metrics) = tokio::sync::watch::channel(None);
+        let standby = Probes {
+            metrics,
+            ready: AtomicBool::new(true),
+            leader: None,
+        };
+        assert_eq!(ended_controllers(&standby), None);
+    }
 }

@@ -15,11 +15,11 @@ use esox_api::labels::{FINALIZER_EXTERNAL_SECRET, LABEL_MANAGED, LABEL_MANAGED_V
 use esox_api::v1::ExternalSecret;
 use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt as _;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{PredicateConfig, WatchStreamExt as _, watcher};
-use kube::{Api, ResourceExt as _};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::context::Context;
@@ -57,15 +57,16 @@ pub async fn run(
     triggers: UnboundedReceiver<ObjectRef<ExternalSecret>>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let client = ctx.client.clone();
     let (reader, writer) = reflector::store();
-    let es_stream = crate::watches::watch(
-        Api::<ExternalSecret>::all(client.clone()),
+    let es_stream = crate::lenient::watch::<ExternalSecret>(
+        &ctx,
+        ctx.served(),
         watcher::Config::default().any_semantic(),
     )
     // Managed fields are the largest part of a stored ExternalSecret and never read.
     .modify(|es| es.metadata.managed_fields = None)
     .reflect(writer)
+    .inspect(forget_deleted(ctx.clone()))
     .applied_objects()
     .inspect_ok({
         let ctx = ctx.clone();
@@ -76,11 +77,8 @@ pub async fn run(
     // Managed Secrets only, metadata only: memory follows what esox writes, not the cluster.
     let managed =
         watcher::Config::default().labels(&format!("{LABEL_MANAGED}={LABEL_MANAGED_VALUE}"));
-    let secrets = crate::watches::watch(
-        Api::<PartialObjectMeta<Secret>>::all(client.clone()),
-        managed,
-    )
-    .touched_objects();
+    let secrets =
+        crate::watches::watch(ctx.served::<PartialObjectMeta<Secret>>(), managed).touched_objects();
     let ctx_secrets = ctx.clone();
     let map_secret = move |s: PartialObjectMeta<Secret>| {
         let ns = s.namespace().unwrap_or_default();
@@ -104,7 +102,10 @@ pub async fn run(
         .watches_stream(secrets, map_secret)
         // Store changes arrive through `reconcile_on` (see `caches::run`).
         .reconcile_on(triggers)
-        .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY))
+        .with_config(
+            kube::runtime::controller::Config::default()
+                .concurrency(ctx.options.concurrent.unwrap_or(CONCURRENCY)),
+        )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -113,6 +114,22 @@ pub async fn run(
             }
         })
         .await;
+}
+
+/// An ExternalSecret without a finalizer (the usual case) is gone before any reconcile sees
+/// it: what esox keeps about it is dropped on the watch's delete event.
+fn forget_deleted(
+    ctx: Arc<Context>,
+) -> impl Fn(&Result<watcher::Event<ExternalSecret>, watcher::Error>) {
+    move |event| {
+        if let Ok(watcher::Event::Delete(es)) = event {
+            let es_ref = ObjectRef::from_obj(es);
+            ctx.index.forget(&es_ref);
+            ctx.recent_statuses.forget(&es_ref);
+            ctx.metrics
+                .external_secret_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
+        }
+    }
 }
 
 /// Reconciles one ExternalSecret and records ESO's metrics for it.

@@ -39,9 +39,8 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &namespace);
 
     if es.metadata.deletion_timestamp.is_some() {
-        return cleanup(&es, &ctx, &api).await;
+        return cleanup(&es, &ctx, &api, &namespace).await;
     }
-    crate::finalizers::ensure(&api, es.as_ref(), FINALIZER_EXTERNAL_SECRET).await?;
 
     let target_name = es.spec.target.name.clone().unwrap_or_else(|| name.clone());
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -134,7 +133,11 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
 
     let fetched =
         match fetch::fetch(&ctx, &es, &namespace, &super::template::TransformTemplates).await {
-            Ok(Some(f)) => f,
+            Ok(Some(f)) => {
+                // Only now is the object known to be ours (ESO adds it before the class check).
+                sync_finalizer(&api, &es).await?;
+                f
+            }
             Ok(None) => {
                 // A store of another controller class: not ours, no status, no requeue.
                 ctx.index.record(&es_ref, deps);
@@ -446,10 +449,38 @@ async fn delete_orphans(
     Ok(())
 }
 
+/// Beyond ESO, which finalizes every ExternalSecret: the finalizer is there only while the
+/// deletion has work for esox (deletionPolicy Delete deletes the target), so any other
+/// ExternalSecret can be deleted even while esox is down or uninstalled.
+async fn sync_finalizer(api: &Api<ExternalSecret>, es: &ExternalSecret) -> Result<(), Error> {
+    if es.spec.target.deletion_policy == DeletionPolicy::Delete {
+        crate::finalizers::ensure(api, es, FINALIZER_EXTERNAL_SECRET).await?;
+    } else {
+        crate::finalizers::remove(api, es, FINALIZER_EXTERNAL_SECRET).await?;
+    }
+    Ok(())
+}
+
+/// Whether a store the ExternalSecret references belongs to another controller class. A store
+/// that cannot be read does not make it someone else's.
+async fn of_another_class(ctx: &Context, es: &ExternalSecret, namespace: &str) -> bool {
+    for key in fetch::referenced_stores(es, namespace) {
+        let store_ref = esox_api::v1::SecretStoreRef {
+            name: key.name.clone(),
+            kind: Some(key.kind),
+        };
+        if let Ok(None) = crate::stores::resolve(ctx, &store_ref, namespace, false).await {
+            return true;
+        }
+    }
+    false
+}
+
 async fn cleanup(
     es: &ExternalSecret,
     ctx: &Context,
     api: &Api<ExternalSecret>,
+    namespace: &str,
 ) -> Result<Action, Error> {
     let es_ref = ObjectRef::from_obj(es);
     ctx.index.forget(&es_ref);
@@ -463,10 +494,13 @@ async fn cleanup(
     {
         return Ok(Action::await_change());
     }
+    if of_another_class(ctx, es, namespace).await {
+        // Its controller (which uses the same finalizer name) cleans it up.
+        return Ok(Action::await_change());
+    }
     if es.spec.target.deletion_policy == DeletionPolicy::Delete {
-        let namespace = es.namespace().unwrap_or_default();
         let target_name = es.spec.target.name.clone().unwrap_or_else(|| es.name_any());
-        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
         // A failure here must not wedge the deletion: the Secret is owned by the ExternalSecret
         // (creationPolicy Owner), so garbage collection removes it anyway.
         match secrets.get_opt(&target_name).await {

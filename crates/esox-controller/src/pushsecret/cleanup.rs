@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use esox_api::v1::{ClusterSecretStore, SecretStore, SecretStoreRef, StoreKind};
-use kube::Api;
+use esox_api::v1alpha1::PushSecret;
+use esox_providers::PushEntry;
+use kube::{Api, ResourceExt as _};
 
 use super::entries::parse_store_key;
 use super::status::Synced;
@@ -33,7 +35,9 @@ impl std::fmt::Display for Failure {
 }
 
 /// Deletes every entry of `entries` from its store; returns the entries that could not be deleted.
-pub async fn delete_entries(ctx: &Context, namespace: &str, entries: &Synced) -> Vec<Failure> {
+pub async fn delete_entries(ctx: &Context, ps: &PushSecret, entries: &Synced) -> Vec<Failure> {
+    let namespace = &ps.namespace().unwrap_or_default();
+    let owner = super::reconcile::owner_of(namespace, &ps.name_any());
     let mut failures = Vec::new();
     for (store_key, keys) in entries {
         let fail_all = |reason: String, permanent: bool, out: &mut Vec<Failure>| {
@@ -67,7 +71,7 @@ pub async fn delete_entries(ctx: &Context, namespace: &str, entries: &Synced) ->
                 continue;
             }
         }
-        let work = delete_from_store(ctx, namespace, kind, &name, keys);
+        let work = delete_from_store(ctx, namespace, &owner, kind, &name, keys);
         match tokio::time::timeout(STORE_TIMEOUT, work).await {
             Ok(Ok(mut f)) => {
                 for x in &mut f {
@@ -92,6 +96,7 @@ pub async fn delete_entries(ctx: &Context, namespace: &str, entries: &Synced) ->
 async fn delete_from_store(
     ctx: &Context,
     namespace: &str,
+    owner: &str,
     kind: StoreKind,
     name: &str,
     keys: &std::collections::BTreeMap<String, esox_api::v1alpha1::PushSecretData>,
@@ -107,7 +112,15 @@ async fn delete_from_store(
     let client = stores::client(ctx, &store, Some(namespace)).await?;
     let mut failures = Vec::new();
     for (key, data) in keys {
-        if let Err(e) = client.delete_secret(&data.match_.remote_ref).await {
+        let entry = PushEntry {
+            secret_key: data.match_.secret_key.clone(),
+            remote_ref: data.match_.remote_ref.clone(),
+            // The entry's metadata as pushed: it says where the remote secret went.
+            metadata: data.metadata.as_ref().map(|m| m.0.clone()),
+            never_pushed: false,
+            owner: Some(owner.to_owned()),
+        };
+        if let Err(e) = client.delete_secret(&entry).await {
             failures.push(Failure {
                 store: String::new(),
                 key: key.clone(),
@@ -126,6 +139,7 @@ pub async fn store_exists(
     name: &str,
     namespace: &str,
 ) -> Result<bool, Error> {
+    crate::stores::kind_served(ctx, kind)?;
     Ok(match kind {
         StoreKind::SecretStore => Api::<SecretStore>::namespaced(ctx.client.clone(), namespace)
             .get_metadata_opt(name)

@@ -24,7 +24,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{PredicateConfig, WatchStreamExt as _, watcher};
-use kube::{Api, Resource as _, ResourceExt as _};
+use kube::{Resource as _, ResourceExt as _};
 
 use crate::context::Context;
 use crate::error::Error;
@@ -118,10 +118,11 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let (reader, writer) = reflector::store();
+    let concurrency = ctx.options.concurrent.unwrap_or(16);
     let pctx = PushContext::new(ctx, reader.clone());
-    let client = pctx.ctx.client.clone();
-    let stream = crate::watches::watch(
-        Api::<PushSecret>::all(client.clone()),
+    let stream = crate::lenient::watch::<PushSecret>(
+        &pctx.ctx,
+        pctx.ctx.served(),
         watcher::Config::default().any_semantic(),
     )
     .reflect(writer)
@@ -130,7 +131,7 @@ pub async fn run(
     .predicate_filter(spec_or_metadata, PredicateConfig::default());
 
     // Every Secret, metadata only and uncached: the index decides which events matter.
-    let secrets = secret_changes::changes(Api::<Secret>::all(client)).map(Ok);
+    let secrets = secret_changes::changes(pctx.ctx.served::<Secret>()).map(Ok);
     let weak = Arc::downgrade(&pctx);
     let map_secret = move |s: PartialObjectMeta<Secret>| {
         let Some(pctx) = weak.upgrade() else {
@@ -150,7 +151,7 @@ pub async fn run(
     Controller::for_stream(stream, reader)
         .trigger_backoff(crate::watches::AlreadyBackedOff)
         .watches_stream(secrets, map_secret)
-        .with_config(kube::runtime::controller::Config::default().concurrency(16))
+        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile_and_measure, error_policy, pctx)
         .for_each(|result| async move {

@@ -48,19 +48,6 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
     if ps.metadata.deletion_timestamp.is_some() {
         return finalize(&ps, &pctx, &api).await;
     }
-    let has_finalizer = ps.finalizers().iter().any(|f| f == FINALIZER_PUSH_SECRET);
-    match (ps.spec.deletion_policy, has_finalizer) {
-        (PushDeletionPolicy::Delete, false) => {
-            let mut finalizers = ps.finalizers().to_vec();
-            finalizers.push(FINALIZER_PUSH_SECRET.to_owned());
-            set_finalizers(&api, &ps, finalizers).await?;
-        }
-        (PushDeletionPolicy::None, true) => {
-            let finalizers = without_finalizer(&ps);
-            set_finalizers(&api, &ps, finalizers).await?;
-        }
-        _ => {}
-    }
 
     let source = match (&ps.spec.selector.secret, &ps.spec.selector.generator_ref) {
         (Some(s), _) => match (&s.name, &s.selector) {
@@ -144,6 +131,21 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
         // Every store belongs to another controller class (or is being deleted): not ours.
         return Ok(Action::await_change());
     }
+    // Only now is the PushSecret known to be ours (ESO adds its finalizer before looking at
+    // the stores); only deletionPolicy Delete gives its deletion work to do.
+    let has_finalizer = ps.finalizers().iter().any(|f| f == FINALIZER_PUSH_SECRET);
+    match (ps.spec.deletion_policy, has_finalizer) {
+        (PushDeletionPolicy::Delete, false) => {
+            let mut finalizers = ps.finalizers().to_vec();
+            finalizers.push(FINALIZER_PUSH_SECRET.to_owned());
+            set_finalizers(&api, &ps, finalizers).await?;
+        }
+        (PushDeletionPolicy::None, true) => {
+            let finalizers = without_finalizer(&ps);
+            set_finalizers(&api, &ps, finalizers).await?;
+        }
+        _ => {}
+    }
 
     // Templates are rendered once per source Secret, before anything is pushed: a template that
     // cannot be read or rendered leaves every remote entry as it is.
@@ -181,7 +183,7 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
     if ps.spec.deletion_policy == PushDeletionPolicy::Delete {
         let stale = status::removed(&status.synced_push_secrets, &synced);
         if !stale.is_empty() {
-            let failures = cleanup::delete_entries(&ctx, &namespace, &stale).await;
+            let failures = cleanup::delete_entries(&ctx, &ps, &stale).await;
             if !failures.is_empty() {
                 // Failed deletes stay tracked so a later reconcile retries them.
                 let keep = status::union(&synced, &still_tracked(&stale, &failures));
@@ -256,6 +258,11 @@ async fn push_to_store(
                 .is_some_and(|m| m.contains_key(&remote_key));
             let kept = push_entry(client.as_ref(), ps, local, &entry, &key, pushed_before).await?;
             *existing_kept |= kept;
+            // An entry IfNotExists left alone was written by someone else: it is not recorded,
+            // so deletionPolicy Delete never removes it. One pushed before stays recorded.
+            if kept && !pushed_before {
+                continue;
+            }
             synced
                 .entry(key.clone())
                 .or_default()
@@ -263,6 +270,11 @@ async fn push_to_store(
         }
     }
     Ok(())
+}
+
+/// The identity esox marks remote secrets with, and checks before deleting one.
+pub(super) fn owner_of(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
 }
 
 /// Pushes one entry; returns true when IfNotExists left an existing remote value alone.
@@ -301,17 +313,21 @@ async fn push_entry(
             "could not write remote ref {remote_name} to target secretstore {store_key}: {e}"
         ))
     };
-    if ps.spec.update_policy == UpdatePolicy::IfNotExists
-        && client.secret_exists(remote).await.map_err(write_err)?
-    {
-        return Ok(true);
-    }
     let push = PushEntry {
         secret_key: entry.data.match_.secret_key.clone(),
         remote_ref: remote.clone(),
         metadata: entry.data.metadata.as_ref().map(|m| m.0.clone()),
         never_pushed: !pushed_before,
+        owner: Some(owner_of(
+            &ps.namespace().unwrap_or_default(),
+            &ps.name_any(),
+        )),
     };
+    if ps.spec.update_policy == UpdatePolicy::IfNotExists
+        && client.secret_exists(&push).await.map_err(write_err)?
+    {
+        return Ok(true);
+    }
     client.push_secret(&local, &push).await.map_err(write_err)?;
     Ok(false)
 }
@@ -455,6 +471,7 @@ async fn store_names(
         )));
     };
     let lp = ListParams::default().labels(&selector::to_query(sel));
+    crate::stores::kind_served(ctx, r.kind)?;
     let metas = match r.kind {
         StoreKind::SecretStore => Api::<SecretStore>::namespaced(ctx.client.clone(), namespace)
             .list_metadata(&lp)
@@ -484,6 +501,7 @@ async fn read_store_metadata(
     namespace: &str,
     name: &str,
 ) -> Result<Option<ObjectMeta>, Error> {
+    crate::stores::kind_served(ctx, kind)?;
     Ok(match kind {
         StoreKind::SecretStore => Api::<SecretStore>::namespaced(ctx.client.clone(), namespace)
             .get_metadata_opt(name)
@@ -505,8 +523,7 @@ async fn source_deleted(
 ) -> Result<Action, Error> {
     let namespace = ps.namespace().unwrap_or_default();
     let status = ps.status.clone().unwrap_or_default();
-    let failures =
-        cleanup::delete_entries(&pctx.ctx, &namespace, &status.synced_push_secrets).await;
+    let failures = cleanup::delete_entries(&pctx.ctx, ps, &status.synced_push_secrets).await;
     if !failures.is_empty() {
         let keep = still_tracked(&status.synced_push_secrets, &failures);
         let e = Error::Store(format!(
@@ -550,10 +567,14 @@ async fn finalize(
         return Ok(Action::await_change());
     }
     let namespace = ps.namespace().unwrap_or_default();
+    if of_another_class(&pctx.ctx, ps, &namespace).await {
+        // Its controller (which uses the same finalizer name) cleans it up.
+        pctx.reset_failures(&ps_ref);
+        return Ok(Action::await_change());
+    }
     let status = ps.status.clone().unwrap_or_default();
     if ps.spec.deletion_policy == PushDeletionPolicy::Delete {
-        let failures =
-            cleanup::delete_entries(&pctx.ctx, &namespace, &status.synced_push_secrets).await;
+        let failures = cleanup::delete_entries(&pctx.ctx, ps, &status.synced_push_secrets).await;
         if !failures.is_empty() {
             let waited = ps
                 .metadata
@@ -594,6 +615,27 @@ async fn finalize(
         .push_secret_deleted(&ps.name_any(), &namespace);
     pctx.reset_failures(&ps_ref);
     Ok(Action::await_change())
+}
+
+/// Whether the PushSecret's named stores exist and all belong to another controller class. A
+/// store that cannot be read, or a label selector, does not make it someone else's: a deletion
+/// must never wait on a store that is gone.
+async fn of_another_class(ctx: &Context, ps: &PushSecret, namespace: &str) -> bool {
+    let mut foreign = false;
+    for r in &ps.spec.secret_store_refs {
+        let Some(name) = &r.name else {
+            return false;
+        };
+        let store_ref = SecretStoreRef {
+            name: name.clone(),
+            kind: Some(r.kind),
+        };
+        match stores::resolve(ctx, &store_ref, namespace, false).await {
+            Ok(None) => foreign = true,
+            _ => return false,
+        }
+    }
+    foreign
 }
 
 fn still_tracked(entries: &Synced, failures: &[Failure]) -> Synced {

@@ -28,12 +28,28 @@ pub fn union(a: &Synced, b: &Synced) -> Synced {
     out
 }
 
-/// Entries of `old` that are absent from `new`.
+/// `metadata.spec.remoteNamespace` of an entry: where its remote secret went when the store
+/// allows the override.
+fn remote_namespace(d: &PushSecretData) -> Option<&str> {
+    d.metadata
+        .as_ref()?
+        .0
+        .get("spec")?
+        .get("remoteNamespace")?
+        .as_str()
+}
+
+/// Entries of `old` that are absent from `new`, or that `new` writes to another namespace (the
+/// old remote secret is then left behind like a renamed one).
 pub fn removed(old: &Synced, new: &Synced) -> Synced {
     let mut out = Synced::new();
     for (store, entries) in old {
         for (key, data) in entries {
-            if !new.get(store).is_some_and(|e| e.contains_key(key)) {
+            let kept = new
+                .get(store)
+                .and_then(|e| e.get(key))
+                .is_some_and(|n| remote_namespace(n) == remote_namespace(data));
+            if !kept {
                 out.entry(store.clone())
                     .or_default()
                     .insert(key.clone(), data.clone());

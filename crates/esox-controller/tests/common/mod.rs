@@ -33,6 +33,9 @@ pub async fn cluster_in_memory() -> (Cluster, Client) {
 }
 
 async fn with_crds(cluster: Cluster) -> (Cluster, Client) {
+    // On a real cluster every test talks to the same server: a token or client cached by an
+    // earlier test (whose ServiceAccount went with its namespace) must not be reused.
+    esox_providers::kubernetes::forget_process_caches();
     let client = cluster.client().await.expect("client");
     esox_testenv::install_crds(&client)
         .await
@@ -320,7 +323,9 @@ pub async fn hand_out_token(env: &Env, sa: &str, secret: &str, copy: &str) -> St
     )
     .await;
     let issued: Api<k8s_openapi::api::core::v1::Secret> = env.api("remote");
-    let token = wait_until(Duration::from_secs(10), || async {
+    // Kubernetes' token controller, not esox: after an API-server restart a real controller
+    // manager's informers may take tens of seconds to come back.
+    let token = wait_until(Duration::from_secs(60), || async {
         value(&issued.get(secret).await.ok()?, "token")
     })
     .await

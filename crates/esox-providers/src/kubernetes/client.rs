@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use esox_api::labels::ANNOTATION_PUSHED_BY;
 use esox_api::v1::{ExternalSecretFind, MetadataPolicy, RemoteRef, StoreKind};
-use esox_api::v1alpha1::PushSecretRemoteRef;
 use esox_core::property::{self, SecretView};
 use esox_core::push_merge::{self, DeletePlan, PushAction, PushMatch, SecretParts};
 use esox_core::{SecretData, StringMap};
@@ -13,7 +13,7 @@ use futures::stream::BoxStream;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams, Preconditions};
 
 use super::connect::Connection;
 use super::connection_cache::{ConnectionCache, ConnectionKey};
@@ -200,6 +200,21 @@ impl KubernetesClient {
 }
 
 impl KubernetesClient {
+    /// The namespace an entry writes to: its metadata's `remoteNamespace` (ClusterSecretStore
+    /// only) or the store's. Pushes, existence checks and deletes all use it (ESO's
+    /// `DeleteSecret` and `SecretExists` use the store's even when the push went elsewhere).
+    fn target_namespace(
+        &self,
+        meta: Option<&push_merge::PushSecretMetadata>,
+    ) -> Result<String, ProviderError> {
+        push_merge::target_namespace(
+            &self.remote_namespace,
+            self.store_kind == StoreKind::ClusterSecretStore,
+            meta,
+        )
+        .map_err(push_error)
+    }
+
     /// The create-first half of `push_secret` for a remote Secret that most likely does not
     /// exist: the Secret ESO would create after a GET answering NotFound. `Ok(false)` when the
     /// server refuses the create because the Secret exists (409) or because creating is not
@@ -212,10 +227,11 @@ impl KubernetesClient {
         local: &SecretParts,
         matcher: PushMatch<'_>,
         meta: Option<&push_merge::PushSecretMetadata>,
+        owner: Option<&str>,
     ) -> Result<bool, ProviderError> {
         let plan = push_merge::plan_push(local, None, matcher, meta).map_err(push_error)?;
         let (api, _) = self.secrets(namespace)?;
-        let fresh = new_secret(namespace, name, &plan.desired);
+        let fresh = new_secret(namespace, name, &plan.desired, owner);
         match observed(
             CALL_CREATE_SECRET,
             api.create(&PostParams::default(), &fresh).await,
@@ -232,8 +248,8 @@ impl KubernetesClient {
     }
 }
 
-/// A new Secret `namespace/name` carrying `parts`.
-fn new_secret(namespace: &str, name: &str, parts: &SecretParts) -> Secret {
+/// A new Secret `namespace/name` carrying `parts`, marked as created for `owner`.
+fn new_secret(namespace: &str, name: &str, parts: &SecretParts, owner: Option<&str>) -> Secret {
     let mut fresh = Secret {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
@@ -243,7 +259,24 @@ fn new_secret(namespace: &str, name: &str, parts: &SecretParts) -> Secret {
         ..Default::default()
     };
     apply_parts(&mut fresh, parts);
+    if let Some(owner) = owner {
+        fresh
+            .metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(ANNOTATION_PUSHED_BY.to_owned(), owner.to_owned());
+    }
     fresh
+}
+
+/// Whether `secret` carries the mark of a Secret created for `owner`.
+fn created_for(secret: &Secret, owner: Option<&str>) -> bool {
+    let mark = secret
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ANNOTATION_PUSHED_BY));
+    matches!((mark, owner), (Some(m), Some(o)) if m == o)
 }
 
 fn fetch_metadata(r: &RemoteRef) -> bool {
@@ -351,32 +384,36 @@ impl SecretsClient for KubernetesClient {
             return Err(push_error(push_merge::PushError::PropertyRequired));
         }
         let meta = push_merge::parse_metadata(entry.metadata.as_ref()).map_err(push_error)?;
-        let namespace = push_merge::target_namespace(
-            &self.remote_namespace,
-            self.store_kind == StoreKind::ClusterSecretStore,
-            meta.as_ref(),
-        )
-        .map_err(push_error)?;
+        let namespace = self.target_namespace(meta.as_ref())?;
         let name = &entry.remote_ref.remote_key;
-        let local = SecretParts {
+        let mut local = SecretParts {
             data: secret.data.clone(),
             type_: secret.type_.clone(),
             labels: secret.labels.clone(),
             annotations: secret.annotations.clone(),
         };
+        // A mark copied from the source Secret would claim a creation that never happened.
+        local.annotations.remove(ANNOTATION_PUSHED_BY);
+        let owner = entry.owner.as_deref();
         // A Secret esox never pushed is usually new: create it without ESO's GET first; a
         // refused create falls back to ESO's get-merge-update, so the outcome is the same.
         if entry.never_pushed
             && self
-                .create_if_absent(&namespace, name, &local, matcher, meta.as_ref())
+                .create_if_absent(&namespace, name, &local, matcher, meta.as_ref(), owner)
                 .await?
         {
             return Ok(());
         }
         let existing = self.get_opt(&namespace, name).await?;
-        let existing_parts = existing.as_ref().map(parts_of);
-        let plan = push_merge::plan_push(&local, existing_parts.as_ref(), matcher, meta.as_ref())
-            .map_err(push_error)?;
+        let mut existing_parts = existing.as_ref().map(parts_of);
+        // The mark is compared and merged apart from the pushed metadata, so that no merge
+        // policy drops it and it alone never causes an update.
+        let mark = existing_parts
+            .as_mut()
+            .and_then(|p| p.annotations.remove(ANNOTATION_PUSHED_BY));
+        let mut plan =
+            push_merge::plan_push(&local, existing_parts.as_ref(), matcher, meta.as_ref())
+                .map_err(push_error)?;
         let (api, _) = self.secrets(&namespace)?;
         match (plan.action, existing) {
             (PushAction::Unchanged, _) => {
@@ -384,6 +421,11 @@ impl SecretsClient for KubernetesClient {
                 Ok(())
             }
             (PushAction::Update, Some(mut current)) => {
+                if let Some(mark) = mark {
+                    plan.desired
+                        .annotations
+                        .insert(ANNOTATION_PUSHED_BY.to_owned(), mark);
+                }
                 apply_parts(&mut current, &plan.desired);
                 observed(
                     CALL_UPDATE_SECRET,
@@ -395,7 +437,7 @@ impl SecretsClient for KubernetesClient {
                 Ok(())
             }
             (_, _) => {
-                let fresh = new_secret(&namespace, name, &plan.desired);
+                let fresh = new_secret(&namespace, name, &plan.desired, owner);
                 observed(
                     CALL_CREATE_SECRET,
                     api.create(&PostParams::default(), &fresh).await,
@@ -408,13 +450,37 @@ impl SecretsClient for KubernetesClient {
         }
     }
 
-    async fn delete_secret(&self, r: &PushSecretRemoteRef) -> Result<(), ProviderError> {
-        let ns = self.remote_namespace.clone();
-        let name = &r.remote_key;
+    async fn delete_secret(&self, entry: &PushEntry) -> Result<(), ProviderError> {
+        let meta = push_merge::parse_metadata(entry.metadata.as_ref()).map_err(push_error)?;
+        let ns = self.target_namespace(meta.as_ref())?;
+        let name = &entry.remote_ref.remote_key;
+        let property = entry
+            .remote_ref
+            .property
+            .as_deref()
+            .filter(|p| !p.is_empty());
         let existing = self.get_opt(&ns, name).await?;
         let parts = existing.as_ref().map(parts_of);
+        let owned = existing
+            .as_ref()
+            .is_some_and(|s| created_for(s, entry.owner.as_deref()));
         let (api, _) = self.secrets(&ns)?;
-        match push_merge::plan_delete(parts.as_ref(), r.property.as_deref()) {
+        let plan = match push_merge::plan_delete(parts.as_ref(), property) {
+            // Beyond ESO: a Secret this PushSecret did not create is never deleted; of a
+            // property push, only the pushed key is taken back.
+            DeletePlan::DeleteSecret if !owned => match (property, parts) {
+                (Some(p), Some(mut updated)) => {
+                    updated.data.remove(p);
+                    DeletePlan::RemoveKey(updated)
+                }
+                _ => {
+                    tracing::info!(namespace = %ns, secret = %name, "remote secret left in place: it was not created by this PushSecret");
+                    DeletePlan::Nothing
+                }
+            },
+            other => other,
+        };
+        match plan {
             DeletePlan::Nothing => Ok(()),
             DeletePlan::RemoveKey(updated) => {
                 let Some(mut current) = existing else {
@@ -429,12 +495,19 @@ impl SecretsClient for KubernetesClient {
                 Ok(())
             }
             DeletePlan::DeleteSecret => {
-                match observed(
-                    CALL_DELETE_SECRET,
-                    api.delete(name, &DeleteParams::default()).await,
-                ) {
+                // The uid precondition: a Secret recreated by someone else since the read
+                // is not ours either.
+                let params = DeleteParams {
+                    preconditions: Some(Preconditions {
+                        uid: existing.and_then(|s| s.metadata.uid),
+                        resource_version: None,
+                    }),
+                    ..Default::default()
+                };
+                match observed(CALL_DELETE_SECRET, api.delete(name, &params).await) {
                     Ok(_) => Ok(()),
                     Err(e) if errors::is_not_found(&e) => Ok(()),
+                    Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
                     Err(e) => {
                         Err(self.remote_error(e, &format!("cannot delete secret {ns}/{name}")))
                     }
@@ -443,8 +516,11 @@ impl SecretsClient for KubernetesClient {
         }
     }
 
-    async fn secret_exists(&self, r: &PushSecretRemoteRef) -> Result<bool, ProviderError> {
-        let existing = self.get_opt(&self.remote_namespace, &r.remote_key).await?;
+    async fn secret_exists(&self, entry: &PushEntry) -> Result<bool, ProviderError> {
+        let meta = push_merge::parse_metadata(entry.metadata.as_ref()).map_err(push_error)?;
+        let ns = self.target_namespace(meta.as_ref())?;
+        let r = &entry.remote_ref;
+        let existing = self.get_opt(&ns, &r.remote_key).await?;
         let parts = existing.as_ref().map(parts_of);
         Ok(push_merge::secret_exists(
             parts.as_ref(),

@@ -51,7 +51,9 @@ impl Connection {
         let now = Instant::now();
         {
             let mut cache = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(entry) = cache.get_mut(&key) {
+            if let Some(entry) = cache.get_mut(&key)
+                && entry.runtime_alive()
+            {
                 entry.last_used = now;
                 return Ok(entry.client.clone());
             }
@@ -60,7 +62,9 @@ impl Connection {
         config.read_timeout = Some(REQUEST_READ_TIMEOUT);
         let client = build_client(config, &self.server)?;
         let mut cache = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.retain(|_, e| now.duration_since(e.last_used) < CLIENT_IDLE_LIMIT);
+        cache.retain(|_, e| {
+            now.duration_since(e.last_used) < CLIENT_IDLE_LIMIT && e.runtime_alive()
+        });
         if cache.len() >= CLIENT_CACHE_MAX {
             // Rare (thousands of distinct credentials): start over rather than track order.
             cache.clear();
@@ -70,6 +74,7 @@ impl Connection {
             CachedClient {
                 client: client.clone(),
                 last_used: now,
+                runtime: RuntimeWitness::here(),
             },
         );
         Ok(client)
@@ -96,11 +101,50 @@ const CLIENT_CACHE_MAX: usize = 4096;
 struct CachedClient {
     client: kube::Client,
     last_used: Instant,
+    runtime: RuntimeWitness,
+}
+
+impl CachedClient {
+    fn runtime_alive(&mut self) -> bool {
+        self.runtime.alive()
+    }
+}
+
+/// Tells whether the Tokio runtime that built a client still runs. A kube client's requests go
+/// through a worker task on that runtime; once the runtime is gone (each `#[tokio::test]` has its
+/// own, and a process may start several) every request fails with "buffer's worker closed", so
+/// the cache must not hand such a client out again.
+struct RuntimeWitness(tokio::sync::oneshot::Receiver<()>);
+
+impl RuntimeWitness {
+    fn here() -> Self {
+        let (keep, watch) = tokio::sync::oneshot::channel::<()>();
+        // The task holds the sender until the runtime drops it, which closes the channel.
+        tokio::spawn(async move {
+            let _keep = keep;
+            std::future::pending::<()>().await;
+        });
+        Self(watch)
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(
+            self.0.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+        )
+    }
 }
 
 /// Request clients by [`cache_key`]. The keys contain credentials; they stay in memory and
 /// are never printed.
 static CLIENTS: Mutex<BTreeMap<Vec<u8>, CachedClient>> = Mutex::new(BTreeMap::new());
+
+pub(crate) fn forget_clients() {
+    CLIENTS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+}
 
 /// Everything a client's behaviour depends on, so that two connections share a client only
 /// when they would be configured identically.
@@ -208,7 +252,13 @@ pub(crate) async fn connect(
     check_one_method(auth)?;
 
     let url = spec.server.as_ref().map(|s| s.url.as_str()).unwrap_or("");
+    server::require_tls(url, "spec.provider.kubernetes.server.url")?;
     let local = is_local_alias(url);
+    if let Some(sa) = &auth.service_account
+        && !local
+    {
+        server::require_audience(sa, url)?;
+    }
     let server_url = if local {
         ctx.local_cluster.url.clone()
     } else {
@@ -370,6 +420,11 @@ fn from_kubeconfig(
         ProviderError::InvalidConfig(format!("the kubeconfig in {origin} cannot be used: {e}"))
     })?;
     let url = config.cluster_url.to_string();
+    if config.cluster_url.scheme_str() != Some("https") {
+        return Err(ProviderError::InvalidConfig(format!(
+            "the kubeconfig in {origin} points at {url:?}, which is not https://: esox sends credentials over verified TLS only, so give the cluster an https:// server"
+        )));
+    }
     let server = if is_local_alias(&url) {
         let local: http::Uri = ctx.local_cluster.url.parse().map_err(|e| {
             ProviderError::InvalidConfig(format!(
@@ -547,6 +602,29 @@ mod tests {
             err.to_string().contains("does not hold a valid kubeconfig"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn cleartext_kubeconfig_servers_are_refused() {
+        let ctx = ClientContext {
+            kube: kube::Client::try_from(kube::Config::new(
+                "https://127.0.0.1:9".parse().expect("uri"),
+            ))
+            .expect("client"),
+            namespace: None,
+            local_cluster: std::sync::Arc::new(crate::LocalCluster {
+                url: "https://127.0.0.1:7443".into(),
+                ca_pem: None,
+            }),
+        };
+        let text = kubeconfig("", "    token: abc\n")
+            .replace("https://127.0.0.1:6443", "http://127.0.0.1:8080");
+        let err = from_kubeconfig(text.as_bytes(), "secret a/b key c", "id".into(), &ctx)
+            .expect_err("http");
+        let msg = err.to_string();
+        assert!(msg.contains("secret a/b key c"), "{msg}");
+        assert!(msg.contains("https://"), "{msg}");
+        assert!(!msg.contains("abc"), "{msg}");
     }
 
     #[test]

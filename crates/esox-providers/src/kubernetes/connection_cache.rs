@@ -61,6 +61,10 @@ impl ConnectionCache {
         }
     }
 
+    pub fn clear(&self) {
+        *self.entries.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
     /// The cached connection for `key`, or the one `resolve` builds (then cached).
     pub async fn get_or_resolve<F>(
         &self,

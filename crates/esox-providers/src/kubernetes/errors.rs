@@ -1,7 +1,9 @@
 //! Turning kube-rs errors into [`ProviderError`]s whose messages say what failed and where.
 //!
-//! API server messages name objects and fields, never Secret values, so they are kept.
-//! Transport errors are flattened from their source chain, because kube-rs puts the useful
+//! The server a store names may be anyone's (a namespace user writes `server.url`), so the
+//! body of its error answers is never copied: a message keeps the HTTP code and a reason
+//! only when that reason is a plain word (Kubernetes' `Forbidden`, `NotFound`, ...), since a
+//! proxy or a hostile server may echo a request, headers or a value there. Transport errors are flattened from their source chain, because kube-rs puts the useful
 //! part (for example rustls' "invalid peer certificate: UnknownIssuer") several levels down.
 
 use std::error::Error as StdError;
@@ -44,12 +46,11 @@ pub(crate) fn credentials_error(
 ) -> ProviderError {
     match err {
         kube::Error::Api(status) => {
-            let message = if status.message.is_empty() {
-                status.reason.clone()
-            } else {
-                status.message.clone()
-            };
-            let text = format!("{what}: {message}");
+            let text = format!(
+                "{what}: the API server answered {} {}",
+                status.code,
+                reason_word(&status.reason, status.code)
+            );
             match status.code {
                 401 => ProviderError::Forbidden(format!(
                     "{text} (the API server at {server} did not accept the credentials{})",
@@ -63,6 +64,42 @@ pub(crate) fn credentials_error(
         }
         other => transport_error(&other, server, what),
     }
+}
+
+/// Kubernetes' `metav1.StatusReason` values: the only reasons repeated as they come.
+const KNOWN_REASONS: &[&str] = &[
+    "Unauthorized",
+    "Forbidden",
+    "NotFound",
+    "AlreadyExists",
+    "Conflict",
+    "Gone",
+    "Invalid",
+    "ServerTimeout",
+    "StoreReadError",
+    "Timeout",
+    "TooManyRequests",
+    "BadRequest",
+    "MethodNotAllowed",
+    "NotAcceptable",
+    "RequestEntityTooLarge",
+    "UnsupportedMediaType",
+    "InternalError",
+    "Expired",
+    "ServiceUnavailable",
+];
+
+/// The status' reason when it is one Kubernetes defines, otherwise the standard phrase of the
+/// HTTP code: a server may put anything in that field.
+fn reason_word(reason: &str, code: u16) -> String {
+    if KNOWN_REASONS.contains(&reason) {
+        return reason.to_owned();
+    }
+    http::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|c| c.canonical_reason())
+        .unwrap_or("(no reason)")
+        .to_owned()
 }
 
 /// What to check when the credentials named by a connection identity are refused.
@@ -129,7 +166,8 @@ mod tests {
             "get secret a/b",
         );
         assert!(
-            matches!(&e, ProviderError::Forbidden(m) if m == "get secret a/b: secrets is forbidden")
+            matches!(&e, ProviderError::Forbidden(m) if m == "get secret a/b: the API server answered 403 Forbidden"),
+            "{e}"
         );
         let e = api_error(
             status(401, "Unauthorized"),
@@ -173,6 +211,47 @@ mod tests {
         assert!(matches!(e, ProviderError::Unavailable(_)));
         let e = api_error(status(422, "invalid"), "https://x", "update");
         assert!(matches!(e, ProviderError::Other(_)));
+    }
+
+    #[test]
+    fn error_bodies_are_never_copied() {
+        // A body that echoes a value (or a credential) and a reason that is not a plain word.
+        let canary = "CANARY-s3cr3t-value";
+        for (code, reason) in [
+            (403, format!("Forbidden {canary}")),
+            (500, String::new()),
+            (401, canary.to_owned()),
+            (422, "<html>".to_owned()),
+            (500, "CANARYonlyLetters".to_owned()),
+        ] {
+            let err = kube::Error::Api(
+                kube::core::Status::failure(&format!("echo: {canary}"), &reason)
+                    .with_code(code)
+                    .boxed(),
+            );
+            let e = credentials_error(err, "https://x", Some("token:a/b/c"), "get secret a/b");
+            let text = e.to_string();
+            assert!(!text.contains(canary) && !text.contains("CANARY"), "{text}");
+            assert!(!text.contains("<html>"), "{text}");
+            assert!(text.contains(&format!("answered {code} ")), "{text}");
+        }
+        let known = kube::Error::Api(
+            kube::core::Status::failure("m", "NotFound")
+                .with_code(404)
+                .boxed(),
+        );
+        let e = api_error(known, "https://x", "get");
+        assert!(e.to_string().ends_with("answered 404 NotFound"), "{e}");
+        let bad_reason = kube::Error::Api(
+            kube::core::Status::failure("m", "SomethingElse")
+                .with_code(503)
+                .boxed(),
+        );
+        let e = api_error(bad_reason, "https://x", "list");
+        assert!(
+            e.to_string().ends_with("answered 503 Service Unavailable"),
+            "{e}"
+        );
     }
 
     #[test]

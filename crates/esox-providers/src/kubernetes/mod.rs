@@ -46,6 +46,17 @@ static TOKENS: TokenCache = TokenCache::new();
 /// Resolved connections, shared by every client of the process.
 static CONNECTIONS: ConnectionCache = ConnectionCache::new();
 
+/// Forgets every cached client, resolved connection and ServiceAccount token of the process.
+/// For a process that runs several independent esox instances one after another against the
+/// same API server (the tests on a real cluster): one instance's credentials, possibly deleted
+/// with its namespace since, must not be reused by the next. One esox never needs it: its
+/// caches drop what a server refuses.
+pub fn forget_process_caches() {
+    TOKENS.clear();
+    CONNECTIONS.clear();
+    connect::forget_clients();
+}
+
 /// The `kubernetes` provider.
 pub struct KubernetesProvider {
     _private: (),

@@ -24,6 +24,33 @@ pub fn is_local_alias(url: &str) -> bool {
     host.is_empty() || LOCAL_ALIASES.contains(&host)
 }
 
+/// Refuses a cleartext server URL: credentials (tokens, client keys) would travel
+/// unencrypted. Only an explicit `http://` is refused; other schemes fail when parsed.
+pub(crate) fn require_tls(url: &str, field: &str) -> Result<(), ProviderError> {
+    let url = url.trim();
+    if url.len() >= 7 && url[..7].eq_ignore_ascii_case("http://") {
+        return Err(ProviderError::InvalidConfig(format!(
+            "{field} {url:?} uses http://, which would send the store's credentials unencrypted: use https:// (esox talks to API servers over verified TLS only)"
+        )));
+    }
+    Ok(())
+}
+
+/// A ServiceAccount token requested with the default audience is accepted by esox's own
+/// cluster: sent to another server, it would let that server act as the ServiceAccount here.
+/// So a token for another server needs an explicit audience.
+pub(crate) fn require_audience(
+    sa: &esox_api::meta::ServiceAccountSelector,
+    url: &str,
+) -> Result<(), ProviderError> {
+    if sa.audiences.iter().any(|a| !a.is_empty()) {
+        return Ok(());
+    }
+    Err(ProviderError::InvalidConfig(format!(
+        "spec.provider.kubernetes.auth.serviceAccount.audiences is empty while server.url {url:?} names another API server: a token with the default audience is valid at esox's own cluster, so esox does not send one elsewhere; set audiences to the audience that server accepts for this ServiceAccount's tokens"
+    )))
+}
+
 /// DER certificates of a PEM bundle; an error when there are none.
 pub(crate) fn pem_certificates(
     pem_bytes: &[u8],

@@ -32,6 +32,12 @@ pub(crate) fn validate(
     if spec.auth_ref.is_none() && !has_ca && !local {
         warnings.push(WARN_NO_CA.to_owned());
     }
+    super::server::require_tls(&server.url, "spec.provider.kubernetes.server.url")?;
+    if let Some(sa) = spec.auth.as_ref().and_then(|a| a.service_account.as_ref())
+        && !local
+    {
+        super::server::require_audience(sa, &server.url)?;
+    }
     if spec.auth_ref.is_some() && spec.auth.is_some() {
         return Err(invalid(
             "authRef and inline auth cannot both be set: keep either spec.provider.kubernetes.auth or spec.provider.kubernetes.authRef".into(),
@@ -241,6 +247,58 @@ mod tests {
         )
         .expect_err("foreign namespace");
         assert!(e.contains("serviceAccount"), "{e}");
+    }
+
+    #[test]
+    fn cleartext_servers_are_refused_naming_the_field() {
+        let e = check(
+            StoreKind::SecretStore,
+            serde_json::json!({"server": {"url": "http://10.0.0.1:8080", "caBundle": "eA=="},
+                "auth": {"token": {"bearerToken": {"name": "t", "key": "token"}}}}),
+        )
+        .expect_err("http");
+        assert!(e.contains("spec.provider.kubernetes.server.url"), "{e}");
+        assert!(e.contains("https://"), "{e}");
+        let e = check(
+            StoreKind::SecretStore,
+            serde_json::json!({"server": {"url": "HTTP://kubernetes.default.svc"},
+                "auth": {"serviceAccount": {"name": "sa"}}}),
+        )
+        .expect_err("http, any case, even for the local names");
+        assert!(e.contains("server.url"), "{e}");
+        check(
+            StoreKind::SecretStore,
+            serde_json::json!({"server": {"url": "https://10.0.0.1:6443", "caBundle": "eA=="},
+                "auth": {"token": {"bearerToken": {"name": "t", "key": "token"}}}}),
+        )
+        .expect("https is fine");
+    }
+
+    #[test]
+    fn service_account_tokens_for_another_server_need_an_audience() {
+        let e = check(
+            StoreKind::SecretStore,
+            serde_json::json!({"server": {"url": "https://10.0.0.1:6443", "caBundle": "eA=="},
+                "auth": {"serviceAccount": {"name": "sa"}}}),
+        )
+        .expect_err("default audience to a remote server");
+        assert!(
+            e.contains("spec.provider.kubernetes.auth.serviceAccount.audiences"),
+            "{e}"
+        );
+        check(
+            StoreKind::SecretStore,
+            serde_json::json!({"server": {"url": "https://10.0.0.1:6443", "caBundle": "eA=="},
+                "auth": {"serviceAccount": {"name": "sa", "audiences": ["https://10.0.0.1:6443"]}}}),
+        )
+        .expect("explicit audience");
+        for local in [
+            serde_json::json!({"auth": {"serviceAccount": {"name": "sa"}}}),
+            serde_json::json!({"server": {"url": "https://kubernetes.default.svc"},
+                "auth": {"serviceAccount": {"name": "sa"}}}),
+        ] {
+            check(StoreKind::SecretStore, local).expect("own cluster: default audience");
+        }
     }
 
     #[test]

@@ -45,6 +45,13 @@ impl TokenCache {
         }
     }
 
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     fn cached(&self, key: &TokenKey, now: Instant) -> Option<String> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries

@@ -66,6 +66,11 @@ pub(crate) fn watch(
 /// 401 from the list or the watch: the credentials are no longer valid.
 fn credentials_rejected(e: &watcher::Error) -> bool {
     match e {
+        // A real kube-apiserver answers a watch whose token it refuses with an indented JSON
+        // Status, which kube reads line by line and reports as undecodable lines instead of a
+        // 401. Nothing else sends a watch stream that does not decode, so it ends the same way:
+        // the next read starts a new watch with the store's current credentials.
+        watcher::Error::WatchFailed(kube::Error::SerdeError(_)) => true,
         watcher::Error::InitialListFailed(err)
         | watcher::Error::WatchStartFailed(err)
         | watcher::Error::WatchFailed(err) => super::errors::is_unauthorized(err),

@@ -12,21 +12,27 @@ pub fn strval(v: &Value) -> String {
     }
 }
 
-fn trim_zero_decimal(s: &str) -> &str {
-    let b = s.as_bytes();
-    let mut found_zero = false;
-    for i in (1..=b.len()).rev() {
-        match b[i - 1] {
-            b'.' => {
-                if found_zero {
-                    return &s[..i - 1];
-                }
-            }
-            b'0' => found_zero = true,
-            _ => return s,
-        }
+/// spf13/cast 1.10's `trimDecimal`: a string that is only a signed decimal number loses its
+/// fraction (`"3.5"` → `"3"`, `"-.5"` → `"-0"`, `"."` → `"0"`) before integer parsing; any other
+/// string is parsed as it is (and then fails unless it is an integer literal).
+fn trim_decimal(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('.') {
+        return s.into();
     }
-    s
+    let (sign, body) = match s.as_bytes().first() {
+        Some(b'-' | b'+') => s.split_at(1),
+        _ => ("", s),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let decimal =
+        int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit());
+    if !decimal {
+        return s.into();
+    }
+    if int.is_empty() {
+        return format!("{sign}0").into();
+    }
+    format!("{sign}{int}").into()
 }
 
 /// strconv.ParseInt(s, 0, 64).
@@ -92,13 +98,15 @@ pub fn parse_float(s: &str) -> Option<f64> {
         .filter(|f| f.is_finite() || matches!(lower.as_str(), "inf" | "infinity"))
 }
 
-/// cast.ToInt64 with the error ignored.
+/// cast.ToInt64 (spf13/cast 1.10) with the error ignored.
 pub fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(i, _) => *i,
         Value::Float(f) => f64_to_i64(*f),
-        Value::Str(s) => parse_int_base0(trim_zero_decimal(s)).unwrap_or(0),
+        Value::Str(s) => parse_int_base0(&trim_decimal(s)).unwrap_or(0),
         Value::Bool(b) => i64::from(*b),
+        // cast resolves named integer types such as time.Duration to their value.
+        Value::Duration(d) => *d,
         _ => 0,
     }
 }
@@ -121,6 +129,7 @@ pub fn to_float64(v: &Value) -> f64 {
         Value::Float(f) => *f,
         Value::Str(s) => parse_float(s).unwrap_or(0.0),
         Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::Duration(d) => *d as f64,
         _ => 0.0,
     }
 }
@@ -160,7 +169,7 @@ pub fn is_empty(v: &Value) -> bool {
         Value::Float(f) => *f == 0.0,
         Value::Duration(d) => *d == 0,
         Value::Time(_) => false,
-        Value::Semver(_) => false,
+        Value::Semver(_) | Value::Cert(_) => false,
     }
 }
 

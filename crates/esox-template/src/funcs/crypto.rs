@@ -183,15 +183,21 @@ pub fn register(r: &mut Registry) {
     r.add("bcrypt", &[Str], None, |a| {
         Ok(Value::str(bcrypt_hash(&gostr::to_bytes(s(a, 0)))))
     });
-    r.add("htpasswd", &[Str, Str], None, |a| {
+    r.add("htpasswd", &[Str, Str, HashAlgorithm], None, |a| {
         let user = s(a, 0);
         if user.contains(':') {
             return Ok(Value::str(format!("invalid username: {user}")));
         }
-        Ok(Value::str(format!(
-            "{user}:{}",
-            bcrypt_hash(&gostr::to_bytes(s(a, 1)))
-        )))
+        let pw = gostr::to_bytes(s(a, 1));
+        // Sprig: "sha" is the old `{SHA}` scheme (base64 of SHA-1), anything else bcrypt.
+        if s(a, 2) == "sha" {
+            use base64::Engine as _;
+            use sha1::Digest as _;
+            let sum = sha1::Sha1::digest(&pw);
+            let b64 = base64::engine::general_purpose::STANDARD.encode(sum);
+            return Ok(Value::str(format!("{user}:{{SHA}}{b64}")));
+        }
+        Ok(Value::str(format!("{user}:{}", bcrypt_hash(&pw))))
     });
     r.add("derivePassword", &[U32, Str, Str, Str, Str], None, |a| {
         let counter = u32::try_from(int(a, 0)).map_err(|_| "counter out of range".to_string())?;

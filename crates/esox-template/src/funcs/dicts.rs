@@ -18,19 +18,26 @@ fn go_empty_for_merge(v: &Value) -> bool {
     super::conv::is_empty(v)
 }
 
-fn merge_into(dst: &MapRef, src: &MapRef, overwrite: bool) {
+fn merge_into(dst: &MapRef, src: &MapRef, overwrite: bool) -> Result<(), String> {
     if dst.ptr_eq(src) {
-        return;
+        return Ok(());
     }
+    let cycle = |v: &Value| -> Result<(), String> {
+        if crate::value::reaches(v, dst) {
+            return Err("a dict cannot contain itself (the merge would make a cycle)".into());
+        }
+        Ok(())
+    };
     for (k, sv) in src.entries() {
         let existing = dst.get(&k);
         match existing {
             None => {
+                cycle(&sv)?;
                 dst.write().insert(k, sv);
             }
             Some(Value::Map(dm, Elem::Any)) if matches!(sv, Value::Map(_, Elem::Any)) => {
                 if let Value::Map(sm, _) = &sv {
-                    merge_into(&dm, sm, overwrite);
+                    merge_into(&dm, sm, overwrite)?;
                 }
             }
             Some(dv) => {
@@ -40,11 +47,13 @@ fn merge_into(dst: &MapRef, src: &MapRef, overwrite: bool) {
                     go_empty_for_merge(&dv)
                 };
                 if replace {
+                    cycle(&sv)?;
                     dst.write().insert(k, sv);
                 }
             }
         }
     }
+    Ok(())
 }
 
 /// encoding/json.Marshal for template values.
@@ -124,6 +133,18 @@ fn write_json(
         Value::Float(f) => out.push_str(&json_float(*f)?),
         Value::Str(s) => json_string(out, s, h),
         Value::Semver(sv) => json_string(out, &sv.canonical(), h),
+        // encoding/json writes the struct's exported fields, Cert then Key (also key order).
+        Value::Cert(c) => {
+            let fields = Value::map(
+                [
+                    ("Cert".to_string(), Value::Str(c.cert.clone())),
+                    ("Key".to_string(), Value::Str(c.key.clone())),
+                ]
+                .into_iter()
+                .collect(),
+            );
+            write_json(out, &fields, h, ind, depth)?;
+        }
         Value::Time(t) => json_string(out, &super::dates::rfc3339_nano(t), h),
         Value::List(..) if v.is_nil_list() => out.push_str("null"),
         Value::List(l, _) => {
@@ -203,6 +224,10 @@ pub fn register(r: &mut Registry) {
     });
     r.add("set", &[MapAny, Str, Any], None, |a| {
         let m = map_of(&a[0]);
+        // Go lets a dict hold itself, and then overflows its stack printing it.
+        if crate::value::reaches(&a[2], &m) {
+            return Err("a dict cannot contain itself (the value holds the dict)".into());
+        }
         m.write().insert(s(a, 1).to_string(), a[2].clone());
         Ok(Value::Map(m, Elem::Any))
     });
@@ -255,7 +280,7 @@ pub fn register(r: &mut Registry) {
     let merge: super::FuncImpl = |a| {
         let dst = map_of(&a[0]);
         for src in &a[1..] {
-            merge_into(&dst, &map_of(src), false);
+            merge_into(&dst, &map_of(src), false)?;
         }
         Ok(Value::Map(dst, Elem::Any))
     };
@@ -264,7 +289,7 @@ pub fn register(r: &mut Registry) {
     let merge_ow: super::FuncImpl = |a| {
         let dst = map_of(&a[0]);
         for src in &a[1..] {
-            merge_into(&dst, &map_of(src), true);
+            merge_into(&dst, &map_of(src), true)?;
         }
         Ok(Value::Map(dst, Elem::Any))
     };

@@ -193,7 +193,8 @@ fn rsa_decrypt(scheme: &str, hash: &str, input: &str, key: &str) -> Result<Strin
             })?;
             Ok(gostr::from_bytes(&out))
         }
-        other => Err(format!("decryption scheme {other} is not supported")),
+        // The scheme argument may be a fetched value: not echoed.
+        _ => Err("decryption scheme is not supported (RSA-OAEP or None)".to_string()),
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use crate::value::Value;
 
 pub mod builtins;
+pub mod certs;
 pub mod conv;
 pub mod crypto;
 pub mod dates;
@@ -26,6 +27,7 @@ pub mod semver;
 pub mod strings;
 pub mod unsupported;
 pub mod urls;
+pub mod wordcase;
 pub mod yaml;
 
 /// Go parameter types that text/template converts arguments to.
@@ -48,6 +50,11 @@ pub enum Ty {
     Time,
     /// `uint32`
     U32,
+    /// Sprig's `certificate` struct.
+    Certificate,
+    /// Sprig's `HashAlgorithm`, a named string type: Go converts a string literal to it but
+    /// refuses a computed string.
+    HashAlgorithm,
 }
 
 impl Ty {
@@ -64,6 +71,8 @@ impl Ty {
             Ty::StrList => "[]string",
             Ty::Time => "time.Time",
             Ty::U32 => "uint32",
+            Ty::HashAlgorithm => "sprig.HashAlgorithm",
+            Ty::Certificate => "sprig.certificate",
         }
     }
 }
@@ -136,6 +145,14 @@ impl Registry {
     }
 }
 
+/// The names of every function a template can call (Sprig's, ESO's), sorted; the builtins
+/// (`and`, `printf`, `index`, ...) are not included.
+pub fn names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = registry().keys().copied().collect();
+    v.sort_unstable();
+    v
+}
+
 fn registry() -> &'static HashMap<&'static str, FuncDef> {
     static REG: OnceLock<HashMap<&'static str, FuncDef>> = OnceLock::new();
     REG.get_or_init(|| {
@@ -152,6 +169,7 @@ fn registry() -> &'static HashMap<&'static str, FuncDef> {
         pem::register(&mut r);
         keys::register(&mut r);
         crypto::register(&mut r);
+        certs::register(&mut r);
         unsupported::register(&mut r);
         semver::register(&mut r);
         urls::register(&mut r);
@@ -210,6 +228,7 @@ pub fn convert(v: Value, ty: Ty) -> Result<Value, String> {
         (Value::List(_, Elem::Any), Ty::ListAny) => true,
         (Value::List(_, Elem::Str), Ty::StrList) => true,
         (Value::Time(_), Ty::Time) => true,
+        (Value::Cert(_), Ty::Certificate) => true,
         _ => false,
     };
     if ok {

@@ -35,33 +35,45 @@ fn get_line(data: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// encoding/pem.Decode: the first block and the rest of the input.
+///
+/// A rejected block makes Go start over after its BEGIN line; this loops where Go recurses, so
+/// an input of many rejected blocks cannot exhaust the stack (Go's CVE-2022-24675).
 pub fn decode(data: &[u8]) -> (Option<Block>, &[u8]) {
-    let rest = if data.starts_with(b"-----BEGIN ") {
-        &data[11..]
-    } else if let Some(i) = find(data, b"\n-----BEGIN ") {
-        &data[i + 12..]
-    } else {
-        return (None, data);
-    };
-    let (type_line, rest) = get_line(rest);
-    let body = type_line
-        .strip_suffix(b"-----")
-        .and_then(|typ| block_body(typ, rest));
-    match body {
-        Some((b, r)) => (Some(b), r),
-        // A rejected block: start over after its BEGIN line.
-        None => match decode(rest) {
-            (Some(b), r) => (Some(b), r),
-            (None, _) => (None, data),
-        },
+    let mut cur = data;
+    loop {
+        let rest = if cur.starts_with(b"-----BEGIN ") {
+            &cur[11..]
+        } else if let Some(i) = find(cur, b"\n-----BEGIN ") {
+            &cur[i + 12..]
+        } else {
+            return (None, data);
+        };
+        let (type_line, rest) = get_line(rest);
+        let body = match type_line.strip_suffix(b"-----") {
+            Some(typ) => block_body(typ, rest),
+            None => Body::Rejected,
+        };
+        match body {
+            Body::Found(b, r) => return (Some(b), r),
+            // Every later block would look for its END line in a suffix of this one's rest,
+            // so none can succeed: stop instead of rescanning the input once per BEGIN line.
+            Body::NoEnd => return (None, data),
+            Body::Rejected => cur = rest,
+        }
     }
 }
 
-fn block_body<'a>(typ: &[u8], mut rest: &'a [u8]) -> Option<(Block, &'a [u8])> {
+enum Body<'a> {
+    Found(Block, &'a [u8]),
+    Rejected,
+    NoEnd,
+}
+
+fn block_body<'a>(typ: &[u8], mut rest: &'a [u8]) -> Body<'a> {
     let mut headers = BTreeMap::new();
     loop {
         if rest.is_empty() {
-            return None;
+            return Body::NoEnd;
         }
         let (line, next) = get_line(rest);
         let Some(c) = line.iter().position(|b| *b == b':') else {
@@ -75,37 +87,41 @@ fn block_body<'a>(typ: &[u8], mut rest: &'a [u8]) -> Option<(Block, &'a [u8])> {
     let (end_index, trailer_index) = if headers.is_empty() && rest.starts_with(b"-----END ") {
         (0, 9)
     } else {
-        let i = find(rest, b"\n-----END ")?;
+        let Some(i) = find(rest, b"\n-----END ") else {
+            return Body::NoEnd;
+        };
         (i, i + 10)
     };
     let trailer = &rest[trailer_index..];
     let tlen = typ.len() + 5;
     if trailer.len() < tlen {
-        return None;
+        return Body::Rejected;
     }
     let (t, rest_of_line) = trailer.split_at(tlen);
     if !t.starts_with(typ) || !t.ends_with(b"-----") {
-        return None;
+        return Body::Rejected;
     }
     if !get_line(rest_of_line).0.is_empty() {
-        return None;
+        return Body::Rejected;
     }
     let b64: Vec<u8> = rest[..end_index]
         .iter()
         .copied()
         .filter(|b| *b != b' ' && *b != b'\t')
         .collect();
-    let bytes = b64_decode(&b64).ok()?;
+    let Ok(bytes) = b64_decode(&b64) else {
+        return Body::Rejected;
+    };
     let after = &rest[end_index + 9..];
     let (_, after) = get_line(after);
-    Some((
+    Body::Found(
         Block {
             typ: String::from_utf8_lossy(typ).into_owned(),
             headers,
             bytes,
         },
         after,
-    ))
+    )
 }
 
 /// encoding/pem.Encode.

@@ -147,13 +147,27 @@ where
     unpad(buf, block)
 }
 
+/// Iteration counts come from the input; a crafted file could ask for billions of hash rounds.
+/// OpenSSL writes 2,048 (10,000 with newer defaults); a hundred times that is still accepted.
+const MAX_KDF_ITERATIONS: u64 = 1_000_000;
+
+fn iterations(t: &Tlv<'_>) -> Result<u64, E> {
+    let n = int_of(t)?;
+    if n > MAX_KDF_ITERATIONS {
+        return Err(bad(&format!(
+            "iteration count exceeds the limit of {MAX_KDF_ITERATIONS}"
+        )));
+    }
+    Ok(n)
+}
+
 fn pbe_params(params: &[u8]) -> Result<(Vec<u8>, u64), E> {
     let (p, _) = read(params)?;
     let f = children(p.content)?;
     if f.len() < 2 || f[0].tag != 0x04 {
         return Err(bad("bad PBE parameters"));
     }
-    Ok((f[0].content.to_vec(), int_of(&f[1])?))
+    Ok((f[0].content.to_vec(), iterations(&f[1])?))
 }
 
 fn decrypt(alg: &Tlv<'_>, data: &[u8], pw: &str) -> Result<Vec<u8>, E> {
@@ -200,7 +214,7 @@ fn decrypt(alg: &Tlv<'_>, data: &[u8], pw: &str) -> Result<Vec<u8>, E> {
             return Err(bad("bad PBKDF2 parameters"));
         }
         let salt = kpf[0].content;
-        let it = int_of(&kpf[1])? as u32;
+        let it = iterations(&kpf[1])? as u32;
         let mut prf = OID_HMAC_SHA1;
         for t in &kpf[2..] {
             if t.tag == 0x30 {
@@ -253,7 +267,7 @@ fn verify_mac(mac_data: &Tlv<'_>, content: &[u8], pw: &str) -> Result<(), E> {
     let expected = digest_info.get(1).ok_or_else(|| bad("bad MAC"))?.content;
     let salt = f.get(1).ok_or_else(|| bad("bad MAC salt"))?.content;
     let it = match f.get(2) {
-        Some(t) => int_of(t)?,
+        Some(t) => iterations(t)?,
         None => 1,
     };
     let check = |pw_bytes: &[u8]| -> bool {

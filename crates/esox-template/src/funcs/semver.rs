@@ -169,7 +169,7 @@ fn parse_constraint(c: &str) -> Result<Constraint, String> {
     let m = res()?
         .constraint
         .captures(c)
-        .ok_or_else(|| format!("improper constraint: {c}"))?;
+        .ok_or_else(|| "improper constraint".to_string())?;
     let g = |i: usize| m.get(i).map(|x| x.as_str()).unwrap_or("");
     let (mut minor_dirty, mut patch_dirty, mut dirty) = (false, false, false);
     let mut ver = g(2).to_string();
@@ -319,7 +319,7 @@ pub fn semver_compare(constraint: &str, version: &str) -> Result<bool, String> {
     let mut groups = Vec::new();
     for part in c.split("||") {
         if !r.valid.is_match(part) {
-            return Err(format!("improper constraint: {part}"));
+            return Err("improper constraint".to_string());
         }
         let found: Vec<&str> = r.find.find_iter(part).map(|m| m.as_str()).collect();
         let items = if found.is_empty() { vec![part] } else { found };

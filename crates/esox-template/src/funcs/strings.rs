@@ -1,6 +1,7 @@
 //! Sprig's string functions.
 
 use super::conv::strval;
+use super::wordcase;
 use super::{Registry, Ty, int, s};
 use crate::printf::{go_quote, sprintf};
 use crate::value::Value;
@@ -19,8 +20,20 @@ pub fn is_space(c: char) -> bool {
     ) || (c as u32 > 0xff && c.is_whitespace())
 }
 
-/// unicode.ToUpper: one rune to one rune, unchanged when there is no single-rune mapping.
+/// unicode.ToUpper: Go's simple (one rune to one rune) case mapping. Rust only offers the full
+/// mapping; where that gives several characters, the simple mapping is the Greek iota-subscript
+/// letters below (to their title-case forms) and otherwise the rune itself.
 pub fn to_upper(c: char) -> char {
+    let simple = match c as u32 {
+        0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => char::from_u32(c as u32 + 8),
+        0x1FB3 => Some('\u{1FBC}'),
+        0x1FC3 => Some('\u{1FCC}'),
+        0x1FF3 => Some('\u{1FFC}'),
+        _ => None,
+    };
+    if let Some(u) = simple {
+        return u;
+    }
     let mut u = c.to_uppercase();
     match (u.next(), u.next()) {
         (Some(x), None) => x,
@@ -28,7 +41,12 @@ pub fn to_upper(c: char) -> char {
     }
 }
 
+/// unicode.ToLower: as `to_upper`; U+0130 (İ) is the one rune whose full lower-case mapping
+/// has several characters while its simple one is `i`.
 pub fn to_lower(c: char) -> char {
+    if c == '\u{130}' {
+        return 'i';
+    }
     let mut u = c.to_lowercase();
     match (u.next(), u.next()) {
         (Some(x), None) => x,
@@ -129,18 +147,23 @@ fn untitle(st: &str) -> String {
         .collect()
 }
 
+/// goutils' SwapCase: upper and title case to lower, lower case to upper, or to title case at
+/// the start of a word.
 fn swapcase(st: &str) -> String {
     let mut ws = true;
-    st.chars()
+    wordcase::go_runes(st)
+        .into_iter()
         .map(|c| {
-            if c.is_uppercase() {
+            if wordcase::is_upper(c) || wordcase::is_title(c) {
                 ws = false;
                 to_lower(c)
-            } else if c.is_lowercase() {
+            } else if wordcase::is_lower(c) {
                 if ws {
                     ws = false;
+                    wordcase::to_title(c)
+                } else {
+                    to_upper(c)
                 }
-                to_upper(c)
             } else {
                 ws = is_space(c);
                 c
@@ -169,44 +192,6 @@ fn nospace(st: &str) -> String {
         return st.to_string();
     }
     latin1_bytes(b.iter().copied().filter(|x| !is_space(*x as char)))
-}
-
-fn is_connector(c: char) -> bool {
-    c == '-' || c == '_' || is_space(c)
-}
-
-fn camelcase(st: &str) -> String {
-    let mut chars = st.chars();
-    let mut out = String::new();
-    let mut r0 = '\0';
-    let mut found = false;
-    for c in chars.by_ref() {
-        if !is_connector(c) {
-            r0 = to_upper(c);
-            found = true;
-            break;
-        }
-        out.push(c);
-    }
-    if !found {
-        return out;
-    }
-    for c in chars {
-        let r1 = r0;
-        r0 = c;
-        if is_connector(r0) && is_connector(r1) {
-            out.push(r1);
-            continue;
-        }
-        if is_connector(r1) {
-            r0 = to_upper(r0);
-        } else {
-            r0 = to_lower(r0);
-            out.push(r1);
-        }
-    }
-    out.push(r0);
-    out
 }
 
 fn wrap_custom(st: &str, len: i64, nl: &str, long_words: bool) -> Result<String, String> {
@@ -290,12 +275,25 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>, String> {
     Ok(v)
 }
 
-fn random_from(count: i64, alphabet: &[u8]) -> R {
+/// Refuses a result of `len` bytes beyond the output limit before it is built, so that a
+/// template cannot make esox allocate what it can never write.
+pub fn check_result_size(func: &str, len: u128) -> Result<(), String> {
+    let limit = crate::exec::MAX_OUTPUT;
+    if len > limit as u128 {
+        return Err(format!(
+            "{func}: the result ({len} bytes) exceeds the limit of {limit} bytes"
+        ));
+    }
+    Ok(())
+}
+
+fn random_from(func: &str, count: i64, alphabet: &[u8]) -> R {
     if count < 0 {
         return Err(format!(
             "requested random string length {count} is less than 0"
         ));
     }
+    check_result_size(func, count as u128)?;
     let mut out = String::with_capacity(count as usize);
     let mut buf = random_bytes(count as usize * 2)?;
     for pair in buf.chunks_mut(2) {
@@ -390,13 +388,17 @@ pub fn register(r: &mut Registry) {
     r.add("nospace", &[Str], None, |a| ok(nospace(s(a, 0))));
     r.add("initials", &[Str], None, |a| ok(initials(s(a, 0))));
     r.add("randAlphaNum", &[Int], None, |a| {
-        random_from(int(a, 0), ALNUM)
+        random_from("randAlphaNum", int(a, 0), ALNUM)
     });
-    r.add("randAlpha", &[Int], None, |a| random_from(int(a, 0), ALPHA));
+    r.add("randAlpha", &[Int], None, |a| {
+        random_from("randAlpha", int(a, 0), ALPHA)
+    });
     r.add("randAscii", &[Int], None, |a| {
-        random_from(int(a, 0), &ascii_printable())
+        random_from("randAscii", int(a, 0), &ascii_printable())
     });
-    r.add("randNumeric", &[Int], None, |a| random_from(int(a, 0), NUM));
+    r.add("randNumeric", &[Int], None, |a| {
+        random_from("randNumeric", int(a, 0), NUM)
+    });
     r.add("swapcase", &[Str], None, |a| ok(swapcase(s(a, 0))));
     r.add("shuffle", &[Str], None, |a| {
         let mut chars: Vec<char> = s(a, 0).chars().collect();
@@ -408,7 +410,15 @@ pub fn register(r: &mut Registry) {
         }
         ok(chars.into_iter().collect::<String>())
     });
-    r.add("camelcase", &[Str], None, |a| ok(camelcase(s(a, 0))));
+    r.add("camelcase", &[Str], None, |a| {
+        ok(wordcase::pascal_case(s(a, 0)))
+    });
+    r.add("snakecase", &[Str], None, |a| {
+        ok(wordcase::lower_case_words(s(a, 0), '_'))
+    });
+    r.add("kebabcase", &[Str], None, |a| {
+        ok(wordcase::lower_case_words(s(a, 0), '-'))
+    });
     r.add("wrap", &[Int, Str], None, |a| {
         wrap_custom(s(a, 1), int(a, 0), "", false).map(Value::str)
     });
@@ -450,27 +460,21 @@ pub fn register(r: &mut Registry) {
         ok(sprintf(f.trim_matches(is_space), &v))
     });
     r.add("indent", &[Int, Str], None, |a| {
-        if int(a, 0) < 0 {
-            return Err("strings: negative Repeat count".into());
-        }
-        let pad = " ".repeat(int(a, 0) as usize);
-        ok(format!(
-            "{pad}{}",
-            s(a, 1).replace('\n', &format!("\n{pad}"))
-        ))
+        indent("indent", int(a, 0), s(a, 1), "")
     });
     r.add("nindent", &[Int, Str], None, |a| {
-        if int(a, 0) < 0 {
-            return Err("strings: negative Repeat count".into());
-        }
-        let pad = " ".repeat(int(a, 0) as usize);
-        ok(format!(
-            "\n{pad}{}",
-            s(a, 1).replace('\n', &format!("\n{pad}"))
-        ))
+        indent("nindent", int(a, 0), s(a, 1), "\n")
     });
     r.add("replace", &[Str, Str, Str], None, |a| {
-        ok(go_replace(s(a, 2), s(a, 0), s(a, 1)))
+        let (src, old, new) = (s(a, 2), s(a, 0), s(a, 1));
+        let count = if old.is_empty() {
+            src.chars().count() as u128 + 1
+        } else {
+            src.matches(old).count() as u128
+        };
+        let len = src.len() as u128 + count * new.len() as u128;
+        check_result_size("replace", len.saturating_sub(count * old.len() as u128))?;
+        ok(go_replace(src, old, new))
     });
     r.add("plural", &[Str, Str, Int], None, |a| {
         ok(if int(a, 2) == 1 { s(a, 0) } else { s(a, 1) })
@@ -494,6 +498,23 @@ pub fn register(r: &mut Registry) {
 }
 
 /// strings.Replace(src, old, new, -1): an empty `old` inserts between runes.
+/// Sprig's indent/nindent: every line prefixed with `width` spaces.
+fn indent(func: &str, width: i64, st: &str, lead: &str) -> R {
+    if width < 0 {
+        return Err("strings: negative Repeat count".into());
+    }
+    let lines = st.matches('\n').count() as u128 + 1;
+    check_result_size(
+        func,
+        lines * width as u128 + st.len() as u128 + lead.len() as u128,
+    )?;
+    let pad = " ".repeat(width as usize);
+    ok(format!(
+        "{lead}{pad}{}",
+        st.replace('\n', &format!("\n{pad}"))
+    ))
+}
+
 pub fn go_replace(src: &str, old: &str, new: &str) -> String {
     if old.is_empty() {
         let mut out = String::with_capacity(src.len() + new.len() * (src.len() + 1));

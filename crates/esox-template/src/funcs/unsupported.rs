@@ -5,23 +5,7 @@
 use super::{Registry, Ty};
 
 /// (function, reason) for every function of ESO's list esox does not support yet.
-pub const UNSUPPORTED: &[(&str, &str)] = &[
-    ("genPrivateKey", KEYGEN),
-    ("buildCustomCert", KEYGEN),
-    ("genCA", KEYGEN),
-    ("genCAWithKey", KEYGEN),
-    ("genSelfSignedCert", KEYGEN),
-    ("genSelfSignedCertWithKey", KEYGEN),
-    ("genSignedCert", KEYGEN),
-    ("genSignedCertWithKey", KEYGEN),
-    ("snakecase", CASE),
-    ("kebabcase", CASE),
-];
-
-const KEYGEN: &str = "key and certificate generation (RSA/ECDSA/Ed25519 keys, X.509 signing) is not implemented yet; \
-     its output is random, so it needs property tests rather than the Go oracle";
-const CASE: &str = "huandu/xstrings word splitting for snake_case/kebab-case is not implemented yet; the oracle's \
-     xstrings (1.3.3, Debian) differs from the version ESO builds with (1.5), so byte-for-byte fidelity cannot be checked here";
+pub const UNSUPPORTED: &[(&str, &str)] = &[];
 
 pub fn register(r: &mut Registry) {
     for (name, _) in UNSUPPORTED {

@@ -359,12 +359,31 @@ fn hostname(host: &[u8]) -> &[u8] {
     h
 }
 
+/// An error text with its quoted parts (pieces of the input) removed.
+fn without_quoted(e: &str) -> String {
+    let mut out = String::with_capacity(e.len());
+    let mut chars = e.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            out.push(c);
+            continue;
+        }
+        let mut escaped = false;
+        for q in chars.by_ref() {
+            match (escaped, q) {
+                (false, '\\') => escaped = true,
+                (false, '"') => break,
+                _ => escaped = false,
+            }
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn url_parse(v: &str) -> Result<Value, String> {
     let u = parse_url(&gostr::to_bytes(v)).map_err(|e| {
-        format!(
-            "unable to parse url: parse {}: {e}",
-            crate::printf::go_quote(v, false)
-        )
+        // Go quotes the URL (and parts of it) in its error; userinfo may hold a password.
+        format!("unable to parse url: {}", without_quoted(&e))
     })?;
     let st = |b: &[u8]| Value::str(gostr::from_bytes(b));
     let mut m = BTreeMap::new();

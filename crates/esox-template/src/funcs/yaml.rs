@@ -37,6 +37,17 @@ fn to_y(v: &Value, depth: usize) -> Result<Y, String> {
         }
         Value::Str(s) => Y::Str(String::new().pipe_utf8(s)),
         Value::Semver(sv) => Y::Str(sv.canonical()),
+        Value::Cert(c) => to_y(
+            &Value::map(
+                [
+                    ("Cert".to_string(), Value::Str(c.cert.clone())),
+                    ("Key".to_string(), Value::Str(c.key.clone())),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+            depth + 1,
+        )?,
         Value::Time(_) => Y::Str(
             super::dicts::to_json(v, false, None)?
                 .trim_matches('"')
@@ -784,4 +795,35 @@ pub fn register(r: &mut Registry) {
         Ok(Value::str(to_yaml(&a[0]).unwrap_or_default()))
     });
     r.add("fromYaml", &[Ty::Str], None, |a| Ok(from_yaml(s(a, 0))));
+}
+
+/// Why a rendered `KeysAndValues` template is not a YAML map: where, and what kind of problem,
+/// never the text (a rendered template holds secret values, and the YAML parser's own messages
+/// quote the offending line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}{}", .position.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default())]
+pub struct YamlMapError {
+    /// `invalid YAML` or `not a YAML map of keys to values`.
+    pub kind: &'static str,
+    /// 1-based line and column, when the parser knows them.
+    pub position: Option<(u64, u64)>,
+}
+
+/// Parses a rendered `KeysAndValues` template (a YAML map) into keys and JSON values, with
+/// errors that carry no part of the input.
+pub fn parse_yaml_map(
+    rendered: &str,
+) -> Result<std::collections::BTreeMap<String, serde_json::Value>, YamlMapError> {
+    match serde_saphyr::from_str::<serde_json::Value>(rendered) {
+        Ok(serde_json::Value::Object(o)) => Ok(o.into_iter().collect()),
+        Ok(serde_json::Value::Null) => Ok(Default::default()),
+        Ok(_) => Err(YamlMapError {
+            kind: "not a YAML map of keys to values",
+            position: None,
+        }),
+        Err(e) => Err(YamlMapError {
+            kind: "invalid YAML",
+            position: e.location().map(|l| (l.line(), l.column())),
+        }),
+    }
 }
