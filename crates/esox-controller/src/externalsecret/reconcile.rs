@@ -26,6 +26,9 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::index::Dependencies;
 
+/// How often an ExternalSecret with `creationPolicy: Merge` looks for its missing target.
+const MERGE_TARGET_RECHECK: Duration = Duration::from_secs(5);
+
 /// How long an ExternalSecret waits for an unvalidated store before looking again, should the
 /// store's status change not reach it.
 const STORE_PENDING_RECHECK: Duration = Duration::from_secs(5);
@@ -245,7 +248,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let result = match (policy, existing.as_ref()) {
         (CreationPolicy::None, _) => Ok(None),
         (CreationPolicy::Merge, None) => {
-            return done(
+            done(
                 &es,
                 &ctx,
                 &api,
@@ -254,7 +257,11 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                 reason::SECRET_MISSING,
                 "secret will not be created due to CreationPolicy=Merge",
             )
-            .await;
+            .await?;
+            // esox watches only the Secrets it labelled, and the Secret a Merge target waits for
+            // carries no label yet: look for it every few seconds (one GET) instead of at the
+            // next refreshInterval as ESO does.
+            return Ok(Action::requeue(MERGE_TARGET_RECHECK));
         }
         (_, None) if create_first => match write(
             &es,
