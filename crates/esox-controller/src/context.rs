@@ -81,6 +81,8 @@ pub struct Context {
     pub index: Index,
     /// ExternalSecret statuses esox wrote that the watched copies may not show yet.
     pub recent_statuses: RecentStatuses,
+    /// The same for PushSecrets.
+    pub recent_push_statuses: RecentStatuses<esox_api::v1alpha1::PushSecret>,
     /// Stores and namespace labels, as watched.
     pub caches: Caches,
     /// Writers of `caches`, taken once by the runner.
@@ -130,6 +132,7 @@ impl Context {
             local_cluster: Arc::new(local_cluster),
             index: Index::default(),
             recent_statuses: RecentStatuses::default(),
+            recent_push_statuses: RecentStatuses::default(),
             metrics: Default::default(),
             es_trigger: tx,
             source_changed: Mutex::default(),

@@ -1,10 +1,11 @@
-//! Statuses esox wrote that its ExternalSecret cache may not show yet.
+//! Statuses esox wrote that its ExternalSecret and PushSecret caches may not show yet.
 //!
-//! The controller reconciles from a watched copy of each ExternalSecret. Between esox's status
+//! A controller reconciles from a watched copy of each object. Between esox's status
 //! patch and the watch event that carries it back, a reconcile triggered by something else (a
 //! store change, a source change, a target event) would see the old status: right after a first
 //! sync that means no `refreshTime`, so it would sync again as a first sync, ignoring
-//! `refreshInterval` and the sync windows. Each status esox writes is kept here until the watched
+//! `refreshInterval` and the sync windows (for a PushSecret fed by a generator: push a second,
+//! newly generated value, seen on a real API server). Each status esox writes is kept here until the watched
 //! copy has caught up with it, and reconciles read the newer of the two. Entries only live for
 //! that window (milliseconds), so memory does not grow with the number of ExternalSecrets.
 
@@ -12,27 +13,70 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use esox_api::v1::{ExternalSecret, ExternalSecretStatus};
+use esox_api::v1alpha1::{PushSecret, PushSecretStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt as _;
 use kube::runtime::reflector::ObjectRef;
 
+/// A kind whose status esox writes and reads back: what the window needs of it.
+pub trait WithStatus: kube::Resource<DynamicType = ()> + Clone {
+    type Status: Clone;
+    fn status(&self) -> Option<&Self::Status>;
+    fn set_status(&mut self, status: Self::Status);
+    fn refresh_time(status: &Self::Status) -> Option<&Time>;
+}
+
+impl WithStatus for ExternalSecret {
+    type Status = ExternalSecretStatus;
+    fn status(&self) -> Option<&ExternalSecretStatus> {
+        self.status.as_ref()
+    }
+    fn set_status(&mut self, status: ExternalSecretStatus) {
+        self.status = Some(status);
+    }
+    fn refresh_time(status: &ExternalSecretStatus) -> Option<&Time> {
+        status.refresh_time.as_ref()
+    }
+}
+
+impl WithStatus for PushSecret {
+    type Status = PushSecretStatus;
+    fn status(&self) -> Option<&PushSecretStatus> {
+        self.status.as_ref()
+    }
+    fn set_status(&mut self, status: PushSecretStatus) {
+        self.status = Some(status);
+    }
+    fn refresh_time(status: &PushSecretStatus) -> Option<&Time> {
+        status.refresh_time.as_ref()
+    }
+}
+
 /// A status esox wrote, with the resourceVersion the API server gave the write.
 #[derive(Clone, Debug)]
-struct Written {
+struct Written<S> {
     resource_version: String,
-    status: ExternalSecretStatus,
+    status: S,
 }
 
-/// Status writes not yet seen through the ExternalSecret watch.
-#[derive(Default)]
-pub struct RecentStatuses {
-    written: Mutex<HashMap<ObjectRef<ExternalSecret>, Written>>,
+/// Status writes not yet seen through the watch of `K`.
+pub struct RecentStatuses<K: WithStatus = ExternalSecret> {
+    written: Mutex<HashMap<ObjectRef<K>, Written<K::Status>>>,
 }
 
-impl RecentStatuses {
+impl<K: WithStatus> Default for RecentStatuses<K> {
+    fn default() -> Self {
+        Self {
+            written: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: WithStatus> RecentStatuses<K> {
     /// Remembers the object the API server returned for esox's status write.
-    pub fn remember(&self, written: &ExternalSecret) {
+    pub fn remember(&self, written: &K) {
         let (Some(resource_version), Some(status)) =
-            (written.resource_version(), written.status.clone())
+            (written.resource_version(), written.status().cloned())
         else {
             return;
         };
@@ -47,7 +91,7 @@ impl RecentStatuses {
 
     /// Called for every object the watch delivers: forgets the write once the watched copy has
     /// caught up with it.
-    pub fn observed(&self, seen: &ExternalSecret) {
+    pub fn observed(&self, seen: &K) {
         let mut written = self.lock();
         if written.is_empty() {
             return;
@@ -59,22 +103,22 @@ impl RecentStatuses {
     }
 
     /// Forgets `es` (deleted).
-    pub fn forget(&self, es: &ObjectRef<ExternalSecret>) {
+    pub fn forget(&self, es: &ObjectRef<K>) {
         self.lock().remove(es);
     }
 
     /// `es`, with esox's last status write in place of its status when the watched copy does
     /// not show that write yet. Spec and metadata stay those of the watched copy.
-    pub fn freshest(&self, es: Arc<ExternalSecret>) -> Arc<ExternalSecret> {
+    pub fn freshest(&self, es: Arc<K>) -> Arc<K> {
         let status = {
             let written = self.lock();
             match written.get(&ObjectRef::from_obj(es.as_ref())) {
-                Some(w) if !caught_up(&es, w) => w.status.clone(),
+                Some(w) if !caught_up(es.as_ref(), w) => w.status.clone(),
                 _ => return es,
             }
         };
         let mut newer = es.as_ref().clone();
-        newer.status = Some(status);
+        newer.set_status(status);
         Arc::new(newer)
     }
 
@@ -83,18 +127,15 @@ impl RecentStatuses {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<ExternalSecret>, Written>> {
+    #[allow(clippy::type_complexity)] // the map and its guard, nothing more
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<K>, Written<K::Status>>> {
         self.written.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 /// Whether `seen` is the write `w` or a later version of the object.
-fn caught_up(seen: &ExternalSecret, w: &Written) -> bool {
-    let seen_rv = seen
-        .metadata
-        .resource_version
-        .as_deref()
-        .unwrap_or_default();
+fn caught_up<K: WithStatus>(seen: &K, w: &Written<K::Status>) -> bool {
+    let seen_rv = seen.meta().resource_version.as_deref().unwrap_or_default();
     if seen_rv == w.resource_version {
         return true;
     }
@@ -106,8 +147,8 @@ fn caught_up(seen: &ExternalSecret, w: &Written) -> bool {
     }
     // Otherwise by refreshTime (second precision): a copy with an older one, or none, predates
     // the write.
-    let seen_time = seen.status.as_ref().and_then(|s| s.refresh_time.as_ref());
-    match (seen_time, w.status.refresh_time.as_ref()) {
+    let seen_time = seen.status().and_then(K::refresh_time);
+    match (seen_time, K::refresh_time(&w.status)) {
         (_, None) => true,
         (None, Some(_)) => false,
         (Some(s), Some(w)) => s.0 >= w.0,
@@ -117,7 +158,6 @@ fn caught_up(seen: &ExternalSecret, w: &Written) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn es(rv: &str, refreshed: Option<i64>) -> ExternalSecret {
         let mut es: ExternalSecret = serde_json::from_value(serde_json::json!({

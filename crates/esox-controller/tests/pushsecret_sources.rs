@@ -153,11 +153,7 @@ async fn generator_ref_pushes_generated_values_and_regenerates_on_refresh_as_eso
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_generator_reports_errored_naming_the_field_and_removes_nothing() {
-    // In memory for now: on a real API server this PushSecret was seen pushing a second
-    // generated password after its first push (a reconcile between its status write and the
-    // watch event, the window ExternalSecrets close with `recent_status`; listed in the README's
-    // known gaps).
-    let env = Env::start_in_memory().await;
+    let env = Env::start().await;
     setup(&env).await;
     let c = &env.client;
     apply(c, PASSWORD_PUSH).await;

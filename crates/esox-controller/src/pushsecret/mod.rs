@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::events::{Event, EventType, Recorder};
 use esox_api::v1alpha1::PushSecret;
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
@@ -128,6 +128,10 @@ pub async fn run(
     .reflect(writer)
     .inspect(forget_deleted(pctx.ctx.clone()))
     .applied_objects()
+    .inspect_ok({
+        let ctx = pctx.ctx.clone();
+        move |ps| ctx.recent_push_statuses.observed(ps)
+    })
     .predicate_filter(spec_or_metadata, PredicateConfig::default());
 
     // Every Secret, metadata only and uncached: the index decides which events matter.
@@ -169,6 +173,7 @@ fn forget_deleted(
 ) -> impl Fn(&Result<watcher::Event<PushSecret>, watcher::Error>) {
     move |event| {
         if let Ok(watcher::Event::Delete(ps)) = event {
+            ctx.recent_push_statuses.forget(&ObjectRef::from_obj(ps));
             ctx.metrics
                 .push_secret_deleted(&ps.name_any(), &ps.namespace().unwrap_or_default());
         }
@@ -186,6 +191,8 @@ async fn reconcile_and_measure(
     let name = ps.name_any();
     let namespace = ps.namespace().unwrap_or_default();
     let ps_ref = ObjectRef::from_obj(ps.as_ref());
+    // The watched copy may predate esox's own last status write.
+    let ps = pctx.ctx.recent_push_statuses.freshest(ps);
     let result = reconcile::reconcile(ps, pctx.clone()).await;
     if pctx.pushsecrets.get(&ps_ref).is_none() {
         // Deleted while this reconcile ran: its delete event may already have dropped the series.

@@ -214,7 +214,7 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
     new_status.synced_push_secrets = synced;
     new_status.refresh_time = Some(Time(jiff::Timestamp::now()));
     new_status.synced_resource_version = current_version;
-    status::write(&ps, &api, &new_status).await?;
+    status::write(&ps, &api, &new_status, &pctx.ctx.recent_push_statuses).await?;
     ctx.metrics
         .push_secret_condition(&ps.name_any(), &namespace, true);
     pctx.reset_failures(&ps_ref);
@@ -542,7 +542,7 @@ async fn source_deleted(
         SOURCE_DELETED,
         message,
     );
-    status::write(ps, api, &new_status).await?;
+    status::write(ps, api, &new_status, &pctx.ctx.recent_push_statuses).await?;
     pctx.ctx
         .metrics
         .push_secret_condition(&ps.name_any(), &namespace, false);
@@ -723,7 +723,7 @@ async fn fail(
     if let Some(s) = synced {
         status.synced_push_secrets = s;
     }
-    match status::write(ps, api, &status).await {
+    match status::write(ps, api, &status, &pctx.ctx.recent_push_statuses).await {
         Ok(()) => pctx.ctx.metrics.push_secret_condition(
             &ps.name_any(),
             &ps.namespace().unwrap_or_default(),

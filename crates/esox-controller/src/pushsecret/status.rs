@@ -84,6 +84,7 @@ pub async fn write(
     ps: &PushSecret,
     api: &Api<PushSecret>,
     status: &PushSecretStatus,
+    recent: &crate::recent_status::RecentStatuses<PushSecret>,
 ) -> Result<(), Error> {
     let old = ps.status.clone().unwrap_or_default();
     if &old == status {
@@ -108,7 +109,10 @@ pub async fn write(
         )
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(written) => {
+            recent.remember(&written);
+            Ok(())
+        }
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(e.into()),
     }
