@@ -95,7 +95,11 @@ async fn seed_copy_from_foo_to_bar_follows_the_source_within_a_second() {
         (owner.kind.as_str(), owner.name.as_str(), owner.controller),
         ("ExternalSecret", "pull-my-secret", Some(true))
     );
-    let status = status.unwrap();
+    // The target is written before the status: wait for the status rather than read it once.
+    common::es_ready_where(&client, "bar", "pull-my-secret", |c| c.status == "True")
+        .await
+        .expect("the ExternalSecret becomes Ready");
+    let status = es.get("pull-my-secret").await.unwrap().status.unwrap();
     let ready = status
         .conditions
         .iter()
