@@ -60,17 +60,29 @@ async fn arrives(client: &Client, value: &str, within: Duration) -> Option<Durat
     .map(|()| started.elapsed())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_source_change_after_an_apiserver_restart_arrives_within_5_s() {
+/// A cluster with the seed's copy applied, esox running on it, and the copy made.
+async fn seed_synced() -> (
+    esox_testenv::Cluster,
+    Client,
+    std::sync::Arc<esox_controller::Context>,
+    esox_controller::runner::Shutdown,
+    tokio::task::JoinHandle<()>,
+) {
     let (cluster, client) = common::cluster().await;
     seed_copy(&client).await;
-    let (_ctx, shutdown, task) = runner::start(client.clone(), Options::default(), local(&cluster));
+    let (ctx, shutdown, task) = runner::start(client.clone(), Options::default(), local(&cluster));
     assert!(
         arrives(&client, "first", Duration::from_secs(30))
             .await
             .is_some(),
         "the seed's copy is made"
     );
+    (cluster, client, ctx, shutdown, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_change_after_an_apiserver_restart_arrives_within_5_s() {
+    let (cluster, client, _ctx, shutdown, task) = seed_synced().await;
     set_password(&client, "before").await;
     assert!(
         arrives(&client, "before", Duration::from_secs(5))
@@ -103,15 +115,7 @@ async fn a_source_change_after_an_apiserver_restart_arrives_within_5_s() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_esox_restart_rewrites_no_up_to_date_target() {
-    let (cluster, client) = common::cluster().await;
-    seed_copy(&client).await;
-    let (_ctx, shutdown, task) = runner::start(client.clone(), Options::default(), local(&cluster));
-    assert!(
-        arrives(&client, "first", Duration::from_secs(30))
-            .await
-            .is_some(),
-        "the seed's copy is made"
-    );
+    let (cluster, client, _ctx, shutdown, task) = seed_synced().await;
     let bar: Api<Secret> = Api::namespaced(client.clone(), "bar");
     // Let the first sync's own follow-up reconciles settle before taking the version.
     tokio::time::sleep(Duration::from_millis(500)).await;
