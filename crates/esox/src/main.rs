@@ -4,6 +4,7 @@ mod cli;
 mod crd_check;
 #[cfg(feature = "testcluster")]
 mod demo;
+mod flags;
 mod render;
 mod run;
 mod serve;

@@ -16,10 +16,20 @@ pub enum Format {
     Json,
 }
 
+/// Flags of `esox render`.
+#[derive(Debug, clap::Args)]
 pub struct RenderArgs {
+    /// The ExternalSecret manifest.
+    #[arg(short = 'f', long = "filename")]
     pub file: PathBuf,
+    /// A fetched key and its value, KEY=VALUE; repeat for more keys.
+    #[arg(long = "data", value_name = "KEY=VALUE")]
     pub data: Vec<String>,
+    /// The existing target Secret (needed for creationPolicy Merge, kept keys otherwise).
+    #[arg(long)]
     pub from_secret: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "yaml")]
     pub output: Format,
 }
 

@@ -8,26 +8,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use esox_controller::leader::{LeaderElectionConfig, LeaderElector};
+use esox_controller::leader::LeaderElector;
 use esox_controller::{Options, runner};
 use esox_providers::LocalCluster;
 use tokio::task::JoinHandle;
 
+use crate::flags::RunFlags;
 use crate::serve::{self, Probes};
-
-/// Settings of `esox run`.
-pub struct RunArgs {
-    pub kubeconfig: Option<PathBuf>,
-    pub controller_class: String,
-    pub metrics_addr: SocketAddr,
-    pub health_addr: SocketAddr,
-    pub enable_flood_gate: bool,
-    pub store_requeue_interval: Duration,
-    /// Run the controllers only while holding this Lease (`--enable-leader-election`).
-    pub leader_election: Option<LeaderElectionConfig>,
-    /// Namespace, controllers and concurrency (see `cli::ScopeFlags`); the fields above win.
-    pub scope: Options,
-}
 
 /// Loads the kubeconfig the standard way: `--kubeconfig`, `KUBECONFIG`, `~/.kube/config`, in-cluster.
 pub async fn kube_config(path: Option<&PathBuf>) -> anyhow::Result<kube::Config> {
@@ -125,25 +112,20 @@ pub fn local_cluster(config: &kube::Config) -> LocalCluster {
     }
 }
 
-pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let config = kube_config(args.kubeconfig.as_ref()).await?;
+pub async fn run(flags: RunFlags) -> anyhow::Result<()> {
+    let config = kube_config(flags.kubeconfig.as_ref()).await?;
     let local = local_cluster(&config);
     let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
-    let options = Options {
-        controller_class: args.controller_class,
-        flood_gate: args.enable_flood_gate,
-        store_requeue_interval: args.store_requeue_interval,
-        ..args.scope
-    };
-    if let Some(election) = args.leader_election {
+    let options = flags.options();
+    if let Some(election) = flags.leader_election.config() {
         let elector = LeaderElector::new(client.clone(), election)?;
         return run_elected(
             elector,
             client,
             options,
             local,
-            args.metrics_addr,
-            args.health_addr,
+            flags.metrics_addr,
+            flags.health_addr,
         )
         .await;
     }
@@ -153,7 +135,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ready: AtomicBool::new(false),
         leader: None,
     });
-    let servers = serve_probes(args.metrics_addr, args.health_addr, &probes).await?;
+    let servers = serve_probes(flags.metrics_addr, flags.health_addr, &probes).await?;
     let mut signal = Box::pin(wait_for_signal());
     if !crate::crd_check::wait_until_installed(&client, &mut signal).await {
         for server in servers {
