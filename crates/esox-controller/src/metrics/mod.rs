@@ -5,7 +5,6 @@
 //! OpenMetrics encoder cannot produce under those exact names.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -16,8 +15,9 @@ const CLUSTER_PUSH_SECRET_DURATION: &str = "clusterpushsecret_reconcile_duration
 const CLUSTER_EXTERNAL_SECRET_CONDITION: &str = "clusterexternalsecret_status_condition";
 const CLUSTER_EXTERNAL_SECRET_DURATION: &str = "clusterexternalsecret_reconcile_duration";
 
-/// Labels of one series, in output order.
-type Labels = Vec<(&'static str, String)>;
+mod exposition;
+
+use exposition::{Exposition, Labels};
 
 #[derive(Default)]
 struct Family {
@@ -346,22 +346,21 @@ impl Metrics {
 
     /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self) -> String {
-        let mut out = String::new();
+        let mut out = Exposition::default();
         let families = self.families.lock().unwrap_or_else(|e| e.into_inner());
         for (name, family) in families.iter() {
-            let _ = writeln!(out, "# HELP {name} {}", family.help);
-            let _ = writeln!(out, "# TYPE {name} {}", family.kind);
+            out.header(name, family.kind, family.help);
             for (labels, value) in &family.series {
-                let _ = writeln!(out, "{name}{} {value}", format_labels(labels));
+                out.sample(name, labels, *value);
             }
         }
         self.render_external_secrets(&mut out);
-        out
+        out.into_text()
     }
 }
 
 impl Metrics {
-    fn render_external_secrets(&self, out: &mut String) {
+    fn render_external_secrets(&self, out: &mut Exposition) {
         let all = self
             .external_secrets
             .lock()
@@ -369,12 +368,11 @@ impl Metrics {
         if all.is_empty() {
             return;
         }
-        let header = |out: &mut String, (name, kind, help): (&str, &str, &str)| {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} {kind}");
+        let header = |out: &mut Exposition, (name, kind, help): (&str, &str, &str)| {
+            out.header(name, kind, help)
         };
-        let series = |out: &mut String, metric: &str, labels: &Labels, value: f64| {
-            let _ = writeln!(out, "{metric}{} {value}", format_labels(labels));
+        let series = |out: &mut Exposition, metric: &str, labels: &Labels, value: f64| {
+            out.sample(metric, labels, value)
         };
         let labels_of = |(name, namespace): &(String, String)| name_ns(name, namespace);
 
@@ -430,24 +428,6 @@ fn is_object(labels: &Labels, name: &str, namespace: &str) -> bool {
             .map(|(_, v)| v.as_str())
     };
     value("name") == Some(name) && value("namespace") == Some(namespace)
-}
-
-fn format_labels(labels: &Labels) -> String {
-    if labels.is_empty() {
-        return String::new();
-    }
-    let inner: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}=\"{}\"",
-                v.replace('\\', "\\\\")
-                    .replace('"', "\\\"")
-                    .replace('\n', "\\n")
-            )
-        })
-        .collect();
-    format!("{{{}}}", inner.join(","))
 }
 
 #[cfg(test)]
