@@ -165,3 +165,44 @@ spec:
     shutdown.trigger();
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
 }
+
+/// esox stopped abruptly (its tasks aborted, nothing released: what SIGKILL leaves), the source
+/// changed while nothing watched it, esox started again: the change arrives within 5 s of the
+/// start, although the ExternalSecret's status says it synced minutes, not an hour, ago; and the
+/// changes after it arrive at once, which needs the source watch to run again although nothing
+/// was due for a refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_while_esox_was_down_arrives_within_5_s_of_its_start() {
+    let (cluster, client, ctx, _shutdown, task) = seed_synced().await;
+    task.abort();
+    let _ = task.await;
+    drop(ctx);
+
+    set_password(&client, "while-down").await;
+    // Positive control for "nothing watches": with esox down the change stays at the source.
+    assert!(
+        arrives(&client, "while-down", Duration::from_secs(1))
+            .await
+            .is_none(),
+        "nothing should copy while esox is down"
+    );
+
+    let started = Instant::now();
+    let (_ctx, shutdown, task) = runner::start(client.clone(), Options::default(), local(&cluster));
+    let took = arrives(&client, "while-down", Duration::from_secs(5)).await;
+    println!(
+        "change made while esox was down arrived {:?} after esox started",
+        took.map(|_| started.elapsed())
+    );
+    assert!(
+        took.is_some(),
+        "a change made while esox was down did not arrive within 5 s of its start"
+    );
+    set_password(&client, "after-start").await;
+    let took = arrives(&client, "after-start", Duration::from_secs(2)).await;
+    println!("next change after the restart arrived in {took:?}");
+    assert!(took.is_some(), "the source watch runs again after a restart");
+
+    shutdown.trigger();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}

@@ -190,6 +190,63 @@ pub async fn fetch(
     Ok(Some(out))
 }
 
+/// Starts the source watches of an ExternalSecret that is not due for a refresh, and returns
+/// the sources they cover, without reading any value. After esox starts (a restart, a new
+/// leader) an up-to-date ExternalSecret is not fetched; without this its sources would go
+/// unwatched until `refreshInterval`, and a change made while esox was not watching would wait
+/// that long. The watch's first list reports every source once, which refreshes its readers.
+/// `Ok(None)`: a store of another controller class.
+pub async fn watch_sources(
+    ctx: &Arc<Context>,
+    es: &ExternalSecret,
+    namespace: &str,
+) -> Result<Option<BTreeSet<SourceKey>>, Error> {
+    let spec = &es.spec;
+    let mut clients = Clients::default();
+    let mut out = Fetched {
+        data: SecretData::new(),
+        stores: BTreeSet::new(),
+        sources: BTreeSet::new(),
+        missing: Vec::new(),
+    };
+    let from = spec
+        .data_from
+        .iter()
+        .filter(|e| {
+            e.source_ref
+                .as_ref()
+                .and_then(|s| s.generator_ref.as_ref())
+                .is_none()
+        })
+        .map(|e| {
+            let key = e.extract.as_ref().map(|x| x.key.clone());
+            let store = e.source_ref.as_ref().and_then(|s| s.store_ref.as_ref());
+            (store, key, e.find.is_some())
+        });
+    let data = spec.data.iter().map(|e| {
+        let store = e.source_ref.as_ref().and_then(|s| s.store_ref.as_ref());
+        (store, Some(e.remote_ref.key.clone()), false)
+    });
+    for (store, key, find) in from.chain(data) {
+        let store_ref = store.or(spec.secret_store_ref.as_ref());
+        let Some(client) = clients.get(ctx, store_ref, namespace, &mut out).await? else {
+            return Ok(None);
+        };
+        if let Some(watch_key) = client.watch_key()
+            && (key.is_some() || find)
+        {
+            out.sources.insert(SourceKey {
+                watch_key,
+                key: if find { None } else { key },
+            });
+        }
+    }
+    for client in clients.by_store.values() {
+        ctx.ensure_remote_watch(client.as_ref());
+    }
+    Ok(Some(out.sources))
+}
+
 fn data_err(i: usize, field: &str, e: &pipeline::PipelineError) -> Error {
     Error::Data(format!("spec.{field}[{i}]: {e}"))
 }

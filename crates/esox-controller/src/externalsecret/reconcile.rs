@@ -115,8 +115,21 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         existing.as_ref().map(view).as_ref().map(|v| v.as_target()),
     );
     if !source_changed && !refresh::should_refresh_external_secret(&input) && valid {
-        if let Some(prev) = ctx.index.sources_of(&es_ref) {
-            deps.sources = prev;
+        match ctx.index.sources_of(&es_ref) {
+            Some(prev) if ctx.watches_running(&prev) => deps.sources = prev,
+            _ => match fetch::watch_sources(&ctx, &es, &namespace).await {
+                Ok(Some(sources)) => deps.sources = sources,
+                Ok(None) => {}
+                Err(Error::StorePending(why)) => {
+                    // The store's first status triggers this ExternalSecret again.
+                    tracing::debug!(%why, "waiting for the store's validation to watch sources");
+                    ctx.index.record(&es_ref, deps);
+                    return Ok(Action::requeue(STORE_PENDING_RECHECK));
+                }
+                // Not due: a store that cannot be reached now is reported when the refresh
+                // reads it; until then the ExternalSecret keeps its status.
+                Err(e) => tracing::debug!(error = %e, "cannot watch the sources yet"),
+            },
         }
         ctx.index.record(&es_ref, deps);
         let overdue = RefreshInput {
