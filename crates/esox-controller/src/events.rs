@@ -58,6 +58,7 @@ impl Recorder {
         let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
         tokio::spawn(async move {
             if let Err(e) = api.create(&PostParams::default(), &event).await {
+                crate::watches::warn_if_refused("an Event", &e);
                 tracing::debug!(error = %e, reason = ?event.reason, "could not create event");
             }
             drop(permit);

@@ -7,7 +7,7 @@ use std::fmt::Debug;
 
 use esox_providers::relisting_watcher::relisting_watcher;
 use esox_providers::watch_backoff::WatchBackoff;
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Resource};
@@ -21,7 +21,38 @@ pub fn watch<K>(
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    relisting_watcher(api, config).backoff(WatchBackoff::default())
+    relisting_watcher(api, config)
+        .inspect(|event| {
+            if let Err(e) = event {
+                warn_if_watch_refused(e);
+            }
+        })
+        .backoff(WatchBackoff::default())
+}
+
+/// A list or watch the API server's authorizer refuses (a rule missing from esox's ClusterRole
+/// or Role) has no object whose status could say so, and only an administrator can fix it: it is
+/// logged as a warning with the API server's message, which names the verb, the resource and the
+/// identity. Logged on every retry (at most every 2 s), as client-go's reflector does.
+pub fn warn_if_watch_refused(e: &watcher::Error) {
+    match e {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => warn_if_refused("a watch", e),
+        watcher::Error::WatchError(status) if status.code == 403 => {
+            tracing::warn!(error = %status.message, "a watch was refused: a permission is missing");
+        }
+        _ => {}
+    }
+}
+
+/// [`warn_if_watch_refused`] for a single request (`what`: "a watch", "an Event").
+pub fn warn_if_refused(what: &str, e: &kube::Error) {
+    if let kube::Error::Api(status) = e
+        && status.code == 403
+    {
+        tracing::warn!(error = %status.message, "{what} was refused: a permission is missing");
+    }
 }
 
 /// The backoff a controller puts on its merged trigger streams. Each of esox's streams backs off

@@ -95,6 +95,7 @@ pub fn changes(api: Api<Secret>) -> impl Stream<Item = Meta> + Send + 'static {
                 match next_page(&mut s).await {
                     Ok(()) => s.failures = 0,
                     Err(e) => {
+                        crate::watches::warn_if_refused("a list", &e);
                         tracing::debug!(error = %e, "listing secrets failed");
                         // A list that fails part way starts again from its first page.
                         s.listing = None;
@@ -107,6 +108,7 @@ pub fn changes(api: Api<Secret>) -> impl Stream<Item = Meta> + Send + 'static {
             match s.api.watch_metadata(&params, &version).await {
                 Ok(w) => s.watch = Some(w.boxed()),
                 Err(e) => {
+                    crate::watches::warn_if_refused("a watch", &e);
                     tracing::debug!(error = %e, "starting the secret watch failed");
                     if matches!(&e, kube::Error::Api(st) if lost_place(st)) {
                         s.version = None;

@@ -107,15 +107,21 @@ impl TokenCache {
             .create_token_request(&key.name, &PostParams::default(), &request)
             .await;
         metrics::observe(PROVIDER_KUBERNETES, CALL_CREATE_TOKEN, result.is_ok());
-        let response = result.map_err(|e| {
-            errors::api_error(
+        let response = result.map_err(|e| match &e {
+            // esox's own RBAC, not the store's: the status must say which rule is missing (the
+            // API server's message names the verb, the resource and esox's ServiceAccount).
+            kube::Error::Api(status) if status.code == 403 => ProviderError::Other(format!(
+                "cannot create a token for service account {}/{}: {}",
+                key.namespace, key.name, status.message
+            )),
+            _ => errors::api_error(
                 e,
                 &ctx.local_cluster.url,
                 &format!(
                     "cannot create a token for service account {}/{}",
                     key.namespace, key.name
                 ),
-            )
+            ),
         })?;
         let status = response.status.ok_or_else(|| {
             ProviderError::Other(format!(
