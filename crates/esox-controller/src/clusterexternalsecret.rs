@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use esox_api::labels::{ANNOTATION_FORCE_SYNC, FINALIZER_CLUSTER_EXTERNAL_SECRET};
 use esox_api::v1::{
@@ -38,7 +37,9 @@ pub async fn reconcile(
     let started = std::time::Instant::now();
     let deleting = ces.metadata.deletion_timestamp.is_some();
     let name = ces.name_any();
+    let ces_ref = ObjectRef::from_obj(ces.as_ref());
     let result = reconcile_inner(ces, ctx.clone()).await;
+    crate::state::settle(&ctx, &ces_ref, &result);
     // A ClusterExternalSecret being deleted records nothing, so that its series stay removed.
     if !deleting {
         ctx.metrics
@@ -224,11 +225,6 @@ async fn remove_finalizer(
     Ok(Action::await_change())
 }
 
-fn error_policy(_ces: Arc<ClusterExternalSecret>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::info!(error = %err, "ClusterExternalSecret reconcile failed");
-    Action::requeue(Duration::from_secs(5))
-}
-
 /// Runs the controller until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
@@ -242,6 +238,10 @@ pub async fn run(
         watcher::Config::default(),
     )
     .reflect(writer)
+    .inspect({
+        let ctx = ctx.clone();
+        move |event| crate::state::forget_deleted(&ctx, event)
+    })
     .applied_objects();
     let controller = Controller::for_stream(stream, store.clone())
         .trigger_backoff(crate::watches::AlreadyBackedOff);
@@ -269,11 +269,7 @@ pub async fn run(
         .owns_stream(owned)
         .watches_stream(namespaces, map_ns)
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "clusterexternalsecret controller event");
-            }
-        })
+        .run(reconcile, crate::state::error_policy, ctx)
+        .for_each(|r| crate::state::log_event("clusterexternalsecret", r))
         .await;
 }

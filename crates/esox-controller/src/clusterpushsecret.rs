@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use esox_api::v1::Condition;
 use esox_api::v1::NamespaceFailure;
@@ -38,6 +37,7 @@ pub async fn reconcile(
     let name = cps.name_any();
     let cps_ref = ObjectRef::from_obj(cps.as_ref());
     let result = reconcile_inner(cps, ctx.clone()).await;
+    crate::state::settle(&ctx, &cps_ref, &result);
     // A ClusterPushSecret being deleted records nothing, so that its series stay removed.
     if !still_exists(&cps_ref) {
         ctx.metrics.cluster_push_secret_deleted(&name);
@@ -207,11 +207,6 @@ async fn delete_child(
     Ok(ownership::delete_if_controlled(&api, name, cps).await?)
 }
 
-fn error_policy(_cps: Arc<ClusterPushSecret>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::info!(error = %err, "ClusterPushSecret reconcile failed");
-    Action::requeue(Duration::from_secs(5))
-}
-
 /// Runs the controller until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
@@ -229,6 +224,7 @@ pub async fn run(
     )
     .reflect(writer)
     .inspect(move |event| {
+        crate::state::forget_deleted(&metrics_ctx, event);
         if let Ok(watcher::Event::Delete(cps)) = event {
             metrics_ctx
                 .metrics
@@ -264,13 +260,9 @@ pub async fn run(
                 let alive = alive.clone();
                 async move { reconcile(cps, ctx, |r| alive.get(r).is_some()).await }
             },
-            error_policy,
+            crate::state::error_policy,
             ctx,
         )
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "clusterpushsecret controller event");
-            }
-        })
+        .for_each(|r| crate::state::log_event("clusterpushsecret", r))
         .await;
 }

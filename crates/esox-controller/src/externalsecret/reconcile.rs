@@ -79,6 +79,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             // The API server accepted it (ESO's CRDs have no pattern there), so only the object
             // can tell its owner. Retrying cannot help: the next spec change reconciles again.
             ctx.index.record(&es_ref, deps);
+            tracing::warn!(error = %e, "invalid ExternalSecret; waiting for a change");
             fail(&es, &ctx, &api, status, "invalid ExternalSecret", e).await;
             return Ok(Action::await_change());
         }
@@ -105,7 +106,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     // Beyond ESO: a change of the source refreshes a periodic ExternalSecret at once;
     // `refreshInterval` stays the safety net. Being a provider-driven refresh, it obeys the
     // sync windows like a periodic one.
-    let source_changed = ctx.take_source_changed(&es_ref)
+    let source_changed = ctx.state.external_secrets.take_source_changed(&es_ref)
         && policy == refresh::RefreshPolicy::Periodic
         && interval > 0
         && input.periodic_allowed_by_windows;
@@ -322,6 +323,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         Err(e) => match terminal_write_error(&e) {
             // As in ESO, no retry: only a change of the objects involved can fix these.
             Some(message) => {
+                tracing::warn!(error = %e, "{message}; waiting for a change");
                 fail(&es, &ctx, &api, status, message, e).await;
                 Ok(Action::await_change())
             }
@@ -600,7 +602,6 @@ async fn done(
         true,
     );
     write_status(es, ctx, api, status).await?;
-    ctx.reset_failures(&ObjectRef::from_obj(es));
     // The next refresh counts from this sync, seen from now: with the reconcile's start as
     // `now`, the refresh time just written lies in the future and the refresh logic asks for
     // an immediate requeue (one more reconcile and target read per sync, 1 s later).
@@ -623,7 +624,8 @@ async fn fail(
     message: &str,
     err: Error,
 ) -> Error {
-    tracing::warn!(error = %err, "{message}");
+    // Not logged here: a returned error is logged once by the error policy, and the callers
+    // that do not return it log it themselves.
     // ESO keeps the condition message generic and puts the cause in the event; esox adds the
     // cause to the condition too so `kubectl get es` tells what to fix.
     let cause = err.to_string();
