@@ -153,7 +153,7 @@ where
         namespace = obj_ref.namespace.as_deref().unwrap_or_default(),
         name = %obj_ref.name,
         error = %err,
-        category = err.category(),
+        category = err.metric_label(),
         retry_in = ?delay,
         "reconcile failed"
     );

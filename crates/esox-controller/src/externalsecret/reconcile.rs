@@ -23,7 +23,7 @@ use super::fetch;
 use super::target::{self, Content};
 use crate::conditions::{self, es as reason};
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Error, OwnershipError};
 use crate::index::Dependencies;
 
 /// How often an ExternalSecret with `creationPolicy: Merge` looks for its missing target.
@@ -334,19 +334,15 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
 
 /// ESO's condition message for a write error that retrying cannot fix.
 fn terminal_write_error(e: &Error) -> Option<&'static str> {
-    const OWNED: &str = "target is owned by another ExternalSecret";
-    const NOT_OWNER: &str = "failed to take ownership of target secret";
-    let Error::Invalid(m) = e else {
-        return None;
-    };
-    if m.contains("is immutable") {
-        Some("could not update secret, target is immutable")
-    } else if m.starts_with(OWNED) {
-        Some(OWNED)
-    } else if m.starts_with(NOT_OWNER) {
-        Some(NOT_OWNER)
-    } else {
-        None
+    match e {
+        Error::TargetImmutable(_) => Some("could not update secret, target is immutable"),
+        Error::Ownership(OwnershipError::OwnedByOtherExternalSecret(_)) => {
+            Some("target is owned by another ExternalSecret")
+        }
+        Error::Ownership(OwnershipError::ControlledByOther(..)) => {
+            Some("failed to take ownership of target secret")
+        }
+        _ => None,
     }
 }
 
@@ -424,7 +420,7 @@ async fn write(
                     ctx.index
                         .note_written(&namespace, target_name, updated.resource_version());
                 }
-                return Err(Error::Invalid(format!(
+                return Err(Error::TargetImmutable(format!(
                     "secret {target_name} is immutable and its data would change: delete the Secret so esox can recreate it with the new data"
                 )));
             }
