@@ -1,138 +1,101 @@
 //! The ClusterPushSecret controller: one PushSecret in every namespace its `namespaceSelectors`
-//! select (ESO section 7.2), kept in step with namespace changes within a second (namespaces are
-//! watched). As ESO, no finalizer on the ClusterPushSecret nor on namespaces: children go with
-//! their controller ownerReference.
+//! select (ESO section 7.2; the fan-out itself is [`crate::fanout`]). As ESO, no finalizer on
+//! the ClusterPushSecret: children go with their controller ownerReference.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use esox_api::v1::Condition;
-use esox_api::v1::NamespaceFailure;
 use esox_api::v1alpha1::{ClusterPushSecret, ClusterPushSecretStatus, PushSecret};
-use futures::StreamExt as _;
-use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{ListParams, Patch, PatchParams};
-use kube::core::PartialObjectMeta;
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef};
-use kube::runtime::{WatchStreamExt as _, watcher};
-use kube::{Api, Resource as _, ResourceExt as _};
-use serde_json::json;
+use kube::ResourceExt as _;
 
 use crate::context::Context;
-use crate::error::Error;
+use crate::fanout::{self, FanOut, Outcome};
 use crate::selector;
-use crate::{fanout, ownership};
 
-/// Reconciles one ClusterPushSecret and records `clusterpushsecret_reconcile_duration`.
-/// `still_exists` tells, after the reconcile, whether the object was deleted meanwhile.
-pub async fn reconcile(
-    cps: Arc<ClusterPushSecret>,
-    ctx: Arc<Context>,
-    still_exists: impl Fn(&ObjectRef<ClusterPushSecret>) -> bool,
-) -> Result<Action, Error> {
-    let started = std::time::Instant::now();
-    let deleting = cps.metadata.deletion_timestamp.is_some();
-    let name = cps.name_any();
-    let cps_ref = ObjectRef::from_obj(cps.as_ref());
-    let result = reconcile_inner(cps, ctx.clone()).await;
-    // A ClusterPushSecret being deleted records nothing, so that its series stay removed.
-    if !still_exists(&cps_ref) {
-        ctx.metrics.cluster_push_secret_deleted(&name);
-    } else if !deleting {
-        ctx.metrics
-            .cluster_push_secret_reconciled(&name, started.elapsed());
+impl FanOut for ClusterPushSecret {
+    type Child = PushSecret;
+    type Status = ClusterPushSecretStatus;
+    const NAME: &'static str = "clusterpushsecret";
+    const TAKEN: &'static str = "push secret already exists in namespace";
+    const FINALIZER: Option<&'static str> = None;
+    const DELETE_ERRORS_FAIL: bool = false;
+
+    fn child_name(&self) -> String {
+        self.spec
+            .push_secret_name
+            .clone()
+            .unwrap_or_else(|| self.name_any())
     }
-    result
-}
 
-#[tracing::instrument(skip_all, fields(name = cps.name_any()))]
-async fn reconcile_inner(cps: Arc<ClusterPushSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if cps.metadata.deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
+    fn provisioned(&self) -> (Option<&str>, &[String]) {
+        self.status.as_ref().map_or((None, &[]), |s| {
+            (s.push_secret_name.as_deref(), &s.provisioned_namespaces)
+        })
     }
-    let name = cps.name_any();
-    let api: Api<ClusterPushSecret> = Api::all(ctx.client.clone());
-    let child_name = cps
-        .spec
-        .push_secret_name
-        .clone()
-        .unwrap_or_else(|| name.clone());
-    let status = cps.status.clone().unwrap_or_default();
 
-    let mut errors = Vec::new();
-    if let Some(old) = status
-        .push_secret_name
-        .as_deref()
-        .filter(|old| *old != child_name)
-    {
-        for ns in &status.provisioned_namespaces {
-            if let Err(e) = delete_child(&ctx, &cps, ns, old).await {
-                errors.push(format!("could not delete PushSecret {ns}/{old}: {e}"));
-            }
+    fn selects(&self, _ns: &str, labels: &BTreeMap<String, String>) -> bool {
+        matches(self, labels)
+    }
+
+    fn desired_child(&self, _ns: &str, name: &str) -> PushSecret {
+        let meta = self.spec.push_secret_metadata.clone().unwrap_or_default();
+        let mut desired = PushSecret::new(name, self.spec.push_secret_spec.clone());
+        desired.metadata.labels = (!meta.labels.is_empty()).then_some(meta.labels);
+        desired.metadata.annotations = (!meta.annotations.is_empty()).then_some(meta.annotations);
+        desired
+    }
+
+    fn same_child(current: &PushSecret, desired: &PushSecret) -> bool {
+        current.spec == desired.spec
+            && current.metadata.labels.clone().unwrap_or_default()
+                == desired.metadata.labels.clone().unwrap_or_default()
+            && current.metadata.annotations.clone().unwrap_or_default()
+                == desired.metadata.annotations.clone().unwrap_or_default()
+    }
+
+    fn keep(desired: &mut PushSecret, current: &PushSecret) {
+        desired.status = current.status.clone();
+    }
+
+    fn refresh_interval(&self) -> Option<&str> {
+        self.spec.refresh_interval.as_deref()
+    }
+
+    fn status(&self) -> Option<&ClusterPushSecretStatus> {
+        self.status.as_ref()
+    }
+
+    fn new_status(&self, outcome: Outcome) -> ClusterPushSecretStatus {
+        let old = self.status.clone().unwrap_or_default();
+        let condition = if !outcome.errors.is_empty() {
+            ready(false, Some("Errored"), &outcome.errors.join("; "), &old)
+        } else if outcome.failed.is_empty() {
+            ready(true, None, "", &old)
+        } else {
+            ready(false, None, "one or more namespaces failed", &old)
+        };
+        ClusterPushSecretStatus {
+            failed_namespaces: outcome.failed,
+            provisioned_namespaces: outcome.provisioned,
+            push_secret_name: Some(outcome.child_name),
+            conditions: vec![condition],
         }
     }
 
-    let namespaces = Api::<PartialObjectMeta<Namespace>>::all(ctx.client.clone())
-        .list_metadata(&ListParams::default())
-        .await?;
-    let mut targets = BTreeSet::new();
-    let mut terminating = BTreeSet::new();
-    for ns in &namespaces.items {
-        if matches(&cps, &ns.labels().clone()) {
-            if ns.metadata.deletion_timestamp.is_some() {
-                terminating.insert(ns.name_any());
-            } else {
-                targets.insert(ns.name_any());
-            }
-        }
-    }
-    for ns in status
-        .provisioned_namespaces
-        .iter()
-        .filter(|ns| !targets.contains(*ns) && !terminating.contains(*ns))
-    {
-        if let Err(e) = delete_child(&ctx, &cps, ns, &child_name).await {
-            errors.push(format!(
-                "could not delete PushSecret {ns}/{child_name}: {e}"
-            ));
-        }
+    fn record_reconciled(ctx: &Context, name: &str, took: Duration) {
+        ctx.metrics.cluster_push_secret_reconciled(name, took);
     }
 
-    let mut provisioned = Vec::new();
-    let mut failed = Vec::new();
-    for ns in &targets {
-        match ensure_child(&ctx, &cps, ns, &child_name).await {
-            Ok(()) => provisioned.push(ns.clone()),
-            Err(reason) => failed.push(NamespaceFailure {
-                namespace: ns.clone(),
-                reason: Some(reason),
-            }),
-        }
+    fn record_condition(ctx: &Context, name: &str, ready: bool) {
+        ctx.metrics.cluster_push_secret_condition(name, ready);
     }
-    let ok = errors.is_empty() && failed.is_empty();
-    let condition = if !errors.is_empty() {
-        ready(false, Some("Errored"), &errors.join("; "), &status)
-    } else if failed.is_empty() {
-        ready(true, None, "", &status)
-    } else {
-        ready(false, None, "one or more namespaces failed", &status)
-    };
-    let new_status = ClusterPushSecretStatus {
-        failed_namespaces: failed,
-        provisioned_namespaces: provisioned,
-        push_secret_name: Some(child_name),
-        conditions: vec![condition],
-    };
-    if cps.status.as_ref() != Some(&new_status) {
-        let patch = json!({ "status": new_status });
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+
+    fn record_deleted(ctx: &Context, name: &str) {
+        ctx.metrics.cluster_push_secret_deleted(name);
     }
-    ctx.metrics.cluster_push_secret_condition(&name, ok);
-    Ok(fanout::requeue(cps.spec.refresh_interval.as_deref()))
 }
 
 /// The `Ready` condition, keeping `lastTransitionTime` when the status does not change.
@@ -165,112 +128,10 @@ fn matches(cps: &ClusterPushSecret, labels: &BTreeMap<String, String>) -> bool {
         .any(|s| selector::matches(s, labels))
 }
 
-async fn ensure_child(
-    ctx: &Context,
-    cps: &ClusterPushSecret,
-    ns: &str,
-    name: &str,
-) -> Result<(), String> {
-    let api: Api<PushSecret> = Api::namespaced(ctx.client.clone(), ns);
-    let existing =
-        fanout::child_of(&api, name, cps, "push secret already exists in namespace").await?;
-    let meta = cps.spec.push_secret_metadata.clone().unwrap_or_default();
-    let mut desired = PushSecret::new(name, cps.spec.push_secret_spec.clone());
-    desired.metadata.namespace = Some(ns.to_owned());
-    desired.metadata.labels = (!meta.labels.is_empty()).then_some(meta.labels);
-    desired.metadata.annotations = (!meta.annotations.is_empty()).then_some(meta.annotations);
-    desired.metadata.owner_references = cps.controller_owner_ref(&()).map(|r| vec![r]);
-    ownership::create_or_replace(
-        &api,
-        desired,
-        existing,
-        |current, desired| {
-            current.spec == desired.spec
-                && current.metadata.labels.clone().unwrap_or_default()
-                    == desired.metadata.labels.clone().unwrap_or_default()
-                && current.metadata.annotations.clone().unwrap_or_default()
-                    == desired.metadata.annotations.clone().unwrap_or_default()
-        },
-        |desired, current| desired.status = current.status.clone(),
-    )
-    .await
-    .map_err(|e| e.to_string())
-}
-
-async fn delete_child(
-    ctx: &Context,
-    cps: &ClusterPushSecret,
-    ns: &str,
-    name: &str,
-) -> Result<(), Error> {
-    let api: Api<PushSecret> = Api::namespaced(ctx.client.clone(), ns);
-    Ok(ownership::delete_if_controlled(&api, name, cps).await?)
-}
-
-fn error_policy(_cps: Arc<ClusterPushSecret>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::info!(error = %err, "ClusterPushSecret reconcile failed");
-    Action::requeue(Duration::from_secs(5))
-}
-
 /// Runs the controller until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let client = ctx.client.clone();
-    let (store, writer) = reflector::store();
-    // Without a finalizer a deleted ClusterPushSecret is never reconciled: its metric series
-    // are dropped on the watch's delete event.
-    let metrics_ctx = ctx.clone();
-    let stream = crate::lenient::watch::<ClusterPushSecret>(
-        &ctx,
-        Api::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .reflect(writer)
-    .inspect(move |event| {
-        if let Ok(watcher::Event::Delete(cps)) = event {
-            metrics_ctx
-                .metrics
-                .cluster_push_secret_deleted(&cps.name_any());
-        }
-    })
-    .applied_objects();
-    let controller = Controller::for_stream(stream, store.clone());
-    let alive = store.clone();
-    // Any namespace change may change which ClusterPushSecrets select it.
-    let map_ns = move |_ns: PartialObjectMeta<Namespace>| {
-        store
-            .state()
-            .iter()
-            .map(|c| ObjectRef::from_obj(c.as_ref()))
-            .collect::<Vec<_>>()
-    };
-    let namespaces = crate::watches::watch(
-        Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .touched_objects();
-    controller
-        .owns_stream(
-            crate::watches::watch(Api::<PushSecret>::all(client), watcher::Config::default())
-                .touched_objects(),
-        )
-        .watches_stream(namespaces, map_ns)
-        .trigger_backoff(crate::watches::AlreadyBackedOff)
-        .graceful_shutdown_on(shutdown)
-        .run(
-            move |cps, ctx| {
-                let alive = alive.clone();
-                async move { reconcile(cps, ctx, |r| alive.get(r).is_some()).await }
-            },
-            error_policy,
-            ctx,
-        )
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "clusterpushsecret controller event");
-            }
-        })
-        .await;
+    fanout::run::<ClusterPushSecret>(ctx, shutdown).await;
 }

@@ -1,7 +1,7 @@
 //! What every reconcile shares: clients, options, indexes, event recorders and the remote
 //! watches that turn source changes into reconciles.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -96,13 +96,10 @@ pub struct Context {
     pub store_recorder: Recorder,
     /// Reconcile requests for ExternalSecrets coming from outside the main watch.
     es_trigger: mpsc::UnboundedSender<ObjectRef<ExternalSecret>>,
-    /// ExternalSecrets whose source changed since their last sync: they refresh even when their
-    /// `refreshInterval` has not elapsed.
-    source_changed: Mutex<HashSet<ObjectRef<ExternalSecret>>>,
+    /// What is remembered about each object between reconciles (failures, source changes).
+    pub state: crate::state::States,
     /// Running remote watches by watch key.
     remote_watches: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
-    /// Consecutive failures per object, for backoff.
-    failures: Mutex<HashMap<ObjectRef<ExternalSecret>, u32>>,
     /// Controllers that ended before shutdown, for `/healthz`.
     pub liveness: crate::runner::Liveness,
     /// Objects already reported as undecodable (see [`crate::lenient`]).
@@ -135,9 +132,8 @@ impl Context {
             recent_push_statuses: RecentStatuses::default(),
             metrics: Default::default(),
             es_trigger: tx,
-            source_changed: Mutex::default(),
+            state: Default::default(),
             remote_watches: Mutex::default(),
-            failures: Mutex::default(),
             liveness: Default::default(),
             undecodable: Default::default(),
         };
@@ -171,46 +167,6 @@ impl Context {
         let _ = self.es_trigger.send(es);
     }
 
-    /// Takes (and clears) the "source changed" mark of `es`.
-    pub fn take_source_changed(&self, es: &ObjectRef<ExternalSecret>) -> bool {
-        self.source_changed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(es)
-    }
-
-    /// Whether `es` is marked as having a changed source.
-    pub fn has_source_changed(&self, es: &ObjectRef<ExternalSecret>) -> bool {
-        self.source_changed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(es)
-    }
-
-    /// Marks `es` as having a changed source.
-    pub fn mark_source_changed(&self, es: ObjectRef<ExternalSecret>) {
-        self.source_changed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(es);
-    }
-
-    /// Counts a failed reconcile of `es`; returns how many in a row.
-    pub fn note_failure(&self, es: &ObjectRef<ExternalSecret>) -> u32 {
-        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let n = f.entry(es.clone()).or_default();
-        *n = n.saturating_add(1);
-        *n
-    }
-
-    /// Forgets the failures of `es` after a success.
-    pub fn reset_failures(&self, es: &ObjectRef<ExternalSecret>) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(es);
-    }
-
     /// Starts watching the remote location of `client` unless a watch for it already runs.
     pub fn ensure_remote_watch(self: &Arc<Self>, client: &dyn SecretsClient) {
         let Some(key) = client.watch_key() else {
@@ -236,7 +192,7 @@ impl Context {
                 // Before the triggers: the refreshes they cause must read the new value.
                 ctx.shared_reads.changed(&watch_key);
                 for es in ctx.index.for_source(&watch_key, &change.key) {
-                    ctx.mark_source_changed(es.clone());
+                    ctx.state.external_secrets.mark_source_changed(es.clone());
                     ctx.trigger(es);
                 }
             }
@@ -251,7 +207,7 @@ impl Context {
                 .remove(&watch_key);
             // Changes may have gone unseen: the readers refresh, which also restarts the watch.
             for es in ctx.index.for_watch(&watch_key) {
-                ctx.mark_source_changed(es.clone());
+                ctx.state.external_secrets.mark_source_changed(es.clone());
                 ctx.trigger(es);
             }
         });
@@ -290,5 +246,11 @@ impl Drop for Context {
         {
             h.abort();
         }
+    }
+}
+
+impl AsRef<Context> for Context {
+    fn as_ref(&self) -> &Context {
+        self
     }
 }

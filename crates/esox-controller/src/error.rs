@@ -1,34 +1,79 @@
 //! Errors of reconciles. Messages are shown to users in conditions and Events: they name the
 //! object and the fix, and never contain secret values.
 
+pub use crate::externalsecret::target::OwnershipError;
+
 /// Why a reconcile failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("Kubernetes API call failed: {0}")]
     Kube(#[from] kube::Error),
+    // issue 16: provider error class (the provider's own typed error decides retry and reason)
     #[error("{0}")]
     Provider(#[from] esox_providers::ProviderError),
+    /// A store cannot be used: missing, of a kind not served, not Ready, or not answering.
     #[error("{0}")]
     Store(String),
     /// The store has not been validated yet (esox just started, or the store is new). Not a
     /// failure: the store's first status change triggers the reconcile again.
     #[error("{0}")]
     StorePending(String),
+    /// The object's spec says something esox cannot do; only a change of it helps.
     #[error("{0}")]
     Invalid(String),
+    /// The data read or to be written does not fit (a missing key, a value that does not decode).
     #[error("{0}")]
     Data(String),
+    /// The target Secret is someone else's.
+    #[error(transparent)]
+    Ownership(#[from] OwnershipError),
+    /// The target Secret is immutable and its data would change.
+    #[error("{0}")]
+    TargetImmutable(String),
 }
 
 impl Error {
-    /// A short stable label for metrics and logs.
-    pub fn category(&self) -> &'static str {
+    /// Whether retrying the same object unchanged may succeed. Errors that only a change of
+    /// the objects involved can fix are not (ESO does not retry them either).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Kube(kube::Error::Api(s)) => {
+                // Conflicts and throttling pass; other refusals of the request itself do not.
+                !(400..500).contains(&s.code) || s.code == 409 || s.code == 429
+            }
+            Error::Kube(_) | Error::Store(_) | Error::StorePending(_) | Error::Data(_) => true,
+            // issue 16: provider error class
+            Error::Provider(_) => true,
+            Error::Invalid(_) | Error::Ownership(_) | Error::TargetImmutable(_) => false,
+        }
+    }
+
+    /// A CamelCase reason for a condition or Event: ESO's where ESO has one.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "KubernetesAPIError",
+            // issue 16: provider error class
+            Error::Provider(_) => "ProviderError",
+            // ESO's event reason for a store it cannot use.
+            Error::Store(_) | Error::StorePending(_) => "UnavailableStore",
+            Error::Invalid(_) => "InvalidSpec",
+            Error::Data(_) => "InvalidData",
+            Error::Ownership(_) => "TargetOwnedByOther",
+            Error::TargetImmutable(_) => "TargetImmutable",
+        }
+    }
+
+    /// A short stable label for metrics and logs: these strings never change.
+    pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Kube(_) => "kube",
+            // issue 16: provider error class
             Error::Provider(_) => "provider",
             Error::Store(_) | Error::StorePending(_) => "store",
             Error::Invalid(_) => "invalid",
             Error::Data(_) => "data",
+            Error::Ownership(_) => "ownership",
+            Error::TargetImmutable(_) => "immutable",
         }
     }
 
@@ -40,5 +85,68 @@ impl Error {
     /// Whether a create was refused because the object exists already.
     pub fn is_already_exists(&self) -> bool {
         matches!(self, Error::Kube(kube::Error::Api(s)) if s.code == 409 && s.reason == "AlreadyExists")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn api(code: u16, reason: &str) -> Error {
+        Error::Kube(kube::Error::Api(Box::new(
+            kube::core::Status::failure("refused", reason).with_code(code),
+        )))
+    }
+
+    #[test]
+    fn kube_errors_stay_sources_and_keep_their_message() {
+        let e = api(503, "ServiceUnavailable");
+        assert!(e.source().is_some(), "the kube error is the source");
+        assert!(
+            e.to_string().starts_with("Kubernetes API call failed: "),
+            "{e}"
+        );
+        assert!(e.is_retryable());
+        assert!(api(409, "Conflict").is_retryable());
+        assert!(api(429, "TooManyRequests").is_retryable());
+        assert!(!api(422, "Invalid").is_retryable());
+        assert!(api(409, "AlreadyExists").is_already_exists());
+    }
+
+    #[test]
+    fn target_errors_are_typed_not_matched_by_text() {
+        let owned = Error::from(OwnershipError::OwnedByOtherExternalSecret("n/other".into()));
+        assert!(
+            owned
+                .to_string()
+                .starts_with("target is owned by another ExternalSecret (n/other)")
+        );
+        assert!(!owned.is_retryable());
+        assert_eq!(owned.metric_label(), "ownership");
+        // A spec error whose text happens to mention immutability is not an immutable target.
+        let invalid = Error::Invalid("template key \"is immutable\" is not valid".into());
+        assert_eq!(invalid.reason(), "InvalidSpec");
+        assert!(!matches!(invalid, Error::TargetImmutable(_)));
+    }
+
+    #[test]
+    fn metric_labels_are_stable() {
+        let labels: Vec<_> = [
+            api(500, "InternalError"),
+            Error::Store(String::new()),
+            Error::StorePending(String::new()),
+            Error::Invalid(String::new()),
+            Error::Data(String::new()),
+            Error::TargetImmutable(String::new()),
+        ]
+        .iter()
+        .map(Error::metric_label)
+        .collect();
+        assert_eq!(
+            labels,
+            ["kube", "store", "store", "invalid", "data", "immutable"]
+        );
     }
 }

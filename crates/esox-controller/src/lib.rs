@@ -5,6 +5,7 @@
 //! only watched as metadata and only when they carry esox's managed label, and source namespaces
 //! are watched (metadata only) through the stores' own credentials to refresh within a second.
 
+pub mod backoff;
 pub mod caches;
 pub mod clusterexternalsecret;
 pub mod clusterpushsecret;
@@ -27,6 +28,7 @@ pub mod runner;
 pub mod secretstore;
 pub mod selector;
 pub mod shared_reads;
+pub mod state;
 pub mod stores;
 mod templating;
 pub mod watches;

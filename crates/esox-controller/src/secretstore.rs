@@ -28,7 +28,14 @@ use crate::stores::{self, ResolvedStore};
 
 /// The two store kinds, so one reconcile serves both.
 pub trait StoreObject:
-    Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
+    crate::state::Tracked
+    + Resource<DynamicType = ()>
+    + Clone
+    + DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
 {
     const KIND: StoreKind;
     fn store_spec(&self) -> &SecretStoreSpec;
@@ -66,8 +73,15 @@ impl StoreObject for ClusterSecretStore {
 }
 
 /// Validates one store.
-#[tracing::instrument(skip_all, fields(kind = %S::KIND, namespace = store.namespace().unwrap_or_default(), name = store.name_any()))]
 pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let store_ref = kube::runtime::reflector::ObjectRef::from_obj(store.as_ref());
+    let result = validate_store(store, ctx.clone()).await;
+    crate::state::settle(&ctx, &store_ref, &result);
+    result
+}
+
+#[tracing::instrument(skip_all, fields(kind = %S::KIND, namespace = store.namespace().unwrap_or_default(), name = store.name_any()))]
+async fn validate_store<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Result<Action, Error> {
     let spec = store.store_spec();
     let started = std::time::Instant::now();
     if !stores::manages(&ctx, spec) || store.meta().deletion_timestamp.is_some() {
@@ -221,11 +235,6 @@ fn refresh_interval(spec: &SecretStoreSpec, ctx: &Context) -> Result<Duration, E
         .unwrap_or(ctx.options.store_requeue_interval))
 }
 
-fn error_policy<S: StoreObject>(_store: Arc<S>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::info!(error = %err, "store reconcile failed");
-    Action::requeue(Duration::from_secs(10))
-}
-
 /// Runs the controller of one store kind until `shutdown` resolves.
 pub async fn run<S>(
     ctx: Arc<Context>,
@@ -254,17 +263,19 @@ async fn run_api<S: StoreObject>(
     S::DynamicType: Default,
 {
     let (reader, writer) = kube::runtime::reflector::store();
+    let forget = ctx.clone();
     let stream = crate::lenient::watch::<S>(&ctx, api, watcher::Config::default())
         .reflect(writer)
+        .inspect(move |event| crate::state::forget_deleted(&forget, event))
         .applied_objects();
     Controller::for_stream(stream, reader)
         .trigger_backoff(crate::watches::AlreadyBackedOff)
         .graceful_shutdown_on(shutdown)
-        .run(reconcile::<S>, error_policy::<S>, ctx)
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "store controller event");
-            }
-        })
+        .run(
+            reconcile::<S>,
+            crate::state::error_policy::<S, Context>,
+            ctx,
+        )
+        .for_each(|r| crate::state::log_event("store", r))
         .await;
 }

@@ -9,7 +9,6 @@ pub use template::apply_offline as apply_template_offline;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
 
 use esox_api::labels::{FINALIZER_EXTERNAL_SECRET, LABEL_MANAGED, LABEL_MANAGED_VALUE};
 use esox_api::v1::ExternalSecret;
@@ -107,12 +106,8 @@ pub async fn run(
                 .concurrency(ctx.options.concurrent.unwrap_or(CONCURRENCY)),
         )
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "externalsecret controller event");
-            }
-        })
+        .run(reconcile, crate::state::error_policy, ctx)
+        .for_each(|r| crate::state::log_event("externalsecret", r))
         .await;
 }
 
@@ -124,6 +119,7 @@ fn forget_deleted(
     move |event| {
         if let Ok(watcher::Event::Delete(es)) = event {
             let es_ref = ObjectRef::from_obj(es);
+            ctx.state.external_secrets.forget(&es_ref);
             ctx.index.forget(&es_ref);
             ctx.recent_statuses.forget(&es_ref);
             ctx.metrics
@@ -138,24 +134,58 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let name = es.name_any();
     let namespace = es.namespace().unwrap_or_default();
     let es_ref = ObjectRef::from_obj(es.as_ref());
-    let source_changed = ctx.has_source_changed(&es_ref);
+    let state = &ctx.state.external_secrets;
+    let source_changed = state.has_source_changed(&es_ref);
     // The watched copy may predate esox's own last status write.
     let es = ctx.recent_statuses.freshest(es);
     let result = reconcile::reconcile(es, ctx.clone()).await;
     if source_changed && result.is_err() {
         // The reconcile took the mark; its retries must still refresh, as ESO's retries of a
         // due periodic refresh do.
-        ctx.mark_source_changed(es_ref);
+        state.mark_source_changed(es_ref.clone());
     }
+    crate::state::settle(&ctx, &es_ref, &result);
     ctx.metrics
         .external_secret_reconciled(&name, &namespace, started.elapsed(), result.is_ok());
     result
 }
 
-/// Retries with capped exponential backoff (1 s doubling to 5 min), per object.
-pub fn error_policy(es: Arc<ExternalSecret>, err: &Error, ctx: Arc<Context>) -> Action {
-    let n = ctx.note_failure(&ObjectRef::from_obj(es.as_ref()));
-    let delay = Duration::from_secs(1u64 << n.min(8)).min(Duration::from_secs(300));
-    tracing::info!(error = %err, category = err.category(), retry_in = ?delay, "reconcile failed");
-    Action::requeue(delay)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> Arc<Context> {
+        let url = "https://127.0.0.1:9";
+        let client =
+            kube::Client::try_from(kube::Config::new(url.parse().expect("uri"))).expect("client");
+        let local = esox_providers::LocalCluster {
+            url: url.into(),
+            ca_pem: None,
+        };
+        Context::new(client, Default::default(), local).0
+    }
+
+    #[tokio::test]
+    async fn a_deleted_external_secret_leaves_no_failures_behind() {
+        let ctx = context();
+        let es: ExternalSecret = serde_json::from_value(serde_json::json!({
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "ExternalSecret",
+            "metadata": {"name": "e", "namespace": "n"},
+            "spec": {"dataFrom": [{"extract": {"key": "k"}}]},
+        }))
+        .expect("valid ExternalSecret");
+        let es_ref = ObjectRef::from_obj(&es);
+        let state = &ctx.state.external_secrets;
+        assert_eq!(state.note_failure(&es_ref), 1);
+        assert_eq!(state.note_failure(&es_ref), 2, "failures in a row add up");
+        state.mark_source_changed(es_ref.clone());
+        forget_deleted(ctx.clone())(&Ok(watcher::Event::Delete(es)));
+        assert!(state.is_empty(), "state kept for a deleted ExternalSecret");
+        assert_eq!(
+            state.note_failure(&es_ref),
+            1,
+            "an ExternalSecret created again under the same name starts without the deleted one's failures"
+        );
+    }
 }

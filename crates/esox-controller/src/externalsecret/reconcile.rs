@@ -23,7 +23,7 @@ use super::fetch;
 use super::target::{self, Content};
 use crate::conditions::{self, es as reason};
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Error, OwnershipError};
 use crate::index::Dependencies;
 
 /// How often an ExternalSecret with `creationPolicy: Merge` looks for its missing target.
@@ -79,6 +79,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             // The API server accepted it (ESO's CRDs have no pattern there), so only the object
             // can tell its owner. Retrying cannot help: the next spec change reconciles again.
             ctx.index.record(&es_ref, deps);
+            tracing::warn!(error = %e, "invalid ExternalSecret; waiting for a change");
             fail(&es, &ctx, &api, status, "invalid ExternalSecret", e).await;
             return Ok(Action::await_change());
         }
@@ -105,7 +106,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     // Beyond ESO: a change of the source refreshes a periodic ExternalSecret at once;
     // `refreshInterval` stays the safety net. Being a provider-driven refresh, it obeys the
     // sync windows like a periodic one.
-    let source_changed = ctx.take_source_changed(&es_ref)
+    let source_changed = ctx.state.external_secrets.take_source_changed(&es_ref)
         && policy == refresh::RefreshPolicy::Periodic
         && interval > 0
         && input.periodic_allowed_by_windows;
@@ -335,6 +336,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         Err(e) => match terminal_write_error(&e) {
             // As in ESO, no retry: only a change of the objects involved can fix these.
             Some(message) => {
+                tracing::warn!(error = %e, "{message}; waiting for a change");
                 fail(&es, &ctx, &api, status, message, e).await;
                 Ok(Action::await_change())
             }
@@ -345,19 +347,15 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
 
 /// ESO's condition message for a write error that retrying cannot fix.
 fn terminal_write_error(e: &Error) -> Option<&'static str> {
-    const OWNED: &str = "target is owned by another ExternalSecret";
-    const NOT_OWNER: &str = "failed to take ownership of target secret";
-    let Error::Invalid(m) = e else {
-        return None;
-    };
-    if m.contains("is immutable") {
-        Some("could not update secret, target is immutable")
-    } else if m.starts_with(OWNED) {
-        Some(OWNED)
-    } else if m.starts_with(NOT_OWNER) {
-        Some(NOT_OWNER)
-    } else {
-        None
+    match e {
+        Error::TargetImmutable(_) => Some("could not update secret, target is immutable"),
+        Error::Ownership(OwnershipError::OwnedByOtherExternalSecret(_)) => {
+            Some("target is owned by another ExternalSecret")
+        }
+        Error::Ownership(OwnershipError::ControlledByOther(..)) => {
+            Some("failed to take ownership of target secret")
+        }
+        _ => None,
     }
 }
 
@@ -435,7 +433,7 @@ async fn write(
                     ctx.index
                         .note_written(&namespace, target_name, updated.resource_version());
                 }
-                return Err(Error::Invalid(format!(
+                return Err(Error::TargetImmutable(format!(
                     "secret {target_name} is immutable and its data would change: delete the Secret so esox can recreate it with the new data"
                 )));
             }
@@ -613,7 +611,6 @@ async fn done(
         true,
     );
     write_status(es, ctx, api, status).await?;
-    ctx.reset_failures(&ObjectRef::from_obj(es));
     // The next refresh counts from this sync, seen from now: with the reconcile's start as
     // `now`, the refresh time just written lies in the future and the refresh logic asks for
     // an immediate requeue (one more reconcile and target read per sync, 1 s later).
@@ -636,7 +633,8 @@ async fn fail(
     message: &str,
     err: Error,
 ) -> Error {
-    tracing::warn!(error = %err, "{message}");
+    // Not logged here: a returned error is logged once by the error policy, and the callers
+    // that do not return it log it themselves.
     // ESO keeps the condition message generic and puts the cause in the event; esox adds the
     // cause to the condition too so `kubectl get es` tells what to fix.
     let cause = err.to_string();

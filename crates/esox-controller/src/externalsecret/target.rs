@@ -13,8 +13,6 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Resource as _;
 
-use crate::error::Error;
-
 /// Keys, labels and annotations a field manager owns in an object (from `managedFields`).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Owned {
@@ -260,11 +258,5 @@ pub fn untemplated(es: &ExternalSecret, data: SecretData) -> Content {
             .filter(|(k, _)| !skip(k))
             .collect(),
         finalizers: Vec::new(),
-    }
-}
-
-impl From<OwnershipError> for Error {
-    fn from(e: OwnershipError) -> Self {
-        Error::Invalid(e.to_string())
     }
 }

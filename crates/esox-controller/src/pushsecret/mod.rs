@@ -11,10 +11,8 @@ pub mod sources;
 mod status;
 mod template;
 
-use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use crate::events::{Event, EventType, Recorder};
 use esox_api::v1alpha1::PushSecret;
@@ -29,8 +27,6 @@ use kube::{Resource as _, ResourceExt as _};
 use crate::context::Context;
 use crate::error::Error;
 
-type PsRef = ObjectRef<PushSecret>;
-
 /// State of the PushSecret controller, next to the shared [`Context`].
 pub struct PushContext {
     pub ctx: Arc<Context>,
@@ -39,9 +35,6 @@ pub struct PushContext {
     /// Source Secret → PushSecrets.
     pub sources: sources::SourceIndex,
     recorder: Recorder,
-    /// PushSecrets whose source changed since their last push.
-    source_changed: Mutex<HashSet<PsRef>>,
-    failures: Mutex<HashMap<PsRef, u32>>,
 }
 
 impl PushContext {
@@ -52,37 +45,7 @@ impl PushContext {
             pushsecrets,
             sources: Default::default(),
             recorder,
-            source_changed: Mutex::default(),
-            failures: Mutex::default(),
         })
-    }
-
-    fn take_source_changed(&self, ps: &PsRef) -> bool {
-        self.source_changed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(ps)
-    }
-
-    fn mark_source_changed(&self, ps: PsRef) {
-        self.source_changed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(ps);
-    }
-
-    fn note_failure(&self, ps: &PsRef) -> u32 {
-        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let n = f.entry(ps.clone()).or_default();
-        *n = n.saturating_add(1);
-        *n
-    }
-
-    fn reset_failures(&self, ps: &PsRef) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(ps);
     }
 
     async fn publish(&self, ps: &PushSecret, type_: EventType, reason: &str, note: &str) {
@@ -94,6 +57,12 @@ impl PushContext {
             secondary: None,
         };
         self.recorder.publish(&event, &ps.object_ref(&())).await;
+    }
+}
+
+impl AsRef<Context> for PushContext {
+    fn as_ref(&self) -> &Context {
+        &self.ctx
     }
 }
 
@@ -147,7 +116,7 @@ pub async fn run(
             s.labels(),
         );
         for r in &refs {
-            pctx.mark_source_changed(r.clone());
+            pctx.ctx.state.push_secrets.mark_source_changed(r.clone());
         }
         refs
     };
@@ -157,12 +126,8 @@ pub async fn run(
         .watches_stream(secrets, map_secret)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown)
-        .run(reconcile_and_measure, error_policy, pctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "pushsecret controller event");
-            }
-        })
+        .run(reconcile_and_measure, crate::state::error_policy, pctx)
+        .for_each(|r| crate::state::log_event("pushsecret", r))
         .await;
 }
 
@@ -173,7 +138,9 @@ fn forget_deleted(
 ) -> impl Fn(&Result<watcher::Event<PushSecret>, watcher::Error>) {
     move |event| {
         if let Ok(watcher::Event::Delete(ps)) = event {
-            ctx.recent_push_statuses.forget(&ObjectRef::from_obj(ps));
+            let ps_ref = ObjectRef::from_obj(ps);
+            ctx.state.push_secrets.forget(&ps_ref);
+            ctx.recent_push_statuses.forget(&ps_ref);
             ctx.metrics
                 .push_secret_deleted(&ps.name_any(), &ps.namespace().unwrap_or_default());
         }
@@ -194,6 +161,7 @@ async fn reconcile_and_measure(
     // The watched copy may predate esox's own last status write.
     let ps = pctx.ctx.recent_push_statuses.freshest(ps);
     let result = reconcile::reconcile(ps, pctx.clone()).await;
+    crate::state::settle(&pctx.ctx, &ps_ref, &result);
     if pctx.pushsecrets.get(&ps_ref).is_none() {
         // Deleted while this reconcile ran: its delete event may already have dropped the series.
         pctx.ctx.metrics.push_secret_deleted(&name, &namespace);
@@ -203,14 +171,4 @@ async fn reconcile_and_measure(
             .push_secret_reconciled(&name, &namespace, started.elapsed());
     }
     result
-}
-
-/// Retries with capped exponential backoff (1 s doubling to 60 s), per object: a target that
-/// comes back is pushed to within a minute without anyone touching the PushSecret.
-fn error_policy(ps: Arc<PushSecret>, err: &Error, pctx: Arc<PushContext>) -> Action {
-    let n = pctx.note_failure(&ObjectRef::from_obj(ps.as_ref()));
-    let delay =
-        Duration::from_secs(1u64 << n.saturating_sub(1).min(6)).min(Duration::from_secs(60));
-    tracing::info!(error = %err, category = err.category(), retry_in = ?delay, "PushSecret reconcile failed");
-    Action::requeue(delay)
 }

@@ -74,6 +74,7 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
         Ok(i) => i,
         Err(e) => {
             // Retrying cannot help: the next spec change reconciles again.
+            tracing::warn!(error = %e, "invalid refreshInterval; waiting for a change");
             fail(&ps, &pctx, &api, None, "invalid refreshInterval", e).await;
             return Ok(Action::await_change());
         }
@@ -94,7 +95,7 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
     };
     // Beyond ESO: a source change is pushed at once, and a failed push is retried until it
     // succeeds (ESO's refresh test alone would wait for the next interval).
-    let source_changed = pctx.take_source_changed(&ps_ref);
+    let source_changed = pctx.ctx.state.push_secrets.take_source_changed(&ps_ref);
     let ready = conditions::is_ready(&status.conditions);
     if !source_changed && ready && !refresh::should_refresh_push_secret(&input) {
         return Ok(requeue_action(refresh::push_secret_skip_requeue(&input)));
@@ -217,7 +218,6 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
     status::write(&ps, &api, &new_status, &pctx.ctx.recent_push_statuses).await?;
     ctx.metrics
         .push_secret_condition(&ps.name_any(), &namespace, true);
-    pctx.reset_failures(&ps_ref);
     pctx.publish(&ps, EventType::Normal, SYNCED, message).await;
     Ok(requeue_action(refresh::push_secret_done_requeue(Some(
         interval,
@@ -546,7 +546,6 @@ async fn source_deleted(
     pctx.ctx
         .metrics
         .push_secret_condition(&ps.name_any(), &namespace, false);
-    pctx.reset_failures(&ObjectRef::from_obj(ps));
     pctx.publish(ps, EventType::Normal, SOURCE_DELETED, message)
         .await;
     Ok(Action::await_change())
@@ -563,13 +562,11 @@ async fn finalize(
     let ps_ref = ObjectRef::from_obj(ps);
     pctx.sources.forget(&ps_ref);
     if !ps.finalizers().iter().any(|f| f == FINALIZER_PUSH_SECRET) {
-        pctx.reset_failures(&ps_ref);
         return Ok(Action::await_change());
     }
     let namespace = ps.namespace().unwrap_or_default();
     if of_another_class(&pctx.ctx, ps, &namespace).await {
         // Its controller (which uses the same finalizer name) cleans it up.
-        pctx.reset_failures(&ps_ref);
         return Ok(Action::await_change());
     }
     let status = ps.status.clone().unwrap_or_default();
@@ -589,6 +586,7 @@ async fn finalize(
                     "could not delete provider secrets (will retry): {}",
                     list(&failures)
                 ));
+                tracing::warn!(error = %e, "could not delete secrets; retrying");
                 fail(ps, pctx, api, Some(keep), "could not delete secrets", e).await;
                 return Ok(Action::requeue(Duration::from_secs(2)));
             }
@@ -613,7 +611,6 @@ async fn finalize(
     pctx.ctx
         .metrics
         .push_secret_deleted(&ps.name_any(), &namespace);
-    pctx.reset_failures(&ps_ref);
     Ok(Action::await_change())
 }
 
@@ -711,7 +708,8 @@ async fn fail(
     message: &str,
     err: Error,
 ) -> Error {
-    tracing::warn!(error = %err, "{message}");
+    // Not logged here: a returned error is logged once by the error policy, and the callers
+    // that do not return it log it themselves.
     let mut status: PushSecretStatus = ps.status.clone().unwrap_or_default();
     conditions::set(
         &mut status.conditions,
