@@ -89,7 +89,8 @@ pub struct Context {
     cache_writers: Mutex<Option<caches::Writers>>,
     /// Provider reads shared between ExternalSecrets reading the same watched source.
     pub shared_reads: SharedReads,
-    pub metrics: crate::metrics::Metrics,
+    /// Shared with later leadership terms of this process, so counters never restart at zero.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Events for ExternalSecrets (ESO's recorder name).
     pub es_recorder: Recorder,
     /// Events for stores.
@@ -116,6 +117,19 @@ impl Context {
         Arc<Self>,
         mpsc::UnboundedReceiver<ObjectRef<ExternalSecret>>,
     ) {
+        Self::with_metrics(client, options, local_cluster, Arc::default())
+    }
+
+    /// As [`Context::new`], counting into `metrics` (kept from an earlier term).
+    pub fn with_metrics(
+        client: kube::Client,
+        options: Options,
+        local_cluster: LocalCluster,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> (
+        Arc<Self>,
+        mpsc::UnboundedReceiver<ObjectRef<ExternalSecret>>,
+    ) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (caches, cache_writers) = caches::new();
         let ctx = Context {
@@ -130,7 +144,7 @@ impl Context {
             index: Index::default(),
             recent_statuses: RecentStatuses::default(),
             recent_push_statuses: RecentStatuses::default(),
-            metrics: Default::default(),
+            metrics,
             es_trigger: tx,
             state: Default::default(),
             remote_watches: Mutex::default(),

@@ -37,7 +37,17 @@ pub fn start(
     options: Options,
     local_cluster: LocalCluster,
 ) -> (Arc<Context>, Shutdown, tokio::task::JoinHandle<()>) {
-    let (ctx, triggers) = Context::new(client, options.scoped(), local_cluster);
+    start_with_metrics(client, options, local_cluster, Arc::default())
+}
+
+/// As [`start`], counting into `metrics`: a new leadership term keeps the counters of the last.
+pub fn start_with_metrics(
+    client: kube::Client,
+    options: Options,
+    local_cluster: LocalCluster,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> (Arc<Context>, Shutdown, tokio::task::JoinHandle<()>) {
+    let (ctx, triggers) = Context::with_metrics(client, options.scoped(), local_cluster, metrics);
     let weak = Arc::downgrade(&ctx);
     esox_providers::metrics::set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
         if let Some(ctx) = weak.upgrade() {

@@ -352,6 +352,42 @@ async fn loses_and_regains(cluster: &Cluster, client: &Client, a: &Replica) {
     let second = a.context().expect("fresh controllers");
     assert!(!Arc::ptr_eq(&first, &second));
     assert!(reconciled_by(&second, "late"));
+    // The second term counts on from the first: /metrics never goes back to zero.
+    assert!(
+        sync_calls(&second, "one") >= sync_calls(&first, "one") && sync_calls(&first, "one") > 0.0,
+        "reconcile counters restarted with the term"
+    );
+    // Each term is on record as client-go records it: a Normal LeaderElection Event on the Lease.
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), NS);
+    let announced = common::wait_until(Duration::from_secs(5), || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&Default::default()).await.ok()?;
+            let n = list
+                .items
+                .iter()
+                .filter(|e| {
+                    e.reason.as_deref() == Some("LeaderElection")
+                        && e.type_.as_deref() == Some("Normal")
+                        && e.note.as_deref() == Some("a became leader")
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(LEASE)
+                })
+                .count();
+            (n >= 2).then_some(n)
+        }
+    })
+    .await;
+    assert!(announced.is_some(), "one LeaderElection Event per term");
+}
+
+/// `externalsecret_sync_calls_total` of the ExternalSecret `name`, 0 when absent.
+fn sync_calls(ctx: &Context, name: &str) -> f64 {
+    let prefix = format!("externalsecret_sync_calls_total{{name=\"{name}\",namespace=\"app\"}} ");
+    ctx.metrics
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix)?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

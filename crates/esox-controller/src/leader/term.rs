@@ -109,9 +109,19 @@ pub async fn run_controllers(
     contexts: watch::Sender<Option<Arc<Context>>>,
 ) -> Result<(), LeaderError> {
     let contexts = Arc::new(contexts);
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let config = elector.config().clone();
+    let recorder = crate::events::Recorder::new(client.clone(), LEADER_EVENT_COMPONENT);
     let result = run_while_leading(elector, stop, || {
-        let (ctx, shutdown, task) =
-            crate::runner::start(client.clone(), options.clone(), local_cluster.clone());
+        let recorder = recorder.clone();
+        let config = config.clone();
+        tokio::spawn(async move { announce_leader(&recorder, &config).await });
+        let (ctx, shutdown, task) = crate::runner::start_with_metrics(
+            client.clone(),
+            options.clone(),
+            local_cluster.clone(),
+            metrics.clone(),
+        );
         contexts.send_replace(Some(ctx));
         let contexts = contexts.clone();
         LeaderTerm::new(
@@ -125,4 +135,28 @@ pub async fn run_controllers(
     .await;
     contexts.send_replace(None);
     result
+}
+
+/// The component of the leader election Events (controller-runtime reports them under the
+/// manager's recorder; ESO's dashboards filter on the reason).
+const LEADER_EVENT_COMPONENT: &str = "external-secrets";
+
+/// client-go's Normal `LeaderElection` Event on the Lease, "<identity> became leader": each
+/// change of leader is on record in the Lease's namespace (`kubectl events`).
+async fn announce_leader(recorder: &crate::events::Recorder, config: &super::LeaderElectionConfig) {
+    let regarding = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some("coordination.k8s.io/v1".into()),
+        kind: Some("Lease".into()),
+        namespace: Some(config.namespace.clone()),
+        name: Some(config.lease_name.clone()),
+        ..Default::default()
+    };
+    let event = crate::events::Event {
+        type_: crate::events::EventType::Normal,
+        reason: "LeaderElection".into(),
+        note: Some(format!("{} became leader", config.identity)),
+        action: "Acquire".into(),
+        secondary: None,
+    };
+    recorder.publish(&event, &regarding).await;
 }
