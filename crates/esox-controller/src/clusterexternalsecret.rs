@@ -15,7 +15,7 @@ use esox_api::v1::{
     ClusterCondition, ClusterExternalSecret, ClusterExternalSecretStatus, ExternalSecret,
     NamespaceFailure,
 };
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
@@ -243,6 +243,7 @@ pub async fn run(
     )
     .reflect(writer)
     .applied_objects();
+    let listed = store.clone();
     let controller = Controller::for_stream(stream, store.clone())
         .trigger_backoff(crate::watches::AlreadyBackedOff);
     // Any namespace change may change which ClusterExternalSecrets select it.
@@ -265,15 +266,16 @@ pub async fn run(
         watcher::Config::default(),
     )
     .touched_objects();
-    controller
+    let shutdown = shutdown.shared();
+    let controller = controller
         .owns_stream(owned)
         .watches_stream(namespaces, map_ns)
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(reconcile, error_policy, ctx)
         .for_each(|r| async move {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "clusterexternalsecret controller event");
             }
-        })
-        .await;
+        });
+    crate::watches::ends_unless_listed(controller, listed, shutdown).await;
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use esox_api::v1::Condition;
 use esox_api::v1::NamespaceFailure;
 use esox_api::v1alpha1::{ClusterPushSecret, ClusterPushSecretStatus, PushSecret};
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ListParams, Patch, PatchParams};
@@ -251,14 +251,16 @@ pub async fn run(
         watcher::Config::default(),
     )
     .touched_objects();
-    controller
+    let listed = alive.clone();
+    let shutdown = shutdown.shared();
+    let controller = controller
         .owns_stream(
             crate::watches::watch(Api::<PushSecret>::all(client), watcher::Config::default())
                 .touched_objects(),
         )
         .watches_stream(namespaces, map_ns)
         .trigger_backoff(crate::watches::AlreadyBackedOff)
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(
             move |cps, ctx| {
                 let alive = alive.clone();
@@ -271,6 +273,6 @@ pub async fn run(
             if let Err(e) = r {
                 tracing::debug!(error = %e, "clusterpushsecret controller event");
             }
-        })
-        .await;
+        });
+    crate::watches::ends_unless_listed(controller, listed, shutdown).await;
 }
