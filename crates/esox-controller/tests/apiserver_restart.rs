@@ -201,7 +201,10 @@ async fn a_change_made_while_esox_was_down_arrives_within_5_s_of_its_start() {
     set_password(&client, "after-start").await;
     let took = arrives(&client, "after-start", Duration::from_secs(2)).await;
     println!("next change after the restart arrived in {took:?}");
-    assert!(took.is_some(), "the source watch runs again after a restart");
+    assert!(
+        took.is_some(),
+        "the source watch runs again after a restart"
+    );
 
     shutdown.trigger();
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
