@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use esox_api::v1::NamespaceFailure;
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::core::{ClusterResourceScope, NamespaceResourceScope, PartialObjectMeta};
@@ -277,11 +277,13 @@ pub async fn run<P: FanOut>(
         watcher::Config::default(),
     )
     .touched_objects();
-    Controller::for_stream(stream, alive.clone())
+    let listed = alive.clone();
+    let shutdown = shutdown.shared();
+    let controller = Controller::for_stream(stream, alive.clone())
         .owns_stream(owned)
         .watches_stream(namespaces, map_ns)
         .trigger_backoff(crate::watches::AlreadyBackedOff)
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(
             move |parent, ctx| {
                 let alive = alive.clone();
@@ -290,8 +292,8 @@ pub async fn run<P: FanOut>(
             crate::state::error_policy,
             ctx,
         )
-        .for_each(|r| crate::state::log_event(P::NAME, r))
-        .await;
+        .for_each(|r| crate::state::log_event(P::NAME, r));
+    crate::watches::ends_unless_listed(controller, listed, shutdown).await;
 }
 
 /// The next periodic pass: `spec.refreshInterval` when it parses to more than zero, else 1h

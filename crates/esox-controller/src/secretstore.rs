@@ -10,7 +10,7 @@ use esox_api::v1::{
     ClusterSecretStore, SecretStore, SecretStoreSpec, SecretStoreStatus, StoreKind,
 };
 use esox_providers::{StoreInfo, ValidationResult, registry};
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
@@ -268,14 +268,16 @@ async fn run_api<S: StoreObject>(
         .reflect(writer)
         .inspect(move |event| crate::state::forget_deleted(&forget, event))
         .applied_objects();
-    Controller::for_stream(stream, reader)
+    let listed = reader.clone();
+    let shutdown = shutdown.shared();
+    let controller = Controller::for_stream(stream, reader)
         .trigger_backoff(crate::watches::AlreadyBackedOff)
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(
             reconcile::<S>,
             crate::state::error_policy::<S, Context>,
             ctx,
         )
-        .for_each(|r| crate::state::log_event("store", r))
-        .await;
+        .for_each(|r| crate::state::log_event("store", r));
+    crate::watches::ends_unless_listed(controller, listed, shutdown).await;
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use esox_api::labels::{FINALIZER_EXTERNAL_SECRET, LABEL_MANAGED, LABEL_MANAGED_VALUE};
 use esox_api::v1::ExternalSecret;
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt as _;
 use kube::core::PartialObjectMeta;
@@ -96,7 +96,9 @@ pub async fn run(
         rx.recv().await.map(|r| (r, rx))
     });
 
-    Controller::for_stream(es_stream, reader)
+    let listed = reader.clone();
+    let shutdown = shutdown.shared();
+    let controller = Controller::for_stream(es_stream, reader)
         .trigger_backoff(crate::watches::AlreadyBackedOff)
         .watches_stream(secrets, map_secret)
         // Store changes arrive through `reconcile_on` (see `caches::run`).
@@ -105,10 +107,10 @@ pub async fn run(
             kube::runtime::controller::Config::default()
                 .concurrency(ctx.options.concurrent.unwrap_or(CONCURRENCY)),
         )
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(reconcile, crate::state::error_policy, ctx)
-        .for_each(|r| crate::state::log_event("externalsecret", r))
-        .await;
+        .for_each(|r| crate::state::log_event("externalsecret", r));
+    crate::watches::ends_unless_listed(controller, listed, shutdown).await;
 }
 
 /// An ExternalSecret without a finalizer (the usual case) is gone before any reconcile sees

@@ -208,9 +208,14 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                     return Err(fail(&es, &ctx, &api, status, "could not delete secret", e).await);
                 }
                 if existing.is_some() {
-                    secrets
-                        .delete(&target_name, &DeleteParams::default())
-                        .await?;
+                    // As ESO: the status says why the Secret is still there (a refused delete
+                    // names the verb, the resource and the identity).
+                    if let Err(e) = secrets.delete(&target_name, &DeleteParams::default()).await {
+                        let e = Error::from(e);
+                        return Err(
+                            fail(&es, &ctx, &api, status, "could not delete secret", e).await
+                        );
+                    }
                     publish(
                         &ctx,
                         &es,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::events::{Event, EventType, Recorder};
 use esox_api::v1alpha1::PushSecret;
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
@@ -121,14 +121,16 @@ pub async fn run(
         refs
     };
 
-    Controller::for_stream(stream, reader)
+    let listed = reader.clone();
+    let shutdown = shutdown.shared();
+    let controller = Controller::for_stream(stream, reader)
         .trigger_backoff(crate::watches::AlreadyBackedOff)
         .watches_stream(secrets, map_secret)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency))
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(reconcile_and_measure, crate::state::error_policy, pctx)
-        .for_each(|r| crate::state::log_event("pushsecret", r))
-        .await;
+        .for_each(|r| crate::state::log_event("pushsecret", r));
+    crate::watches::ends_unless_listed(controller, listed, shutdown).await;
 }
 
 /// A PushSecret without a finalizer is gone before any reconcile sees it: its metric series are

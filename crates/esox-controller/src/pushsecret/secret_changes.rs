@@ -38,6 +38,7 @@ struct State {
     /// handed out one at a time, so memory holds one page, not every Secret of the cluster.
     listing: Option<(String, Option<String>)>,
     failures: u32,
+    refusals: crate::watches::Refusals,
 }
 
 /// Every Secret added, changed or deleted after the call, and every Secret again after the
@@ -45,6 +46,7 @@ struct State {
 /// stream never ends.
 pub fn changes(api: Api<Secret>) -> impl Stream<Item = Meta> + Send + 'static {
     let state = State {
+        refusals: crate::watches::Refusals::new(&api),
         api,
         version: None,
         listed_before: false,
@@ -82,6 +84,7 @@ pub fn changes(api: Api<Secret>) -> impl Stream<Item = Meta> + Send + 'static {
                         }
                     }
                     Some(Err(e)) => {
+                        s.refusals.request_error("a watch", &e);
                         tracing::debug!(error = %e, "secret watch failed");
                         s.watch = None;
                         backoff(&mut s.failures).await;
@@ -95,7 +98,7 @@ pub fn changes(api: Api<Secret>) -> impl Stream<Item = Meta> + Send + 'static {
                 match next_page(&mut s).await {
                     Ok(()) => s.failures = 0,
                     Err(e) => {
-                        crate::watches::warn_if_refused("a list", &e);
+                        s.refusals.request_error("a list", &e);
                         tracing::debug!(error = %e, "listing secrets failed");
                         // A list that fails part way starts again from its first page.
                         s.listing = None;
@@ -108,7 +111,7 @@ pub fn changes(api: Api<Secret>) -> impl Stream<Item = Meta> + Send + 'static {
             match s.api.watch_metadata(&params, &version).await {
                 Ok(w) => s.watch = Some(w.boxed()),
                 Err(e) => {
-                    crate::watches::warn_if_refused("a watch", &e);
+                    s.refusals.request_error("a watch", &e);
                     tracing::debug!(error = %e, "starting the secret watch failed");
                     if matches!(&e, kube::Error::Api(st) if lost_place(st)) {
                         s.version = None;

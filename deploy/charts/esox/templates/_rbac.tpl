@@ -1,9 +1,10 @@
 {{- /* Rules esox needs in every namespace it serves (see rbac.yaml). */ -}}
 {{- define "esox.namespacedRules" -}}
-# ExternalSecrets: watched; finalizer added and removed; status written.
+# ExternalSecrets: watched; finalizer added and removed; status written; with
+# ClusterExternalSecrets, their children read, created, updated and deleted.
 - apiGroups: ["external-secrets.io"]
   resources: ["externalsecrets"]
-  verbs: ["get", "list", "watch", "patch"{{ if include "esox.clusterExternalSecrets" . }}, "create", "update", "delete"{{ end }}]
+  verbs: [{{ if include "esox.clusterExternalSecrets" . }}"get", {{ end }}"list", "watch", "patch"{{ if include "esox.clusterExternalSecrets" . }}, "create", "update", "delete"{{ end }}]
 - apiGroups: ["external-secrets.io"]
   resources: ["externalsecrets/status"]
   verbs: ["patch"]
@@ -20,10 +21,11 @@
   resources: ["secretstores/status"]
   verbs: ["patch"]
 {{- if .Values.processPushSecret }}
-# PushSecrets: watched; finalizer added and removed; status written.
+# PushSecrets: watched; finalizer added and removed; status written; with
+# ClusterPushSecrets, their children read, created, updated and deleted.
 - apiGroups: ["external-secrets.io"]
   resources: ["pushsecrets"]
-  verbs: ["get", "list", "watch", "patch"{{ if include "esox.clusterPushSecrets" . }}, "create", "update", "delete"{{ end }}]
+  verbs: [{{ if include "esox.clusterPushSecrets" . }}"get", {{ end }}"list", "watch", "patch"{{ if include "esox.clusterPushSecrets" . }}, "create", "update", "delete"{{ end }}]
 - apiGroups: ["external-secrets.io"]
   resources: ["pushsecrets/status"]
   verbs: ["patch"]
