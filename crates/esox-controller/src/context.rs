@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::caches::{self, Caches};
 use crate::events::Recorder;
-use crate::index::{Index, SourceKey};
+use crate::index::Index;
 use crate::recent_status::RecentStatuses;
 use crate::shared_reads::SharedReads;
 
@@ -226,17 +226,6 @@ impl Context {
             }
         });
         watches.insert(key, handle);
-    }
-
-    /// Whether a watch runs for every source in `sources`.
-    pub fn watches_running(&self, sources: &std::collections::BTreeSet<SourceKey>) -> bool {
-        let watches = self
-            .remote_watches
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        sources
-            .iter()
-            .all(|s| watches.get(&s.watch_key).is_some_and(|h| !h.is_finished()))
     }
 
     /// Number of remote watches running (for tests and metrics).

@@ -24,6 +24,9 @@ where
 {
     failures: Mutex<HashMap<ObjectRef<K>, u32>>,
     source_changed: Mutex<HashSet<ObjectRef<K>>>,
+    /// Objects whose sources this process has read, or found it cannot watch, since it started
+    /// (see [`ObjectState::is_checked`]).
+    checked: Mutex<HashSet<ObjectRef<K>>>,
 }
 
 impl<K: Resource> Default for ObjectState<K>
@@ -34,6 +37,7 @@ where
         Self {
             failures: Mutex::default(),
             source_changed: Mutex::default(),
+            checked: Mutex::default(),
         }
     }
 }
@@ -68,6 +72,23 @@ where
     pub fn forget(&self, obj: &ObjectRef<K>) {
         lock(&self.failures).remove(obj);
         lock(&self.source_changed).remove(obj);
+        lock(&self.checked).remove(obj);
+    }
+
+    /// Whether this process has read `obj`'s sources since it started, or found there is
+    /// nothing to watch. Until then the object's status reflects what an earlier process (or
+    /// leader) saw, and a change made while nobody watched may be pending.
+    pub fn is_checked(&self, obj: &ObjectRef<K>) -> bool {
+        lock(&self.checked).contains(obj)
+    }
+
+    pub fn mark_checked(&self, obj: ObjectRef<K>) {
+        lock(&self.checked).insert(obj);
+    }
+
+    /// The check did not complete (the reconcile failed after reading): do it again.
+    pub fn unmark_checked(&self, obj: &ObjectRef<K>) {
+        lock(&self.checked).remove(obj);
     }
 
     /// Marks `obj` as having a changed source.
@@ -89,9 +110,11 @@ where
     pub fn len(&self) -> usize {
         let failures = lock(&self.failures);
         let marks = lock(&self.source_changed);
+        let checked = lock(&self.checked);
         failures
             .keys()
             .chain(marks.iter())
+            .chain(checked.iter())
             .collect::<HashSet<_>>()
             .len()
     }

@@ -35,7 +35,12 @@ impl Esox {
             .args(["--metrics-addr", &free_addr().to_string()])
             .args(["--health-addr", &free_addr().to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            // ESOX_TEST_ESOX_LOGS=1 shows the processes' logs (with RUST_LOG) when debugging.
+            .stderr(if std::env::var_os("ESOX_TEST_ESOX_LOGS").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
         if elected {
             cmd.args([
                 "--enable-leader-election",

@@ -190,13 +190,10 @@ pub async fn fetch(
     Ok(Some(out))
 }
 
-/// Starts the source watches of an ExternalSecret that is not due for a refresh, and returns
-/// the sources they cover, without reading any value. After esox starts (a restart, a new
-/// leader) an up-to-date ExternalSecret is not fetched; without this its sources would go
-/// unwatched until `refreshInterval`, and a change made while esox was not watching would wait
-/// that long. The watch's first list reports every source once, which refreshes its readers.
-/// `Ok(None)`: a store of another controller class.
-pub async fn watch_sources(
+/// The sources of an ExternalSecret that esox can watch, found from its spec and stores
+/// without reading any value or starting a watch. `Ok(None)`: a store of another controller
+/// class.
+pub async fn watched_sources(
     ctx: &Arc<Context>,
     es: &ExternalSecret,
     namespace: &str,
@@ -240,9 +237,6 @@ pub async fn watch_sources(
                 key: if find { None } else { key },
             });
         }
-    }
-    for client in clients.by_store.values() {
-        ctx.ensure_remote_watch(client.as_ref());
     }
     Ok(Some(out.sources))
 }

@@ -138,6 +138,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let es_ref = ObjectRef::from_obj(es.as_ref());
     let state = &ctx.state.external_secrets;
     let source_changed = state.has_source_changed(&es_ref);
+    let checked = state.is_checked(&es_ref);
     // The watched copy may predate esox's own last status write.
     let es = ctx.recent_statuses.freshest(es);
     let result = reconcile::reconcile(es, ctx.clone()).await;
@@ -145,6 +146,10 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         // The reconcile took the mark; its retries must still refresh, as ESO's retries of a
         // due periodic refresh do.
         state.mark_source_changed(es_ref.clone());
+    }
+    if !checked && result.is_err() {
+        // A first refresh that read the sources but failed to write must be tried again.
+        state.unmark_checked(&es_ref);
     }
     crate::state::settle(&ctx, &es_ref, &result);
     ctx.metrics

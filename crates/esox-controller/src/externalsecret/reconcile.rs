@@ -115,22 +115,36 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         orphan,
         existing.as_ref().map(view).as_ref().map(|v| v.as_target()),
     );
-    if !source_changed && !refresh::should_refresh_external_secret(&input) && valid {
-        match ctx.index.sources_of(&es_ref) {
-            Some(prev) if ctx.watches_running(&prev) => deps.sources = prev,
-            _ => match fetch::watch_sources(&ctx, &es, &namespace).await {
-                Ok(Some(sources)) => deps.sources = sources,
-                Ok(None) => {}
-                Err(Error::StorePending(why)) => {
-                    // The store's first status triggers this ExternalSecret again.
-                    tracing::debug!(%why, "waiting for the store's validation to watch sources");
-                    ctx.index.record(&es_ref, deps);
-                    return Ok(Action::requeue(STORE_PENDING_RECHECK));
-                }
-                // Not due: a store that cannot be reached now is reported when the refresh
-                // reads it; until then the ExternalSecret keeps its status.
-                Err(e) => tracing::debug!(error = %e, "cannot watch the sources yet"),
-            },
+    let mut up_to_date =
+        !source_changed && !refresh::should_refresh_external_secret(&input) && valid;
+    let states = &ctx.state.external_secrets;
+    if up_to_date
+        && !states.is_checked(&es_ref)
+        && policy == refresh::RefreshPolicy::Periodic
+        && interval > 0
+        && input.periodic_allowed_by_windows
+    {
+        // First sight in this process (esox started, restarted, or a new leader took over) of
+        // an ExternalSecret whose sources can be watched: its status only says what was true
+        // when the last process stopped watching. A change made since then would wait for
+        // refreshInterval, so it refreshes once, which also starts the source watches; an
+        // unchanged result rewrites nothing.
+        match fetch::watched_sources(&ctx, &es, &namespace).await {
+            Ok(Some(sources)) if !sources.is_empty() => up_to_date = false,
+            Ok(_) => states.mark_checked(es_ref.clone()),
+            Err(Error::StorePending(why)) => {
+                // The store's first status triggers this ExternalSecret again.
+                tracing::debug!(%why, "waiting for the store's validation");
+                ctx.index.record(&es_ref, deps);
+                return Ok(Action::requeue(STORE_PENDING_RECHECK));
+            }
+            // A store that cannot be used now is reported by the refresh that needs it.
+            Err(e) => tracing::debug!(error = %e, "cannot resolve the sources' stores yet"),
+        }
+    }
+    if up_to_date {
+        if let Some(prev) = ctx.index.sources_of(&es_ref) {
+            deps.sources = prev;
         }
         ctx.index.record(&es_ref, deps);
         let overdue = RefreshInput {
@@ -151,6 +165,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let fetched =
         match fetch::fetch(&ctx, &es, &namespace, &super::template::TransformTemplates).await {
             Ok(Some(f)) => {
+                states.mark_checked(es_ref.clone());
                 // Only now is the object known to be ours (ESO adds it before the class check).
                 sync_finalizer(&api, &es).await?;
                 f
