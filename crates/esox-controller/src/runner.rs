@@ -39,7 +39,7 @@ pub fn start(
 ) -> (Arc<Context>, Shutdown, tokio::task::JoinHandle<()>) {
     let (ctx, triggers) = Context::new(client, options.scoped(), local_cluster);
     let weak = Arc::downgrade(&ctx);
-    esox_providers::metrics::set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
+    ctx.providers.set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
         if let Some(ctx) = weak.upgrade() {
             ctx.metrics.provider_call(provider, call, ok);
         }

@@ -1,5 +1,4 @@
 //! ServiceAccount tokens are reused across clients, and API calls reach the metrics hook.
-//! A separate test binary, because the metrics hook is process-wide.
 
 mod common;
 
@@ -8,9 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use common::{cluster, secret_rules, store, text};
 use esox_api::v1::{RemoteRef, StoreKind};
-use esox_providers::Provider;
-use esox_providers::kubernetes::KUBERNETES;
-use esox_providers::metrics::{self, set_api_call_observer};
+use esox_providers::metrics;
 use serde_json::json;
 
 /// Calls seen, by (provider, call, ok).
@@ -18,9 +15,10 @@ type Counts = BTreeMap<(String, String, bool), u32>;
 
 #[tokio::test]
 async fn tokens_are_reused_and_calls_are_counted() {
+    let c = cluster().await;
     let counts: Arc<Mutex<Counts>> = Arc::default();
     let sink = counts.clone();
-    set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
+    c.runtime.set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
         *sink
             .lock()
             .expect("lock")
@@ -36,7 +34,6 @@ async fn tokens_are_reused_and_calls_are_counted() {
             .unwrap_or(0)
     };
 
-    let c = cluster().await;
     for ns in ["foo", "bar", "argocd"] {
         c.namespace(ns).await;
     }
@@ -56,7 +53,7 @@ async fn tokens_are_reused_and_calls_are_counted() {
                "auth": {"serviceAccount": {"name": "external-secrets", "namespace": "argocd"}}}),
     );
     for _ in 0..3 {
-        let cl = KUBERNETES
+        let cl = c.kubernetes()
             .new_client(&s, &c.ctx(Some("bar")))
             .await
             .expect("client");
@@ -77,7 +74,7 @@ async fn tokens_are_reused_and_calls_are_counted() {
     );
     assert_eq!(count(metrics::CALL_GET_SECRET, true), 3);
 
-    let cl = KUBERNETES
+    let cl = c.kubernetes()
         .new_client(&s, &c.ctx(Some("bar")))
         .await
         .expect("client");
@@ -89,5 +86,5 @@ async fn tokens_are_reused_and_calls_are_counted() {
     assert_eq!(count(metrics::CALL_GET_SECRET, false), 1);
     cl.validate().await.expect("validate");
     assert_eq!(count(metrics::CALL_CREATE_SSRR, true), 1);
-    set_api_call_observer(None);
+    c.runtime.set_api_call_observer(None);
 }
