@@ -322,7 +322,7 @@ impl SecretsClient for FakeClient {
                 existing.value = value;
                 Ok(())
             }
-            Some(_) => Err(ProviderError::Conflict(format!(
+            Some(_) => Err(ProviderError::conflict(format!(
                 "key already exists: {:?} is defined in the store's spec.provider.fake.data and cannot be overwritten by a push",
                 entry.remote_ref.remote_key
             ))),

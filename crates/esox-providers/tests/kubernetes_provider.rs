@@ -448,7 +448,7 @@ async fn validation_denied_without_secret_permissions() {
     );
     let cl = client(&c, &s, None).await;
     let e = cl.validate().await.expect_err("denied");
-    assert!(matches!(e, ProviderError::Forbidden(_)), "{e:?}");
+    assert!(matches!(e, ProviderError::Forbidden { .. }), "{e:?}");
     assert!(
         e.to_string()
             .contains("client is not allowed to get secrets"),
@@ -458,7 +458,7 @@ async fn validation_denied_without_secret_permissions() {
         .get_secret(&rref("anything", None))
         .await
         .expect_err("forbidden read");
-    assert!(matches!(e, ProviderError::Forbidden(_)), "{e:?}");
+    assert!(matches!(e, ProviderError::Forbidden { .. }), "{e:?}");
 }
 
 #[tokio::test]
@@ -545,7 +545,7 @@ async fn wrong_ca_gives_a_clear_tls_error() {
         .get_secret(&rref("eso-token", None))
         .await
         .expect_err("TLS");
-    assert!(matches!(e, ProviderError::Unavailable(_)), "{e:?}");
+    assert!(matches!(e, ProviderError::Unavailable { .. }), "{e:?}");
     let msg = e.to_string();
     assert!(msg.contains("TLS verification of"), "{msg}");
     assert!(msg.to_ascii_lowercase().contains("certificate"), "{msg}");

@@ -86,7 +86,7 @@ pub(crate) async fn validate(
         Ok(r) if r.status.as_ref().is_some_and(|s| s.allowed) => {
             Ok((ValidationResult::Ready, None))
         }
-        Ok(_) => Err(ProviderError::Forbidden(format!(
+        Ok(_) => Err(ProviderError::forbidden(format!(
             "client is not allowed to get secrets in namespace {ns} of {}",
             remote.connection.server
         ))),
