@@ -39,11 +39,12 @@ pub fn start(
 ) -> (Arc<Context>, Shutdown, tokio::task::JoinHandle<()>) {
     let (ctx, triggers) = Context::new(client, options.scoped(), local_cluster);
     let weak = Arc::downgrade(&ctx);
-    ctx.providers.set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
-        if let Some(ctx) = weak.upgrade() {
-            ctx.metrics.provider_call(provider, call, ok);
-        }
-    })));
+    ctx.providers
+        .set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
+            if let Some(ctx) = weak.upgrade() {
+                ctx.metrics.provider_call(provider, call, ok);
+            }
+        })));
     let (tx, rx) = watch::channel(false);
     let caches = match ctx.take_cache_writers() {
         Some(writers) => crate::caches::run(ctx.clone(), writers, signal(&rx)).boxed(),

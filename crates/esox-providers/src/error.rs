@@ -175,7 +175,10 @@ mod tests {
             e.to_string(),
             "cannot get secret a/b: the API server answered 404 NotFound"
         );
-        assert_eq!(e.source().map(|s| s.to_string()).as_deref(), Some("underlying"));
+        assert_eq!(
+            e.source().map(|s| s.to_string()).as_deref(),
+            Some("underlying")
+        );
         assert!(ProviderError::forbidden("x").source().is_none());
     }
 }

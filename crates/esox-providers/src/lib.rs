@@ -2,6 +2,8 @@
 //! interfaces (`apis/externalsecrets/v1/provider.go`). Each provider sits behind a cargo feature.
 
 pub mod auth;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 #[cfg(any(feature = "fake", feature = "kubernetes"))]
 mod convert;
 pub mod error;

@@ -16,9 +16,15 @@ pub struct Registration {
 /// Providers built into this binary, in the order error messages list them.
 pub const PROVIDERS: &[Registration] = &[
     #[cfg(feature = "kubernetes")]
-    Registration { key: "kubernetes", build: crate::kubernetes::register },
+    Registration {
+        key: "kubernetes",
+        build: crate::kubernetes::register,
+    },
     #[cfg(feature = "fake")]
-    Registration { key: "fake", build: crate::fake::register },
+    Registration {
+        key: "fake",
+        build: crate::fake::register,
+    },
 ];
 
 /// Keys of [`PROVIDERS`].

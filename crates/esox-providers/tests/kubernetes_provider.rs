@@ -43,7 +43,10 @@ fn entry_for(key: &str, property: Option<&str>) -> PushEntry {
 }
 
 async fn client(c: &Cluster, s: &StoreInfo, ns: Option<&str>) -> Box<dyn SecretsClient> {
-    c.kubernetes().new_client(s, &c.ctx(ns)).await.expect("client")
+    c.kubernetes()
+        .new_client(s, &c.ctx(ns))
+        .await
+        .expect("client")
 }
 
 async fn client_err(c: &Cluster, s: &StoreInfo, ns: Option<&str>) -> ProviderError {
@@ -282,7 +285,13 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
     let platform = cluster().await;
     let dev = cluster().await;
     let s = cross_cluster(&platform, &dev).await;
-    assert!(platform.kubernetes().validate_store(&s).expect("valid").is_empty());
+    assert!(
+        platform
+            .kubernetes()
+            .validate_store(&s)
+            .expect("valid")
+            .is_empty()
+    );
     let cl = client(&platform, &s, Some("foo")).await;
     assert_eq!(
         cl.validate().await.expect("validate"),

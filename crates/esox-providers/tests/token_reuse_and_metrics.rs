@@ -18,13 +18,14 @@ async fn tokens_are_reused_and_calls_are_counted() {
     let c = cluster().await;
     let counts: Arc<Mutex<Counts>> = Arc::default();
     let sink = counts.clone();
-    c.runtime.set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
-        *sink
-            .lock()
-            .expect("lock")
-            .entry((provider.to_owned(), call.to_owned(), ok))
-            .or_default() += 1;
-    })));
+    c.runtime
+        .set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
+            *sink
+                .lock()
+                .expect("lock")
+                .entry((provider.to_owned(), call.to_owned(), ok))
+                .or_default() += 1;
+        })));
     let count = |call: &str, ok: bool| {
         counts
             .lock()
@@ -53,7 +54,8 @@ async fn tokens_are_reused_and_calls_are_counted() {
                "auth": {"serviceAccount": {"name": "external-secrets", "namespace": "argocd"}}}),
     );
     for _ in 0..3 {
-        let cl = c.kubernetes()
+        let cl = c
+            .kubernetes()
             .new_client(&s, &c.ctx(Some("bar")))
             .await
             .expect("client");
@@ -74,7 +76,8 @@ async fn tokens_are_reused_and_calls_are_counted() {
     );
     assert_eq!(count(metrics::CALL_GET_SECRET, true), 3);
 
-    let cl = c.kubernetes()
+    let cl = c
+        .kubernetes()
         .new_client(&s, &c.ctx(Some("bar")))
         .await
         .expect("client");

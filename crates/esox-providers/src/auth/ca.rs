@@ -31,7 +31,9 @@ impl CaSource<'_> {
             return Ok(None);
         };
         let field = format!("{}.caProvider", self.field);
-        ca_from_provider(provider, scope, ctx, &field).await.map(Some)
+        ca_from_provider(provider, scope, ctx, &field)
+            .await
+            .map(Some)
     }
 }
 

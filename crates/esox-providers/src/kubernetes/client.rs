@@ -19,8 +19,8 @@ use super::connect::Connection;
 use super::connection_cache::{ConnectionCache, ConnectionKey};
 use crate::kube_errors as errors;
 use crate::metrics::{
-    CALL_CREATE_SECRET, CALL_DELETE_SECRET, CALL_GET_SECRET, CALL_LIST_SECRETS,
-    CALL_UPDATE_SECRET, PROVIDER_KUBERNETES,
+    CALL_CREATE_SECRET, CALL_DELETE_SECRET, CALL_GET_SECRET, CALL_LIST_SECRETS, CALL_UPDATE_SECRET,
+    PROVIDER_KUBERNETES,
 };
 use crate::{
     ClientContext, LocalSecret, ProviderError, PushEntry, RemoteChange, SecretsClient,
@@ -189,9 +189,11 @@ impl KubernetesClient {
         }
         let mut out = Vec::new();
         loop {
-            let page = self.observed(CALL_LIST_SECRETS, api.list(&params).await).map_err(|e| {
-                self.remote_error(e, &format!("unable to list secrets in namespace {ns}"))
-            })?;
+            let page = self
+                .observed(CALL_LIST_SECRETS, api.list(&params).await)
+                .map_err(|e| {
+                    self.remote_error(e, &format!("unable to list secrets in namespace {ns}"))
+                })?;
             let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
             out.extend(page.items);
             match next {

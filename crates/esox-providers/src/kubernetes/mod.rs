@@ -99,7 +99,10 @@ impl KubernetesProvider {
         let key = ConnectionKey::new(spec, &scope, &self.local);
         let connection = self
             .connections
-            .get_or_resolve(key.clone(), connect::connect(spec, &scope, ctx, &self.local))
+            .get_or_resolve(
+                key.clone(),
+                connect::connect(spec, &scope, ctx, &self.local),
+            )
             .await?;
         let kube_client = connection.request_client(&self.clients)?;
         client.remote = Some(client::Remote {
