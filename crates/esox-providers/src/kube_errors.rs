@@ -193,11 +193,13 @@ fn transport_error(err: kube::Error, server: &str, what: &str) -> ProviderError 
 }
 
 /// Whether the API server answered 404.
+#[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
 pub(crate) fn is_not_found(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 404)
 }
 
 /// Whether the API server answered 401 (the credentials are no longer valid).
+#[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
 pub(crate) fn is_unauthorized(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 401)
 }

@@ -13,18 +13,18 @@ pub struct Registration {
     pub build: fn(&LocalCluster) -> Box<dyn Provider>,
 }
 
+impl Registration {
+    pub const fn new(key: &'static str, build: fn(&LocalCluster) -> Box<dyn Provider>) -> Self {
+        Self { key, build }
+    }
+}
+
 /// Providers built into this binary, in the order error messages list them.
 pub const PROVIDERS: &[Registration] = &[
     #[cfg(feature = "kubernetes")]
-    Registration {
-        key: "kubernetes",
-        build: crate::kubernetes::register,
-    },
+    Registration::new("kubernetes", crate::kubernetes::register),
     #[cfg(feature = "fake")]
-    Registration {
-        key: "fake",
-        build: crate::fake::register,
-    },
+    Registration::new("fake", crate::fake::register),
 ];
 
 /// Keys of [`PROVIDERS`].

@@ -49,6 +49,21 @@ pub(crate) fn require_audience(
     )))
 }
 
+/// The store's own CA, if it names one.
+pub(crate) async fn store_ca(
+    server: &KubernetesServer,
+    scope: &Scope,
+    ctx: &ClientContext,
+) -> Result<Option<Vec<u8>>, ProviderError> {
+    CaSource {
+        ca_bundle: server.ca_bundle.as_ref().map(|b| b.0.as_slice()),
+        ca_provider: server.ca_provider.as_ref(),
+        field: "spec.provider.kubernetes.server",
+    }
+    .resolve(scope, ctx)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,19 +91,4 @@ mod tests {
             assert!(!is_local_alias(url), "{url}");
         }
     }
-}
-
-/// The store's own CA, if it names one.
-pub(crate) async fn store_ca(
-    server: &KubernetesServer,
-    scope: &Scope,
-    ctx: &ClientContext,
-) -> Result<Option<Vec<u8>>, ProviderError> {
-    CaSource {
-        ca_bundle: server.ca_bundle.as_ref().map(|b| b.0.as_slice()),
-        ca_provider: server.ca_provider.as_ref(),
-        field: "spec.provider.kubernetes.server",
-    }
-    .resolve(scope, ctx)
-    .await
 }
