@@ -162,6 +162,15 @@ async fn kubernetes_provider_passes_the_contract() {
     let cluster = esox_testenv::Cluster::start()
         .await
         .expect("test cluster starts");
+    let backend = if cluster.is_real() {
+        "a real kube-apiserver"
+    } else {
+        "the in-memory API server"
+    };
+    eprintln!(
+        "Kubernetes provider contract on {backend} at {}",
+        cluster.url()
+    );
     let admin = cluster.client().await.expect("admin client");
     let runtime = ProviderRuntime::new(
         admin.clone(),
