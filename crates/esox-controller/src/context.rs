@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use esox_api::v1::ExternalSecret;
-use esox_providers::{LocalCluster, SecretsClient};
+use esox_providers::{LocalCluster, ProviderRuntime, SecretsClient};
 use futures::StreamExt as _;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::mpsc;
@@ -77,7 +77,8 @@ impl Default for Options {
 pub struct Context {
     pub client: kube::Client,
     pub options: Options,
-    pub local_cluster: Arc<LocalCluster>,
+    /// The providers, with their caches and API-call hook: this instance's own.
+    pub providers: ProviderRuntime,
     pub index: Index,
     /// ExternalSecret statuses esox wrote that the watched copies may not show yet.
     pub recent_statuses: RecentStatuses,
@@ -138,9 +139,9 @@ impl Context {
             shared_reads: SharedReads::default(),
             es_recorder: Recorder::new(client.clone(), "external-secrets"),
             store_recorder: Recorder::new(client.clone(), "secret-store"),
+            providers: ProviderRuntime::new(client.clone(), local_cluster),
             client,
             options,
-            local_cluster: Arc::new(local_cluster),
             index: Index::default(),
             recent_statuses: RecentStatuses::default(),
             recent_push_statuses: RecentStatuses::default(),

@@ -49,11 +49,12 @@ pub fn start_with_metrics(
 ) -> (Arc<Context>, Shutdown, tokio::task::JoinHandle<()>) {
     let (ctx, triggers) = Context::with_metrics(client, options.scoped(), local_cluster, metrics);
     let weak = Arc::downgrade(&ctx);
-    esox_providers::metrics::set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
-        if let Some(ctx) = weak.upgrade() {
-            ctx.metrics.provider_call(provider, call, ok);
-        }
-    })));
+    ctx.providers
+        .set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
+            if let Some(ctx) = weak.upgrade() {
+                ctx.metrics.provider_call(provider, call, ok);
+            }
+        })));
     let (tx, rx) = watch::channel(false);
     let caches = match ctx.take_cache_writers() {
         Some(writers) => crate::caches::run(ctx.clone(), writers, signal(&rx)).boxed(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use esox_api::v1::{
     ClusterSecretStore, SecretStore, SecretStoreSpec, SecretStoreStatus, StoreKind,
 };
-use esox_providers::{StoreInfo, ValidationResult, registry};
+use esox_providers::{StoreInfo, ValidationResult};
 use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Patch, PatchParams};
@@ -199,7 +199,9 @@ async fn validate(
     ctx: &Context,
     store: &ResolvedStore,
 ) -> Result<(ValidationResult, esox_api::v1::Capabilities), (&'static str, String)> {
-    let provider = registry::provider_for(&store.info.spec)
+    let provider = ctx
+        .providers
+        .provider_for(&store.info.spec)
         .map_err(|e| ("unable to create client", e.to_string()))?;
     provider
         .validate_store(&store.info)

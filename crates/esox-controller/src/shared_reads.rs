@@ -356,7 +356,7 @@ mod tests {
         assert_eq!(missing.reads.load(Ordering::SeqCst), 1);
 
         let down = client("b", || {
-            Err(ProviderError::Unavailable("connection refused".into()))
+            Err(ProviderError::unavailable("connection refused"))
         });
         for _ in 0..3 {
             assert!(shared.get_secret_map(&down, &r).await.is_err());

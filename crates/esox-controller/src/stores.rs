@@ -2,7 +2,7 @@
 
 use esox_api::v1::Condition;
 use esox_api::v1::{ClusterSecretStore, SecretStore, SecretStoreRef, SecretStoreSpec, StoreKind};
-use esox_providers::{ClientContext, SecretsClient, StoreInfo, registry};
+use esox_providers::{SecretsClient, StoreInfo};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 
@@ -222,11 +222,7 @@ pub async fn client(
     store: &ResolvedStore,
     namespace: Option<&str>,
 ) -> Result<Box<dyn SecretsClient>, Error> {
-    let provider = registry::provider_for(&store.info.spec)?;
-    let cctx = ClientContext {
-        kube: ctx.client.clone(),
-        namespace: namespace.map(str::to_owned),
-        local_cluster: ctx.local_cluster.clone(),
-    };
+    let provider = ctx.providers.provider_for(&store.info.spec)?;
+    let cctx = ctx.providers.context(namespace);
     Ok(provider.new_client(&store.info, &cctx).await?)
 }

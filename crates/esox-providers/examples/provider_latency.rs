@@ -8,9 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use esox_api::v1::{RemoteRef, StoreKind};
-use esox_providers::kubernetes::KUBERNETES;
-use esox_providers::metrics::{self, set_api_call_observer};
-use esox_providers::{ClientContext, LocalCluster, Provider, StoreInfo};
+use esox_providers::metrics;
+use esox_providers::{LocalCluster, ProviderRuntime, StoreInfo};
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::Api;
@@ -49,9 +48,18 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(300);
+    let cluster = esox_testcluster::TestCluster::start(Default::default()).await?;
+    let admin = cluster.client().await?;
+    let runtime = ProviderRuntime::new(
+        admin.clone(),
+        LocalCluster {
+            url: cluster.url(),
+            ca_pem: Some(cluster.ca_pem().as_bytes().to_vec()),
+        },
+    );
     let counts: Arc<Mutex<Counts>> = Arc::default();
     let sink = counts.clone();
-    set_api_call_observer(Some(Arc::new(move |_, call, _| {
+    runtime.set_api_call_observer(Some(Arc::new(move |_, call, _| {
         *sink
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -59,8 +67,6 @@ async fn main() -> anyhow::Result<()> {
             .or_default() += 1;
     })));
 
-    let cluster = esox_testcluster::TestCluster::start(Default::default()).await?;
-    let admin = cluster.client().await?;
     for ns in ["foo", "bar", "argocd"] {
         create(
             Api::<Namespace>::all(admin.clone()),
@@ -99,14 +105,10 @@ async fn main() -> anyhow::Result<()> {
             "server": {"caProvider": {"type": "ConfigMap", "name": "kube-root-ca.crt", "key": "ca.crt", "namespace": "foo"}},
             "auth": {"serviceAccount": {"name": "external-secrets", "namespace": "argocd"}}}}}))?,
     };
-    let ctx = ClientContext {
-        kube: admin.clone(),
-        namespace: Some("bar".into()),
-        local_cluster: Arc::new(LocalCluster {
-            url: cluster.url(),
-            ca_pem: Some(cluster.ca_pem().as_bytes().to_vec()),
-        }),
-    };
+    let ctx = runtime.context(Some("bar"));
+    let kubernetes = runtime
+        .provider("kubernetes")
+        .ok_or_else(|| anyhow::anyhow!("the kubernetes provider is not built"))?;
     let r = RemoteRef {
         key: "my-secret".into(),
         ..Default::default()
@@ -115,11 +117,11 @@ async fn main() -> anyhow::Result<()> {
     let mut build_and_read = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let t = Instant::now();
-        let client = KUBERNETES.new_client(&store, &ctx).await?;
+        let client = kubernetes.new_client(&store, &ctx).await?;
         client.get_secret_map(&r).await?;
         build_and_read.push(t.elapsed());
     }
-    let client = KUBERNETES.new_client(&store, &ctx).await?;
+    let client = kubernetes.new_client(&store, &ctx).await?;
     let mut read_only = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let t = Instant::now();

@@ -54,7 +54,8 @@ struct StoreId {
     name: String,
 }
 
-/// The `fake` provider. Its in-memory database lives as long as the process.
+/// The `fake` provider. Its in-memory database lives as long as the instance (one per
+/// [`crate::ProviderRuntime`]).
 pub struct FakeProvider {
     stores: Mutex<Option<HashMap<StoreId, Arc<Mutex<Entries>>>>>,
 }
@@ -82,8 +83,10 @@ impl Default for FakeProvider {
     }
 }
 
-/// The process-wide instance the registry hands out.
-pub static FAKE: FakeProvider = FakeProvider::new();
+/// The registry's constructor.
+pub(crate) fn register(_: &crate::LocalCluster) -> Box<dyn Provider> {
+    Box::new(FakeProvider::new())
+}
 
 fn spec_of(store: &StoreInfo) -> Result<&FakeSpec, ProviderError> {
     store.spec.provider.fake.as_ref().ok_or_else(|| {
@@ -319,7 +322,7 @@ impl SecretsClient for FakeClient {
                 existing.value = value;
                 Ok(())
             }
-            Some(_) => Err(ProviderError::Conflict(format!(
+            Some(_) => Err(ProviderError::conflict(format!(
                 "key already exists: {:?} is defined in the store's spec.provider.fake.data and cannot be overwritten by a push",
                 entry.remote_ref.remote_key
             ))),
@@ -378,14 +381,14 @@ mod tests {
 
     fn ctx() -> ClientContext {
         let config = kube::Config::new("https://127.0.0.1:9".parse().expect("uri"));
-        ClientContext {
-            kube: kube::Client::try_from(config).expect("client"),
-            namespace: Some("app".into()),
-            local_cluster: Arc::new(crate::LocalCluster {
+        crate::ProviderRuntime::new(
+            kube::Client::try_from(config).expect("client"),
+            crate::LocalCluster {
                 url: "https://127.0.0.1:9".into(),
                 ca_pem: None,
-            }),
-        }
+            },
+        )
+        .context(Some("app"))
     }
 
     fn store(name: &str, fake: serde_json::Value) -> StoreInfo {

@@ -1,19 +1,22 @@
 //! Secret-store providers behind one trait, mirroring ESO's `Provider` / `SecretsClient`
 //! interfaces (`apis/externalsecrets/v1/provider.go`). Each provider sits behind a cargo feature.
 
+pub mod auth;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 #[cfg(any(feature = "fake", feature = "kubernetes"))]
 mod convert;
 pub mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod kube_errors;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 pub mod metrics;
 pub mod registry;
 pub mod relisting_watcher;
+mod runtime;
 pub mod watch_backoff;
-
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use esox_api::v1::{Capabilities, ExternalSecretFind, RemoteRef, StoreKind};
@@ -21,6 +24,7 @@ use esox_api::v1alpha1::PushSecretRemoteRef;
 use esox_core::{SecretData, StringMap};
 
 pub use error::ProviderError;
+pub use runtime::{ClientContext, ProviderRuntime};
 
 /// Outcome of validating a store's connection and permissions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,18 +43,6 @@ pub struct StoreInfo {
     /// Namespace of a SecretStore; `None` for a ClusterSecretStore.
     pub namespace: Option<String>,
     pub spec: esox_api::v1::SecretStoreSpec,
-}
-
-/// What a provider needs from the controller to build a client.
-#[derive(Clone)]
-pub struct ClientContext {
-    /// esox's own client: reads credential Secrets and CA ConfigMaps, requests ServiceAccount tokens.
-    pub kube: kube::Client,
-    /// Namespace of the object using the store (the ExternalSecret's or PushSecret's); `None` when
-    /// the store itself is validated.
-    pub namespace: Option<String>,
-    /// The API server esox talks to, which `kubernetes.default` designates.
-    pub local_cluster: Arc<LocalCluster>,
 }
 
 /// Address and CA of the API server esox itself uses.

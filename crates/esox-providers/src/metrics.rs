@@ -1,5 +1,6 @@
 //! A hook through which the controller counts provider API calls
-//! (`externalsecret_provider_api_calls_count{provider,call,status}` in ESO).
+//! (`externalsecret_provider_api_calls_count{provider,call,status}` in ESO). The hook belongs to
+//! a [`crate::ProviderRuntime`], so two runtimes in one process count apart.
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -7,22 +8,26 @@ use std::sync::{Arc, PoisonError, RwLock};
 /// `("Kubernetes", "GetSecret", true)`.
 pub type ApiCallObserver = Arc<dyn Fn(&'static str, &'static str, bool) + Send + Sync>;
 
-static OBSERVER: RwLock<Option<ApiCallObserver>> = RwLock::new(None);
+/// Where a runtime's providers report their API calls; cheap to clone (clones share the hook).
+#[derive(Clone, Default)]
+pub struct ApiCalls(Arc<RwLock<Option<ApiCallObserver>>>);
 
-/// Installs the process-wide observer (the last call wins; `None` removes it).
-pub fn set_api_call_observer(observer: Option<ApiCallObserver>) {
-    *OBSERVER.write().unwrap_or_else(PoisonError::into_inner) = observer;
-}
+impl ApiCalls {
+    /// Installs the observer (the last call wins; `None` removes it).
+    pub fn set_observer(&self, observer: Option<ApiCallObserver>) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = observer;
+    }
 
-/// Reports one call to the observer, if any.
-#[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
-pub(crate) fn observe(provider: &'static str, call: &'static str, ok: bool) {
-    let observer = OBSERVER
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    if let Some(observer) = observer {
-        observer(provider, call, ok);
+    /// Reports one call to the observer, if any.
+    pub fn observe(&self, provider: &'static str, call: &'static str, ok: bool) {
+        let observer = self
+            .0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(observer) = observer {
+            observer(provider, call, ok);
+        }
     }
 }
 

@@ -1,38 +1,53 @@
-//! Maps a store's `spec.provider` to the provider that serves it.
+//! The providers built into this binary, and which one serves a store's `spec.provider`.
+//!
+//! Adding a provider is one module and one line in [`PROVIDERS`] (plus its cargo feature):
+//! every other answer (the provider for a store, the "not built" message and its list of
+//! supported keys) comes from this table.
 
-use crate::{Provider, ProviderError};
+use crate::{LocalCluster, Provider, ProviderError};
 
-/// Provider keys built into this binary, in the order error messages list them.
-pub const BUILT_IN: &[&str] = &[
-    #[cfg(feature = "kubernetes")]
-    "kubernetes",
-    #[cfg(feature = "fake")]
-    "fake",
-];
+/// One built-in provider: its key in `spec.provider`, and how a runtime builds it (with the
+/// cluster esox itself talks to, which only some providers use).
+pub struct Registration {
+    pub key: &'static str,
+    pub build: fn(&LocalCluster) -> Box<dyn Provider>,
+}
 
-/// The provider configured in `spec.provider`, or an error that says what to change.
-pub fn provider_for(
-    spec: &esox_api::v1::SecretStoreSpec,
-) -> Result<&'static dyn Provider, ProviderError> {
-    let config = spec
-        .provider
-        .configured()
-        .map_err(|e| ProviderError::InvalidConfig(e.to_string()))?;
-    match config {
-        #[cfg(feature = "kubernetes")]
-        esox_api::v1::ProviderConfig::Kubernetes(_) => Ok(&crate::kubernetes::KUBERNETES),
-        #[cfg(feature = "fake")]
-        esox_api::v1::ProviderConfig::Fake(_) => Ok(&crate::fake::FAKE),
-        #[allow(unreachable_patterns)]
-        other => Err(not_built(other.key())),
+impl Registration {
+    pub const fn new(key: &'static str, build: fn(&LocalCluster) -> Box<dyn Provider>) -> Self {
+        Self { key, build }
     }
 }
 
-fn not_built(key: &str) -> ProviderError {
-    let supported = if BUILT_IN.is_empty() {
+/// Providers built into this binary, in the order error messages list them.
+pub const PROVIDERS: &[Registration] = &[
+    #[cfg(feature = "kubernetes")]
+    Registration::new("kubernetes", crate::kubernetes::register),
+    #[cfg(feature = "fake")]
+    Registration::new("fake", crate::fake::register),
+];
+
+/// Keys of [`PROVIDERS`].
+pub fn built_in() -> Vec<&'static str> {
+    PROVIDERS.iter().map(|r| r.key).collect()
+}
+
+/// The key of the provider `spec.provider` selects, whether built in or not.
+pub(crate) fn selected_key(
+    spec: &esox_api::v1::SecretStoreSpec,
+) -> Result<&'static str, ProviderError> {
+    spec.provider
+        .configured()
+        .map(|config| config.key())
+        .map_err(|e| ProviderError::InvalidConfig(e.to_string()))
+}
+
+/// The answer for a provider ESO has and this binary does not.
+pub(crate) fn not_built(key: &str) -> ProviderError {
+    let supported = if PROVIDERS.is_empty() {
         "none (enable the kubernetes or fake cargo feature)".to_owned()
     } else {
-        BUILT_IN.join(", ")
+        built_in().join(", ")
     };
     ProviderError::InvalidConfig(format!(
         "the {key} provider is not built into this version of esox yet; supported now: {supported}"
@@ -42,39 +57,81 @@ fn not_built(key: &str) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ProviderRuntime;
     use esox_api::v1::SecretStoreSpec;
+
+    fn runtime() -> ProviderRuntime {
+        let config = kube::Config::new("https://127.0.0.1:9".parse().expect("uri"));
+        ProviderRuntime::new(
+            kube::Client::try_from(config).expect("client"),
+            LocalCluster {
+                url: "https://127.0.0.1:9".into(),
+                ca_pem: None,
+            },
+        )
+    }
 
     fn spec(yaml_provider: serde_json::Value) -> SecretStoreSpec {
         serde_json::from_value(serde_json::json!({ "provider": yaml_provider }))
             .expect("valid store spec")
     }
 
-    fn err_of(spec: &SecretStoreSpec) -> String {
-        match provider_for(spec) {
+    fn err_of(rt: &ProviderRuntime, spec: &SecretStoreSpec) -> String {
+        match rt.provider_for(spec) {
             Ok(p) => panic!("expected an error, got provider {}", p.key()),
             Err(e) => e.to_string(),
         }
     }
 
+    #[tokio::test]
+    async fn every_registration_builds_the_provider_of_its_key() {
+        let rt = runtime();
+        for r in PROVIDERS {
+            let p = rt.provider(r.key).expect("registered provider is built");
+            assert_eq!(p.key(), r.key);
+        }
+        assert!(rt.provider("doppler").is_none());
+    }
+
     #[cfg(feature = "kubernetes")]
-    #[test]
-    fn kubernetes_maps_to_its_provider() {
+    #[tokio::test]
+    async fn kubernetes_maps_to_its_provider() {
         let s = spec(serde_json::json!({"kubernetes": {"remoteNamespace": "foo"}}));
-        let p = provider_for(&s).expect("kubernetes is built in");
-        assert_eq!(p.key(), "kubernetes");
+        let p = runtime().provider_for(&s).map(|p| p.key());
+        assert_eq!(p.expect("kubernetes is built in"), "kubernetes");
     }
 
     #[cfg(feature = "fake")]
-    #[test]
-    fn fake_maps_to_its_provider() {
+    #[tokio::test]
+    async fn fake_maps_to_its_provider() {
         let s = spec(serde_json::json!({"fake": {"data": []}}));
-        let p = provider_for(&s).expect("fake is built in");
-        assert_eq!(p.key(), "fake");
+        let p = runtime().provider_for(&s).map(|p| p.key());
+        assert_eq!(p.expect("fake is built in"), "fake");
     }
 
-    #[cfg(all(feature = "kubernetes", feature = "fake"))]
-    #[test]
-    fn known_but_unimplemented_providers_say_what_is_supported() {
+    /// Every provider esox-api has types for is either in the table or answered with the
+    /// table's list: adding a provider to the table needs no change here.
+    #[tokio::test]
+    async fn typed_providers_outside_the_table_say_what_is_supported() {
+        let rt = runtime();
+        let built = built_in();
+        let supported = if built.is_empty() {
+            "none (enable the kubernetes or fake cargo feature)".to_owned()
+        } else {
+            built.join(", ")
+        };
+        for key in esox_api::v1::SUPPORTED_PROVIDERS {
+            if built.contains(key) {
+                continue;
+            }
+            assert!(rt.provider(key).is_none(), "{key}");
+            assert_eq!(
+                not_built(key).to_string(),
+                format!(
+                    "the {key} provider is not built into this version of esox yet; supported now: {supported}"
+                )
+            );
+        }
         for (key, body) in [
             (
                 "aws",
@@ -94,37 +151,36 @@ mod tests {
             let s: SecretStoreSpec =
                 serde_json::from_value(serde_json::json!({"provider": {key: body}}))
                     .unwrap_or_else(|e| panic!("{key} spec: {e}"));
-            let e = err_of(&s);
-            assert_eq!(
-                e,
-                format!(
-                    "the {key} provider is not built into this version of esox yet; supported now: kubernetes, fake"
-                )
-            );
+            if built.contains(&key) {
+                assert_eq!(rt.provider_for(&s).map(|p| p.key()).ok(), Some(key));
+                continue;
+            }
+            assert_eq!(err_of(&rt, &s), not_built(key).to_string());
             assert!(matches!(
-                provider_for(&s),
+                rt.provider_for(&s),
                 Err(ProviderError::InvalidConfig(_))
             ));
         }
     }
 
-    #[test]
-    fn eso_only_and_bad_selections_use_the_selection_message() {
+    #[tokio::test]
+    async fn eso_only_and_bad_selections_use_the_selection_message() {
+        let rt = runtime();
         let s = spec(serde_json::json!({"doppler": {"auth": {}}}));
         assert_eq!(
-            err_of(&s),
+            err_of(&rt, &s),
             esox_api::v1::ProviderSelectionError::Unsupported("doppler").to_string()
         );
         let s = spec(serde_json::json!({}));
         assert_eq!(
-            err_of(&s),
+            err_of(&rt, &s),
             esox_api::v1::ProviderSelectionError::None.to_string()
         );
         let s = spec(serde_json::json!({"fake": {"data": []}, "doppler": {}}));
         assert!(
-            err_of(&s).contains("several providers (fake, doppler)"),
+            err_of(&rt, &s).contains("several providers (fake, doppler)"),
             "{}",
-            err_of(&s)
+            err_of(&rt, &s)
         );
     }
 }

@@ -9,9 +9,8 @@ use std::time::Duration;
 use common::{Cluster, cluster, secret_rules, store, text};
 use esox_api::v1::{ExternalSecretFind, FindName, MetadataPolicy, RemoteRef, StoreKind};
 use esox_api::v1alpha1::PushSecretRemoteRef;
-use esox_providers::kubernetes::KUBERNETES;
 use esox_providers::{
-    LocalSecret, Provider, ProviderError, PushEntry, SecretsClient, StoreInfo, ValidationResult,
+    LocalSecret, ProviderError, PushEntry, SecretsClient, StoreInfo, ValidationResult,
 };
 use futures::StreamExt as _;
 use serde_json::json;
@@ -44,11 +43,14 @@ fn entry_for(key: &str, property: Option<&str>) -> PushEntry {
 }
 
 async fn client(c: &Cluster, s: &StoreInfo, ns: Option<&str>) -> Box<dyn SecretsClient> {
-    KUBERNETES.new_client(s, &c.ctx(ns)).await.expect("client")
+    c.kubernetes()
+        .new_client(s, &c.ctx(ns))
+        .await
+        .expect("client")
 }
 
 async fn client_err(c: &Cluster, s: &StoreInfo, ns: Option<&str>) -> ProviderError {
-    match KUBERNETES.new_client(s, &c.ctx(ns)).await {
+    match c.kubernetes().new_client(s, &c.ctx(ns)).await {
         Ok(_) => panic!("expected new_client to fail"),
         Err(e) => e,
     }
@@ -106,7 +108,7 @@ async fn seed_cluster_store_reads_namespace_foo_for_bar() {
     let c = cluster().await;
     let s = seed_cluster_store(&c).await;
     assert!(
-        KUBERNETES
+        c.kubernetes()
             .validate_store(&s)
             .expect("valid store")
             .is_empty()
@@ -283,7 +285,13 @@ async fn cross_cluster_bearer_token_push_delete_exists() {
     let platform = cluster().await;
     let dev = cluster().await;
     let s = cross_cluster(&platform, &dev).await;
-    assert!(KUBERNETES.validate_store(&s).expect("valid").is_empty());
+    assert!(
+        platform
+            .kubernetes()
+            .validate_store(&s)
+            .expect("valid")
+            .is_empty()
+    );
     let cl = client(&platform, &s, Some("foo")).await;
     assert_eq!(
         cl.validate().await.expect("validate"),
@@ -449,7 +457,7 @@ async fn validation_denied_without_secret_permissions() {
     );
     let cl = client(&c, &s, None).await;
     let e = cl.validate().await.expect_err("denied");
-    assert!(matches!(e, ProviderError::Forbidden(_)), "{e:?}");
+    assert!(matches!(e, ProviderError::Forbidden { .. }), "{e:?}");
     assert!(
         e.to_string()
             .contains("client is not allowed to get secrets"),
@@ -459,7 +467,7 @@ async fn validation_denied_without_secret_permissions() {
         .get_secret(&rref("anything", None))
         .await
         .expect_err("forbidden read");
-    assert!(matches!(e, ProviderError::Forbidden(_)), "{e:?}");
+    assert!(matches!(e, ProviderError::Forbidden { .. }), "{e:?}");
 }
 
 #[tokio::test]
@@ -546,7 +554,7 @@ async fn wrong_ca_gives_a_clear_tls_error() {
         .get_secret(&rref("eso-token", None))
         .await
         .expect_err("TLS");
-    assert!(matches!(e, ProviderError::Unavailable(_)), "{e:?}");
+    assert!(matches!(e, ProviderError::Unavailable { .. }), "{e:?}");
     let msg = e.to_string();
     assert!(msg.contains("TLS verification of"), "{msg}");
     assert!(msg.to_ascii_lowercase().contains("certificate"), "{msg}");
@@ -741,7 +749,7 @@ async fn client_certificate_auth() {
                "auth": {"cert": {"clientCert": {"name": "client-tls", "key": "tls.crt"},
                                  "clientKey": {"name": "client-tls", "key": "tls.key"}}}}),
     );
-    assert!(KUBERNETES.validate_store(&s).expect("valid").is_empty());
+    assert!(c.kubernetes().validate_store(&s).expect("valid").is_empty());
     let cl = client(&c, &s, Some("app")).await;
     assert_eq!(
         text(&cl.get_secret(&rref("x", Some("k"))).await.expect("read")),

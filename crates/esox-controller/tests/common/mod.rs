@@ -33,9 +33,6 @@ pub async fn cluster_in_memory() -> (Cluster, Client) {
 }
 
 async fn with_crds(cluster: Cluster) -> (Cluster, Client) {
-    // On a real cluster every test talks to the same server: a token or client cached by an
-    // earlier test (whose ServiceAccount went with its namespace) must not be reused.
-    esox_providers::kubernetes::forget_process_caches();
     let client = cluster.client().await.expect("client");
     esox_testenv::install_crds(&client)
         .await

@@ -17,13 +17,15 @@ use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams, Preconditions}
 
 use super::connect::Connection;
 use super::connection_cache::{ConnectionCache, ConnectionKey};
-use super::errors;
-use super::token_cache::TokenCache;
+use crate::kube_errors as errors;
 use crate::metrics::{
-    self, CALL_CREATE_SECRET, CALL_DELETE_SECRET, CALL_GET_SECRET, CALL_LIST_SECRETS,
-    CALL_UPDATE_SECRET, PROVIDER_KUBERNETES,
+    CALL_CREATE_SECRET, CALL_DELETE_SECRET, CALL_GET_SECRET, CALL_LIST_SECRETS, CALL_UPDATE_SECRET,
+    PROVIDER_KUBERNETES,
 };
-use crate::{LocalSecret, ProviderError, PushEntry, RemoteChange, SecretsClient, ValidationResult};
+use crate::{
+    ClientContext, LocalSecret, ProviderError, PushEntry, RemoteChange, SecretsClient,
+    ValidationResult,
+};
 
 /// Page size when listing Secrets for `find`.
 const LIST_PAGE: u32 = 500;
@@ -34,7 +36,7 @@ pub(crate) struct Remote {
     pub connection: Connection,
     /// Where `connection` is cached, to drop it when the server rejects a call.
     pub connection_key: Option<ConnectionKey>,
-    pub connections: &'static ConnectionCache,
+    pub connections: std::sync::Arc<ConnectionCache>,
 }
 
 /// A client of one Kubernetes store.
@@ -45,7 +47,9 @@ pub struct KubernetesClient {
     pub(crate) remote_namespace: String,
     pub(crate) store_kind: StoreKind,
     pub(crate) referent: bool,
-    pub(crate) tokens: &'static TokenCache,
+    /// The runtime's shared parts: the token cache (to evict a refused token) and the API-call
+    /// hook.
+    pub(crate) ctx: ClientContext,
 }
 
 impl std::fmt::Debug for KubernetesClient {
@@ -60,12 +64,6 @@ impl std::fmt::Debug for KubernetesClient {
             .field("referent", &self.referent)
             .finish()
     }
-}
-
-/// Reports a call to the metrics hook and passes its result on.
-fn observed<T>(call: &'static str, result: Result<T, kube::Error>) -> Result<T, kube::Error> {
-    metrics::observe(PROVIDER_KUBERNETES, call, result.is_ok());
-    result
 }
 
 fn parts_of(secret: &Secret) -> SecretParts {
@@ -127,6 +125,18 @@ fn tags_selector(tags: &BTreeMap<String, String>) -> Result<String, ProviderErro
 }
 
 impl KubernetesClient {
+    /// Reports a call to the metrics hook and passes its result on.
+    pub(crate) fn observed<T>(
+        &self,
+        call: &'static str,
+        result: Result<T, kube::Error>,
+    ) -> Result<T, kube::Error> {
+        self.ctx
+            .calls()
+            .observe(PROVIDER_KUBERNETES, call, result.is_ok());
+        result
+    }
+
     fn remote(&self) -> Result<&Remote, ProviderError> {
         self.remote.as_ref().ok_or_else(|| {
             ProviderError::InvalidConfig(
@@ -154,7 +164,7 @@ impl KubernetesClient {
                 .as_ref()
                 .and_then(|r| r.connection.token_key.as_ref())
         {
-            self.tokens.evict(key);
+            self.ctx.tokens().evict(key);
         }
         let connection = self.remote.as_ref().map(|r| &r.connection);
         let server = connection.map_or("the remote server", |c| c.server.as_str());
@@ -163,7 +173,7 @@ impl KubernetesClient {
 
     async fn get_opt(&self, namespace: &str, name: &str) -> Result<Option<Secret>, ProviderError> {
         let (api, _) = self.secrets(namespace)?;
-        match observed(CALL_GET_SECRET, api.get(name).await) {
+        match self.observed(CALL_GET_SECRET, api.get(name).await) {
             Ok(s) => Ok(Some(s)),
             Err(e) if errors::is_not_found(&e) => Ok(None),
             Err(e) => Err(self.remote_error(e, &format!("cannot get secret {namespace}/{name}"))),
@@ -179,9 +189,11 @@ impl KubernetesClient {
         }
         let mut out = Vec::new();
         loop {
-            let page = observed(CALL_LIST_SECRETS, api.list(&params).await).map_err(|e| {
-                self.remote_error(e, &format!("unable to list secrets in namespace {ns}"))
-            })?;
+            let page = self
+                .observed(CALL_LIST_SECRETS, api.list(&params).await)
+                .map_err(|e| {
+                    self.remote_error(e, &format!("unable to list secrets in namespace {ns}"))
+                })?;
             let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
             out.extend(page.items);
             match next {
@@ -194,7 +206,7 @@ impl KubernetesClient {
     async fn get_required(&self, key: &str) -> Result<Secret, ProviderError> {
         let ns = &self.remote_namespace;
         let (api, _) = self.secrets(ns)?;
-        observed(CALL_GET_SECRET, api.get(key).await)
+        self.observed(CALL_GET_SECRET, api.get(key).await)
             .map_err(|e| self.remote_error(e, &format!("cannot get secret {ns}/{key}")))
     }
 }
@@ -232,7 +244,7 @@ impl KubernetesClient {
         let plan = push_merge::plan_push(local, None, matcher, meta).map_err(push_error)?;
         let (api, _) = self.secrets(namespace)?;
         let fresh = new_secret(namespace, name, &plan.desired, owner);
-        match observed(
+        match self.observed(
             CALL_CREATE_SECRET,
             api.create(&PostParams::default(), &fresh).await,
         ) {
@@ -427,7 +439,7 @@ impl SecretsClient for KubernetesClient {
                         .insert(ANNOTATION_PUSHED_BY.to_owned(), mark);
                 }
                 apply_parts(&mut current, &plan.desired);
-                observed(
+                self.observed(
                     CALL_UPDATE_SECRET,
                     api.replace(name, &PostParams::default(), &current).await,
                 )
@@ -438,7 +450,7 @@ impl SecretsClient for KubernetesClient {
             }
             (_, _) => {
                 let fresh = new_secret(&namespace, name, &plan.desired, owner);
-                observed(
+                self.observed(
                     CALL_CREATE_SECRET,
                     api.create(&PostParams::default(), &fresh).await,
                 )
@@ -487,7 +499,7 @@ impl SecretsClient for KubernetesClient {
                     return Ok(());
                 };
                 apply_parts(&mut current, &updated);
-                observed(
+                self.observed(
                     CALL_UPDATE_SECRET,
                     api.replace(name, &PostParams::default(), &current).await,
                 )
@@ -504,7 +516,7 @@ impl SecretsClient for KubernetesClient {
                     }),
                     ..Default::default()
                 };
-                match observed(CALL_DELETE_SECRET, api.delete(name, &params).await) {
+                match self.observed(CALL_DELETE_SECRET, api.delete(name, &params).await) {
                     Ok(_) => Ok(()),
                     Err(e) if errors::is_not_found(&e) => Ok(()),
                     Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),

@@ -10,11 +10,11 @@ use esox_api::v1::providers::kubernetes::{KubernetesAuth, KubernetesProvider as 
 use kube::config::{AuthInfo, Kubeconfig};
 use secrecy::ExposeSecret as _;
 
-use super::errors;
-use super::refs::{self, Scope};
 use super::server::{self, is_local_alias};
-use super::token_cache::{TokenCache, TokenKey};
-use crate::{ClientContext, ProviderError};
+use crate::auth::{self, Scope, TokenKey, pem_certificates};
+use crate::kube_errors as errors;
+use crate::metrics::PROVIDER_KUBERNETES;
+use crate::{ClientContext, LocalCluster, ProviderError};
 
 /// How long a single request may wait for the server's answer. Watches use a client without
 /// this limit, since the server may stay silent between events.
@@ -46,11 +46,11 @@ impl Connection {
     /// A client for single requests, shared with earlier connections that resolved to the same
     /// server, CA and credentials: a reconcile then reuses open HTTPS connections instead of
     /// doing a TLS handshake each time.
-    pub fn request_client(&self) -> Result<kube::Client, ProviderError> {
+    pub fn request_client(&self, clients: &ClientCache) -> Result<kube::Client, ProviderError> {
         let key = cache_key(&self.config);
         let now = Instant::now();
         {
-            let mut cache = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut cache = clients.lock();
             if let Some(entry) = cache.get_mut(&key)
                 && entry.runtime_alive()
             {
@@ -61,7 +61,7 @@ impl Connection {
         let mut config = self.config.clone();
         config.read_timeout = Some(REQUEST_READ_TIMEOUT);
         let client = build_client(config, &self.server)?;
-        let mut cache = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cache = clients.lock();
         cache.retain(|_, e| {
             now.duration_since(e.last_used) < CLIENT_IDLE_LIMIT && e.runtime_alive()
         });
@@ -135,15 +135,15 @@ impl RuntimeWitness {
     }
 }
 
-/// Request clients by [`cache_key`]. The keys contain credentials; they stay in memory and
-/// are never printed.
-static CLIENTS: Mutex<BTreeMap<Vec<u8>, CachedClient>> = Mutex::new(BTreeMap::new());
+/// Request clients by [`cache_key`], one cache per provider instance. The keys contain
+/// credentials; they stay in memory and are never printed.
+#[derive(Default)]
+pub(crate) struct ClientCache(Mutex<BTreeMap<Vec<u8>, CachedClient>>);
 
-pub(crate) fn forget_clients() {
-    CLIENTS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clear();
+impl ClientCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Vec<u8>, CachedClient>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Everything a client's behaviour depends on, so that two connections share a client only
@@ -229,7 +229,7 @@ pub(crate) async fn connect(
     spec: &KubernetesSpec,
     scope: &Scope,
     ctx: &ClientContext,
-    tokens: &TokenCache,
+    local: &LocalCluster,
 ) -> Result<Connection, ProviderError> {
     if let Some(auth_ref) = &spec.auth_ref {
         if spec.auth.is_some() {
@@ -239,10 +239,10 @@ pub(crate) async fn connect(
         }
         const FIELD: &str = "spec.provider.kubernetes.authRef";
         let ns = scope.namespace_for(auth_ref.namespace.as_deref(), FIELD)?;
-        let bytes = refs::secret_key(ctx, &ns, &auth_ref.name, &auth_ref.key, FIELD).await?;
+        let bytes = auth::secret_key(ctx, &ns, &auth_ref.name, &auth_ref.key, FIELD).await?;
         let origin = format!("secret {ns}/{} key {}", auth_ref.name, auth_ref.key);
         let identity = format!("kubeconfig:{ns}/{}/{}", auth_ref.name, auth_ref.key);
-        return from_kubeconfig(&bytes, &origin, identity, ctx);
+        return from_kubeconfig(&bytes, &origin, identity, local);
     }
     let auth = spec.auth.as_ref().ok_or_else(|| {
         ProviderError::InvalidConfig(
@@ -253,14 +253,14 @@ pub(crate) async fn connect(
 
     let url = spec.server.as_ref().map(|s| s.url.as_str()).unwrap_or("");
     server::require_tls(url, "spec.provider.kubernetes.server.url")?;
-    let local = is_local_alias(url);
+    let is_local = is_local_alias(url);
     if let Some(sa) = &auth.service_account
-        && !local
+        && !is_local
     {
         server::require_audience(sa, url)?;
     }
-    let server_url = if local {
-        ctx.local_cluster.url.clone()
+    let server_url = if is_local {
+        local.url.clone()
     } else {
         url.to_owned()
     };
@@ -273,19 +273,19 @@ pub(crate) async fn connect(
         Some(s) => server::store_ca(s, scope, ctx).await?,
         None => None,
     };
-    if ca.is_none() && local {
-        ca = ctx.local_cluster.ca_pem.clone();
+    if ca.is_none() && is_local {
+        ca = local.ca_pem.clone();
     }
     let mut config = kube::Config::new(cluster_url);
     config.default_namespace = spec.remote_namespace.clone();
     config.accept_invalid_certs = false;
     if let Some(pem) = &ca {
-        config.root_cert = Some(server::pem_certificates(
+        config.root_cert = Some(pem_certificates(
             pem,
             "the CA of spec.provider.kubernetes.server",
         )?);
     }
-    let (auth_info, identity, token_key) = credentials(auth, scope, ctx, tokens).await?;
+    let (auth_info, identity, token_key) = credentials(auth, scope, ctx).await?;
     config.auth_info = auth_info;
     Ok(Connection {
         config,
@@ -314,13 +314,12 @@ async fn credentials(
     auth: &KubernetesAuth,
     scope: &Scope,
     ctx: &ClientContext,
-    tokens: &TokenCache,
 ) -> Result<(AuthInfo, String, Option<TokenKey>), ProviderError> {
     if let Some(token) = &auth.token {
         let sel = &token.bearer_token;
         let field = format!("{AUTH}.token.bearerToken");
         let ns = scope.namespace_for(sel.namespace.as_deref(), &field)?;
-        let bytes = refs::secret_key(ctx, &ns, &sel.name, &sel.key, &field).await?;
+        let bytes = auth::secret_key(ctx, &ns, &sel.name, &sel.key, &field).await?;
         let token = String::from_utf8(bytes)
             .map_err(|_| {
                 ProviderError::InvalidConfig(format!(
@@ -346,12 +345,12 @@ async fn credentials(
         let field = format!("{AUTH}.serviceAccount");
         let ns = scope.namespace_for(sa.namespace.as_deref(), &field)?;
         let key = TokenKey {
-            issuer: ctx.local_cluster.url.clone(),
+            issuer: ctx.own_server().to_owned(),
             namespace: ns.clone(),
             name: sa.name.clone(),
             audiences: sa.audiences.clone(),
         };
-        let token = tokens.token(ctx, &key).await?;
+        let token = ctx.tokens().token(ctx, &key, PROVIDER_KUBERNETES).await?;
         let info = AuthInfo {
             token: Some(token.into()),
             ..Default::default()
@@ -364,7 +363,7 @@ async fn credentials(
         let key_field = format!("{AUTH}.cert.clientKey");
         let cert_ns = scope.namespace_for(cert.client_cert.namespace.as_deref(), &cert_field)?;
         let key_ns = scope.namespace_for(cert.client_key.namespace.as_deref(), &key_field)?;
-        let cert_pem = refs::secret_key(
+        let cert_pem = auth::secret_key(
             ctx,
             &cert_ns,
             &cert.client_cert.name,
@@ -372,7 +371,7 @@ async fn credentials(
             &cert_field,
         )
         .await?;
-        let key_pem = refs::secret_key(
+        let key_pem = auth::secret_key(
             ctx,
             &key_ns,
             &cert.client_key.name,
@@ -380,7 +379,7 @@ async fn credentials(
             &key_field,
         )
         .await?;
-        server::pem_certificates(&cert_pem, &cert_field)?;
+        pem_certificates(&cert_pem, &cert_field)?;
         let b64 = base64::engine::general_purpose::STANDARD;
         let info = AuthInfo {
             client_certificate_data: Some(b64.encode(&cert_pem)),
@@ -404,7 +403,7 @@ fn from_kubeconfig(
     bytes: &[u8],
     origin: &str,
     identity: String,
-    ctx: &ClientContext,
+    local: &LocalCluster,
 ) -> Result<Connection, ProviderError> {
     let text = std::str::from_utf8(bytes).map_err(|_| {
         ProviderError::InvalidConfig(format!("{origin} is not UTF-8 text, so not a kubeconfig"))
@@ -426,19 +425,19 @@ fn from_kubeconfig(
         )));
     }
     let server = if is_local_alias(&url) {
-        let local: http::Uri = ctx.local_cluster.url.parse().map_err(|e| {
+        let local_url: http::Uri = local.url.parse().map_err(|e| {
             ProviderError::InvalidConfig(format!(
                 "esox's own API server URL {:?} is not valid: {e}",
-                ctx.local_cluster.url
+                local.url
             ))
         })?;
-        config.cluster_url = local;
+        config.cluster_url = local_url;
         if config.root_cert.is_none()
-            && let Some(pem) = &ctx.local_cluster.ca_pem
+            && let Some(pem) = &local.ca_pem
         {
-            config.root_cert = Some(server::pem_certificates(pem, "esox's own cluster CA")?);
+            config.root_cert = Some(pem_certificates(pem, "esox's own cluster CA")?);
         }
-        ctx.local_cluster.url.clone()
+        local.url.clone()
     } else {
         url.trim_end_matches('/').to_owned()
     };
@@ -561,16 +560,9 @@ mod tests {
     #[tokio::test]
     async fn kubeconfig_naming_kubernetes_default_uses_the_local_cluster() {
         let ca = "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n";
-        let ctx = ClientContext {
-            kube: kube::Client::try_from(kube::Config::new(
-                "https://127.0.0.1:9".parse().expect("uri"),
-            ))
-            .expect("client"),
-            namespace: None,
-            local_cluster: std::sync::Arc::new(crate::LocalCluster {
-                url: "https://127.0.0.1:7443".into(),
-                ca_pem: Some(ca.as_bytes().to_vec()),
-            }),
+        let ctx = LocalCluster {
+            url: "https://127.0.0.1:7443".into(),
+            ca_pem: Some(ca.as_bytes().to_vec()),
         };
         let text = kubeconfig("", "    token: abc\n")
             .replace("https://127.0.0.1:6443", "https://kubernetes.default.svc");
@@ -606,16 +598,9 @@ mod tests {
 
     #[tokio::test]
     async fn cleartext_kubeconfig_servers_are_refused() {
-        let ctx = ClientContext {
-            kube: kube::Client::try_from(kube::Config::new(
-                "https://127.0.0.1:9".parse().expect("uri"),
-            ))
-            .expect("client"),
-            namespace: None,
-            local_cluster: std::sync::Arc::new(crate::LocalCluster {
-                url: "https://127.0.0.1:7443".into(),
-                ca_pem: None,
-            }),
+        let ctx = LocalCluster {
+            url: "https://127.0.0.1:7443".into(),
+            ca_pem: None,
         };
         let text = kubeconfig("", "    token: abc\n")
             .replace("https://127.0.0.1:6443", "http://127.0.0.1:8080");

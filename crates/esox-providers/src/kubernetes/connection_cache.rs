@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use esox_api::v1::providers::kubernetes::KubernetesProvider as KubernetesSpec;
 
 use super::connect::Connection;
-use super::refs::Scope;
-use crate::{ClientContext, ProviderError};
+use crate::auth::Scope;
+use crate::{LocalCluster, ProviderError};
 
 /// How long a resolved connection is reused without reading its references again.
 pub(crate) const TTL: Duration = Duration::from_secs(10);
@@ -28,7 +28,7 @@ const MAX_ENTRIES: usize = 4096;
 pub(crate) struct ConnectionKey(Vec<u8>);
 
 impl ConnectionKey {
-    pub fn new(spec: &KubernetesSpec, scope: &Scope, ctx: &ClientContext) -> Option<Self> {
+    pub fn new(spec: &KubernetesSpec, scope: &Scope, local: &LocalCluster) -> Option<Self> {
         // A spec that does not serialise is not cached (it cannot happen for a typed spec).
         let spec = serde_json::to_vec(spec).ok()?;
         let mut key = Vec::with_capacity(spec.len() + 64);
@@ -38,7 +38,7 @@ impl ConnectionKey {
         };
         field(if scope.is_cluster_store() { b"C" } else { b"N" });
         field(scope.consuming.as_deref().unwrap_or_default().as_bytes());
-        field(ctx.local_cluster.url.as_bytes());
+        field(local.url.as_bytes());
         field(&spec);
         Some(Self(key))
     }
@@ -49,22 +49,13 @@ struct Entry {
     resolved_at: Instant,
 }
 
-/// The cache; one per process.
+/// The cache; one per provider instance.
+#[derive(Default)]
 pub(crate) struct ConnectionCache {
     entries: Mutex<Option<HashMap<ConnectionKey, Entry>>>,
 }
 
 impl ConnectionCache {
-    pub const fn new() -> Self {
-        Self {
-            entries: Mutex::new(None),
-        }
-    }
-
-    pub fn clear(&self) {
-        *self.entries.lock().unwrap_or_else(PoisonError::into_inner) = None;
-    }
-
     /// The cached connection for `key`, or the one `resolve` builds (then cached).
     pub async fn get_or_resolve<F>(
         &self,

@@ -20,13 +20,13 @@
 mod client;
 mod connect;
 mod connection_cache;
-mod errors;
-mod refs;
+mod referent;
 mod server;
 mod store_checks;
-mod token_cache;
 mod validate;
 mod watch;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use esox_api::v1::providers::kubernetes::KubernetesProvider as KubernetesSpec;
@@ -36,45 +36,34 @@ pub use client::KubernetesClient;
 pub use server::is_local_alias;
 pub use store_checks::WARN_NO_CA;
 
-use crate::{ClientContext, Provider, ProviderError, SecretsClient, StoreInfo};
+use crate::auth::Scope;
+use crate::{ClientContext, LocalCluster, Provider, ProviderError, SecretsClient, StoreInfo};
+use connect::ClientCache;
 use connection_cache::{ConnectionCache, ConnectionKey};
-use token_cache::TokenCache;
 
-/// ServiceAccount tokens, shared by every client of the process.
-static TOKENS: TokenCache = TokenCache::new();
-
-/// Resolved connections, shared by every client of the process.
-static CONNECTIONS: ConnectionCache = ConnectionCache::new();
-
-/// Forgets every cached client, resolved connection and ServiceAccount token of the process.
-/// For a process that runs several independent esox instances one after another against the
-/// same API server (the tests on a real cluster): one instance's credentials, possibly deleted
-/// with its namespace since, must not be reused by the next. One esox never needs it: its
-/// caches drop what a server refuses.
-pub fn forget_process_caches() {
-    TOKENS.clear();
-    CONNECTIONS.clear();
-    connect::forget_clients();
-}
-
-/// The `kubernetes` provider.
+/// The `kubernetes` provider. Each instance has its own caches of resolved connections and
+/// request clients; the runtime that built it drops them with it.
 pub struct KubernetesProvider {
-    _private: (),
+    /// The API server esox talks to, which `kubernetes.default` designates.
+    local: Arc<LocalCluster>,
+    connections: Arc<ConnectionCache>,
+    clients: Arc<ClientCache>,
 }
-
-/// The process-wide instance the registry hands out.
-pub static KUBERNETES: KubernetesProvider = KubernetesProvider::new();
 
 impl KubernetesProvider {
-    pub const fn new() -> Self {
-        Self { _private: () }
+    /// A provider for an esox that talks to `local`.
+    pub fn new(local: LocalCluster) -> Self {
+        Self {
+            local: Arc::new(local),
+            connections: Arc::default(),
+            clients: Arc::default(),
+        }
     }
 }
 
-impl Default for KubernetesProvider {
-    fn default() -> Self {
-        Self::new()
-    }
+/// The registry's constructor.
+pub(crate) fn register(local: &LocalCluster) -> Box<dyn Provider> {
+    Box::new(KubernetesProvider::new(local.clone()))
 }
 
 fn spec_of(store: &StoreInfo) -> Result<&KubernetesSpec, ProviderError> {
@@ -93,30 +82,34 @@ impl KubernetesProvider {
         ctx: &ClientContext,
     ) -> Result<KubernetesClient, ProviderError> {
         let spec = spec_of(store)?;
-        let scope = refs::Scope::new(store, ctx);
-        let referent = spec.auth_ref.is_none() && refs::is_referent(spec.auth.as_ref());
+        let scope = Scope::new(store, ctx);
+        let referent = spec.auth_ref.is_none() && referent::is_referent(spec.auth.as_ref());
         let mut client = KubernetesClient {
             remote: None,
             remote_namespace: spec.remote_namespace.clone(),
             store_kind: store.kind,
             referent,
-            tokens: &TOKENS,
+            ctx: ctx.clone(),
         };
         if store.kind == StoreKind::ClusterSecretStore && referent && scope.consuming.is_none() {
             // ESO returns a client without credentials here, so that validating the store
             // itself succeeds; using it for reads or writes needs a namespace.
             return Ok(client);
         }
-        let key = ConnectionKey::new(spec, &scope, ctx);
-        let connection = CONNECTIONS
-            .get_or_resolve(key.clone(), connect::connect(spec, &scope, ctx, &TOKENS))
+        let key = ConnectionKey::new(spec, &scope, &self.local);
+        let connection = self
+            .connections
+            .get_or_resolve(
+                key.clone(),
+                connect::connect(spec, &scope, ctx, &self.local),
+            )
             .await?;
-        let kube_client = connection.request_client()?;
+        let kube_client = connection.request_client(&self.clients)?;
         client.remote = Some(client::Remote {
             client: kube_client,
             connection,
             connection_key: key,
-            connections: &CONNECTIONS,
+            connections: self.connections.clone(),
         });
         Ok(client)
     }

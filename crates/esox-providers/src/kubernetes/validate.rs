@@ -16,7 +16,7 @@ use kube::Api;
 use kube::api::PostParams;
 
 use super::client::KubernetesClient;
-use crate::metrics::{self, CALL_CREATE_SSAR, CALL_CREATE_SSRR, PROVIDER_KUBERNETES};
+use crate::metrics::{CALL_CREATE_SSAR, CALL_CREATE_SSRR};
 use crate::{ProviderError, ValidationResult};
 
 /// Whether a rule grants `get` on Secrets in the core group.
@@ -51,7 +51,7 @@ pub(crate) async fn validate(
         ..Default::default()
     };
     let result = rules_api.create(&PostParams::default(), &review).await;
-    metrics::observe(PROVIDER_KUBERNETES, CALL_CREATE_SSRR, result.is_ok());
+    let result = c.observed(CALL_CREATE_SSRR, result);
     let rules = match result {
         Ok(r) => r,
         Err(e) => {
@@ -81,12 +81,12 @@ pub(crate) async fn validate(
         ..Default::default()
     };
     let result = access_api.create(&PostParams::default(), &access).await;
-    metrics::observe(PROVIDER_KUBERNETES, CALL_CREATE_SSAR, result.is_ok());
+    let result = c.observed(CALL_CREATE_SSAR, result);
     match result {
         Ok(r) if r.status.as_ref().is_some_and(|s| s.allowed) => {
             Ok((ValidationResult::Ready, None))
         }
-        Ok(_) => Err(ProviderError::Forbidden(format!(
+        Ok(_) => Err(ProviderError::forbidden(format!(
             "client is not allowed to get secrets in namespace {ns} of {}",
             remote.connection.server
         ))),

@@ -73,7 +73,7 @@ fn credentials_rejected(e: &watcher::Error) -> bool {
         watcher::Error::WatchFailed(kube::Error::SerdeError(_)) => true,
         watcher::Error::InitialListFailed(err)
         | watcher::Error::WatchStartFailed(err)
-        | watcher::Error::WatchFailed(err) => super::errors::is_unauthorized(err),
+        | watcher::Error::WatchFailed(err) => crate::kube_errors::is_unauthorized(err),
         watcher::Error::WatchError(status) => status.code == 401,
         watcher::Error::NoResourceVersion => false,
     }

@@ -1,11 +1,10 @@
 //! Helpers for tests against esox-testcluster (an in-memory API server over HTTPS).
 #![allow(dead_code)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use esox_api::v1::StoreKind;
-use esox_providers::{ClientContext, LocalCluster, StoreInfo};
+use esox_providers::{ClientContext, LocalCluster, Provider, ProviderRuntime, StoreInfo};
 use esox_testcluster::TestCluster;
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -16,6 +15,8 @@ use serde_json::{Value, json};
 pub struct Cluster {
     pub server: TestCluster,
     pub admin: kube::Client,
+    /// The providers of an esox whose own cluster this is.
+    pub runtime: ProviderRuntime,
 }
 
 pub async fn cluster() -> Cluster {
@@ -23,20 +24,31 @@ pub async fn cluster() -> Cluster {
         .await
         .expect("test cluster starts");
     let admin = server.client().await.expect("admin client");
-    Cluster { server, admin }
+    let runtime = ProviderRuntime::new(
+        admin.clone(),
+        LocalCluster {
+            url: server.url(),
+            ca_pem: Some(server.ca_pem().as_bytes().to_vec()),
+        },
+    );
+    Cluster {
+        server,
+        admin,
+        runtime,
+    }
 }
 
 impl Cluster {
     /// The context esox would pass when this cluster is its own.
     pub fn ctx(&self, namespace: Option<&str>) -> ClientContext {
-        ClientContext {
-            kube: self.admin.clone(),
-            namespace: namespace.map(str::to_owned),
-            local_cluster: Arc::new(LocalCluster {
-                url: self.server.url(),
-                ca_pem: Some(self.server.ca_pem().as_bytes().to_vec()),
-            }),
-        }
+        self.runtime.context(namespace)
+    }
+
+    /// The runtime's Kubernetes provider.
+    pub fn kubernetes(&self) -> &dyn Provider {
+        self.runtime
+            .provider("kubernetes")
+            .expect("the kubernetes provider is built")
     }
 
     pub async fn namespace(&self, name: &str) {

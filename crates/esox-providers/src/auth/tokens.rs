@@ -1,6 +1,7 @@
 //! ServiceAccount tokens from the TokenRequest API, cached so that reconciles reuse a token
 //! instead of issuing one each time (ESO requests a new one for every client it builds).
-//! A token is renewed once less than a third of its lifetime is left.
+//! A token is renewed once less than a third of its lifetime is left. One cache per
+//! [`crate::ProviderRuntime`], shared by all its providers.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
@@ -11,16 +12,16 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Api;
 use kube::api::PostParams;
 
-use super::errors;
-use crate::metrics::{self, CALL_CREATE_TOKEN, PROVIDER_KUBERNETES};
+use crate::kube_errors as errors;
+use crate::metrics::CALL_CREATE_TOKEN;
 use crate::{ClientContext, ProviderError};
 
 /// Lifetime requested for tokens, as ESO does.
-pub(crate) const EXPIRATION_SECONDS: i64 = 3600;
+pub const EXPIRATION_SECONDS: i64 = 3600;
 
 /// Which token: the issuing API server, the ServiceAccount and the audiences.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct TokenKey {
+pub struct TokenKey {
     pub issuer: String,
     pub namespace: String,
     pub name: String,
@@ -34,8 +35,14 @@ struct Cached {
 }
 
 /// Tokens by [`TokenKey`].
-pub(crate) struct TokenCache {
+pub struct TokenCache {
     entries: Mutex<BTreeMap<TokenKey, Cached>>,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl TokenCache {
@@ -43,13 +50,6 @@ impl TokenCache {
         Self {
             entries: Mutex::new(BTreeMap::new()),
         }
-    }
-
-    pub fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
     }
 
     fn cached(&self, key: &TokenKey, now: Instant) -> Option<String> {
@@ -84,17 +84,19 @@ impl TokenCache {
             .remove(key);
     }
 
-    /// A valid token for `key`, requested through esox's client when none is cached.
+    /// A valid token for `key`, requested through esox's client when none is cached; the
+    /// request is counted for `provider` (its metrics label, e.g. `Kubernetes`).
     pub async fn token(
         &self,
         ctx: &ClientContext,
         key: &TokenKey,
+        provider: &'static str,
     ) -> Result<String, ProviderError> {
         if let Some(token) = self.cached(key, Instant::now()) {
             return Ok(token);
         }
         let issued = Instant::now();
-        let api: Api<ServiceAccount> = Api::namespaced(ctx.kube.clone(), &key.namespace);
+        let api: Api<ServiceAccount> = Api::namespaced(ctx.kube().clone(), &key.namespace);
         let request = TokenRequest {
             spec: TokenRequestSpec {
                 audiences: key.audiences.clone(),
@@ -106,7 +108,8 @@ impl TokenCache {
         let result = api
             .create_token_request(&key.name, &PostParams::default(), &request)
             .await;
-        metrics::observe(PROVIDER_KUBERNETES, CALL_CREATE_TOKEN, result.is_ok());
+        ctx.calls()
+            .observe(provider, CALL_CREATE_TOKEN, result.is_ok());
         let response = result.map_err(|e| match &e {
             // esox's own RBAC, not the store's: the status must say which rule is missing (the
             // API server's message names the verb, the resource and esox's ServiceAccount).
@@ -116,7 +119,7 @@ impl TokenCache {
             )),
             _ => errors::api_error(
                 e,
-                &ctx.local_cluster.url,
+                ctx.own_server(),
                 &format!(
                     "cannot create a token for service account {}/{}",
                     key.namespace, key.name

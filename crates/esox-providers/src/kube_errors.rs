@@ -5,10 +5,14 @@
 //! only when that reason is a plain word (Kubernetes' `Forbidden`, `NotFound`, ...), since a
 //! proxy or a hostile server may echo a request, headers or a value there. Transport errors are flattened from their source chain, because kube-rs puts the useful
 //! part (for example rustls' "invalid peer certificate: UnknownIssuer") several levels down.
+//!
+//! The kube error stays the error's source, except that an API answer keeps only its code and
+//! its reason when that reason is a plain word: the status message is the server's text.
 
 use std::error::Error as StdError;
 
 use crate::ProviderError;
+use crate::error::Source;
 
 /// The text of `err` and all its sources, without the repetitions wrappers add.
 pub(crate) fn chain(err: &(dyn StdError + 'static)) -> String {
@@ -24,10 +28,44 @@ pub(crate) fn chain(err: &(dyn StdError + 'static)) -> String {
     parts.join(": ")
 }
 
-/// Whether a transport error is a failed certificate check.
-fn is_tls_failure(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    lower.contains("certificate") || lower.contains("tls handshake") || lower.contains("alert")
+/// Whether a transport error is a failed TLS handshake (a certificate the CA does not vouch
+/// for, an alert from the peer): rustls' error somewhere in the chain. An `io::Error` hides the
+/// error it wraps from `source()`, so it is looked into as well.
+fn is_tls_failure(err: &(dyn StdError + 'static)) -> bool {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            && is_tls_failure(inner)
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// `err` as a source: for an API answer, only its code and a plain-word reason.
+fn sanitized(err: kube::Error) -> Source {
+    match err {
+        kube::Error::Api(status) => {
+            let reason = if KNOWN_REASONS.contains(&status.reason.as_str()) {
+                status.reason.as_str()
+            } else {
+                ""
+            };
+            Box::new(kube::Error::Api(
+                kube::core::Status::failure("", reason)
+                    .with_code(status.code)
+                    .boxed(),
+            ))
+        }
+        other => Box::new(other),
+    }
 }
 
 /// Maps an error of a call to `server` (what: "get secret foo/bar") to a provider error.
@@ -44,25 +82,39 @@ pub(crate) fn credentials_error(
     identity: Option<&str>,
     what: &str,
 ) -> ProviderError {
-    match err {
-        kube::Error::Api(status) => {
-            let text = format!(
-                "{what}: the API server answered {} {}",
-                status.code,
-                reason_word(&status.reason, status.code)
-            );
-            match status.code {
-                401 => ProviderError::Forbidden(format!(
-                    "{text} (the API server at {server} did not accept the credentials{})",
-                    identity.and_then(refused_credentials).unwrap_or_default()
-                )),
-                403 => ProviderError::Forbidden(text),
-                409 => ProviderError::Conflict(text),
-                429 | 500..=599 => ProviderError::Unavailable(text),
-                _ => ProviderError::Other(text),
-            }
-        }
-        other => transport_error(&other, server, what),
+    let kube::Error::Api(status) = &err else {
+        return transport_error(err, server, what);
+    };
+    let code = status.code;
+    let text = format!(
+        "{what}: the API server answered {code} {}",
+        reason_word(&status.reason, code)
+    );
+    let source = sanitized(err);
+    match code {
+        401 => ProviderError::Forbidden {
+            message: format!(
+                "{text} (the API server at {server} did not accept the credentials{})",
+                identity.and_then(refused_credentials).unwrap_or_default()
+            ),
+            source: Some(source),
+        },
+        403 => ProviderError::Forbidden {
+            message: text,
+            source: Some(source),
+        },
+        409 => ProviderError::Conflict {
+            message: text,
+            source: Some(source),
+        },
+        429 | 500..=599 => ProviderError::Unavailable {
+            message: text,
+            source: Some(source),
+        },
+        _ => ProviderError::Refused {
+            message: text,
+            source,
+        },
     }
 }
 
@@ -124,24 +176,30 @@ fn refused_credentials(identity: &str) -> Option<String> {
     })
 }
 
-fn transport_error(err: &kube::Error, server: &str, what: &str) -> ProviderError {
-    let detail = chain(err);
-    if is_tls_failure(&detail) {
-        ProviderError::Unavailable(format!(
+fn transport_error(err: kube::Error, server: &str, what: &str) -> ProviderError {
+    let detail = chain(&err);
+    let message = if is_tls_failure(&err) {
+        format!(
             "{what}: TLS verification of {server} failed: {detail}; check that \
              spec.provider.kubernetes.server.caBundle or caProvider holds the CA that signed the API server's certificate"
-        ))
+        )
     } else {
-        ProviderError::Unavailable(format!("{what}: cannot reach {server}: {detail}"))
+        format!("{what}: cannot reach {server}: {detail}")
+    };
+    ProviderError::Unavailable {
+        message,
+        source: Some(Box::new(err)),
     }
 }
 
 /// Whether the API server answered 404.
+#[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
 pub(crate) fn is_not_found(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 404)
 }
 
 /// Whether the API server answered 401 (the credentials are no longer valid).
+#[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
 pub(crate) fn is_unauthorized(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 401)
 }
@@ -166,7 +224,7 @@ mod tests {
             "get secret a/b",
         );
         assert!(
-            matches!(&e, ProviderError::Forbidden(m) if m == "get secret a/b: the API server answered 403 Forbidden"),
+            matches!(&e, ProviderError::Forbidden { message: m, .. } if m == "get secret a/b: the API server answered 403 Forbidden"),
             "{e}"
         );
         let e = api_error(
@@ -175,7 +233,7 @@ mod tests {
             "list secrets in a",
         );
         assert!(
-            matches!(&e, ProviderError::Forbidden(m) if m.contains("did not accept the credentials"))
+            matches!(&e, ProviderError::Forbidden { message: m, .. } if m.contains("did not accept the credentials"))
         );
         let e = credentials_error(
             status(401, "Unauthorized"),
@@ -184,7 +242,7 @@ mod tests {
             "get secret a/b",
         );
         assert!(
-            matches!(&e, ProviderError::Forbidden(m) if m.contains("did not accept the credentials: the token in key token of Secret app/pusher-token (spec.provider.kubernetes.auth.token.bearerToken)")),
+            matches!(&e, ProviderError::Forbidden { message: m, .. } if m.contains("did not accept the credentials: the token in key token of Secret app/pusher-token (spec.provider.kubernetes.auth.token.bearerToken)")),
             "{e}"
         );
         for identity in [
@@ -206,11 +264,11 @@ mod tests {
             assert!(e.to_string().contains(&field), "{identity}: {e}");
         }
         let e = api_error(status(409, "conflict"), "https://x", "update");
-        assert!(matches!(e, ProviderError::Conflict(_)));
+        assert!(matches!(e, ProviderError::Conflict { .. }));
         let e = api_error(status(503, "down"), "https://x", "update");
-        assert!(matches!(e, ProviderError::Unavailable(_)));
+        assert!(matches!(e, ProviderError::Unavailable { .. }));
         let e = api_error(status(422, "invalid"), "https://x", "update");
-        assert!(matches!(e, ProviderError::Other(_)));
+        assert!(matches!(e, ProviderError::Refused { .. }));
     }
 
     #[test]
@@ -230,7 +288,8 @@ mod tests {
                     .boxed(),
             );
             let e = credentials_error(err, "https://x", Some("token:a/b/c"), "get secret a/b");
-            let text = e.to_string();
+            // The whole chain, as a log of the error would print it.
+            let text = chain(&e);
             assert!(!text.contains(canary) && !text.contains("CANARY"), "{text}");
             assert!(!text.contains("<html>"), "{text}");
             assert!(text.contains(&format!("answered {code} ")), "{text}");
@@ -288,7 +347,20 @@ mod tests {
             chain(&e),
             "client error (Connect): invalid peer certificate: UnknownIssuer"
         );
-        assert!(is_tls_failure(&chain(&e)));
-        assert!(!is_tls_failure("tcp connect error: Connection refused"));
+    }
+
+    #[test]
+    fn tls_failures_are_recognised_by_type_not_text() {
+        let rustls_err = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let wrapped = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls_err);
+        let outer = Layer("client error (Connect)", None);
+        assert!(is_tls_failure(&wrapped));
+        assert!(!is_tls_failure(&outer));
+        // Words alone do not make a TLS failure.
+        let words = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "certificate alert during tls handshake",
+        );
+        assert!(!is_tls_failure(&words));
     }
 }

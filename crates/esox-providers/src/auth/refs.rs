@@ -1,20 +1,19 @@
-//! Resolving the store's references (credential Secrets, CA ConfigMaps, ServiceAccounts)
+//! Resolving a store's references (credential Secrets, CA ConfigMaps, ServiceAccounts)
 //! with esox's own client, following ESO's namespace rules
 //! (`runtime/esutils/resolvers/secret_ref.go`): a namespaced SecretStore always reads from
 //! the namespace of the object using it; a ClusterSecretStore reads from the selector's
 //! namespace, or, when the selector has none ("referent" auth), from the consuming namespace.
 
 use esox_api::v1::StoreKind;
-use esox_api::v1::providers::kubernetes::KubernetesAuth;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 
-use super::errors;
+use crate::kube_errors as errors;
 use crate::{ClientContext, ProviderError, StoreInfo};
 
 /// Where the store's references resolve.
 #[derive(Clone, Debug)]
-pub(crate) struct Scope {
+pub struct Scope {
     pub kind: StoreKind,
     /// The namespace of the object using the store; for a SecretStore validated on its own,
     /// the store's namespace.
@@ -60,26 +59,8 @@ impl Scope {
     }
 }
 
-/// ESO's `IsReferentKubernetesAuth`: a credential selector without a namespace.
-pub(crate) fn is_referent(auth: Option<&KubernetesAuth>) -> bool {
-    let Some(auth) = auth else { return false };
-    let cert = auth
-        .cert
-        .as_ref()
-        .is_some_and(|c| c.client_cert.namespace.is_none() || c.client_key.namespace.is_none());
-    let sa = auth
-        .service_account
-        .as_ref()
-        .is_some_and(|s| s.namespace.is_none());
-    let token = auth
-        .token
-        .as_ref()
-        .is_some_and(|t| t.bearer_token.namespace.is_none());
-    cert || sa || token
-}
-
 /// Reads `data[key]` of Secret `namespace/name` with esox's client.
-pub(crate) async fn secret_key(
+pub async fn secret_key(
     ctx: &ClientContext,
     namespace: &str,
     name: &str,
@@ -96,11 +77,11 @@ pub(crate) async fn secret_key(
             "{field}.key is empty: name the key of Secret {namespace}/{name} that holds the value"
         )));
     }
-    let api: Api<Secret> = Api::namespaced(ctx.kube.clone(), namespace);
+    let api: Api<Secret> = Api::namespaced(ctx.kube().clone(), namespace);
     let secret = api.get(name).await.map_err(|e| {
         errors::api_error(
             e,
-            &ctx.local_cluster.url,
+            ctx.own_server(),
             &format!("{field}: cannot get Kubernetes secret {namespace}/{name}"),
         )
     })?;
@@ -114,18 +95,18 @@ pub(crate) async fn secret_key(
 }
 
 /// Reads `data[key]` (or `binaryData[key]`) of ConfigMap `namespace/name`.
-pub(crate) async fn config_map_key(
+pub async fn config_map_key(
     ctx: &ClientContext,
     namespace: &str,
     name: &str,
     key: &str,
     field: &str,
 ) -> Result<Vec<u8>, ProviderError> {
-    let api: Api<ConfigMap> = Api::namespaced(ctx.kube.clone(), namespace);
+    let api: Api<ConfigMap> = Api::namespaced(ctx.kube().clone(), namespace);
     let cm = api.get(name).await.map_err(|e| {
         errors::api_error(
             e,
-            &ctx.local_cluster.url,
+            ctx.own_server(),
             &format!("{field}: cannot get configmap {namespace}/{name}"),
         )
     })?;
@@ -143,8 +124,6 @@ pub(crate) async fn config_map_key(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use esox_api::meta::{SecretKeySelector, ServiceAccountSelector};
-    use esox_api::v1::providers::kubernetes::{CertAuth, TokenAuth};
 
     fn scope(kind: StoreKind, consuming: Option<&str>) -> Scope {
         Scope {
@@ -173,48 +152,5 @@ mod tests {
             err.to_string()
                 .contains("set spec.provider.kubernetes.auth.serviceAccount.namespace")
         );
-    }
-
-    #[test]
-    fn referent_auth_is_a_selector_without_namespace() {
-        assert!(!is_referent(None));
-        let sa = |ns: Option<&str>| KubernetesAuth {
-            service_account: Some(ServiceAccountSelector {
-                name: "sa".into(),
-                namespace: ns.map(str::to_owned),
-                audiences: vec![],
-            }),
-            ..Default::default()
-        };
-        assert!(is_referent(Some(&sa(None))));
-        assert!(!is_referent(Some(&sa(Some("x")))));
-        let sel = |ns: Option<&str>| SecretKeySelector {
-            name: "s".into(),
-            namespace: ns.map(str::to_owned),
-            key: "k".into(),
-        };
-        let token = KubernetesAuth {
-            token: Some(TokenAuth {
-                bearer_token: sel(None),
-            }),
-            ..Default::default()
-        };
-        assert!(is_referent(Some(&token)));
-        let cert = KubernetesAuth {
-            cert: Some(CertAuth {
-                client_cert: sel(Some("a")),
-                client_key: sel(None),
-            }),
-            ..Default::default()
-        };
-        assert!(is_referent(Some(&cert)));
-        let cert_full = KubernetesAuth {
-            cert: Some(CertAuth {
-                client_cert: sel(Some("a")),
-                client_key: sel(Some("a")),
-            }),
-            ..Default::default()
-        };
-        assert!(!is_referent(Some(&cert_full)));
     }
 }
