@@ -1,5 +1,5 @@
 //! The ClusterPushSecret controller: one PushSecret in every namespace its `namespaceSelectors`
-//! select (ESO section 7.2; the fan-out itself is [`crate::fanout`]). As ESO, no finalizer on
+//! select (as ESO's ClusterPushSecret; the fan-out itself is [`crate::fanout`]). As ESO, no finalizer on
 //! the ClusterPushSecret: children go with their controller ownerReference.
 
 use std::collections::BTreeMap;

@@ -62,7 +62,7 @@ pub(crate) enum Source {
     Empty,
 }
 
-/// Renders the template in ESO's order (section 8.2): fetched data when merging or when the
+/// Renders the template in ESO's order: fetched data when merging or when the
 /// template only sets metadata, then `templateFrom` in order, then `data`, then metadata.
 pub(crate) fn render(
     field: &str,

@@ -117,8 +117,6 @@ async fn a_source_change_after_an_apiserver_restart_arrives_within_5_s() {
 async fn an_esox_restart_rewrites_no_up_to_date_target() {
     let (cluster, client, _ctx, shutdown, task) = seed_synced().await;
     let bar: Api<Secret> = Api::namespaced(client.clone(), "bar");
-    // Let the first sync's own follow-up reconciles settle before taking the version.
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let before = bar
         .get("my-secret")
         .await

@@ -210,8 +210,38 @@ stringData: {{pw: "{CANARY_D}"}}
         assert_eq!(reason, "Errored", "{name}: {message}");
         messages.push(format!("{name}: {message}"));
     }
-    // Let the retries log and record events too.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Wait until every object's failure is also in a Warning Event and in the log.
+    let events_api: Api<k8s_openapi::api::events::v1::Event> = env.api("app");
+    let names: Vec<&str> = external_secrets
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(push_secrets.iter().map(|(n, _)| *n))
+        .collect();
+    let recorded = common::wait_until(Duration::from_secs(20), || {
+        let events_api = events_api.clone();
+        let names = names.clone();
+        let logs = logs.clone();
+        async move {
+            let events = events_api.list(&Default::default()).await.ok()?.items;
+            let log = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+            names
+                .iter()
+                .all(|name| {
+                    log.contains(name)
+                        && events.iter().any(|e| {
+                            e.type_.as_deref() == Some("Warning")
+                                && e.regarding.as_ref().and_then(|r| r.name.as_deref())
+                                    == Some(*name)
+                        })
+                })
+                .then_some(())
+        }
+    })
+    .await;
+    assert!(
+        recorded.is_some(),
+        "every failure is in an Event and the log"
+    );
 
     // Everything esox wrote: statuses, Events, logs, metrics.
     let mut written = messages.join("\n");

@@ -24,7 +24,7 @@ async fn has_es(env: &Env, ns: &str, present: bool) -> Option<Duration> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn c1_external_secrets_follow_namespace_labels() {
+async fn external_secrets_follow_namespace_labels() {
     let env = Env::start().await;
     apply(&env.client, &fake_store("team-a", &[("k", "v")])).await;
     apply(

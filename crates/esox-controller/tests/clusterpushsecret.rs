@@ -24,7 +24,7 @@ async fn has_ps(env: &Env, ns: &str, present: bool) -> Option<Duration> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn c2_push_secrets_follow_namespace_labels() {
+async fn push_secrets_follow_namespace_labels() {
     let env = Env::start().await;
     apply(
         &env.client,
@@ -82,7 +82,7 @@ spec:
     let took = has_ps(&env, "team-a", true)
         .await
         .expect("provisioned after labelling");
-    println!("C2 labelled namespace provisioned in {took:?}");
+    println!("ClusterPushSecret: labelled namespace provisioned in {took:?}");
     assert!(took < Duration::from_secs(1), "took {took:?}");
     namespaces
         .patch(
@@ -95,7 +95,7 @@ spec:
     let took = has_ps(&env, "team-b", false)
         .await
         .expect("removed after unlabelling");
-    println!("C2 unlabelled namespace cleaned in {took:?}");
+    println!("ClusterPushSecret: unlabelled namespace cleaned in {took:?}");
     assert!(took < Duration::from_secs(1), "took {took:?}");
 
     let cps: Api<ClusterPushSecret> = Api::all(env.client.clone());

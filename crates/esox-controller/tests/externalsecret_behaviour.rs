@@ -1,11 +1,11 @@
 //! ExternalSecret behaviours, one test each, end to end against the test cluster with the fake
-//! provider (numbers refer to the acceptance list A1–A22 of the behaviour notes).
+//! provider.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{Env, apply, fake_store, value};
 use esox_api::v1::ExternalSecret;
@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a1_a2_data_with_property_and_default_target_name() {
+async fn data_with_property_and_default_target_name() {
     let env = Env::start().await;
     apply(
         &env.client,
@@ -56,7 +56,7 @@ spec:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a4_a5_templates_shape_the_secret_with_precedence() {
+async fn templates_shape_the_secret_with_precedence() {
     let env = Env::start().await;
     apply(
         &env.client,
@@ -161,7 +161,7 @@ spec:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a6_drift_is_repaired_at_once() {
+async fn drift_is_repaired_at_once() {
     let env = Env::start().await;
     apply(&env.client, &fake_store("app", &[("k", "value")])).await;
     apply(&env.client, "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: d, namespace: app}\nspec:\n  refreshInterval: 1h\n  secretStoreRef: {name: fake}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n").await;
@@ -185,7 +185,7 @@ async fn a6_drift_is_repaired_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a9_merge_policy_keeps_foreign_keys_and_never_creates() {
+async fn merge_policy_keeps_foreign_keys_and_never_creates() {
     let env = Env::start().await;
     apply(&env.client, &fake_store("app", &[("k", "from-store")])).await;
     let es = "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: m, namespace: app}\nspec:\n  secretStoreRef: {name: fake}\n  target: {name: shared, creationPolicy: Merge}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n";
@@ -211,7 +211,7 @@ async fn a9_merge_policy_keeps_foreign_keys_and_never_creates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a11_orphan_outlives_its_external_secret() {
+async fn orphan_outlives_its_external_secret() {
     let env = Env::start().await;
     apply(&env.client, &fake_store("app", &[("k", "v")])).await;
     apply(&env.client, "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: o, namespace: app}\nspec:\n  secretStoreRef: {name: fake}\n  target: {creationPolicy: Orphan}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n").await;
@@ -230,7 +230,7 @@ async fn a11_orphan_outlives_its_external_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a13_missing_store_fails_clearly_then_recovers_when_it_appears() {
+async fn missing_store_fails_clearly_then_recovers_when_it_appears() {
     let env = Env::start().await;
     apply(&env.client, "apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: e, namespace: app}\nspec:\n  secretStoreRef: {name: fake}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n").await;
     let (reason, message) = env
@@ -272,7 +272,7 @@ async fn a13_missing_store_fails_clearly_then_recovers_when_it_appears() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a14_stores_of_another_controller_class_are_left_alone() {
+async fn stores_of_another_controller_class_are_left_alone() {
     let env = Env::start().await;
     apply(
         &env.client,
@@ -283,7 +283,23 @@ async fn a14_stores_of_another_controller_class_are_left_alone() {
     )
     .await;
     apply(&env.client, "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: c, namespace: app}\nspec:\n  secretStoreRef: {name: fake}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Positive control, applied after the unmanaged one: the same ExternalSecret on a store of
+    // esox's class is synced, so the controller runs and has seen both.
+    apply(
+        &env.client,
+        &fake_store("app", &[("k", "v")]).replace("name: fake", "name: ours"),
+    )
+    .await;
+    apply(&env.client, "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: control, namespace: app}\nspec:\n  secretStoreRef: {name: ours}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n").await;
+    let synced = Instant::now();
+    env.es_ready("app", "control", "True")
+        .await
+        .expect("the control on esox's class syncs");
+    env.secret_where("app", "control", |s| value(s, "k").as_deref() == Some(b"v"))
+        .await
+        .expect("the control's Secret is written");
+    // Nothing must happen to `c`: give it as long again as the control took (at least 0.5 s).
+    tokio::time::sleep(synced.elapsed().max(Duration::from_millis(500))).await;
     let es: ExternalSecret = env.api("app").get("c").await.unwrap();
     assert!(
         es.status
@@ -297,7 +313,7 @@ async fn a14_stores_of_another_controller_class_are_left_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a16_renamed_target_removes_the_old_secret() {
+async fn renamed_target_removes_the_old_secret() {
     let env = Env::start().await;
     apply(&env.client, &fake_store("app", &[("k", "v")])).await;
     let es = "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: r, namespace: app}\nspec:\n  secretStoreRef: {name: fake}\n  target: {name: first}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n";
@@ -317,18 +333,28 @@ async fn a16_renamed_target_removes_the_old_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a21_steady_state_writes_nothing() {
+async fn steady_state_writes_nothing() {
     let env = Env::start().await;
     apply(&env.client, &fake_store("app", &[("k", "v")])).await;
     apply(&env.client, "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: s, namespace: app}\nspec:\n  refreshInterval: 1h\n  secretStoreRef: {name: fake}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n").await;
+    // Positive control in the same window: an ExternalSecret refreshed every second is written
+    // again (its status' refreshTime), so the controller is running while `s` stays untouched.
+    apply(&env.client, "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: control, namespace: app}\nspec:\n  refreshInterval: 1s\n  secretStoreRef: {name: fake}\n  data: [{secretKey: k, remoteRef: {key: k}}]\n").await;
     env.es_ready("app", "s", "True").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    env.es_ready("app", "control", "True").await.unwrap();
     let es_api: kube::Api<ExternalSecret> = env.api("app");
     let secrets: kube::Api<Secret> = env.api("app");
     let before = (
         es_api.get("s").await.unwrap().metadata.resource_version,
         secrets.get("s").await.unwrap().metadata.resource_version,
     );
+    let control_before = es_api
+        .get("control")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+    // Nothing must happen to `s`: three refreshes of the control.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = (
         es_api.get("s").await.unwrap().metadata.resource_version,
@@ -337,6 +363,16 @@ async fn a21_steady_state_writes_nothing() {
     assert_eq!(
         before, after,
         "neither the ExternalSecret nor its Secret was rewritten"
+    );
+    assert_ne!(
+        es_api
+            .get("control")
+            .await
+            .unwrap()
+            .metadata
+            .resource_version,
+        control_before,
+        "the control refreshing every second was written in the same window"
     );
 }
 

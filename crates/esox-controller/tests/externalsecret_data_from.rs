@@ -1,6 +1,6 @@
 //! `dataFrom` and the provider pipeline end to end against the test cluster with the real
-//! controllers (A3 of the behaviour notes' acceptance list, and A7/A12 through the kubernetes
-//! provider): extract, find by name and tags, rewrites, key conversion and decoding, with the
+//! controllers (and provider changes and deletion policies through the kubernetes provider):
+//! extract, find by name and tags, rewrites, key conversion and decoding, with the
 //! fake and kubernetes providers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
@@ -19,7 +19,7 @@ use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a3_data_from_with_the_fake_provider() {
+async fn data_from_with_the_fake_provider() {
     let env = Env::start().await;
     apply(
         &env.client,
@@ -126,7 +126,7 @@ async fn a3_data_from_with_the_fake_provider() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a3_data_from_with_the_kubernetes_provider() {
+async fn data_from_with_the_kubernetes_provider() {
     let env = Env::start().await;
     kube_store(
         &env,
@@ -184,7 +184,7 @@ stringData: {token: "aGVsbG8="}
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a7_a12_kubernetes_provider_changes() {
+async fn kubernetes_provider_changes_arrive_and_deleted_keys_follow_the_deletion_policy() {
     let env = Env::start().await;
     kube_store(
         &env,

@@ -1,6 +1,6 @@
 //! ExternalSecret refresh and target policies, one test each, end to end against the test
-//! cluster with the real controllers (A7, A8, A10, A12 of the behaviour notes' acceptance list,
-//! `spec.syncWindows`, and ownership conflicts). `dataFrom` shaping is in
+//! cluster with the real controllers (refresh intervals and policies, force-sync, creation and
+//! deletion policies, `spec.syncWindows`, and ownership conflicts). `dataFrom` shaping is in
 //! `externalsecret_data_from.rs`; stores, admission and error cases in
 //! `externalsecret_policies_stores.rs`.
 
@@ -20,7 +20,7 @@ use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a7_provider_changes_arrive_within_the_interval_and_never_with_zero() {
+async fn provider_changes_arrive_within_the_interval_and_never_with_zero() {
     let env = Env::start().await;
     apply(&env.client, &fake_store("app", &[("k", "v1")])).await;
     let data = "  data: [{secretKey: k, remoteRef: {key: k}}]\n";
@@ -56,7 +56,7 @@ async fn a7_provider_changes_arrive_within_the_interval_and_never_with_zero() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a8_refresh_policies_and_force_sync() {
+async fn refresh_policies_and_force_sync() {
     let env = Env::start().await;
     apply(&env.client, &fake_store("app", &[("k", "v1")])).await;
     let body = |policy: &str, interval: &str| {
@@ -150,7 +150,7 @@ fn es_named_created_once_orphan() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a10_create_or_merge_lifecycle() {
+async fn create_or_merge_lifecycle() {
     let env = Env::start().await;
     apply(&env.client, &fake_store("app", &[("k", "v")])).await;
     apply(
@@ -216,6 +216,8 @@ async fn a10_create_or_merge_lifecycle() {
     })
     .await;
     assert!(gone.is_some(), "the ExternalSecret is deleted");
+    // Nothing must happen: garbage collection would follow the deletion, not precede it (the
+    // recreation above is the positive control that the controller acts on this Secret).
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         secrets.get_opt("shared").await.unwrap().is_some(),
@@ -224,7 +226,7 @@ async fn a10_create_or_merge_lifecycle() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a12_deletion_policies_when_the_provider_key_goes_away() {
+async fn deletion_policies_when_the_provider_key_goes_away() {
     let env = Env::start().await;
     apply(&env.client, &fake_store("app", &[("k", "v"), ("k2", "w")])).await;
     let existing: Secret = serde_json::from_value(

@@ -46,7 +46,8 @@ async fn password_is_generated_once_and_again_on_force_sync() {
     let digits = first.iter().filter(|b| b.is_ascii_digit()).count();
     assert_eq!(digits, 6);
 
-    // No refresh is due within the hour: the value stays.
+    // No refresh is due within the hour: the value stays. Nothing must happen, so there is no
+    // event to wait for; the force-sync below is the positive control that regenerates.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let api: kube::Api<k8s_openapi::api::core::v1::Secret> = env.api("gen");
     let again = api.get("db-secret").await.unwrap();

@@ -187,6 +187,8 @@ async fn two_replicas_exactly_one_runs_the_controllers() {
             a.context().is_some() ^ b.context().is_some(),
             "exactly one replica runs controllers"
         );
+        // Nothing must change over several renewal periods: renewals are clock-driven, and
+        // the leader's sync of "one" above is the positive control.
         tokio::time::sleep(RETRY / 2).await;
     }
     let (leader, follower) = if a.leading() { (&a, &b) } else { (&b, &a) };
@@ -284,6 +286,7 @@ async fn foreign_holder_is_respected_while_it_renews_and_taken_over_after() {
         tokio::spawn(async move {
             let end = Instant::now() + Duration::from_secs(3);
             while Instant::now() < end {
+                // The simulated foreign holder is itself a clock: it renews every 0.5 s.
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 let mut l = leases.get(LEASE).await.unwrap();
                 let spec = l.spec.as_mut().unwrap();

@@ -1,5 +1,6 @@
 //! PushSecret end to end: the real controllers against the test cluster, pushing with the
-//! Kubernetes provider (P1–P4 of the behaviour notes, the seed's cross-cluster scenario, faults).
+//! Kubernetes provider (property and whole-Secret pushes, `updatePolicy: IfNotExists`,
+//! `deletionPolicy: Delete`, the seed's cross-cluster scenario, faults).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
 
@@ -17,7 +18,7 @@ use kube::api::{DeleteParams, PostParams};
 use ps_support::{patch_source, ps_ready, remote_where, setup, warning_event};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p1_property_push_follows_the_source_at_once() {
+async fn property_push_follows_the_source_at_once() {
     let env = Env::start().await;
     setup(&env).await;
     apply(
@@ -66,7 +67,7 @@ spec:
         assert!(arrived, "round {round}: the change never arrived");
         delays.push(started.elapsed());
     }
-    println!("P1 source change to remote: {delays:?}");
+    println!("property push, source change to remote: {delays:?}");
     assert!(
         delays.iter().all(|d| *d < Duration::from_secs(3)),
         "{delays:?}"
@@ -74,7 +75,7 @@ spec:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p2_whole_secret_push_with_template() {
+async fn whole_secret_push_with_template() {
     let env = Env::start().await;
     setup(&env).await;
     apply(
@@ -112,7 +113,7 @@ spec:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p3_if_not_exists_keeps_existing_remote_values() {
+async fn if_not_exists_keeps_existing_remote_values() {
     let env = Env::start().await;
     setup(&env).await;
     apply(
@@ -155,7 +156,7 @@ spec:
     assert!(!synced.contains_key("existing/pw"), "{synced:?}");
 }
 
-const P4: &str = r#"
+const DELETE_POLICY_PUSH: &str = r#"
 apiVersion: external-secrets.io/v1alpha1
 kind: PushSecret
 metadata: {name: p4, namespace: app}
@@ -168,12 +169,12 @@ spec:
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p4_deletion_policy_delete_removes_remote_entries() {
+async fn deletion_policy_delete_removes_remote_entries() {
     let env = Env::start().await;
     setup(&env).await;
     let c = &env.client;
     let exists = |present: bool| move |s: Option<&Secret>| s.is_some() == present;
-    apply(c, &P4.replace("KEY", "first-key")).await;
+    apply(c, &DELETE_POLICY_PUSH.replace("KEY", "first-key")).await;
     assert!(
         remote_where(
             c,
@@ -193,7 +194,7 @@ async fn p4_deletion_policy_delete_removes_remote_entries() {
     );
 
     // Renaming the remote key removes the old entry.
-    apply(c, &P4.replace("KEY", "second-key")).await;
+    apply(c, &DELETE_POLICY_PUSH.replace("KEY", "second-key")).await;
     assert!(
         remote_where(
             c,
@@ -281,7 +282,7 @@ async fn a_missing_store_never_wedges_the_finalizer() {
     let env = Env::start().await;
     setup(&env).await;
     let c = &env.client;
-    apply(c, &P4.replace("KEY", "kept")).await;
+    apply(c, &DELETE_POLICY_PUSH.replace("KEY", "kept")).await;
     ps_ready(c, "app", "p4", "True", Duration::from_secs(15))
         .await
         .expect("synced");
@@ -472,7 +473,16 @@ async fn seed_cross_cluster_push_follows_the_source_and_survives_an_outage() {
     // when it comes back, without touching the PushSecret.
     let outage = dev.restart_after(Duration::from_secs(6));
     let observe = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The change is made once the dev cluster no longer answers.
+        let down = common::wait_until(Duration::from_secs(5), || async {
+            dev_secrets
+                .get_opt("my-secret")
+                .await
+                .is_err()
+                .then_some(())
+        })
+        .await;
+        assert!(down.is_some(), "the dev cluster goes down");
         patch_source(c, "foo", "my-secret", "password", "during-outage").await;
         ps_ready(
             c,
@@ -664,7 +674,7 @@ async fn deleting_a_namespace_with_push_secrets_never_hangs() {
     let env = Env::start().await;
     setup(&env).await;
     let c = &env.client;
-    apply(c, &P4.replace("KEY", "ns-copy")).await;
+    apply(c, &DELETE_POLICY_PUSH.replace("KEY", "ns-copy")).await;
     ps_ready(c, "app", "p4", "True", Duration::from_secs(15))
         .await
         .expect("synced");

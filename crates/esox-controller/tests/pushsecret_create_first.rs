@@ -76,8 +76,19 @@ spec:
 
     // Once pushed, the entry is in the status: a source change reads the remote Secret first
     // (ESO's path), so while reading fails the change cannot arrive, and it does once it can.
+    assert_eq!(
+        env.cluster.faults().hits(fault),
+        0,
+        "the first push made no GET"
+    );
     patch_source(c, "app", "src", "password", "second").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Positive control that the change was acted on: the read failed twice, so the first
+    // attempt is over (the second is its retry) and wrote nothing.
+    let tried = common::wait_until(Duration::from_secs(15), || async {
+        (env.cluster.faults().hits(fault) >= 2).then_some(())
+    })
+    .await;
+    assert!(tried.is_some(), "the change is acted on and its read fails");
     let remote = listed(c, "fresh").await.expect("still there");
     assert_eq!(value(&remote, "password").unwrap(), b"first");
     env.cluster.faults().remove(fault);

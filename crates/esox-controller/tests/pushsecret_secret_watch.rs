@@ -63,9 +63,13 @@ spec:
         None,
     );
     env.cluster.cut_watches();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The change is made once a new Secret watch has been refused: nobody watches then.
+    let refused = common::wait_until(Duration::from_secs(10), || async {
+        (env.cluster.faults().hits(fault) > 0).then_some(())
+    })
+    .await;
+    assert!(refused.is_some(), "the cut watch tries to resume");
     patch_source(c, "app", "src", "password", "third").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     env.cluster.compact().await.unwrap();
     env.cluster.faults().remove(fault);
     let started = Instant::now();

@@ -1,5 +1,5 @@
-//! PushSecret end to end, the shapes of what gets pushed: `data[].metadata` merge policies (P5),
-//! `dataTo` (P7), `conversionStrategy: ReverseUnicode`, stores and sources chosen by label
+//! PushSecret end to end, the shapes of what gets pushed: `data[].metadata` merge policies,
+//! `dataTo`, `conversionStrategy: ReverseUnicode`, stores and sources chosen by label
 //! selectors, a store change under `deletionPolicy: None`, and a revoked token.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
@@ -35,7 +35,7 @@ async fn remote(env: &Env, ns: &str, name: &str) -> Secret {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p5_metadata_merge_policies_shape_the_remote_labels() {
+async fn metadata_merge_policies_shape_the_remote_labels() {
     let env = Env::start().await;
     setup(&env).await; // source app/src carries the label team=a
     for name in ["merged", "replaced", "ignored"] {
@@ -99,7 +99,7 @@ spec:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p5_metadata_with_unknown_fields_or_a_remote_namespace_on_a_secret_store_is_refused() {
+async fn metadata_with_unknown_fields_or_a_remote_namespace_on_a_secret_store_is_refused() {
     let env = Env::start().await;
     setup(&env).await;
     apply(
@@ -173,7 +173,7 @@ spec:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p7_data_to_bundles_matching_keys_and_reverse_unicode_restores_key_names() {
+async fn data_to_bundles_matching_keys_and_reverse_unicode_restores_key_names() {
     let env = Env::start().await;
     setup(&env).await;
     apply(

@@ -130,7 +130,8 @@ async fn generator_ref_pushes_generated_values_and_regenerates_on_refresh_as_eso
         format!("req-{uuid}").into_bytes()
     );
 
-    // No refresh is due within the hour: the pushed value stays.
+    // No refresh is due within the hour: the pushed value stays. Nothing must happen, so there
+    // is no event to wait for; the spec change below is the positive control that pushes anew.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let again: Secret = env.api("remote").get("generated").await.unwrap();
     assert_eq!(value(&again, "pw").unwrap(), first);
@@ -179,6 +180,8 @@ async fn a_missing_generator_reports_errored_naming_the_field_and_removes_nothin
             && message.contains("create it"),
         "{message}"
     );
+    // Nothing must happen: a retry of the failed reconcile must not remove either (the same
+    // PushSecret pushing above is the positive control).
     tokio::time::sleep(Duration::from_millis(500)).await;
     let remote: Secret = env.api("remote").get("generated").await.unwrap();
     assert_eq!(value(&remote, "pw").unwrap(), pushed, "nothing was removed");
@@ -345,6 +348,8 @@ async fn a_missing_template_config_map_reports_errored_and_removes_nothing() {
             && message.contains("create it or fix spec.template.templateFrom[0].configMap.name"),
         "{message}"
     );
+    // Nothing must happen: a retry of the failed reconcile must not remove either (the same
+    // PushSecret pushing above is the positive control).
     tokio::time::sleep(Duration::from_millis(500)).await;
     let remote: Secret = env.api("remote").get("templated").await.unwrap();
     assert_eq!(

@@ -33,6 +33,7 @@ struct Rule {
     matcher: FaultMatch,
     action: FaultAction,
     remaining: Option<u32>,
+    hits: u64,
 }
 
 /// A shared, cloneable handle to the fault rules of one cluster.
@@ -56,6 +57,7 @@ impl Faults {
             matcher,
             action,
             remaining: times,
+            hits: 0,
         });
         FaultId(id)
     }
@@ -91,6 +93,13 @@ impl Faults {
         g.1.retain(|r| r.id != id.0);
     }
 
+    /// How many requests fault `id` has hit so far (0 once it is removed or expired): lets a
+    /// test wait until the code under test has met the fault instead of sleeping.
+    pub fn hits(&self, id: FaultId) -> u64 {
+        let g = self.rules.lock().unwrap_or_else(|p| p.into_inner());
+        g.1.iter().find(|r| r.id == id.0).map_or(0, |r| r.hits)
+    }
+
     pub fn clear(&self) {
         self.rules
             .lock()
@@ -122,6 +131,7 @@ impl Faults {
                 if let Some(n) = r.remaining.as_mut() {
                     *n -= 1;
                 }
+                r.hits += 1;
                 out.push(r.action.clone());
             }
         }

@@ -86,6 +86,20 @@ async fn until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
+async fn until_async<F: std::future::Future<Output = bool>>(
+    timeout: Duration,
+    mut f: impl FnMut() -> F,
+) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 async fn apply(client: &kube::Client, yaml: &str) {
     esox_testcluster::apply_yaml(client, yaml, None, "test")
         .await
@@ -109,7 +123,15 @@ async fn one_replica_leads_and_the_standby_takes_over_on_sigterm() {
     for crd in esox_api::crd::all(&Default::default()) {
         crds.create(&PostParams::default(), &crd).await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The objects below are applied once their kinds are served.
+    let external_secrets: Api<esox_api::v1::ExternalSecret> = Api::all(client.clone());
+    let stores: Api<esox_api::v1::SecretStore> = Api::all(client.clone());
+    let served = until_async(Duration::from_secs(10), || async {
+        external_secrets.list(&Default::default()).await.is_ok()
+            && stores.list(&Default::default()).await.is_ok()
+    })
+    .await;
+    assert!(served, "the CRDs are served");
     apply(
         &client,
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\napiVersion: external-secrets.io/v1\nkind: SecretStore\nmetadata: {name: fake, namespace: app}\nspec:\n  provider:\n    fake:\n      data: [{key: k, value: v}]\n",

@@ -1,5 +1,6 @@
-//! One reconcile of an ExternalSecret (ESO's algorithm, section 3.2 of the behaviour notes).
+//! One reconcile of an ExternalSecret (in the order of ESO's ExternalSecret reconciler).
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -36,120 +37,250 @@ const STORE_PENDING_RECHECK: Duration = Duration::from_secs(5);
 /// Reconciles one ExternalSecret.
 #[tracing::instrument(skip_all, fields(namespace = es.namespace().unwrap_or_default(), name = es.name_any()))]
 pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = es.namespace().unwrap_or_default();
-    let name = es.name_any();
-    let es_ref = ObjectRef::from_obj(es.as_ref());
-    let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let r = Reconciler::new(es, ctx);
+    if r.es.metadata.deletion_timestamp.is_some() {
+        return r.cleanup().await;
+    }
+    r.apply().await
+}
 
-    if es.metadata.deletion_timestamp.is_some() {
-        return cleanup(&es, &ctx, &api, &namespace).await;
+/// One reconcile of one ExternalSecret: the object and what every step writes through, so
+/// the steps (and the status they end with) take only what they add.
+struct Reconciler {
+    es: Arc<ExternalSecret>,
+    ctx: Arc<Context>,
+    /// The ExternalSecrets of its namespace: status and finalizer writes.
+    api: Api<ExternalSecret>,
+    es_ref: ObjectRef<ExternalSecret>,
+    namespace: String,
+    name: String,
+}
+
+/// How a step ends the reconcile early, or what it hands to the next step.
+type Step<T> = ControlFlow<Result<Action, Error>, T>;
+
+impl Reconciler {
+    fn new(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Reconciler {
+        let namespace = es.namespace().unwrap_or_default();
+        Reconciler {
+            api: Api::namespaced(ctx.client.clone(), &namespace),
+            es_ref: ObjectRef::from_obj(es.as_ref()),
+            name: es.name_any(),
+            namespace,
+            es,
+            ctx,
+        }
     }
 
-    let target_name = es.spec.target.name.clone().unwrap_or_else(|| name.clone());
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    // A first sync that only creates or takes over the target (the common case of a new
-    // ExternalSecret) does not need to read it first: it creates it, and reads it only if the
-    // API server says it exists already. Saves one request per new ExternalSecret.
-    let first_sync = es
-        .status
-        .as_ref()
-        .is_none_or(|s| s.refresh_time.is_none() && s.binding.is_none());
-    let create_first = first_sync
-        && matches!(
-            es.spec.target.creation_policy,
-            CreationPolicy::Owner | CreationPolicy::Orphan
-        )
-        && es.spec.target.deletion_policy == DeletionPolicy::Retain;
-    let existing = if create_first {
-        None
-    } else {
-        secrets.get_opt(&target_name).await?
-    };
-    let mut deps = Dependencies {
-        target: target_name.clone(),
-        stores: fetch::referenced_stores(&es, &namespace),
-        sources: Default::default(),
-    };
+    /// Brings the target in line with the ExternalSecret when a refresh is due, and keeps the
+    /// source watches of one that is not.
+    async fn apply(&self) -> Result<Action, Error> {
+        let es = &self.es;
+        let target_name = es
+            .spec
+            .target
+            .name
+            .clone()
+            .unwrap_or_else(|| self.name.clone());
+        let secrets: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.namespace);
+        // A first sync that only creates or takes over the target (the common case of a new
+        // ExternalSecret) does not need to read it first: it creates it, and reads it only if
+        // the API server says it exists already. Saves one request per new ExternalSecret.
+        let first_sync = es
+            .status
+            .as_ref()
+            .is_none_or(|s| s.refresh_time.is_none() && s.binding.is_none());
+        let create_first = first_sync
+            && matches!(
+                es.spec.target.creation_policy,
+                CreationPolicy::Owner | CreationPolicy::Orphan
+            )
+            && es.spec.target.deletion_policy == DeletionPolicy::Retain;
+        let existing = if create_first {
+            None
+        } else {
+            secrets.get_opt(&target_name).await?
+        };
+        let deps = Dependencies {
+            target: target_name.clone(),
+            stores: fetch::referenced_stores(es, &self.namespace),
+            sources: Default::default(),
+        };
 
-    let now = SystemTime::now();
-    let status = es.status.clone().unwrap_or_default();
-    let interval = match refresh_interval(&es, &ctx) {
-        Ok(i) => i,
-        Err(e) => {
-            // The API server accepted it (ESO's CRDs have no pattern there), so only the object
-            // can tell its owner. Retrying cannot help: the next spec change reconciles again.
-            ctx.index.record(&es_ref, deps);
-            tracing::warn!(error = %e, "invalid ExternalSecret; waiting for a change");
-            fail(&es, &ctx, &api, status, "invalid ExternalSecret", e).await;
-            return Ok(Action::await_change());
+        let now = SystemTime::now();
+        let status = es.status.clone().unwrap_or_default();
+        let interval = match refresh_interval(es, &self.ctx) {
+            Ok(i) => i,
+            Err(e) => {
+                // The API server accepted it (ESO's CRDs have no pattern there), so only the
+                // object can tell its owner. Retrying cannot help: the next spec change
+                // reconciles again.
+                self.ctx.index.record(&self.es_ref, deps);
+                tracing::warn!(error = %e, "invalid ExternalSecret; waiting for a change");
+                self.fail(status, "invalid ExternalSecret", e).await;
+                return Ok(Action::await_change());
+            }
+        };
+        let current_version = esox_core::hash::synced_resource_version(
+            es.metadata.generation.unwrap_or_default(),
+            &es.labels().clone(),
+            &es.annotations().clone(),
+        );
+        let policy = match es.spec.refresh_policy {
+            Some(RefreshPolicy::CreatedOnce) => refresh::RefreshPolicy::CreatedOnce,
+            Some(RefreshPolicy::OnChange) => refresh::RefreshPolicy::OnChange,
+            Some(RefreshPolicy::Periodic) | None => refresh::RefreshPolicy::Periodic,
+        };
+        let input = RefreshInput {
+            policy,
+            refresh_interval: Some(interval),
+            refresh_time: status.refresh_time.as_ref().map(|t| SystemTime::from(t.0)),
+            synced_resource_version: &status.synced_resource_version,
+            current_resource_version: &current_version,
+            now,
+            periodic_allowed_by_windows: periodic_allowed_by_windows(es, now),
+        };
+        // Beyond ESO: a change of the source refreshes a periodic ExternalSecret at once;
+        // `refreshInterval` stays the safety net. Being a provider-driven refresh, it obeys
+        // the sync windows like a periodic one.
+        let source_changed = self
+            .ctx
+            .state
+            .external_secrets
+            .take_source_changed(&self.es_ref)
+            && policy == refresh::RefreshPolicy::Periodic
+            && interval > 0
+            && input.periodic_allowed_by_windows;
+        let orphan = es.spec.target.creation_policy == CreationPolicy::Orphan;
+        let valid = esox_core::managed_secret::is_secret_valid(
+            orphan,
+            existing.as_ref().map(view).as_ref().map(|v| v.as_target()),
+        );
+        let up_to_date =
+            !source_changed && !refresh::should_refresh_external_secret(&input) && valid;
+        if up_to_date {
+            match self.first_sight(policy, interval, &input).await {
+                ControlFlow::Continue(true) => {}
+                ControlFlow::Continue(false) => return self.not_due(deps, &input, interval).await,
+                ControlFlow::Break(()) => {
+                    self.ctx.index.record(&self.es_ref, deps);
+                    return Ok(Action::requeue(STORE_PENDING_RECHECK));
+                }
+            }
         }
-    };
-    let current_version = esox_core::hash::synced_resource_version(
-        es.metadata.generation.unwrap_or_default(),
-        &es.labels().clone(),
-        &es.annotations().clone(),
-    );
-    let policy = match es.spec.refresh_policy {
-        Some(RefreshPolicy::CreatedOnce) => refresh::RefreshPolicy::CreatedOnce,
-        Some(RefreshPolicy::OnChange) => refresh::RefreshPolicy::OnChange,
-        Some(RefreshPolicy::Periodic) | None => refresh::RefreshPolicy::Periodic,
-    };
-    let input = RefreshInput {
-        policy,
-        refresh_interval: Some(interval),
-        refresh_time: status.refresh_time.as_ref().map(|t| SystemTime::from(t.0)),
-        synced_resource_version: &status.synced_resource_version,
-        current_resource_version: &current_version,
-        now,
-        periodic_allowed_by_windows: periodic_allowed_by_windows(&es, now),
-    };
-    // Beyond ESO: a change of the source refreshes a periodic ExternalSecret at once;
-    // `refreshInterval` stays the safety net. Being a provider-driven refresh, it obeys the
-    // sync windows like a periodic one.
-    let source_changed = ctx.state.external_secrets.take_source_changed(&es_ref)
-        && policy == refresh::RefreshPolicy::Periodic
-        && interval > 0
-        && input.periodic_allowed_by_windows;
-    let orphan = es.spec.target.creation_policy == CreationPolicy::Orphan;
-    let valid = esox_core::managed_secret::is_secret_valid(
-        orphan,
-        existing.as_ref().map(view).as_ref().map(|v| v.as_target()),
-    );
-    let mut up_to_date =
-        !source_changed && !refresh::should_refresh_external_secret(&input) && valid;
-    let states = &ctx.state.external_secrets;
-    if up_to_date
-        && !states.is_checked(&es_ref)
-        && policy == refresh::RefreshPolicy::Periodic
-        && interval > 0
-        && input.periodic_allowed_by_windows
-    {
-        // First sight in this process (esox started, restarted, or a new leader took over) of
-        // an ExternalSecret whose sources can be watched: its status only says what was true
-        // when the last process stopped watching. A change made since then would wait for
-        // refreshInterval, so it refreshes once, which also starts the source watches; an
-        // unchanged result rewrites nothing.
-        match fetch::watched_sources(&ctx, &es, &namespace).await {
-            Ok(Some(sources)) if !sources.is_empty() => up_to_date = false,
-            Ok(_) => states.mark_checked(es_ref.clone()),
+
+        let fetched = match self.fetch(deps, &status).await {
+            ControlFlow::Continue(f) => f,
+            ControlFlow::Break(end) => return end,
+        };
+        let mut status = es.status.clone().unwrap_or_default();
+        if fetched.data.is_empty()
+            && let ControlFlow::Break(end) = self
+                .without_data(&secrets, existing.is_some(), &target_name, &status, &input)
+                .await
+        {
+            return end;
+        }
+
+        let content = match &es.spec.target.template {
+            None => target::untemplated(es, fetched.data),
+            Some(t) => match super::template::apply(&self.ctx.client, es, t, &fetched.data).await {
+                Ok(c) => c,
+                // The target is left as it was: a template error never writes half-rendered
+                // data.
+                Err(e) => return Err(self.fail(status, "could not apply template", e).await),
+            },
+        };
+
+        let result = match self
+            .write_target(
+                &secrets,
+                existing.as_ref(),
+                create_first,
+                &target_name,
+                content,
+                &status,
+                &input,
+            )
+            .await
+        {
+            ControlFlow::Continue(result) => result,
+            ControlFlow::Break(end) => return end,
+        };
+        match result {
+            Ok(()) => {
+                status.binding = Some(Binding {
+                    name: target_name.clone(),
+                });
+                self.done(status, &input, reason::SECRET_SYNCED, "secret synced")
+                    .await
+            }
+            Err(e) if e.is_conflict() => Ok(Action::requeue(Duration::from_millis(200))),
+            Err(e) => match terminal_write_error(&e) {
+                // As in ESO, no retry: only a change of the objects involved can fix these.
+                Some(message) => {
+                    tracing::warn!(error = %e, "{message}; waiting for a change");
+                    self.fail(status, message, e).await;
+                    Ok(Action::await_change())
+                }
+                None => Err(self.fail(status, "could not update secret", e).await),
+            },
+        }
+    }
+
+    /// Whether an up-to-date ExternalSecret refreshes anyway because this process sees it for
+    /// the first time (esox started, restarted, or a new leader took over) and its sources can
+    /// be watched: its status only says what was true when the last process stopped watching,
+    /// and a change made since then would otherwise wait for refreshInterval. The refresh also
+    /// starts the source watches; an unchanged result rewrites nothing. `Break`: the store is
+    /// not validated yet (its first status triggers this ExternalSecret again).
+    async fn first_sight(
+        &self,
+        policy: refresh::RefreshPolicy,
+        interval: i64,
+        input: &RefreshInput<'_>,
+    ) -> ControlFlow<(), bool> {
+        let states = &self.ctx.state.external_secrets;
+        if states.is_checked(&self.es_ref)
+            || policy != refresh::RefreshPolicy::Periodic
+            || interval <= 0
+            || !input.periodic_allowed_by_windows
+        {
+            return ControlFlow::Continue(false);
+        }
+        match fetch::watched_sources(&self.ctx, &self.es, &self.namespace).await {
+            Ok(Some(sources)) if !sources.is_empty() => ControlFlow::Continue(true),
+            Ok(_) => {
+                states.mark_checked(self.es_ref.clone());
+                ControlFlow::Continue(false)
+            }
             Err(Error::StorePending(why)) => {
-                // The store's first status triggers this ExternalSecret again.
                 tracing::debug!(%why, "waiting for the store's validation");
-                ctx.index.record(&es_ref, deps);
-                return Ok(Action::requeue(STORE_PENDING_RECHECK));
+                ControlFlow::Break(())
             }
             // A store that cannot be used now is reported by the refresh that needs it.
-            Err(e) => tracing::debug!(error = %e, "cannot resolve the sources' stores yet"),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot resolve the sources' stores yet");
+                ControlFlow::Continue(false)
+            }
         }
     }
-    if up_to_date {
-        if let Some(prev) = ctx.index.sources_of(&es_ref) {
+
+    /// No refresh is due: the target stays as it is and the next refresh is scheduled.
+    async fn not_due(
+        &self,
+        mut deps: Dependencies,
+        input: &RefreshInput<'_>,
+        interval: i64,
+    ) -> Result<Action, Error> {
+        let ctx = &self.ctx;
+        if let Some(prev) = ctx.index.sources_of(&self.es_ref) {
             deps.sources = prev;
         }
-        ctx.index.record(&es_ref, deps);
+        ctx.index.record(&self.es_ref, deps);
         let overdue = RefreshInput {
             periodic_allowed_by_windows: true,
-            ..input
+            ..*input
         };
         if refresh::should_refresh_external_secret(&overdue) {
             // A sync window holds back an overdue refresh. ESO requeues at once and lets its
@@ -159,60 +290,74 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                 Duration::from_nanos(nanos).min(WINDOW_RECHECK),
             ));
         }
-        return Ok(requeue_action(refresh::external_secret_requeue(&input)));
+        Ok(requeue_action(refresh::external_secret_requeue(input)))
     }
 
-    let fetched =
-        match fetch::fetch(&ctx, &es, &namespace, &super::template::TransformTemplates).await {
+    /// Reads the provider; records what the ExternalSecret depends on either way.
+    async fn fetch(
+        &self,
+        mut deps: Dependencies,
+        status: &ExternalSecretStatus,
+    ) -> Step<fetch::Fetched> {
+        let ctx = &self.ctx;
+        let fetched = match fetch::fetch(
+            ctx,
+            &self.es,
+            &self.namespace,
+            &super::template::TransformTemplates,
+        )
+        .await
+        {
             Ok(Some(f)) => {
-                states.mark_checked(es_ref.clone());
+                ctx.state.external_secrets.mark_checked(self.es_ref.clone());
                 // Only now is the object known to be ours (ESO adds it before the class check).
-                sync_finalizer(&api, &es).await?;
+                if let Err(e) = sync_finalizer(&self.api, &self.es).await {
+                    return ControlFlow::Break(Err(e));
+                }
                 f
             }
             Ok(None) => {
                 // A store of another controller class: not ours, no status, no requeue.
-                ctx.index.record(&es_ref, deps);
-                return Ok(Action::await_change());
+                ctx.index.record(&self.es_ref, deps);
+                return ControlFlow::Break(Ok(Action::await_change()));
             }
             Err(Error::StorePending(why)) => {
                 // Right after esox starts every store is unvalidated for a moment: wait for the
-                // store's first status (it triggers this ExternalSecret through the index) instead
-                // of failing and backing off. The requeue only covers a missed trigger.
+                // store's first status (it triggers this ExternalSecret through the index)
+                // instead of failing and backing off. The requeue only covers a missed trigger.
                 tracing::debug!(%why, "waiting for the store's validation");
-                ctx.index.record(&es_ref, deps);
-                return Ok(Action::requeue(STORE_PENDING_RECHECK));
+                ctx.index.record(&self.es_ref, deps);
+                return ControlFlow::Break(Ok(Action::requeue(STORE_PENDING_RECHECK)));
             }
             Err(e) => {
-                ctx.index.record(&es_ref, deps);
-                return Err(fail(
-                    &es,
-                    &ctx,
-                    &api,
-                    status,
-                    "could not get secret data from provider",
-                    e,
-                )
-                .await);
+                ctx.index.record(&self.es_ref, deps);
+                let e = self
+                    .fail(status.clone(), "could not get secret data from provider", e)
+                    .await;
+                return ControlFlow::Break(Err(e));
             }
         };
-    deps.stores.extend(fetched.stores.iter().cloned());
-    deps.sources = fetched.sources.clone();
-    ctx.index.record(&es_ref, deps);
-    for missing in &fetched.missing {
-        publish(
-            &ctx,
-            &es,
-            EventType::Normal,
-            "MissingProviderSecret",
-            missing,
-        )
-        .await;
+        deps.stores.extend(fetched.stores.iter().cloned());
+        deps.sources = fetched.sources.clone();
+        ctx.index.record(&self.es_ref, deps);
+        for missing in &fetched.missing {
+            self.publish(EventType::Normal, "MissingProviderSecret", missing)
+                .await;
+        }
+        ControlFlow::Continue(fetched)
     }
 
-    let mut status = es.status.clone().unwrap_or_default();
-    let manager = esox_core::hash::field_manager_name(&name);
-    if fetched.data.is_empty() {
+    /// The provider has no data for this ExternalSecret: `deletionPolicy` decides (Merge goes
+    /// on to write what the template makes of nothing).
+    async fn without_data(
+        &self,
+        secrets: &Api<Secret>,
+        exists: bool,
+        target_name: &str,
+        status: &ExternalSecretStatus,
+        input: &RefreshInput<'_>,
+    ) -> Step<()> {
+        let es = &self.es;
         match es.spec.target.deletion_policy {
             DeletionPolicy::Delete => {
                 if es.spec.target.creation_policy != CreationPolicy::Owner {
@@ -220,148 +365,247 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                         "unable to delete secret {target_name}: creationPolicy={:?} is not Owner",
                         es.spec.target.creation_policy
                     ));
-                    return Err(fail(&es, &ctx, &api, status, "could not delete secret", e).await);
+                    let e = self
+                        .fail(status.clone(), "could not delete secret", e)
+                        .await;
+                    return ControlFlow::Break(Err(e));
                 }
-                if existing.is_some() {
-                    // As ESO: the status says why the Secret is still there (a refused delete
-                    // names the verb, the resource and the identity).
-                    if let Err(e) = secrets.delete(&target_name, &DeleteParams::default()).await {
-                        let e = Error::from(e);
-                        return Err(
-                            fail(&es, &ctx, &api, status, "could not delete secret", e).await
-                        );
+                if exists {
+                    if let Err(e) = secrets.delete(target_name, &DeleteParams::default()).await {
+                        return ControlFlow::Break(Err(e.into()));
                     }
-                    publish(
-                        &ctx,
-                        &es,
+                    self.publish(
                         EventType::Normal,
                         "Deleted",
                         "secret deleted due to DeletionPolicy=Delete",
                     )
                     .await;
                 }
-                return done(
-                    &es,
-                    &ctx,
-                    &api,
-                    status,
-                    &input,
-                    reason::SECRET_DELETED,
-                    "secret deleted due to DeletionPolicy=Delete",
+                ControlFlow::Break(
+                    self.done(
+                        status.clone(),
+                        input,
+                        reason::SECRET_DELETED,
+                        "secret deleted due to DeletionPolicy=Delete",
+                    )
+                    .await,
                 )
-                .await;
             }
-            DeletionPolicy::Retain => {
-                return done(
-                    &es,
-                    &ctx,
-                    &api,
-                    status,
-                    &input,
+            DeletionPolicy::Retain => ControlFlow::Break(
+                self.done(
+                    status.clone(),
+                    input,
                     reason::SECRET_SYNCED,
                     "secret retained due to DeletionPolicy=Retain",
                 )
-                .await;
-            }
-            DeletionPolicy::Merge => {}
+                .await,
+            ),
+            DeletionPolicy::Merge => ControlFlow::Continue(()),
         }
     }
 
-    let content = match &es.spec.target.template {
-        None => target::untemplated(&es, fetched.data),
-        Some(t) => match super::template::apply(&ctx.client, &es, t, &fetched.data).await {
-            Ok(c) => c,
-            // The target is left as it was: a template error never writes half-rendered data.
-            Err(e) => {
-                return Err(fail(&es, &ctx, &api, status, "could not apply template", e).await);
+    /// Creates or updates the target as `creationPolicy` says; the write's outcome, or the end
+    /// of the reconcile when there is nothing to write yet.
+    #[allow(clippy::too_many_arguments)] // each is a different part of the target's write
+    async fn write_target(
+        &self,
+        secrets: &Api<Secret>,
+        existing: Option<&Secret>,
+        create_first: bool,
+        target_name: &str,
+        content: Content,
+        status: &ExternalSecretStatus,
+        input: &RefreshInput<'_>,
+    ) -> Step<Result<(), Error>> {
+        let manager = esox_core::hash::field_manager_name(&self.name);
+        let es = &self.es;
+        let ctx = &self.ctx;
+        let result = match (es.spec.target.creation_policy, existing) {
+            (CreationPolicy::None, _) => Ok(()),
+            (CreationPolicy::Merge, None) => {
+                if let Err(e) = self
+                    .done(
+                        status.clone(),
+                        input,
+                        reason::SECRET_MISSING,
+                        "secret will not be created due to CreationPolicy=Merge",
+                    )
+                    .await
+                {
+                    return ControlFlow::Break(Err(e));
+                }
+                // esox watches only the Secrets it labelled, and the Secret a Merge target
+                // waits for carries no label yet: look for it every few seconds (one GET)
+                // instead of at the next refreshInterval as ESO does.
+                return ControlFlow::Break(Ok(Action::requeue(MERGE_TARGET_RECHECK)));
             }
-        },
-    };
-
-    let policy = es.spec.target.creation_policy;
-    let result = match (policy, existing.as_ref()) {
-        (CreationPolicy::None, _) => Ok(None),
-        (CreationPolicy::Merge, None) => {
-            done(
-                &es,
-                &ctx,
-                &api,
-                status,
-                &input,
-                reason::SECRET_MISSING,
-                "secret will not be created due to CreationPolicy=Merge",
-            )
-            .await?;
-            // esox watches only the Secrets it labelled, and the Secret a Merge target waits for
-            // carries no label yet: look for it every few seconds (one GET) instead of at the
-            // next refreshInterval as ESO does.
-            return Ok(Action::requeue(MERGE_TARGET_RECHECK));
-        }
-        (_, None) if create_first => match write(
-            &es,
-            &ctx,
-            &secrets,
-            None,
-            &target_name,
-            &manager,
-            content.clone(),
-        )
-        .await
-        {
-            Err(e) if e.is_already_exists() => {
-                let current = secrets.get_opt(&target_name).await?;
-                write(
-                    &es,
-                    &ctx,
-                    &secrets,
-                    current.as_ref(),
-                    &target_name,
-                    &manager,
-                    content,
-                )
-                .await
-            }
-            other => other,
-        }
-        .map(Some),
-        (_, existing) => write(
-            &es,
-            &ctx,
-            &secrets,
-            existing,
-            &target_name,
-            &manager,
-            content,
-        )
-        .await
-        .map(Some),
-    };
-    match result {
-        Ok(_) => {
-            status.binding = Some(Binding {
-                name: target_name.clone(),
-            });
-            done(
-                &es,
-                &ctx,
-                &api,
-                status,
-                &input,
-                reason::SECRET_SYNCED,
-                "secret synced",
+            (_, None) if create_first => match write(
+                es,
+                ctx,
+                secrets,
+                None,
+                target_name,
+                &manager,
+                content.clone(),
             )
             .await
-        }
-        Err(e) if e.is_conflict() => Ok(Action::requeue(Duration::from_millis(200))),
-        Err(e) => match terminal_write_error(&e) {
-            // As in ESO, no retry: only a change of the objects involved can fix these.
-            Some(message) => {
-                tracing::warn!(error = %e, "{message}; waiting for a change");
-                fail(&es, &ctx, &api, status, message, e).await;
-                Ok(Action::await_change())
+            {
+                Err(e) if e.is_already_exists() => match secrets.get_opt(target_name).await {
+                    Ok(current) => {
+                        write(
+                            es,
+                            ctx,
+                            secrets,
+                            current.as_ref(),
+                            target_name,
+                            &manager,
+                            content,
+                        )
+                        .await
+                    }
+                    Err(e) => return ControlFlow::Break(Err(e.into())),
+                },
+                other => other,
             }
-            None => Err(fail(&es, &ctx, &api, status, "could not update secret", e).await),
-        },
+            .map(|_| ()),
+            (_, existing) => write(es, ctx, secrets, existing, target_name, &manager, content)
+                .await
+                .map(|_| ()),
+        };
+        ControlFlow::Continue(result)
+    }
+
+    /// Records a successful sync: Ready=True with `reason`, refreshTime, syncedResourceVersion.
+    async fn done(
+        &self,
+        mut status: ExternalSecretStatus,
+        input: &RefreshInput<'_>,
+        reason: &str,
+        message: &str,
+    ) -> Result<Action, Error> {
+        conditions::set(
+            &mut status.conditions,
+            conditions::READY,
+            true,
+            reason,
+            message,
+        );
+        status.refresh_time = Some(Time(jiff::Timestamp::now()));
+        status.synced_resource_version = input.current_resource_version.to_owned();
+        self.ctx
+            .metrics
+            .external_secret_condition(&self.name, &self.namespace, true);
+        self.write_status(status).await?;
+        // The next refresh counts from this sync, seen from now: with the reconcile's start as
+        // `now`, the refresh time just written lies in the future and the refresh logic asks
+        // for an immediate requeue (one more reconcile and target read per sync, 1 s later).
+        let synced_at = SystemTime::now();
+        let after = RefreshInput {
+            refresh_time: Some(synced_at),
+            now: synced_at,
+            synced_resource_version: input.current_resource_version,
+            ..*input
+        };
+        Ok(requeue_action(refresh::external_secret_requeue(&after)))
+    }
+
+    /// Records a failure: Ready=False with ESO's message, a Warning event with the cause.
+    async fn fail(&self, mut status: ExternalSecretStatus, message: &str, err: Error) -> Error {
+        // Not logged here: a returned error is logged once by the error policy, and the
+        // callers that do not return it log it themselves.
+        // ESO keeps the condition message generic and puts the cause in the event; esox adds
+        // the cause to the condition too so `kubectl get es` tells what to fix.
+        let cause = err.to_string();
+        let condition = if cause.starts_with(message) {
+            cause
+        } else {
+            format!("{message}: {cause}")
+        };
+        conditions::set(
+            &mut status.conditions,
+            conditions::READY,
+            false,
+            reason::SECRET_SYNCED_ERROR,
+            &condition,
+        );
+        self.ctx
+            .metrics
+            .external_secret_condition(&self.name, &self.namespace, false);
+        if let Err(e) = self.write_status(status).await {
+            tracing::warn!(error = %e, "could not write status");
+        }
+        self.publish(EventType::Warning, "UpdateFailed", &err.to_string())
+            .await;
+        err
+    }
+
+    async fn write_status(&self, status: ExternalSecretStatus) -> Result<(), Error> {
+        let old = self.es.status.clone().unwrap_or_default();
+        if same_status(&old, &status) {
+            return Ok(());
+        }
+        let patch = json!({ "status": status });
+        match self
+            .api
+            .patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(written) => {
+                self.ctx.recent_statuses.remember(&written);
+                Ok(())
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn publish(&self, type_: EventType, reason: &str, note: &str) {
+        publish(&self.ctx, &self.es, type_, reason, note).await;
+    }
+
+    /// The ExternalSecret is being deleted: forgets it, and when it carries esox's finalizer
+    /// (deletionPolicy Delete) deletes the target it controls, then releases it.
+    async fn cleanup(&self) -> Result<Action, Error> {
+        let (es, ctx) = (self.es.as_ref(), &self.ctx);
+        ctx.index.forget(&self.es_ref);
+        ctx.recent_statuses.forget(&self.es_ref);
+        ctx.metrics
+            .external_secret_deleted(&self.name, &self.namespace);
+        if !es
+            .finalizers()
+            .iter()
+            .any(|f| f == FINALIZER_EXTERNAL_SECRET)
+        {
+            return Ok(Action::await_change());
+        }
+        if of_another_class(ctx, es, &self.namespace).await {
+            // Its controller (which uses the same finalizer name) cleans it up.
+            return Ok(Action::await_change());
+        }
+        if es.spec.target.deletion_policy == DeletionPolicy::Delete {
+            let target_name = es
+                .spec
+                .target
+                .name
+                .clone()
+                .unwrap_or_else(|| self.name.clone());
+            let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &self.namespace);
+            // A failure here must not wedge the deletion: the Secret is owned by the
+            // ExternalSecret (creationPolicy Owner), so garbage collection removes it anyway.
+            match secrets.get_opt(&target_name).await {
+                Ok(Some(s)) if crate::ownership::controlled_by(&s, es) => {
+                    if let Err(e) = secrets.delete(&target_name, &DeleteParams::default()).await {
+                        tracing::warn!(error = %e, "could not delete the target Secret; garbage collection will");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the target Secret during cleanup")
+                }
+            }
+        }
+        crate::finalizers::remove(&self.api, es, FINALIZER_EXTERNAL_SECRET).await?;
+        Ok(Action::await_change())
     }
 }
 
@@ -514,47 +758,6 @@ async fn of_another_class(ctx: &Context, es: &ExternalSecret, namespace: &str) -
     false
 }
 
-async fn cleanup(
-    es: &ExternalSecret,
-    ctx: &Context,
-    api: &Api<ExternalSecret>,
-    namespace: &str,
-) -> Result<Action, Error> {
-    let es_ref = ObjectRef::from_obj(es);
-    ctx.index.forget(&es_ref);
-    ctx.recent_statuses.forget(&es_ref);
-    ctx.metrics
-        .external_secret_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
-    if !es
-        .finalizers()
-        .iter()
-        .any(|f| f == FINALIZER_EXTERNAL_SECRET)
-    {
-        return Ok(Action::await_change());
-    }
-    if of_another_class(ctx, es, namespace).await {
-        // Its controller (which uses the same finalizer name) cleans it up.
-        return Ok(Action::await_change());
-    }
-    if es.spec.target.deletion_policy == DeletionPolicy::Delete {
-        let target_name = es.spec.target.name.clone().unwrap_or_else(|| es.name_any());
-        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-        // A failure here must not wedge the deletion: the Secret is owned by the ExternalSecret
-        // (creationPolicy Owner), so garbage collection removes it anyway.
-        match secrets.get_opt(&target_name).await {
-            Ok(Some(s)) if crate::ownership::controlled_by(&s, es) => {
-                if let Err(e) = secrets.delete(&target_name, &DeleteParams::default()).await {
-                    tracing::warn!(error = %e, "could not delete the target Secret; garbage collection will");
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not read the target Secret during cleanup"),
-        }
-    }
-    crate::finalizers::remove(api, es, FINALIZER_EXTERNAL_SECRET).await?;
-    Ok(Action::await_change())
-}
-
 /// How often an ExternalSecret whose refresh a sync window holds back looks again.
 const WINDOW_RECHECK: Duration = Duration::from_secs(30);
 
@@ -603,117 +806,6 @@ fn requeue_action(r: Requeue) -> Action {
         Requeue::Never => Action::await_change(),
         Requeue::Immediately => Action::requeue(Duration::from_secs(1)),
         Requeue::After(d) => Action::requeue(d),
-    }
-}
-
-/// Records a successful sync: Ready=True with `reason`, refreshTime, syncedResourceVersion.
-async fn done(
-    es: &ExternalSecret,
-    ctx: &Context,
-    api: &Api<ExternalSecret>,
-    mut status: ExternalSecretStatus,
-    input: &RefreshInput<'_>,
-    reason: &str,
-    message: &str,
-) -> Result<Action, Error> {
-    conditions::set(
-        &mut status.conditions,
-        conditions::READY,
-        true,
-        reason,
-        message,
-    );
-    status.refresh_time = Some(Time(jiff::Timestamp::now()));
-    status.synced_resource_version = input.current_resource_version.to_owned();
-    ctx.metrics.external_secret_condition(
-        &es.name_any(),
-        &es.namespace().unwrap_or_default(),
-        true,
-    );
-    write_status(es, ctx, api, status).await?;
-    // The next refresh counts from this sync, seen from now: with the reconcile's start as
-    // `now`, the refresh time just written lies in the future and the refresh logic asks for
-    // an immediate requeue (one more reconcile and target read per sync, 1 s later).
-    let synced_at = SystemTime::now();
-    let after = RefreshInput {
-        refresh_time: Some(synced_at),
-        now: synced_at,
-        synced_resource_version: input.current_resource_version,
-        ..*input
-    };
-    Ok(requeue_action(refresh::external_secret_requeue(&after)))
-}
-
-/// Records a failure: Ready=False with ESO's message, a Warning event with the cause.
-async fn fail(
-    es: &ExternalSecret,
-    ctx: &Context,
-    api: &Api<ExternalSecret>,
-    mut status: ExternalSecretStatus,
-    message: &str,
-    err: Error,
-) -> Error {
-    // Not logged here: a returned error is logged once by the error policy, and the callers
-    // that do not return it log it themselves.
-    // ESO keeps the condition message generic and puts the cause in the event; esox adds the
-    // cause to the condition too so `kubectl get es` tells what to fix.
-    let cause = err.to_string();
-    let condition = if cause.starts_with(message) {
-        cause
-    } else {
-        format!("{message}: {cause}")
-    };
-    conditions::set(
-        &mut status.conditions,
-        conditions::READY,
-        false,
-        reason::SECRET_SYNCED_ERROR,
-        &condition,
-    );
-    ctx.metrics.external_secret_condition(
-        &es.name_any(),
-        &es.namespace().unwrap_or_default(),
-        false,
-    );
-    if let Err(e) = write_status(es, ctx, api, status).await {
-        tracing::warn!(error = %e, "could not write status");
-    }
-    publish(
-        ctx,
-        es,
-        EventType::Warning,
-        "UpdateFailed",
-        &err.to_string(),
-    )
-    .await;
-    err
-}
-
-async fn write_status(
-    es: &ExternalSecret,
-    ctx: &Context,
-    api: &Api<ExternalSecret>,
-    status: ExternalSecretStatus,
-) -> Result<(), Error> {
-    let old = es.status.clone().unwrap_or_default();
-    if same_status(&old, &status) {
-        return Ok(());
-    }
-    let patch = json!({ "status": status });
-    match api
-        .patch_status(
-            &es.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
-        Ok(written) => {
-            ctx.recent_statuses.remember(&written);
-            Ok(())
-        }
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -1,5 +1,5 @@
 //! `target.template`: shaping the Secret from the fetched data with Go-compatible templates,
-//! in ESO's order (section 8.2 of the behaviour notes). The rendering itself is shared with
+//! in ESO's order. The rendering itself is shared with
 //! PushSecrets ([`crate::templating`]); this module adds what only ExternalSecrets have.
 
 use std::collections::BTreeMap;

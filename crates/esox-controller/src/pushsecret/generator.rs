@@ -1,5 +1,5 @@
-//! `spec.selector.generatorRef`: the data to push comes from a generator instead of a Secret
-//! (ESO section 6.1). As in ESO, the generator runs on every reconcile that pushes (a refresh,
+//! `spec.selector.generatorRef`: the data to push comes from a generator instead of a Secret.
+//! As in ESO, the generator runs on every reconcile that pushes (a refresh,
 //! a spec change, a retry); ESO keeps no state for the local generators (its generator state
 //! only exists to garbage-collect credentials of remote generators), so neither does esox.
 

@@ -1,4 +1,4 @@
-//! The PushSecret controller: pushes local Secrets to stores (ESO section 6), and beyond ESO
+//! The PushSecret controller: pushes local Secrets to stores as ESO's does, and beyond ESO
 //! pushes a source change at once: source Secrets are watched (metadata only) and mapped to
 //! PushSecrets through an index the reconciles maintain.
 

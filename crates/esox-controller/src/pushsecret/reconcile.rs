@@ -1,4 +1,4 @@
-//! One reconcile of a PushSecret (ESO's algorithm, section 6.3 of the behaviour notes).
+//! One reconcile of a PushSecret (in the order of ESO's PushSecret reconciler).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! `spec.template` of a PushSecret, applied in memory to a copy of the source (ESO section 8.3):
+//! `spec.template` of a PushSecret, applied in memory to a copy of the source (as ESO):
 //! the source keys stay, `templateFrom` then `data` render over them, the type becomes the
 //! template's type (even when empty), and the rendered labels and annotations are merged into the
 //! source's. The source Secret itself is never changed. Rendering is shared with ExternalSecrets
