@@ -50,9 +50,10 @@ pub mod value;
 use std::sync::Arc;
 
 pub use error::TemplateError;
-pub use exec::{Limits, MAX_OUTPUT};
+pub use exec::{Limits, MAX_EXEC_NESTING, MAX_OUTPUT};
 pub use funcs::unsupported::UNSUPPORTED;
 pub use funcs::yaml::{YamlMapError, parse_yaml_map};
+pub use parse::MAX_PARSE_DEPTH;
 pub use value::Value;
 
 /// A parsed template, including the templates it defines with `define`/`block`.
