@@ -14,9 +14,54 @@ use esox_core::SecretData;
 use esox_template::{Template, Value};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
+use tokio::sync::Semaphore;
 
 use crate::error::Error;
 use crate::externalsecret::target::Content;
+
+/// How many renders run at once. A render may spend up to its step budget or deadline (10 s)
+/// of CPU; on the async workers two of them would stall every other task of a 2-worker runtime
+/// (health probes, Lease renewal, all reconciles). They run on tokio's blocking threads instead,
+/// and this bound keeps a flood of slow templates from taking every core: the rest wait for a
+/// slot without holding a worker.
+pub(crate) const RENDER_SLOTS: usize = 2;
+
+static RENDER_POOL: Semaphore = Semaphore::const_new(RENDER_SLOTS);
+
+/// Runs `work` (a render, or anything that renders templates) on the bounded render pool.
+pub(crate) async fn off_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
+    // The pool is never closed; the error arm only keeps this free of unwrap.
+    let permit = RENDER_POOL
+        .acquire()
+        .await
+        .map_err(|_| Error::Invalid("template rendering is shutting down".into()))?;
+    // The permit moves into the blocking task: a reconcile that is dropped mid-render cannot
+    // free its slot while the render still runs.
+    tokio::task::spawn_blocking(move || {
+        let _slot = permit;
+        work()
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(
+            panicked = e.is_panic(),
+            "a template render ended abnormally"
+        );
+        Error::Invalid("template rendering failed unexpectedly (see the esox log)".into())
+    })
+}
+
+/// [`render`] on the render pool, for reconciles.
+pub(crate) async fn render_off_workers(
+    field: &'static str,
+    template: ExternalSecretTemplate,
+    data: SecretData,
+    sources: Vec<Source>,
+) -> Result<Content, Error> {
+    off_workers(move || render(field, &template, &data, &sources)).await?
+}
 
 /// Where a rendered value goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,6 +343,97 @@ fn render_string(field: &str, name: &str, text: &str, context: &Value) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// Runs until its step budget (10,000,000 steps): about a second of CPU in a debug build.
+    const SLOW: &str = "{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}";
+
+    /// The longest a ticking task waited for a worker while `renders` ran.
+    async fn longest_stall<F>(renders: Vec<F>) -> (Duration, Vec<Result<Content, Error>>)
+    where
+        F: std::future::Future<Output = Result<Content, Error>> + Send + 'static,
+    {
+        let done = Arc::new(AtomicBool::new(false));
+        let ticker = tokio::spawn({
+            let done = done.clone();
+            async move {
+                let mut longest = Duration::ZERO;
+                let mut last = Instant::now();
+                while !done.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    longest = longest.max(last.elapsed());
+                    last = Instant::now();
+                }
+                longest
+            }
+        });
+        // Let the ticker start before the renders take their threads.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let handles: Vec<_> = renders.into_iter().map(tokio::spawn).collect();
+        let mut results = Vec::new();
+        for h in handles {
+            results.push(h.await.expect("render task"));
+        }
+        done.store(true, Ordering::Relaxed);
+        (ticker.await.expect("ticker"), results)
+    }
+
+    fn errors(results: &[Result<Content, Error>]) -> Vec<Option<String>> {
+        results
+            .iter()
+            .map(|r| r.as_ref().err().map(ToString::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn slow_renders_leave_the_async_workers_free() {
+        // A probe answering in this time is healthy; the slow render takes about a second.
+        const BOUND: Duration = Duration::from_millis(400);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap();
+        let template: ExternalSecretTemplate =
+            serde_json::from_value(serde_json::json!({"data": {"x": SLOW}})).unwrap();
+        let limit_hit = |r: &Result<Content, Error>| matches!(r, Err(e) if e.to_string().contains("limit of 10000000 evaluation steps"));
+        rt.block_on(async {
+            // Positive control: two renders on the workers themselves (as before the pool)
+            // stall the ticker for the length of a render.
+            let inline = (0..2)
+                .map(|_| {
+                    let t = template.clone();
+                    async move { render("spec.target.template", &t, &SecretData::new(), &[]) }
+                })
+                .collect();
+            let (stall, results) = longest_stall(inline).await;
+            assert!(results.iter().all(limit_hit), "{:?}", errors(&results));
+            assert!(
+                stall > BOUND,
+                "control: renders on the workers stalled only {stall:?}"
+            );
+
+            // Through the pool: four renders (more than its slots) and the ticker keeps going.
+            let pooled = (0..4)
+                .map(|_| {
+                    render_off_workers(
+                        "spec.target.template",
+                        template.clone(),
+                        SecretData::new(),
+                        Vec::new(),
+                    )
+                })
+                .collect();
+            let (stall, results) = longest_stall(pooled).await;
+            assert!(results.iter().all(limit_hit), "{:?}", errors(&results));
+            assert!(
+                stall < BOUND,
+                "renders on the pool stalled the workers {stall:?}"
+            );
+        });
+    }
 
     #[test]
     fn template_from_targets_fold_case_as_go_equal_fold() {

@@ -2,8 +2,9 @@
 //! are pushed through every provider and controller error path the Kubernetes provider and the
 //! PushSecret controller have (bad decoding, bad properties and JSON, remote error bodies that
 //! echo a value, null bytes under `nullBytePolicy: Fail`, missing keys, bad push metadata),
-//! then everything esox wrote is searched.
-//! (Template errors are covered by the template engine's own tests.)
+//! then everything esox wrote is searched. Templates of ExternalSecrets and PushSecrets are
+//! among them (YAML from `templateFrom`, `mustToDate`, `urlParse`, `mustFromJson`, `semver`, regexes); every
+//! function's error paths are covered by the template engine's own canary test.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
 
@@ -169,6 +170,33 @@ stringData: {{pw: "{CANARY_D}"}}
             "remote-echo",
             "  data: [{secretKey: x, remoteRef: {key: echo}}]",
         ),
+        // Templates, through the controller: a templateFrom literal that renders invalid YAML
+        // (the parser's own message quotes the line), and functions whose Go errors quote
+        // their input.
+        (
+            "template-yaml",
+            "  dataFrom: [{extract: {key: vault}}]\n  target:\n    template:\n      templateFrom:\n      - literal: '[{{ .notb64 }}: {'",
+        ),
+        (
+            "template-todate",
+            "  dataFrom: [{extract: {key: vault}}]\n  target:\n    template:\n      data: {x: '{{ mustToDate \"2006-01-02\" .notb64 }}'}",
+        ),
+        (
+            "template-urlparse",
+            "  dataFrom: [{extract: {key: vault}}]\n  target:\n    template:\n      data: {x: '{{ urlParse (printf \"http://u:%s@[::1\" .notb64) }}'}",
+        ),
+        (
+            "template-fromjson",
+            "  dataFrom: [{extract: {key: vault}}]\n  target:\n    template:\n      data: {x: '{{ mustFromJson .notjson }}'}",
+        ),
+        (
+            "template-semver",
+            "  dataFrom: [{extract: {key: vault}}]\n  target:\n    template:\n      data: {x: '{{ semver .notb64 }}'}",
+        ),
+        (
+            "template-regex",
+            "  dataFrom: [{extract: {key: vault}}]\n  target:\n    template:\n      data: {x: '{{ mustRegexMatch (printf \"(%s\" .notb64) \"x\" }}'}",
+        ),
     ];
     for (name, spec) in external_secrets {
         manifests.push_str(&es(name, spec));
@@ -181,6 +209,14 @@ stringData: {{pw: "{CANARY_D}"}}
         (
             "remote-echo-push",
             "  data: [{match: {secretKey: pw, remoteRef: {remoteKey: push-echo, property: p}}}]",
+        ),
+        (
+            "template-push",
+            "  data: [{match: {secretKey: pw, remoteRef: {remoteKey: out3, property: p}}}]\n  template:\n    data: {pw: '{{ mustToDate \"2006-01-02\" .pw }}'}",
+        ),
+        (
+            "template-push-yaml",
+            "  data: [{match: {secretKey: pw, remoteRef: {remoteKey: out4, property: p}}}]\n  template:\n    templateFrom:\n    - literal: '{{ .pw }}: [: {'",
         ),
         (
             "bad-metadata",

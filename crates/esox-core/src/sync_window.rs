@@ -259,7 +259,12 @@ fn get_bits(min: u32, max: u32, step: u32) -> u64 {
     let mut i = min;
     while i <= max {
         bits |= 1 << i;
-        i += step;
+        // A step beyond the range (up to u32::MAX, see parse_int) ends the walk, as in Go, whose
+        // 64-bit arithmetic does not wrap at these sizes.
+        let Some(next) = i.checked_add(step) else {
+            break;
+        };
+        i = next;
     }
     bits
 }
@@ -501,6 +506,18 @@ pub fn periodic_refresh_allowed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fuzz_regression_a_huge_step_selects_only_the_start() {
+        // Found by scripts/fuzz: the step was clamped to u32::MAX and `start + step` overflowed
+        // (a panic with overflow checks, a wrapped walk that set day 0 without).
+        let s = parse("0 0 1/0000000000000000000000000000000000200044556755 * sun").expect("valid");
+        let Schedule::Spec { dom, .. } = s else {
+            panic!("a field schedule")
+        };
+        assert_eq!(dom, 1 << 1, "only the 1st of the month");
+        assert!(s.next_after(t(FRI)).is_some());
+    }
 
     /// 2024-03-15 10:30:00 UTC, a Friday.
     const FRI: u64 = 1_710_498_600;

@@ -9,6 +9,12 @@ use crate::value::{IntKind, Value};
 /// template nests anywhere near this deep.
 const MAX_DEPTH: usize = 200;
 
+/// Bodies (of `if`, `with`, `range`, templates) executing inside one another. The parser bounds
+/// nesting within one template ([`crate::parse::MAX_PARSE_DEPTH`]), but template calls stack
+/// those: 200 calls of a template nesting 1,000 controls recursed 200,000 times. Execution
+/// recurses once per body, so the total is bounded: one template's worth plus the call depth.
+pub const MAX_EXEC_NESTING: usize = crate::parse::MAX_PARSE_DEPTH + MAX_DEPTH;
+
 /// Rendering stops beyond this output size: a runaway template must not exhaust memory.
 pub const MAX_OUTPUT: usize = 16 * 1024 * 1024;
 
@@ -111,6 +117,8 @@ pub struct State<'a> {
     vars: Vec<(String, Value)>,
     pub out: String,
     depth: usize,
+    /// Bodies executing inside one another, against [`MAX_EXEC_NESTING`].
+    nesting: usize,
     limits: Limits,
     steps: u64,
     started: std::time::Instant,
@@ -124,6 +132,7 @@ impl<'a> State<'a> {
             vars: vec![("$".into(), dot.clone())],
             out: String::new(),
             depth: 0,
+            nesting: 0,
             limits,
             steps: 0,
             started: std::time::Instant::now(),
@@ -171,6 +180,25 @@ impl<'a> State<'a> {
     }
 
     fn walk(&mut self, list: &[Node], dot: &Value) -> R<Flow> {
+        // The top-level list is not nested in anything.
+        if self.nesting > MAX_EXEC_NESTING {
+            return Err(ExecError {
+                pos: 0,
+                node: String::new(),
+                template: self.template.clone(),
+                msg: format!(
+                    "exceeded maximum nesting depth ({MAX_EXEC_NESTING} levels of if/with/range bodies and template calls)"
+                ),
+                bare: true,
+            });
+        }
+        self.nesting += 1;
+        let r = self.walk_list(list, dot);
+        self.nesting -= 1;
+        r
+    }
+
+    fn walk_list(&mut self, list: &[Node], dot: &Value) -> R<Flow> {
         for n in list {
             match self.node(n, dot)? {
                 Flow::Normal => {}

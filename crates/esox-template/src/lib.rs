@@ -23,7 +23,9 @@
 //! a database compiled into the binary. Rendering is bounded (Go has no such bounds): output
 //! and every string a function builds at [`MAX_OUTPUT`] bytes, evaluation steps and wall-clock
 //! time per [`Limits`], generated sequences at two million elements, `{{template}}` nesting at
-//! 200 levels, values at 1,000 levels of nesting with no cycles, PKCS#12 key derivation at
+//! 200 levels, template text at [`MAX_PARSE_DEPTH`] levels of parentheses and controls,
+//! execution at [`MAX_EXEC_NESTING`] nested bodies, decoded JSON at 128 and YAML at 64 levels,
+//! values at 1,000 levels of nesting with no cycles, PKCS#12 key derivation at
 //! 1,000,000 iterations, `printf` widths and precisions at Go's 1e6. Each bound fails the
 //! render with an error naming the function and the limit.
 //!
@@ -50,9 +52,10 @@ pub mod value;
 use std::sync::Arc;
 
 pub use error::TemplateError;
-pub use exec::{Limits, MAX_OUTPUT};
+pub use exec::{Limits, MAX_EXEC_NESTING, MAX_OUTPUT};
 pub use funcs::unsupported::UNSUPPORTED;
 pub use funcs::yaml::{YamlMapError, parse_yaml_map};
+pub use parse::MAX_PARSE_DEPTH;
 pub use value::Value;
 
 /// A parsed template, including the templates it defines with `define`/`block`.

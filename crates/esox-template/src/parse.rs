@@ -176,11 +176,19 @@ enum ListEnd {
     Else(usize),
 }
 
+/// Levels of nesting the parser accepts, parentheses and controls (`if`, `with`, `range`, `block`,
+/// each `else if`/`else with` of a chain) together. Go caps only parentheses, at 10,000 (1,000 on
+/// WebAssembly, for its small stack), and lets goroutine stacks grow for the rest; esox recurses
+/// once per level on a fixed stack, so one bound covers every kind of nesting.
+pub const MAX_PARSE_DEPTH: usize = 1000;
+
 pub struct Parser<'a> {
     toks: &'a [Token],
     i: usize,
     vars: Vec<String>,
     range_depth: usize,
+    /// Current nesting, against [`MAX_PARSE_DEPTH`].
+    nesting: usize,
     trees: Trees,
 }
 
@@ -197,6 +205,7 @@ pub fn parse(main_name: &str, toks: &[Token]) -> Result<Trees, ParseError> {
         i: 0,
         vars: vec!["$".into()],
         range_depth: 0,
+        nesting: 0,
         trees: HashMap::new(),
     };
     let mut root = Vec::new();
@@ -232,6 +241,26 @@ pub fn parse(main_name: &str, toks: &[Token]) -> Result<Trees, ParseError> {
 }
 
 impl<'a> Parser<'a> {
+    /// Enters one level of nesting; callers call [`Parser::leave`] on success (an error ends
+    /// the parse, so the count no longer matters).
+    fn enter(&mut self, pos: usize) -> Result<(), ParseError> {
+        if self.nesting >= MAX_PARSE_DEPTH {
+            // Go's wording for parentheses, with the limit and what counts towards it.
+            return self.err(
+                pos,
+                format!(
+                    "max expression depth exceeded: more than {MAX_PARSE_DEPTH} levels of nested parentheses and if/with/range/block"
+                ),
+            );
+        }
+        self.nesting += 1;
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.nesting -= 1;
+    }
+
     fn peek(&self) -> &Token {
         &self.toks[self.i.min(self.toks.len() - 1)]
     }
@@ -429,6 +458,13 @@ impl<'a> Parser<'a> {
     }
 
     fn block_control(&mut self, pos: usize) -> Result<Node, ParseError> {
+        self.enter(pos)?;
+        let node = self.block_body(pos)?;
+        self.leave();
+        Ok(node)
+    }
+
+    fn block_body(&mut self, pos: usize) -> Result<Node, ParseError> {
         let (name, pipe) = self.template_args("block")?;
         let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
         let saved_depth = std::mem::replace(&mut self.range_depth, 0);
@@ -443,6 +479,13 @@ impl<'a> Parser<'a> {
     }
 
     fn control(&mut self, ctx: &str, pos: usize) -> Result<Control, ParseError> {
+        self.enter(pos)?;
+        let c = self.control_body(ctx, pos)?;
+        self.leave();
+        Ok(c)
+    }
+
+    fn control_body(&mut self, ctx: &str, pos: usize) -> Result<Control, ParseError> {
         let mark = self.vars.len();
         let pipe = self.pipeline(ctx, Tok::RightDelim)?;
         if ctx == "range" {
@@ -693,7 +736,9 @@ impl<'a> Parser<'a> {
                 Box::new(parse_number(&text).map_err(|m| ParseError { pos, msg: m })?),
             ),
             Tok::LParen => {
+                self.enter(pos)?;
                 let p = self.pipeline("parenthesized pipeline", Tok::RParen)?;
+                self.leave();
                 Arg::Pipe(pos, Box::new(p))
             }
             Tok::Str(s) => Arg::Str(pos, s),

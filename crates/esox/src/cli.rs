@@ -82,6 +82,10 @@ fn init_logs_with(format: LogFormat, default_filter: &str) {
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Templates render on the blocking threads and recurse once per level of nesting, up to
+        // esox_template::MAX_EXEC_NESTING levels plus parentheses: 8 MiB (instead of 2) leaves a
+        // wide margin. It is address space; only the pages used are memory.
+        .thread_stack_size(8 << 20)
         .build()
         .context("starting the async runtime")
 }

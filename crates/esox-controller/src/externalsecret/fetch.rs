@@ -29,7 +29,7 @@ pub async fn fetch(
     ctx: &Arc<Context>,
     es: &ExternalSecret,
     namespace: &str,
-    templates: &(dyn KeyTemplate + Sync),
+    templates: &'static (dyn KeyTemplate + Sync),
 ) -> Result<Option<Fetched>, Error> {
     let spec = &es.spec;
     let mut clients = Clients::default();
@@ -52,8 +52,11 @@ pub async fn fetch(
             let generated =
                 crate::generators::generate(&ctx.client, generator, namespace, &field).await?;
             let rewrites = to_rewrites(&entry.rewrite);
-            let map = pipeline::process_generated_map(generated, &rewrites, templates)
-                .map_err(|e| data_err(i, "dataFrom", &e))?;
+            let map = with_rewrites(&rewrites, move |rewrites| {
+                pipeline::process_generated_map(generated, rewrites, templates)
+            })
+            .await?
+            .map_err(|e| data_err(i, "dataFrom", &e))?;
             out.data.extend(map);
             continue;
         }
@@ -85,7 +88,8 @@ pub async fn fetch(
                 .await
             {
                 Ok(map) => Some(
-                    pipeline::process_provider_map(map, options, templates)
+                    process_map(map, options, templates)
+                        .await?
                         .map_err(|e| data_err(i, "dataFrom", &e))?,
                 ),
                 Err(e) if e.is_no_secret() && tolerate_missing => {
@@ -120,7 +124,8 @@ pub async fn fetch(
                 .await
             {
                 Ok(map) => Some(
-                    pipeline::process_provider_map(map, options, templates)
+                    process_map(map, options, templates)
+                        .await?
                         .map_err(|e| data_err(i, "dataFrom", &e))?,
                 ),
                 Err(e) if e.is_no_secret() && tolerate_missing => {
@@ -239,6 +244,47 @@ pub async fn watched_sources(
         }
     }
     Ok(Some(out.sources))
+}
+
+/// Runs `work` with `rewrites`: on the render pool when one of them is a `transform` (a template
+/// rendered per key, bounded only by the render limits), in place otherwise.
+async fn with_rewrites<T: Send + 'static>(
+    rewrites: &[Rewrite],
+    work: impl FnOnce(&[Rewrite]) -> T + Send + 'static,
+) -> Result<T, Error> {
+    if rewrites
+        .iter()
+        .any(|r| matches!(r, Rewrite::Transform { .. }))
+    {
+        let owned = rewrites.to_vec();
+        crate::templating::off_workers(move || work(&owned)).await
+    } else {
+        Ok(work(rewrites))
+    }
+}
+
+/// [`pipeline::process_provider_map`] through [`with_rewrites`].
+async fn process_map(
+    map: SecretData,
+    options: MapOptions<'_>,
+    templates: &'static (dyn KeyTemplate + Sync),
+) -> Result<Result<SecretData, pipeline::PipelineError>, Error> {
+    let MapOptions {
+        rewrites,
+        conversion,
+        decoding,
+        null_bytes,
+    } = options;
+    with_rewrites(rewrites, move |rewrites| {
+        let options = MapOptions {
+            rewrites,
+            conversion,
+            decoding,
+            null_bytes,
+        };
+        pipeline::process_provider_map(map, options, templates)
+    })
+    .await
 }
 
 fn data_err(i: usize, field: &str, e: &pipeline::PipelineError) -> Error {

@@ -11,7 +11,7 @@ use esox_template::{Template, Value};
 
 use super::target::Content;
 use crate::error::Error;
-use crate::templating::{render, resolve, resolve_offline};
+use crate::templating::{render, render_off_workers, resolve, resolve_offline};
 
 /// Where the template sits in an ExternalSecret, for error messages.
 const FIELD: &str = "spec.target.template";
@@ -47,7 +47,7 @@ pub async fn apply(
     for (i, from) in template.template_from.iter().enumerate() {
         sources.push(resolve(client, &namespace, FIELD, i, from).await?);
     }
-    render(FIELD, template, data, &sources)
+    render_off_workers(FIELD, template.clone(), data.clone(), sources).await
 }
 
 /// Applies `template` to `data` without a cluster (for `esox render`): the same steps as

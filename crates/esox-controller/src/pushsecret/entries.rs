@@ -31,6 +31,15 @@ pub struct StoreIdentity<'a> {
     pub labels: &'a BTreeMap<String, String>,
 }
 
+/// Whether [`for_store`] renders templates (`dataTo[].rewrite[].transform`), so that it should
+/// run on the render pool rather than an async worker.
+pub fn renders_templates(spec: &PushSecretSpec) -> bool {
+    spec.data_to
+        .iter()
+        .flat_map(|d| &d.rewrite)
+        .any(|r| r.transform.is_some())
+}
+
 /// `"<StoreKind>/<name>"`, the outer key of `status.syncedPushSecrets`.
 pub fn store_key(kind: esox_api::v1::StoreKind, name: &str) -> String {
     format!("{kind}/{name}")

@@ -249,7 +249,26 @@ async fn push_to_store(
             name: &store.resolved.key.name,
             labels: &store.labels,
         };
-        for entry in entries::for_store(&ps.spec, &identity, &local.data)? {
+        let expanded = if entries::renders_templates(&ps.spec) {
+            let (spec, data) = (ps.spec.clone(), local.data.clone());
+            let (kind, name, labels) = (
+                identity.kind,
+                identity.name.to_owned(),
+                identity.labels.clone(),
+            );
+            crate::templating::off_workers(move || {
+                let identity = StoreIdentity {
+                    kind,
+                    name: &name,
+                    labels: &labels,
+                };
+                entries::for_store(&spec, &identity, &data)
+            })
+            .await??
+        } else {
+            entries::for_store(&ps.spec, &identity, &local.data)?
+        };
+        for entry in expanded {
             let remote_key = entries::remote_key(&entry.data.match_.remote_ref);
             let pushed_before = ps
                 .status
@@ -339,14 +358,14 @@ async fn templated(
     namespace: &str,
     sources: &[Secret],
 ) -> Result<Vec<LocalSecret>, Error> {
-    let mut locals: Vec<LocalSecret> = sources.iter().map(local_secret).collect();
-    if let Some(t) = &ps.spec.template {
-        let resolved = template::resolve(&ctx.client, namespace, t).await?;
-        for local in &mut locals {
-            template::apply(&resolved, local)?;
+    let locals: Vec<LocalSecret> = sources.iter().map(local_secret).collect();
+    match &ps.spec.template {
+        Some(t) => {
+            let resolved = template::resolve(&ctx.client, namespace, t).await?;
+            template::apply_all(resolved, locals).await
         }
+        None => Ok(locals),
     }
-    Ok(locals)
 }
 
 fn local_secret(s: &Secret) -> LocalSecret {

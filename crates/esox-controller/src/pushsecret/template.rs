@@ -14,28 +14,46 @@ use crate::templating::{self, Source};
 const FIELD: &str = "spec.template";
 
 /// A template whose `templateFrom` ConfigMaps and Secrets have been read.
-pub struct Resolved<'a> {
-    template: &'a ExternalSecretTemplate,
+pub struct Resolved {
+    template: ExternalSecretTemplate,
     sources: Vec<Source>,
 }
 
 /// Reads the `templateFrom` sources of `template` from the PushSecret's namespace, once per
 /// reconcile (every source Secret and every store then use the same templates).
-pub async fn resolve<'a>(
+pub async fn resolve(
     client: &kube::Client,
     namespace: &str,
-    template: &'a ExternalSecretTemplate,
-) -> Result<Resolved<'a>, Error> {
+    template: &ExternalSecretTemplate,
+) -> Result<Resolved, Error> {
     let mut sources = Vec::with_capacity(template.template_from.len());
     for (i, from) in template.template_from.iter().enumerate() {
         sources.push(templating::resolve(client, namespace, FIELD, i, from).await?);
     }
-    Ok(Resolved { template, sources })
+    Ok(Resolved {
+        template: template.clone(),
+        sources,
+    })
+}
+
+/// Applies a resolved template to every secret in `secrets`, on the render pool
+/// ([`templating::off_workers`]) rather than the async workers.
+pub async fn apply_all(
+    resolved: Resolved,
+    mut secrets: Vec<LocalSecret>,
+) -> Result<Vec<LocalSecret>, Error> {
+    templating::off_workers(move || {
+        for secret in &mut secrets {
+            apply(&resolved, secret)?;
+        }
+        Ok(secrets)
+    })
+    .await?
 }
 
 /// Applies a resolved template to `secret`.
-pub fn apply(resolved: &Resolved<'_>, secret: &mut LocalSecret) -> Result<(), Error> {
-    let template = resolved.template;
+pub fn apply(resolved: &Resolved, secret: &mut LocalSecret) -> Result<(), Error> {
+    let template = &resolved.template;
     // ESO renders over a copy of the source data whatever the merge policy says: rendering with
     // Merge starts from that data, which is exactly this.
     let merging = ExternalSecretTemplate {
@@ -54,7 +72,7 @@ pub fn apply(resolved: &Resolved<'_>, secret: &mut LocalSecret) -> Result<(), Er
 mod tests {
     use super::*;
 
-    fn resolved_offline(t: &ExternalSecretTemplate) -> Resolved<'_> {
+    fn resolved_offline(t: &ExternalSecretTemplate) -> Resolved {
         let sources = t
             .template_from
             .iter()
@@ -63,7 +81,7 @@ mod tests {
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
         Resolved {
-            template: t,
+            template: t.clone(),
             sources,
         }
     }

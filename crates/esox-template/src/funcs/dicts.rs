@@ -203,10 +203,24 @@ pub fn from_serde(j: serde_json::Value) -> Value {
     }
 }
 
+/// How deep `fromJson` input may nest: serde_json's own recursion limit (Go's encoding/json
+/// allows 10,000). It also bounds the recursion of [`from_serde`].
+pub const MAX_JSON_DEPTH: usize = 128;
+
 pub fn from_json(s: &str) -> Result<Value, String> {
     serde_json::from_str::<serde_json::Value>(s)
         .map(from_serde)
-        .map_err(|e| format!("invalid JSON: {e}"))
+        .map_err(|e| {
+            if e.to_string().starts_with("recursion limit exceeded") {
+                format!(
+                    "invalid JSON: it nests more than {MAX_JSON_DEPTH} levels deep (line {}, column {})",
+                    e.line(),
+                    e.column()
+                )
+            } else {
+                format!("invalid JSON: {e}")
+            }
+        })
 }
 
 pub fn register(r: &mut Registry) {

@@ -753,6 +753,17 @@ pub fn to_yaml(v: &Value) -> Result<String, String> {
     Ok(e.out.trim_end_matches('\n').to_string())
 }
 
+/// How deep YAML input may nest, in flow (`[[[`) and block (indentation) style alike: the
+/// default budget of serde-saphyr (its parser also stops at 255 levels of flow nesting, which
+/// very deep flow input reaches first). go-yaml v2 has no limit, v3 allows 10,000. It also bounds
+/// the recursion of everything that walks the decoded value.
+pub const MAX_YAML_DEPTH: usize = 64;
+
+fn is_nesting_limit(parser_message: &str) -> bool {
+    parser_message.contains("recursion limit exceeded")
+        || parser_message.contains("budget breached: Depth")
+}
+
 pub fn from_yaml(s: &str) -> Value {
     let mut opts = serde_saphyr::Options::default();
     opts.strict_booleans = false;
@@ -778,12 +789,16 @@ pub fn from_yaml(s: &str) -> Value {
             );
         }
         Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid YAML");
+            let limit = if is_nesting_limit(&text) {
+                format!(" (YAML may nest at most {MAX_YAML_DEPTH} levels)")
+            } else {
+                String::new()
+            };
             m.insert(
                 "Error".to_string(),
-                Value::str(format!(
-                    "error converting YAML to JSON: {}",
-                    e.to_string().lines().next().unwrap_or("invalid YAML")
-                )),
+                Value::str(format!("error converting YAML to JSON: {first}{limit}")),
             );
         }
     }
@@ -803,7 +818,8 @@ pub fn register(r: &mut Registry) {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind}{}", .position.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default())]
 pub struct YamlMapError {
-    /// `invalid YAML` or `not a YAML map of keys to values`.
+    /// `invalid YAML` (saying so when it nests deeper than [`MAX_YAML_DEPTH`]) or
+    /// `not a YAML map of keys to values`.
     pub kind: &'static str,
     /// 1-based line and column, when the parser knows them.
     pub position: Option<(u64, u64)>,
@@ -822,7 +838,11 @@ pub fn parse_yaml_map(
             position: None,
         }),
         Err(e) => Err(YamlMapError {
-            kind: "invalid YAML",
+            kind: if is_nesting_limit(&e.to_string()) {
+                "invalid YAML: it nests more than 64 levels deep"
+            } else {
+                "invalid YAML"
+            },
             position: e.location().map(|l| (l.line(), l.column())),
         }),
     }

@@ -1,0 +1,36 @@
+//! `remoteRef.property` over a Secret value: the gjson path evaluation and the key lookups of
+//! the kubernetes provider. First line: the property; the rest: the value (JSON or not). No
+//! panic, and a failed lookup's error names the property and the Secret, never the value.
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use esox_core::property::{SecretView, get_secret_map, get_secret_value, gjson_get_string};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|input: &[u8]| {
+    let text = String::from_utf8_lossy(input);
+    let (property, value) = text.split_once('\n').unwrap_or((&text, ""));
+    let _ = gjson_get_string(value, property);
+    let data = BTreeMap::from([
+        ("k".to_string(), value.as_bytes().to_vec()),
+        (property.to_string(), value.as_bytes().to_vec()),
+    ]);
+    let labels = BTreeMap::from([("app".to_string(), value.to_string())]);
+    let view = SecretView {
+        name: "s",
+        data: &data,
+        labels: &labels,
+        annotations: &BTreeMap::new(),
+    };
+    // A value that the property or the names do not already contain must not show in errors.
+    let secret = value.len() >= 8 && !property.contains(value) && !"s k app".contains(value);
+    for fetch_metadata in [false, true] {
+        if let Err(e) = get_secret_value(view, Some(property), fetch_metadata) {
+            assert!(!(secret && e.to_string().contains(value)), "{e}");
+        }
+        if let Err(e) = get_secret_map(view, Some(property), fetch_metadata) {
+            assert!(!(secret && e.to_string().contains(value)), "{e}");
+        }
+    }
+});
