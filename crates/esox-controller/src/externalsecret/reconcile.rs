@@ -371,8 +371,13 @@ impl Reconciler {
                     return ControlFlow::Break(Err(e));
                 }
                 if exists {
+                    // As ESO: the status says why the Secret is still there (a refused delete
+                    // names the verb, the resource and the identity).
                     if let Err(e) = secrets.delete(target_name, &DeleteParams::default()).await {
-                        return ControlFlow::Break(Err(e.into()));
+                        let e = self
+                            .fail(status.clone(), "could not delete secret", Error::from(e))
+                            .await;
+                        return ControlFlow::Break(Err(e));
                     }
                     self.publish(
                         EventType::Normal,
