@@ -1,6 +1,8 @@
 //! Errors of reconciles. Messages are shown to users in conditions and Events: they name the
 //! object and the fix, and never contain secret values.
 
+use esox_providers::ProviderError;
+
 pub use crate::externalsecret::target::OwnershipError;
 
 /// Why a reconcile failed.
@@ -8,9 +10,17 @@ pub use crate::externalsecret::target::OwnershipError;
 pub enum Error {
     #[error("Kubernetes API call failed: {0}")]
     Kube(#[from] kube::Error),
-    // issue 16: provider error class (the provider's own typed error decides retry and reason)
+    /// A provider call failed. Its class (retry, reason, metric label) is the provider's.
     #[error("{0}")]
-    Provider(#[from] esox_providers::ProviderError),
+    Provider(#[from] ProviderError),
+    /// A provider call failed; `action` names the call and its object, the provider's message
+    /// follows. Classified like [`Error::Provider`].
+    #[error("{action}: {source}")]
+    ProviderCall {
+        action: String,
+        #[source]
+        source: ProviderError,
+    },
     /// A store cannot be used: missing, of a kind not served, not Ready, or not answering.
     #[error("{0}")]
     Store(String),
@@ -42,8 +52,7 @@ impl Error {
                 !(400..500).contains(&s.code) || s.code == 409 || s.code == 429
             }
             Error::Kube(_) | Error::Store(_) | Error::StorePending(_) | Error::Data(_) => true,
-            // issue 16: provider error class
-            Error::Provider(_) => true,
+            Error::Provider(e) | Error::ProviderCall { source: e, .. } => e.is_retryable(),
             Error::Invalid(_) | Error::Ownership(_) | Error::TargetImmutable(_) => false,
         }
     }
@@ -52,8 +61,10 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Error::Kube(_) => "KubernetesAPIError",
-            // issue 16: provider error class
-            Error::Provider(_) => "ProviderError",
+            // The provider names a reason where ESO has a specific one (a wrong store config).
+            Error::Provider(e) | Error::ProviderCall { source: e, .. } => {
+                e.reason().unwrap_or("ProviderError")
+            }
             // ESO's event reason for a store it cannot use.
             Error::Store(_) | Error::StorePending(_) => "UnavailableStore",
             Error::Invalid(_) => "InvalidSpec",
@@ -67,8 +78,9 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Kube(_) => "kube",
-            // issue 16: provider error class
-            Error::Provider(_) => "provider",
+            // The provider's own labels (`unavailable`, `forbidden`, ...): stable, and they say
+            // more than one `provider` label for every failure of a store.
+            Error::Provider(e) | Error::ProviderCall { source: e, .. } => e.metric_label(),
             Error::Store(_) | Error::StorePending(_) => "store",
             Error::Invalid(_) => "invalid",
             Error::Data(_) => "data",
@@ -129,6 +141,29 @@ mod tests {
         let invalid = Error::Invalid("template key \"is immutable\" is not valid".into());
         assert_eq!(invalid.reason(), "InvalidSpec");
         assert!(!matches!(invalid, Error::TargetImmutable(_)));
+    }
+
+    #[test]
+    fn provider_errors_stay_sources_and_decide_the_class() {
+        let busy = Error::ProviderCall {
+            action: "could not write remote ref r to target secretstore SecretStore/s".into(),
+            source: ProviderError::unavailable("connection refused"),
+        };
+        assert_eq!(
+            busy.to_string(),
+            "could not write remote ref r to target secretstore SecretStore/s: connection refused"
+        );
+        assert_eq!(
+            busy.source().map(ToString::to_string).as_deref(),
+            Some("connection refused")
+        );
+        assert!(busy.is_retryable());
+        assert_eq!(busy.metric_label(), "unavailable");
+        assert_eq!(busy.reason(), "ProviderError");
+        let config = Error::from(ProviderError::InvalidConfig("no server".into()));
+        assert!(!config.is_retryable());
+        assert_eq!(config.metric_label(), "invalid_config");
+        assert_eq!(config.reason(), "InvalidProviderConfig");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use esox_api::v1::Condition;
 use esox_api::v1::{ClusterSecretStore, SecretStore, SecretStoreRef, SecretStoreSpec, StoreKind};
-use esox_providers::{SecretsClient, StoreInfo};
+use esox_providers::{ProviderError, SecretsClient, StoreInfo};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 
@@ -221,8 +221,8 @@ pub async fn client(
     ctx: &Context,
     store: &ResolvedStore,
     namespace: Option<&str>,
-) -> Result<Box<dyn SecretsClient>, Error> {
+) -> Result<Box<dyn SecretsClient>, ProviderError> {
     let provider = ctx.providers.provider_for(&store.info.spec)?;
     let cctx = ctx.providers.context(namespace);
-    Ok(provider.new_client(&store.info, &cctx).await?)
+    provider.new_client(&store.info, &cctx).await
 }

@@ -242,7 +242,10 @@ async fn push_to_store(
     let key = entries::store_key(store.resolved.key.kind, &store.resolved.key.name);
     let client = stores::client(ctx, &store.resolved, Some(namespace))
         .await
-        .map_err(|e| Error::Store(format!("could not get a client for {key}: {e}")))?;
+        .map_err(|source| Error::ProviderCall {
+            action: format!("could not get a client for {key}"),
+            source,
+        })?;
     for local in sources {
         let identity = StoreIdentity {
             kind: store.resolved.key.kind,
@@ -327,10 +330,11 @@ async fn push_entry(
             source.namespace, source.name
         )));
     }
-    let write_err = |e: esox_providers::ProviderError| {
-        Error::Store(format!(
-            "could not write remote ref {remote_name} to target secretstore {store_key}: {e}"
-        ))
+    let write_err = |source| Error::ProviderCall {
+        action: format!(
+            "could not write remote ref {remote_name} to target secretstore {store_key}"
+        ),
+        source,
     };
     let push = PushEntry {
         secret_key: entry.data.match_.secret_key.clone(),
