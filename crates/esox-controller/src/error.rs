@@ -3,7 +3,7 @@
 
 use esox_providers::ProviderError;
 
-pub use crate::externalsecret::target::OwnershipError;
+pub use crate::externalsecret::target::TargetError;
 
 /// Why a reconcile failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,12 +34,9 @@ pub enum Error {
     /// The data read or to be written does not fit (a missing key, a value that does not decode).
     #[error("{0}")]
     Data(String),
-    /// The target Secret is someone else's.
+    /// The target Secret is someone else's, or immutable and its data would change.
     #[error(transparent)]
-    Ownership(#[from] OwnershipError),
-    /// The target Secret is immutable and its data would change.
-    #[error("{0}")]
-    TargetImmutable(String),
+    Target(#[from] TargetError),
 }
 
 impl Error {
@@ -53,7 +50,7 @@ impl Error {
             }
             Error::Kube(_) | Error::Store(_) | Error::StorePending(_) | Error::Data(_) => true,
             Error::Provider(e) | Error::ProviderCall { source: e, .. } => e.is_retryable(),
-            Error::Invalid(_) | Error::Ownership(_) | Error::TargetImmutable(_) => false,
+            Error::Invalid(_) | Error::Target(_) => false,
         }
     }
 
@@ -69,8 +66,7 @@ impl Error {
             Error::Store(_) | Error::StorePending(_) => "UnavailableStore",
             Error::Invalid(_) => "InvalidSpec",
             Error::Data(_) => "InvalidData",
-            Error::Ownership(_) => "TargetOwnedByOther",
-            Error::TargetImmutable(_) => "TargetImmutable",
+            Error::Target(e) => e.reason(),
         }
     }
 
@@ -84,8 +80,7 @@ impl Error {
             Error::Store(_) | Error::StorePending(_) => "store",
             Error::Invalid(_) => "invalid",
             Error::Data(_) => "data",
-            Error::Ownership(_) => "ownership",
-            Error::TargetImmutable(_) => "immutable",
+            Error::Target(e) => e.metric_label(),
         }
     }
 
@@ -129,7 +124,7 @@ mod tests {
 
     #[test]
     fn target_errors_are_typed_not_matched_by_text() {
-        let owned = Error::from(OwnershipError::OwnedByOtherExternalSecret("n/other".into()));
+        let owned = Error::from(TargetError::OwnedByOtherExternalSecret("n/other".into()));
         assert!(
             owned
                 .to_string()
@@ -140,7 +135,10 @@ mod tests {
         // A spec error whose text happens to mention immutability is not an immutable target.
         let invalid = Error::Invalid("template key \"is immutable\" is not valid".into());
         assert_eq!(invalid.reason(), "InvalidSpec");
-        assert!(!matches!(invalid, Error::TargetImmutable(_)));
+        assert!(!matches!(invalid, Error::Target(TargetError::Immutable(_))));
+        let immutable = Error::from(TargetError::Immutable("s".into()));
+        assert_eq!(immutable.reason(), "TargetImmutable");
+        assert!(!immutable.is_retryable());
     }
 
     #[test]
@@ -174,7 +172,7 @@ mod tests {
             Error::StorePending(String::new()),
             Error::Invalid(String::new()),
             Error::Data(String::new()),
-            Error::TargetImmutable(String::new()),
+            TargetError::Immutable(String::new()).into(),
         ]
         .iter()
         .map(Error::metric_label)

@@ -21,10 +21,10 @@ use kube::{Api, Resource as _, ResourceExt as _};
 use serde_json::json;
 
 use super::fetch;
-use super::target::{self, Content};
+use super::target::{self, Content, TargetError};
 use crate::conditions::{self, es as reason};
 use crate::context::Context;
-use crate::error::{Error, OwnershipError};
+use crate::error::Error;
 use crate::index::Dependencies;
 
 /// How often an ExternalSecret with `creationPolicy: Merge` looks for its missing target.
@@ -216,15 +216,14 @@ impl Reconciler {
                     .await
             }
             Err(e) if e.is_conflict() => Ok(Action::requeue(Duration::from_millis(200))),
-            Err(e) => match terminal_write_error(&e) {
-                // As in ESO, no retry: only a change of the objects involved can fix these.
-                Some(message) => {
-                    tracing::warn!(error = %e, "{message}; waiting for a change");
-                    self.fail(status, message, e).await;
-                    Ok(Action::await_change())
-                }
-                None => Err(self.fail(status, "could not update secret", e).await),
-            },
+            // As in ESO, no retry: only a change of the objects involved can fix these.
+            Err(Error::Target(e)) => {
+                let message = e.condition_message();
+                tracing::warn!(error = %e, "{message}; waiting for a change");
+                self.fail(status, message, e.into()).await;
+                Ok(Action::await_change())
+            }
+            Err(e) => Err(self.fail(status, "could not update secret", e).await),
         }
     }
 
@@ -609,20 +608,6 @@ impl Reconciler {
     }
 }
 
-/// ESO's condition message for a write error that retrying cannot fix.
-fn terminal_write_error(e: &Error) -> Option<&'static str> {
-    match e {
-        Error::TargetImmutable(_) => Some("could not update secret, target is immutable"),
-        Error::Ownership(OwnershipError::OwnedByOtherExternalSecret(_)) => {
-            Some("target is owned by another ExternalSecret")
-        }
-        Error::Ownership(OwnershipError::ControlledByOther(..)) => {
-            Some("failed to take ownership of target secret")
-        }
-        _ => None,
-    }
-}
-
 struct SecretParts {
     data: esox_core::SecretData,
     labels: std::collections::BTreeMap<String, String>,
@@ -697,9 +682,7 @@ async fn write(
                     ctx.index
                         .note_written(&namespace, target_name, updated.resource_version());
                 }
-                return Err(Error::TargetImmutable(format!(
-                    "secret {target_name} is immutable and its data would change: delete the Secret so esox can recreate it with the new data"
-                )));
+                return Err(TargetError::Immutable(target_name.to_owned()).into());
             }
             let updated = secrets.replace(target_name, &pp, &desired).await?;
             publish(ctx, es, EventType::Normal, "Updated", "secret updated").await;
