@@ -4,6 +4,8 @@
 use esox_providers::ProviderError;
 
 pub use crate::externalsecret::target::TargetError;
+pub use crate::pushsecret::PushError;
+pub use crate::stores::StoreError;
 
 /// Why a reconcile failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,13 +23,12 @@ pub enum Error {
         #[source]
         source: ProviderError,
     },
-    /// A store cannot be used: missing, of a kind not served, not Ready, or not answering.
-    #[error("{0}")]
-    Store(String),
-    /// The store has not been validated yet (esox just started, or the store is new). Not a
-    /// failure: the store's first status change triggers the reconcile again.
-    #[error("{0}")]
-    StorePending(String),
+    /// A store cannot be used: missing, of a kind not served, not Ready, or not validated yet.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Pushing to or deleting from the stores did not finish.
+    #[error(transparent)]
+    Push(#[from] PushError),
     /// The object's spec says something esox cannot do; only a change of it helps.
     #[error("{0}")]
     Invalid(String),
@@ -48,7 +49,7 @@ impl Error {
                 // Conflicts and throttling pass; other refusals of the request itself do not.
                 !(400..500).contains(&s.code) || s.code == 409 || s.code == 429
             }
-            Error::Kube(_) | Error::Store(_) | Error::StorePending(_) | Error::Data(_) => true,
+            Error::Kube(_) | Error::Store(_) | Error::Push(_) | Error::Data(_) => true,
             Error::Provider(e) | Error::ProviderCall { source: e, .. } => e.is_retryable(),
             Error::Invalid(_) | Error::Target(_) => false,
         }
@@ -63,7 +64,7 @@ impl Error {
                 e.reason().unwrap_or("ProviderError")
             }
             // ESO's event reason for a store it cannot use.
-            Error::Store(_) | Error::StorePending(_) => "UnavailableStore",
+            Error::Store(_) | Error::Push(_) => "UnavailableStore",
             Error::Invalid(_) => "InvalidSpec",
             Error::Data(_) => "InvalidData",
             Error::Target(e) => e.reason(),
@@ -77,7 +78,7 @@ impl Error {
             // The provider's own labels (`unavailable`, `forbidden`, ...): stable, and they say
             // more than one `provider` label for every failure of a store.
             Error::Provider(e) | Error::ProviderCall { source: e, .. } => e.metric_label(),
-            Error::Store(_) | Error::StorePending(_) => "store",
+            Error::Store(_) | Error::Push(_) => "store",
             Error::Invalid(_) => "invalid",
             Error::Data(_) => "data",
             Error::Target(e) => e.metric_label(),
@@ -165,11 +166,40 @@ mod tests {
     }
 
     #[test]
+    fn store_errors_keep_their_messages() {
+        let missing = Error::from(StoreError::MissingSecretStore {
+            name: "s".into(),
+            namespace: "n".into(),
+        });
+        assert_eq!(
+            missing.to_string(),
+            "could not get SecretStore \"s\": it does not exist in namespace \"n\"; create it or fix the store reference"
+        );
+        let pending = Error::from(StoreError::Pending {
+            kind: esox_api::v1::StoreKind::ClusterSecretStore,
+            name: "c".into(),
+        });
+        assert_eq!(
+            pending.to_string(),
+            "ClusterSecretStore \"c\" has not been validated yet"
+        );
+        assert_eq!(pending.reason(), "UnavailableStore");
+    }
+
+    #[test]
     fn metric_labels_are_stable() {
         let labels: Vec<_> = [
             api(500, "InternalError"),
-            Error::Store(String::new()),
-            Error::StorePending(String::new()),
+            StoreError::MissingClusterStore {
+                name: String::new(),
+            }
+            .into(),
+            StoreError::Pending {
+                kind: esox_api::v1::StoreKind::SecretStore,
+                name: String::new(),
+            }
+            .into(),
+            PushError::EntriesLeft(String::new()).into(),
             Error::Invalid(String::new()),
             Error::Data(String::new()),
             TargetError::Immutable(String::new()).into(),
@@ -179,7 +209,15 @@ mod tests {
         .collect();
         assert_eq!(
             labels,
-            ["kube", "store", "store", "invalid", "data", "immutable"]
+            [
+                "kube",
+                "store",
+                "store",
+                "store",
+                "invalid",
+                "data",
+                "immutable"
+            ]
         );
     }
 }

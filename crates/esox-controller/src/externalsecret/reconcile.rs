@@ -24,7 +24,7 @@ use super::fetch;
 use super::target::{self, Content, TargetError};
 use crate::conditions::{self, es as reason};
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Error, StoreError};
 use crate::index::Dependencies;
 
 /// How often an ExternalSecret with `creationPolicy: Merge` looks for its missing target.
@@ -253,7 +253,7 @@ impl Reconciler {
                 states.mark_checked(self.es_ref.clone());
                 ControlFlow::Continue(false)
             }
-            Err(Error::StorePending(why)) => {
+            Err(Error::Store(why @ StoreError::Pending { .. })) => {
                 tracing::debug!(%why, "waiting for the store's validation");
                 ControlFlow::Break(())
             }
@@ -320,7 +320,7 @@ impl Reconciler {
                 ctx.index.record(&self.es_ref, deps);
                 return ControlFlow::Break(Ok(Action::await_change()));
             }
-            Err(Error::StorePending(why)) => {
+            Err(Error::Store(why @ StoreError::Pending { .. })) => {
                 // Right after esox starts every store is unvalidated for a moment: wait for the
                 // store's first status (it triggers this ExternalSecret through the index)
                 // instead of failing and backing off. The requeue only covers a missed trigger.

@@ -27,7 +27,7 @@ use super::status::{self, ERRORED, SOURCE_DELETED, SYNCED, Synced};
 use super::{PushContext, generator, template};
 use crate::conditions;
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Error, PushError, StoreError};
 use crate::selector;
 use crate::stores::{self, ResolvedStore};
 
@@ -125,7 +125,9 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
     let stores = match resolve_stores(&ctx, &ps, &namespace).await {
         Ok(s) => s,
         // The store's first status change reconciles this PushSecret again.
-        Err(Error::StorePending(_)) => return Ok(Action::requeue(Duration::from_secs(5))),
+        Err(Error::Store(StoreError::Pending { .. })) => {
+            return Ok(Action::requeue(Duration::from_secs(5)));
+        }
         Err(e) => return Err(fail(&ps, &pctx, &api, None, "could not get store", e).await),
     };
     if stores.is_empty() {
@@ -170,10 +172,11 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
         );
         let result = match tokio::time::timeout(STORE_TIMEOUT, work).await {
             Ok(r) => r,
-            Err(_) => Err(Error::Store(format!(
-                "{key} did not answer within {}s",
-                STORE_TIMEOUT.as_secs()
-            ))),
+            Err(_) => Err(PushError::StoreTimeout {
+                store: key,
+                secs: STORE_TIMEOUT.as_secs(),
+            }
+            .into()),
         };
         if let Err(e) = result {
             let partial = status::union(&status.synced_push_secrets, &synced);
@@ -188,10 +191,7 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
             if !failures.is_empty() {
                 // Failed deletes stay tracked so a later reconcile retries them.
                 let keep = status::union(&synced, &still_tracked(&stale, &failures));
-                let e = Error::Store(format!(
-                    "could not delete stale entries: {}",
-                    list(&failures)
-                ));
+                let e = PushError::StaleEntriesLeft(list(&failures)).into();
                 return Err(
                     fail(&ps, &pctx, &api, Some(keep), "could not delete secrets", e).await,
                 );
@@ -549,10 +549,11 @@ async fn source_deleted(
     let failures = cleanup::delete_entries(&pctx.ctx, ps, &status.synced_push_secrets).await;
     if !failures.is_empty() {
         let keep = still_tracked(&status.synced_push_secrets, &failures);
-        let e = Error::Store(format!(
-            "{why}; could not delete provider secrets: {}",
-            list(&failures)
-        ));
+        let e = PushError::SourceGoneEntriesLeft {
+            why: why.to_owned(),
+            entries: list(&failures),
+        }
+        .into();
         return Err(fail(ps, pctx, api, Some(keep), "could not delete secrets", e).await);
     }
     let mut new_status = status;
@@ -605,10 +606,7 @@ async fn finalize(
             let hopeless = failures.iter().all(|f| f.permanent);
             if !hopeless && waited < GIVE_UP_AFTER {
                 let keep = still_tracked(&status.synced_push_secrets, &failures);
-                let e = Error::Store(format!(
-                    "could not delete provider secrets (will retry): {}",
-                    list(&failures)
-                ));
+                let e = Error::from(PushError::EntriesLeft(list(&failures)));
                 tracing::warn!(error = %e, "could not delete secrets; retrying");
                 fail(ps, pctx, api, Some(keep), "could not delete secrets", e).await;
                 return Ok(Action::requeue(Duration::from_secs(2)));
