@@ -570,11 +570,7 @@ impl Reconciler {
         ctx.recent_statuses.forget(&self.es_ref);
         ctx.metrics
             .external_secret_deleted(&self.name, &self.namespace);
-        if !es
-            .finalizers()
-            .iter()
-            .any(|f| f == FINALIZER_EXTERNAL_SECRET)
-        {
+        if !crate::finalizers::has(es, FINALIZER_EXTERNAL_SECRET) {
             return Ok(Action::await_change());
         }
         if of_another_class(ctx, es, &self.namespace).await {
@@ -718,11 +714,8 @@ async fn delete_orphans(
 /// deletion has work for esox (deletionPolicy Delete deletes the target), so any other
 /// ExternalSecret can be deleted even while esox is down or uninstalled.
 async fn sync_finalizer(api: &Api<ExternalSecret>, es: &ExternalSecret) -> Result<(), Error> {
-    if es.spec.target.deletion_policy == DeletionPolicy::Delete {
-        crate::finalizers::ensure(api, es, FINALIZER_EXTERNAL_SECRET).await?;
-    } else {
-        crate::finalizers::remove(api, es, FINALIZER_EXTERNAL_SECRET).await?;
-    }
+    let wanted = es.spec.target.deletion_policy == DeletionPolicy::Delete;
+    crate::finalizers::keep(api, es, FINALIZER_EXTERNAL_SECRET, wanted).await?;
     Ok(())
 }
 

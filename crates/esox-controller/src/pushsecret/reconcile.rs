@@ -13,12 +13,11 @@ use esox_core::refresh::{self, RefreshInput, Requeue};
 use esox_providers::{LocalSecret, PushEntry, SecretsClient};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{ListParams, ObjectMeta, Patch, PatchParams};
+use kube::api::{ListParams, ObjectMeta};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt as _};
-use serde_json::json;
 
 use super::cleanup::{self, Failure};
 use super::entries::{self, Entry, StoreIdentity};
@@ -136,19 +135,8 @@ pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Ac
     }
     // Only now is the PushSecret known to be ours (ESO adds its finalizer before looking at
     // the stores); only deletionPolicy Delete gives its deletion work to do.
-    let has_finalizer = ps.finalizers().iter().any(|f| f == FINALIZER_PUSH_SECRET);
-    match (ps.spec.deletion_policy, has_finalizer) {
-        (PushDeletionPolicy::Delete, false) => {
-            let mut finalizers = ps.finalizers().to_vec();
-            finalizers.push(FINALIZER_PUSH_SECRET.to_owned());
-            set_finalizers(&api, &ps, finalizers).await?;
-        }
-        (PushDeletionPolicy::None, true) => {
-            let finalizers = without_finalizer(&ps);
-            set_finalizers(&api, &ps, finalizers).await?;
-        }
-        _ => {}
-    }
+    let wanted = ps.spec.deletion_policy == PushDeletionPolicy::Delete;
+    crate::finalizers::keep(&api, ps.as_ref(), FINALIZER_PUSH_SECRET, wanted).await?;
 
     // Templates are rendered once per source Secret, before anything is pushed: a template that
     // cannot be read or rendered leaves every remote entry as it is.
@@ -585,7 +573,7 @@ async fn finalize(
 ) -> Result<Action, Error> {
     let ps_ref = ObjectRef::from_obj(ps);
     pctx.sources.forget(&ps_ref);
-    if !ps.finalizers().iter().any(|f| f == FINALIZER_PUSH_SECRET) {
+    if !crate::finalizers::has(ps, FINALIZER_PUSH_SECRET) {
         return Ok(Action::await_change());
     }
     let namespace = ps.namespace().unwrap_or_default();
@@ -623,12 +611,7 @@ async fn finalize(
             .await;
         }
     }
-    let finalizers = without_finalizer(ps);
-    match set_finalizers(api, ps, finalizers).await {
-        Ok(()) => {}
-        Err(e) if matches!(&e, Error::Kube(kube::Error::Api(s)) if s.code == 404) => {}
-        Err(e) => return Err(e),
-    }
+    crate::finalizers::remove(api, ps, FINALIZER_PUSH_SECRET).await?;
     pctx.ctx
         .metrics
         .push_secret_deleted(&ps.name_any(), &namespace);
@@ -674,30 +657,6 @@ fn list(failures: &[Failure]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn without_finalizer(ps: &PushSecret) -> Vec<String> {
-    ps.finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER_PUSH_SECRET)
-        .cloned()
-        .collect()
-}
-
-async fn set_finalizers(
-    api: &Api<PushSecret>,
-    ps: &PushSecret,
-    finalizers: Vec<String>,
-) -> Result<(), Error> {
-    let patch =
-        json!({"metadata": {"finalizers": finalizers, "resourceVersion": ps.resource_version()}});
-    api.patch(
-        &ps.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
 }
 
 fn refresh_interval(ps: &PushSecret) -> Result<i64, Error> {
