@@ -10,7 +10,7 @@
 //! - PushSecrets retry on [`Backoff::PUSH`] (the same curve, capped at 60 s): their failures are
 //!   mostly a remote store being away, and a store that comes back should be pushed to within a
 //!   minute without anyone touching the PushSecret.
-//! - Waiting is not failing: an unvalidated store (`StorePending`), a `creationPolicy: Merge`
+//! - Waiting is not failing: an unvalidated store (`StoreError::Pending`), a `creationPolicy: Merge`
 //!   target that does not exist yet, a write conflict and a PushSecret deletion waiting for its
 //!   remote entries are fixed rechecks returned as `Ok`, and clear the count.
 //! - A broken store is validated again after half the time it has been broken (1 s to 30 s),

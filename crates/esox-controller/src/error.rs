@@ -1,35 +1,43 @@
 //! Errors of reconciles. Messages are shown to users in conditions and Events: they name the
 //! object and the fix, and never contain secret values.
 
-pub use crate::externalsecret::target::OwnershipError;
+use esox_providers::ProviderError;
+
+pub use crate::externalsecret::target::TargetError;
+pub use crate::pushsecret::PushError;
+pub use crate::stores::StoreError;
 
 /// Why a reconcile failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("Kubernetes API call failed: {0}")]
     Kube(#[from] kube::Error),
-    // issue 16: provider error class (the provider's own typed error decides retry and reason)
+    /// A provider call failed. Its class (retry, reason, metric label) is the provider's.
     #[error("{0}")]
-    Provider(#[from] esox_providers::ProviderError),
-    /// A store cannot be used: missing, of a kind not served, not Ready, or not answering.
-    #[error("{0}")]
-    Store(String),
-    /// The store has not been validated yet (esox just started, or the store is new). Not a
-    /// failure: the store's first status change triggers the reconcile again.
-    #[error("{0}")]
-    StorePending(String),
+    Provider(#[from] ProviderError),
+    /// A provider call failed; `action` names the call and its object, the provider's message
+    /// follows. Classified like [`Error::Provider`].
+    #[error("{action}: {source}")]
+    ProviderCall {
+        action: String,
+        #[source]
+        source: ProviderError,
+    },
+    /// A store cannot be used: missing, of a kind not served, not Ready, or not validated yet.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Pushing to or deleting from the stores did not finish.
+    #[error(transparent)]
+    Push(#[from] PushError),
     /// The object's spec says something esox cannot do; only a change of it helps.
     #[error("{0}")]
     Invalid(String),
     /// The data read or to be written does not fit (a missing key, a value that does not decode).
     #[error("{0}")]
     Data(String),
-    /// The target Secret is someone else's.
+    /// The target Secret is someone else's, or immutable and its data would change.
     #[error(transparent)]
-    Ownership(#[from] OwnershipError),
-    /// The target Secret is immutable and its data would change.
-    #[error("{0}")]
-    TargetImmutable(String),
+    Target(#[from] TargetError),
 }
 
 impl Error {
@@ -41,10 +49,9 @@ impl Error {
                 // Conflicts and throttling pass; other refusals of the request itself do not.
                 !(400..500).contains(&s.code) || s.code == 409 || s.code == 429
             }
-            Error::Kube(_) | Error::Store(_) | Error::StorePending(_) | Error::Data(_) => true,
-            // issue 16: provider error class
-            Error::Provider(_) => true,
-            Error::Invalid(_) | Error::Ownership(_) | Error::TargetImmutable(_) => false,
+            Error::Kube(_) | Error::Store(_) | Error::Push(_) | Error::Data(_) => true,
+            Error::Provider(e) | Error::ProviderCall { source: e, .. } => e.is_retryable(),
+            Error::Invalid(_) | Error::Target(_) => false,
         }
     }
 
@@ -52,14 +59,15 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Error::Kube(_) => "KubernetesAPIError",
-            // issue 16: provider error class
-            Error::Provider(_) => "ProviderError",
+            // The provider names a reason where ESO has a specific one (a wrong store config).
+            Error::Provider(e) | Error::ProviderCall { source: e, .. } => {
+                e.reason().unwrap_or("ProviderError")
+            }
             // ESO's event reason for a store it cannot use.
-            Error::Store(_) | Error::StorePending(_) => "UnavailableStore",
+            Error::Store(_) | Error::Push(_) => "UnavailableStore",
             Error::Invalid(_) => "InvalidSpec",
             Error::Data(_) => "InvalidData",
-            Error::Ownership(_) => "TargetOwnedByOther",
-            Error::TargetImmutable(_) => "TargetImmutable",
+            Error::Target(e) => e.reason(),
         }
     }
 
@@ -67,13 +75,13 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Kube(_) => "kube",
-            // issue 16: provider error class
-            Error::Provider(_) => "provider",
-            Error::Store(_) | Error::StorePending(_) => "store",
+            // The provider's own labels (`unavailable`, `forbidden`, ...): stable, and they say
+            // more than one `provider` label for every failure of a store.
+            Error::Provider(e) | Error::ProviderCall { source: e, .. } => e.metric_label(),
+            Error::Store(_) | Error::Push(_) => "store",
             Error::Invalid(_) => "invalid",
             Error::Data(_) => "data",
-            Error::Ownership(_) => "ownership",
-            Error::TargetImmutable(_) => "immutable",
+            Error::Target(e) => e.metric_label(),
         }
     }
 
@@ -117,7 +125,7 @@ mod tests {
 
     #[test]
     fn target_errors_are_typed_not_matched_by_text() {
-        let owned = Error::from(OwnershipError::OwnedByOtherExternalSecret("n/other".into()));
+        let owned = Error::from(TargetError::OwnedByOtherExternalSecret("n/other".into()));
         assert!(
             owned
                 .to_string()
@@ -128,25 +136,88 @@ mod tests {
         // A spec error whose text happens to mention immutability is not an immutable target.
         let invalid = Error::Invalid("template key \"is immutable\" is not valid".into());
         assert_eq!(invalid.reason(), "InvalidSpec");
-        assert!(!matches!(invalid, Error::TargetImmutable(_)));
+        assert!(!matches!(invalid, Error::Target(TargetError::Immutable(_))));
+        let immutable = Error::from(TargetError::Immutable("s".into()));
+        assert_eq!(immutable.reason(), "TargetImmutable");
+        assert!(!immutable.is_retryable());
+    }
+
+    #[test]
+    fn provider_errors_stay_sources_and_decide_the_class() {
+        let busy = Error::ProviderCall {
+            action: "could not write remote ref r to target secretstore SecretStore/s".into(),
+            source: ProviderError::unavailable("connection refused"),
+        };
+        assert_eq!(
+            busy.to_string(),
+            "could not write remote ref r to target secretstore SecretStore/s: connection refused"
+        );
+        assert_eq!(
+            busy.source().map(ToString::to_string).as_deref(),
+            Some("connection refused")
+        );
+        assert!(busy.is_retryable());
+        assert_eq!(busy.metric_label(), "unavailable");
+        assert_eq!(busy.reason(), "ProviderError");
+        let config = Error::from(ProviderError::InvalidConfig("no server".into()));
+        assert!(!config.is_retryable());
+        assert_eq!(config.metric_label(), "invalid_config");
+        assert_eq!(config.reason(), "InvalidProviderConfig");
+    }
+
+    #[test]
+    fn store_errors_keep_their_messages() {
+        let missing = Error::from(StoreError::MissingSecretStore {
+            name: "s".into(),
+            namespace: "n".into(),
+        });
+        assert_eq!(
+            missing.to_string(),
+            "could not get SecretStore \"s\": it does not exist in namespace \"n\"; create it or fix the store reference"
+        );
+        let pending = Error::from(StoreError::Pending {
+            kind: esox_api::v1::StoreKind::ClusterSecretStore,
+            name: "c".into(),
+        });
+        assert_eq!(
+            pending.to_string(),
+            "ClusterSecretStore \"c\" has not been validated yet"
+        );
+        assert_eq!(pending.reason(), "UnavailableStore");
     }
 
     #[test]
     fn metric_labels_are_stable() {
         let labels: Vec<_> = [
             api(500, "InternalError"),
-            Error::Store(String::new()),
-            Error::StorePending(String::new()),
+            StoreError::MissingClusterStore {
+                name: String::new(),
+            }
+            .into(),
+            StoreError::Pending {
+                kind: esox_api::v1::StoreKind::SecretStore,
+                name: String::new(),
+            }
+            .into(),
+            PushError::EntriesLeft(String::new()).into(),
             Error::Invalid(String::new()),
             Error::Data(String::new()),
-            Error::TargetImmutable(String::new()),
+            TargetError::Immutable(String::new()).into(),
         ]
         .iter()
         .map(Error::metric_label)
         .collect();
         assert_eq!(
             labels,
-            ["kube", "store", "store", "invalid", "data", "immutable"]
+            [
+                "kube",
+                "store",
+                "store",
+                "store",
+                "invalid",
+                "data",
+                "immutable"
+            ]
         );
     }
 }

@@ -2,7 +2,7 @@
 
 use esox_api::v1::Condition;
 use esox_api::v1::{ClusterSecretStore, SecretStore, SecretStoreRef, SecretStoreSpec, StoreKind};
-use esox_providers::{SecretsClient, StoreInfo};
+use esox_providers::{ProviderError, SecretsClient, StoreInfo};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 
@@ -11,6 +11,35 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::index::StoreKey;
 use crate::selector;
+
+/// Why a store cannot be used by an object.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store has not been validated yet (esox just started, or the store is new). Not a
+    /// failure: the store's first status change triggers the object again.
+    #[error("{kind} {name:?} has not been validated yet")]
+    Pending { kind: StoreKind, name: String },
+    #[error("{kind} {name:?} is not ready: {message}")]
+    NotReady {
+        kind: StoreKind,
+        name: String,
+        message: String,
+    },
+    #[error("ClusterSecretStores are not processed: {why}; use a SecretStore in this namespace")]
+    ClusterStoresOff { why: String },
+    #[error(
+        "could not get SecretStore {name:?}: it does not exist in namespace {namespace:?}; create it or fix the store reference"
+    )]
+    MissingSecretStore { name: String, namespace: String },
+    #[error(
+        "could not get ClusterSecretStore {name:?}: it does not exist; create it or fix the store reference"
+    )]
+    MissingClusterStore { name: String },
+    #[error(
+        "using cluster store {store:?} is not allowed from namespace {namespace:?}: denied by spec.conditions; add the namespace to the store's conditions"
+    )]
+    NamespaceDenied { store: String, namespace: String },
+}
 
 /// A store that this controller serves and the object may use.
 #[derive(Clone, Debug)]
@@ -80,18 +109,21 @@ pub async fn resolve(
         check_namespace_conditions(ctx, &spec, name, namespace).await?;
     }
     if flood_gate && ctx.options.flood_gate && !conditions::is_ready(&status_conditions) {
-        return Err(
-            match status_conditions
-                .iter()
-                .find(|c| c.type_ == conditions::READY)
-            {
-                Some(c) => Error::Store(format!(
-                    "{kind} {name:?} is not ready: {}",
-                    c.message.as_deref().unwrap_or_default()
-                )),
-                None => Error::StorePending(format!("{kind} {name:?} has not been validated yet")),
+        return Err(match status_conditions
+            .iter()
+            .find(|c| c.type_ == conditions::READY)
+        {
+            Some(c) => StoreError::NotReady {
+                kind,
+                name: name.to_owned(),
+                message: c.message.clone().unwrap_or_default(),
             },
-        );
+            None => StoreError::Pending {
+                kind,
+                name: name.to_owned(),
+            },
+        }
+        .into());
     }
     let info = StoreInfo {
         kind,
@@ -111,9 +143,7 @@ pub fn kind_served(ctx: &Context, kind: StoreKind) -> Result<(), Error> {
             Some(ns) => format!("esox serves only namespace {ns:?} (--namespace)"),
             None => "esox runs with --enable-cluster-store-reconciler=false".to_owned(),
         };
-        return Err(Error::Store(format!(
-            "ClusterSecretStores are not processed: {why}; use a SecretStore in this namespace"
-        )));
+        return Err(StoreError::ClusterStoresOff { why }.into());
     }
     Ok(())
 }
@@ -128,11 +158,13 @@ async fn read_store(
     match kind {
         StoreKind::SecretStore => {
             let api: Api<SecretStore> = Api::namespaced(ctx.client.clone(), namespace);
-            let store = api.get_opt(name).await?.ok_or_else(|| {
-                Error::Store(format!(
-                    "could not get SecretStore {name:?}: it does not exist in namespace {namespace:?}; create it or fix the store reference"
-                ))
-            })?;
+            let store = api
+                .get_opt(name)
+                .await?
+                .ok_or_else(|| StoreError::MissingSecretStore {
+                    name: name.to_owned(),
+                    namespace: namespace.to_owned(),
+                })?;
             Ok((
                 store.spec,
                 store.status.map(|s| s.conditions).unwrap_or_default(),
@@ -140,11 +172,12 @@ async fn read_store(
         }
         StoreKind::ClusterSecretStore => {
             let api: Api<ClusterSecretStore> = Api::all(ctx.client.clone());
-            let store = api.get_opt(name).await?.ok_or_else(|| {
-                Error::Store(format!(
-                    "could not get ClusterSecretStore {name:?}: it does not exist; create it or fix the store reference"
-                ))
-            })?;
+            let store =
+                api.get_opt(name)
+                    .await?
+                    .ok_or_else(|| StoreError::MissingClusterStore {
+                        name: name.to_owned(),
+                    })?;
             Ok((
                 store.spec.store,
                 store.status.map(|s| s.conditions).unwrap_or_default(),
@@ -179,9 +212,11 @@ async fn check_namespace_conditions(
     if namespace_allowed(spec, store, namespace, &labels)? {
         return Ok(());
     }
-    Err(Error::Store(format!(
-        "using cluster store {store:?} is not allowed from namespace {namespace:?}: denied by spec.conditions; add the namespace to the store's conditions"
-    )))
+    Err(StoreError::NamespaceDenied {
+        store: store.to_owned(),
+        namespace: namespace.to_owned(),
+    }
+    .into())
 }
 
 /// ESO's `shouldProcessSecret`: the conditions are ORed.
@@ -221,8 +256,8 @@ pub async fn client(
     ctx: &Context,
     store: &ResolvedStore,
     namespace: Option<&str>,
-) -> Result<Box<dyn SecretsClient>, Error> {
+) -> Result<Box<dyn SecretsClient>, ProviderError> {
     let provider = ctx.providers.provider_for(&store.info.spec)?;
     let cctx = ctx.providers.context(namespace);
-    Ok(provider.new_client(&store.info, &cctx).await?)
+    provider.new_client(&store.info, &cctx).await
 }

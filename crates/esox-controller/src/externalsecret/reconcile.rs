@@ -21,10 +21,10 @@ use kube::{Api, Resource as _, ResourceExt as _};
 use serde_json::json;
 
 use super::fetch;
-use super::target::{self, Content};
+use super::target::{self, Content, TargetError};
 use crate::conditions::{self, es as reason};
 use crate::context::Context;
-use crate::error::{Error, OwnershipError};
+use crate::error::{Error, StoreError};
 use crate::index::Dependencies;
 
 /// How often an ExternalSecret with `creationPolicy: Merge` looks for its missing target.
@@ -216,15 +216,14 @@ impl Reconciler {
                     .await
             }
             Err(e) if e.is_conflict() => Ok(Action::requeue(Duration::from_millis(200))),
-            Err(e) => match terminal_write_error(&e) {
-                // As in ESO, no retry: only a change of the objects involved can fix these.
-                Some(message) => {
-                    tracing::warn!(error = %e, "{message}; waiting for a change");
-                    self.fail(status, message, e).await;
-                    Ok(Action::await_change())
-                }
-                None => Err(self.fail(status, "could not update secret", e).await),
-            },
+            // As in ESO, no retry: only a change of the objects involved can fix these.
+            Err(Error::Target(e)) => {
+                let message = e.condition_message();
+                tracing::warn!(error = %e, "{message}; waiting for a change");
+                self.fail(status, message, e.into()).await;
+                Ok(Action::await_change())
+            }
+            Err(e) => Err(self.fail(status, "could not update secret", e).await),
         }
     }
 
@@ -254,7 +253,7 @@ impl Reconciler {
                 states.mark_checked(self.es_ref.clone());
                 ControlFlow::Continue(false)
             }
-            Err(Error::StorePending(why)) => {
+            Err(Error::Store(why @ StoreError::Pending { .. })) => {
                 tracing::debug!(%why, "waiting for the store's validation");
                 ControlFlow::Break(())
             }
@@ -321,7 +320,7 @@ impl Reconciler {
                 ctx.index.record(&self.es_ref, deps);
                 return ControlFlow::Break(Ok(Action::await_change()));
             }
-            Err(Error::StorePending(why)) => {
+            Err(Error::Store(why @ StoreError::Pending { .. })) => {
                 // Right after esox starts every store is unvalidated for a moment: wait for the
                 // store's first status (it triggers this ExternalSecret through the index)
                 // instead of failing and backing off. The requeue only covers a missed trigger.
@@ -576,11 +575,7 @@ impl Reconciler {
         ctx.recent_statuses.forget(&self.es_ref);
         ctx.metrics
             .external_secret_deleted(&self.name, &self.namespace);
-        if !es
-            .finalizers()
-            .iter()
-            .any(|f| f == FINALIZER_EXTERNAL_SECRET)
-        {
+        if !crate::finalizers::has(es, FINALIZER_EXTERNAL_SECRET) {
             return Ok(Action::await_change());
         }
         if of_another_class(ctx, es, &self.namespace).await {
@@ -611,20 +606,6 @@ impl Reconciler {
         }
         crate::finalizers::remove(&self.api, es, FINALIZER_EXTERNAL_SECRET).await?;
         Ok(Action::await_change())
-    }
-}
-
-/// ESO's condition message for a write error that retrying cannot fix.
-fn terminal_write_error(e: &Error) -> Option<&'static str> {
-    match e {
-        Error::TargetImmutable(_) => Some("could not update secret, target is immutable"),
-        Error::Ownership(OwnershipError::OwnedByOtherExternalSecret(_)) => {
-            Some("target is owned by another ExternalSecret")
-        }
-        Error::Ownership(OwnershipError::ControlledByOther(..)) => {
-            Some("failed to take ownership of target secret")
-        }
-        _ => None,
     }
 }
 
@@ -702,9 +683,7 @@ async fn write(
                     ctx.index
                         .note_written(&namespace, target_name, updated.resource_version());
                 }
-                return Err(Error::TargetImmutable(format!(
-                    "secret {target_name} is immutable and its data would change: delete the Secret so esox can recreate it with the new data"
-                )));
+                return Err(TargetError::Immutable(target_name.to_owned()).into());
             }
             let updated = secrets.replace(target_name, &pp, &desired).await?;
             publish(ctx, es, EventType::Normal, "Updated", "secret updated").await;
@@ -740,11 +719,8 @@ async fn delete_orphans(
 /// deletion has work for esox (deletionPolicy Delete deletes the target), so any other
 /// ExternalSecret can be deleted even while esox is down or uninstalled.
 async fn sync_finalizer(api: &Api<ExternalSecret>, es: &ExternalSecret) -> Result<(), Error> {
-    if es.spec.target.deletion_policy == DeletionPolicy::Delete {
-        crate::finalizers::ensure(api, es, FINALIZER_EXTERNAL_SECRET).await?;
-    } else {
-        crate::finalizers::remove(api, es, FINALIZER_EXTERNAL_SECRET).await?;
-    }
+    let wanted = es.spec.target.deletion_policy == DeletionPolicy::Delete;
+    crate::finalizers::keep(api, es, FINALIZER_EXTERNAL_SECRET, wanted).await?;
     Ok(())
 }
 

@@ -63,9 +63,10 @@ pub struct Content {
     pub finalizers: Vec<String>,
 }
 
-/// Why the target could not be built.
+/// Why the target could not be written. Retrying cannot fix any of these: only a change of the
+/// objects involved can, so none is retried (as in ESO).
 #[derive(Debug, thiserror::Error)]
-pub enum OwnershipError {
+pub enum TargetError {
     #[error(
         "target is owned by another ExternalSecret ({0}): point this ExternalSecret at another target.name or delete the other one"
     )]
@@ -74,6 +75,42 @@ pub enum OwnershipError {
         "failed to take ownership of target secret: it is controlled by {0} {1}; choose another target.name"
     )]
     ControlledByOther(String, String),
+    /// The target is immutable and its data would change (the metadata was written).
+    #[error(
+        "secret {0} is immutable and its data would change: delete the Secret so esox can recreate it with the new data"
+    )]
+    Immutable(String),
+}
+
+impl TargetError {
+    /// ESO's condition message for this error.
+    pub fn condition_message(&self) -> &'static str {
+        match self {
+            TargetError::OwnedByOtherExternalSecret(_) => {
+                "target is owned by another ExternalSecret"
+            }
+            TargetError::ControlledByOther(..) => "failed to take ownership of target secret",
+            TargetError::Immutable(_) => "could not update secret, target is immutable",
+        }
+    }
+
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TargetError::OwnedByOtherExternalSecret(_) | TargetError::ControlledByOther(..) => {
+                "TargetOwnedByOther"
+            }
+            TargetError::Immutable(_) => "TargetImmutable",
+        }
+    }
+
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            TargetError::OwnedByOtherExternalSecret(_) | TargetError::ControlledByOther(..) => {
+                "ownership"
+            }
+            TargetError::Immutable(_) => "immutable",
+        }
+    }
 }
 
 /// The Secret esox wants, starting from `existing`.
@@ -83,7 +120,7 @@ pub fn desired(
     target_name: &str,
     manager: &str,
     content: Content,
-) -> Result<Secret, OwnershipError> {
+) -> Result<Secret, TargetError> {
     let namespace = es.metadata.namespace.clone().unwrap_or_default();
     let policy = es.spec.target.creation_policy;
     let mut secret = existing.cloned().unwrap_or_else(|| Secret {
@@ -169,7 +206,7 @@ fn apply_content(
     }
 }
 
-fn apply_ownership(es: &ExternalSecret, secret: &mut Secret) -> Result<(), OwnershipError> {
+fn apply_ownership(es: &ExternalSecret, secret: &mut Secret) -> Result<(), TargetError> {
     let es_uid = es.metadata.uid.clone().unwrap_or_default();
     let refs = secret
         .metadata
@@ -180,12 +217,12 @@ fn apply_ownership(es: &ExternalSecret, secret: &mut Secret) -> Result<(), Owner
         .find(|r| r.controller == Some(true) && r.uid != es_uid)
     {
         if controller.kind == "ExternalSecret" {
-            return Err(OwnershipError::OwnedByOtherExternalSecret(
+            return Err(TargetError::OwnedByOtherExternalSecret(
                 controller.name.clone(),
             ));
         }
         if es.spec.target.creation_policy == CreationPolicy::Owner {
-            return Err(OwnershipError::ControlledByOther(
+            return Err(TargetError::ControlledByOther(
                 controller.kind.clone(),
                 controller.name.clone(),
             ));

@@ -4,6 +4,7 @@
 
 mod cleanup;
 pub mod entries;
+mod error;
 pub mod generator;
 mod reconcile;
 mod secret_changes;
@@ -26,6 +27,8 @@ use kube::{Resource as _, ResourceExt as _};
 
 use crate::context::Context;
 use crate::error::Error;
+
+pub use error::PushError;
 
 /// State of the PushSecret controller, next to the shared [`Context`].
 pub struct PushContext {

@@ -13,12 +13,11 @@ use esox_core::refresh::{self, RefreshInput, Requeue};
 use esox_providers::{LocalSecret, PushEntry, SecretsClient};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{ListParams, ObjectMeta, Patch, PatchParams};
+use kube::api::{ListParams, ObjectMeta};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt as _};
-use serde_json::json;
 
 use super::cleanup::{self, Failure};
 use super::entries::{self, Entry, StoreIdentity};
@@ -27,7 +26,7 @@ use super::status::{self, ERRORED, SOURCE_DELETED, SYNCED, Synced};
 use super::{PushContext, generator, template};
 use crate::conditions;
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Error, PushError, StoreError};
 use crate::selector;
 use crate::stores::{self, ResolvedStore};
 
@@ -40,188 +39,354 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Reconciles one PushSecret.
 #[tracing::instrument(skip_all, fields(namespace = ps.namespace().unwrap_or_default(), name = ps.name_any()))]
 pub async fn reconcile(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Result<Action, Error> {
-    let ctx = pctx.ctx.clone();
-    let namespace = ps.namespace().unwrap_or_default();
-    let ps_ref = ObjectRef::from_obj(ps.as_ref());
-    let api: Api<PushSecret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let r = Reconciler::new(ps, pctx);
+    if r.ps.metadata.deletion_timestamp.is_some() {
+        return r.cleanup().await;
+    }
+    r.apply().await
+}
 
-    if ps.metadata.deletion_timestamp.is_some() {
-        return finalize(&ps, &pctx, &api).await;
+/// One reconcile of one PushSecret: the object and what every step writes through.
+struct Reconciler {
+    ps: Arc<PushSecret>,
+    pctx: Arc<PushContext>,
+    /// The PushSecrets of its namespace: status and finalizer writes.
+    api: Api<PushSecret>,
+    ps_ref: ObjectRef<PushSecret>,
+    namespace: String,
+}
+
+impl Reconciler {
+    fn new(ps: Arc<PushSecret>, pctx: Arc<PushContext>) -> Reconciler {
+        let namespace = ps.namespace().unwrap_or_default();
+        Reconciler {
+            api: Api::namespaced(pctx.ctx.client.clone(), &namespace),
+            ps_ref: ObjectRef::from_obj(ps.as_ref()),
+            namespace,
+            ps,
+            pctx,
+        }
     }
 
-    let source = match (&ps.spec.selector.secret, &ps.spec.selector.generator_ref) {
-        (Some(s), _) => match (&s.name, &s.selector) {
-            (Some(n), _) => Source::Name(n.clone()),
-            (None, Some(sel)) => Source::Selector(sel.clone()),
-            (None, None) => {
-                let e = Error::Invalid("spec.selector.secret needs a name or a selector".into());
-                return Err(fail(&ps, &pctx, &api, None, "invalid selector", e).await);
-            }
-        },
-        (None, Some(g)) => Source::Generator(g.clone()),
-        (None, None) => {
-            let e = Error::Invalid(
-                "spec.selector needs secret (a name or a selector) or generatorRef: say what to push"
-                    .into(),
-            );
-            return Err(fail(&ps, &pctx, &api, None, "invalid selector", e).await);
-        }
-    };
-    pctx.sources.record(&ps_ref, source.clone());
+    /// Pushes the source to every store when a push is due, and removes what is no longer
+    /// selected (deletionPolicy Delete).
+    async fn apply(&self) -> Result<Action, Error> {
+        let (ps, pctx, api) = (self.ps.as_ref(), &self.pctx, &self.api);
+        let (ctx, namespace, ps_ref) = (&pctx.ctx, &self.namespace, &self.ps_ref);
 
-    let status = ps.status.clone().unwrap_or_default();
-    let interval = match refresh_interval(&ps) {
-        Ok(i) => i,
-        Err(e) => {
-            // Retrying cannot help: the next spec change reconciles again.
-            tracing::warn!(error = %e, "invalid refreshInterval; waiting for a change");
-            fail(&ps, &pctx, &api, None, "invalid refreshInterval", e).await;
+        let source = match selected_source(ps) {
+            Ok(s) => s,
+            Err(e) => return Err(self.fail(None, "invalid selector", e).await),
+        };
+        pctx.sources.record(ps_ref, source.clone());
+
+        let status = ps.status.clone().unwrap_or_default();
+        let interval = match refresh_interval(ps) {
+            Ok(i) => i,
+            Err(e) => {
+                // Retrying cannot help: the next spec change reconciles again.
+                tracing::warn!(error = %e, "invalid refreshInterval; waiting for a change");
+                self.fail(None, "invalid refreshInterval", e).await;
+                return Ok(Action::await_change());
+            }
+        };
+        let current_version = esox_core::hash::synced_resource_version(
+            ps.metadata.generation.unwrap_or_default(),
+            &ps.labels().clone(),
+            &ps.annotations().clone(),
+        );
+        let input = RefreshInput {
+            policy: refresh::RefreshPolicy::Periodic,
+            refresh_interval: Some(interval),
+            refresh_time: status.refresh_time.as_ref().map(|t| SystemTime::from(t.0)),
+            synced_resource_version: &status.synced_resource_version,
+            current_resource_version: &current_version,
+            now: SystemTime::now(),
+            periodic_allowed_by_windows: true,
+        };
+        // Beyond ESO: a source change is pushed at once, and a failed push is retried until it
+        // succeeds (ESO's refresh test alone would wait for the next interval).
+        let source_changed = pctx.ctx.state.push_secrets.take_source_changed(ps_ref);
+        let ready = conditions::is_ready(&status.conditions);
+        if !source_changed && ready && !refresh::should_refresh_push_secret(&input) {
+            return Ok(requeue_action(refresh::push_secret_skip_requeue(&input)));
+        }
+
+        if let Err(e) = entries::validate_data_to(&ps.spec) {
+            return Err(self.fail(None, "invalid dataTo", e).await);
+        }
+
+        let sources = match source_secrets(ctx, namespace, &source).await {
+            Ok(s) => s,
+            Err(SourceError::Missing(msg))
+                if ps.spec.deletion_policy == PushDeletionPolicy::Delete
+                    && !status.synced_push_secrets.is_empty() =>
+            {
+                return self.source_deleted(&msg).await;
+            }
+            Err(SourceError::Missing(msg)) => {
+                let e = Error::Data(msg);
+                return Err(self.fail(None, "could not get source secret", e).await);
+            }
+            Err(SourceError::Api(e)) => {
+                return Err(self.fail(None, "could not get source secret", e).await);
+            }
+        };
+
+        let stores = match resolve_stores(ctx, ps, namespace).await {
+            Ok(s) => s,
+            // The store's first status change reconciles this PushSecret again.
+            Err(Error::Store(StoreError::Pending { .. })) => {
+                return Ok(Action::requeue(Duration::from_secs(5)));
+            }
+            Err(e) => return Err(self.fail(None, "could not get store", e).await),
+        };
+        if stores.is_empty() {
+            // Every store belongs to another controller class (or is being deleted): not ours.
             return Ok(Action::await_change());
         }
-    };
-    let current_version = esox_core::hash::synced_resource_version(
-        ps.metadata.generation.unwrap_or_default(),
-        &ps.labels().clone(),
-        &ps.annotations().clone(),
-    );
-    let input = RefreshInput {
-        policy: refresh::RefreshPolicy::Periodic,
-        refresh_interval: Some(interval),
-        refresh_time: status.refresh_time.as_ref().map(|t| SystemTime::from(t.0)),
-        synced_resource_version: &status.synced_resource_version,
-        current_resource_version: &current_version,
-        now: SystemTime::now(),
-        periodic_allowed_by_windows: true,
-    };
-    // Beyond ESO: a source change is pushed at once, and a failed push is retried until it
-    // succeeds (ESO's refresh test alone would wait for the next interval).
-    let source_changed = pctx.ctx.state.push_secrets.take_source_changed(&ps_ref);
-    let ready = conditions::is_ready(&status.conditions);
-    if !source_changed && ready && !refresh::should_refresh_push_secret(&input) {
-        return Ok(requeue_action(refresh::push_secret_skip_requeue(&input)));
-    }
+        // Only now is the PushSecret known to be ours (ESO adds its finalizer before looking at
+        // the stores); only deletionPolicy Delete gives its deletion work to do.
+        let wanted = ps.spec.deletion_policy == PushDeletionPolicy::Delete;
+        crate::finalizers::keep(api, ps, FINALIZER_PUSH_SECRET, wanted).await?;
 
-    if let Err(e) = entries::validate_data_to(&ps.spec) {
-        return Err(fail(&ps, &pctx, &api, None, "invalid dataTo", e).await);
-    }
-
-    let sources = match source_secrets(&ctx, &namespace, &source).await {
-        Ok(s) => s,
-        Err(SourceError::Missing(msg))
-            if ps.spec.deletion_policy == PushDeletionPolicy::Delete
-                && !status.synced_push_secrets.is_empty() =>
-        {
-            return source_deleted(&ps, &pctx, &api, &msg).await;
-        }
-        Err(SourceError::Missing(msg)) => {
-            let e = Error::Data(msg);
-            return Err(fail(&ps, &pctx, &api, None, "could not get source secret", e).await);
-        }
-        Err(SourceError::Api(e)) => {
-            return Err(fail(&ps, &pctx, &api, None, "could not get source secret", e).await);
-        }
-    };
-
-    let stores = match resolve_stores(&ctx, &ps, &namespace).await {
-        Ok(s) => s,
-        // The store's first status change reconciles this PushSecret again.
-        Err(Error::StorePending(_)) => return Ok(Action::requeue(Duration::from_secs(5))),
-        Err(e) => return Err(fail(&ps, &pctx, &api, None, "could not get store", e).await),
-    };
-    if stores.is_empty() {
-        // Every store belongs to another controller class (or is being deleted): not ours.
-        return Ok(Action::await_change());
-    }
-    // Only now is the PushSecret known to be ours (ESO adds its finalizer before looking at
-    // the stores); only deletionPolicy Delete gives its deletion work to do.
-    let has_finalizer = ps.finalizers().iter().any(|f| f == FINALIZER_PUSH_SECRET);
-    match (ps.spec.deletion_policy, has_finalizer) {
-        (PushDeletionPolicy::Delete, false) => {
-            let mut finalizers = ps.finalizers().to_vec();
-            finalizers.push(FINALIZER_PUSH_SECRET.to_owned());
-            set_finalizers(&api, &ps, finalizers).await?;
-        }
-        (PushDeletionPolicy::None, true) => {
-            let finalizers = without_finalizer(&ps);
-            set_finalizers(&api, &ps, finalizers).await?;
-        }
-        _ => {}
-    }
-
-    // Templates are rendered once per source Secret, before anything is pushed: a template that
-    // cannot be read or rendered leaves every remote entry as it is.
-    let locals = match templated(&ctx, &ps, &namespace, &sources).await {
-        Ok(l) => l,
-        Err(e) => return Err(fail(&ps, &pctx, &api, None, "could not apply template", e).await),
-    };
-
-    let mut synced = Synced::new();
-    let mut existing_kept = false;
-    for store in &stores {
-        let key = entries::store_key(store.resolved.key.kind, &store.resolved.key.name);
-        let work = push_to_store(
-            &ctx,
-            &ps,
-            &namespace,
-            store,
-            &locals,
-            &mut synced,
-            &mut existing_kept,
-        );
-        let result = match tokio::time::timeout(STORE_TIMEOUT, work).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::Store(format!(
-                "{key} did not answer within {}s",
-                STORE_TIMEOUT.as_secs()
-            ))),
+        // Templates are rendered once per source Secret, before anything is pushed: a template that
+        // cannot be read or rendered leaves every remote entry as it is.
+        let locals = match templated(ctx, ps, namespace, &sources).await {
+            Ok(l) => l,
+            Err(e) => return Err(self.fail(None, "could not apply template", e).await),
         };
-        if let Err(e) = result {
-            let partial = status::union(&status.synced_push_secrets, &synced);
-            return Err(fail(&ps, &pctx, &api, Some(partial), "could not push secret", e).await);
-        }
+
+        let (synced, existing_kept) = self.push_all(&stores, &locals, &status).await?;
+        self.delete_stale(&status, &synced).await?;
+        self.done(status, synced, existing_kept, current_version, interval)
+            .await
     }
 
-    if ps.spec.deletion_policy == PushDeletionPolicy::Delete {
-        let stale = status::removed(&status.synced_push_secrets, &synced);
-        if !stale.is_empty() {
-            let failures = cleanup::delete_entries(&ctx, &ps, &stale).await;
-            if !failures.is_empty() {
-                // Failed deletes stay tracked so a later reconcile retries them.
-                let keep = status::union(&synced, &still_tracked(&stale, &failures));
-                let e = Error::Store(format!(
-                    "could not delete stale entries: {}",
-                    list(&failures)
-                ));
-                return Err(
-                    fail(&ps, &pctx, &api, Some(keep), "could not delete secrets", e).await,
-                );
+    /// Pushes every source to every store; returns what was pushed and whether IfNotExists
+    /// left an existing remote value alone. A failure keeps what was pushed before tracked.
+    async fn push_all(
+        &self,
+        stores: &[Target],
+        locals: &[LocalSecret],
+        status: &PushSecretStatus,
+    ) -> Result<(Synced, bool), Error> {
+        let (ps, ctx, namespace) = (self.ps.as_ref(), &self.pctx.ctx, &self.namespace);
+        let mut synced = Synced::new();
+        let mut existing_kept = false;
+        for store in stores {
+            let key = entries::store_key(store.resolved.key.kind, &store.resolved.key.name);
+            let work = push_to_store(
+                ctx,
+                ps,
+                namespace,
+                store,
+                locals,
+                &mut synced,
+                &mut existing_kept,
+            );
+            let result = match tokio::time::timeout(STORE_TIMEOUT, work).await {
+                Ok(r) => r,
+                Err(_) => Err(PushError::StoreTimeout {
+                    store: key,
+                    secs: STORE_TIMEOUT.as_secs(),
+                }
+                .into()),
+            };
+            if let Err(e) = result {
+                let partial = status::union(&status.synced_push_secrets, &synced);
+                return Err(self.fail(Some(partial), "could not push secret", e).await);
             }
         }
+        Ok((synced, existing_kept))
     }
 
-    let message = if existing_kept {
-        "PushSecret synced successfully. Existing secrets in providers unchanged."
-    } else {
-        "PushSecret synced successfully"
-    };
-    let mut new_status = status.clone();
-    conditions::set(
-        &mut new_status.conditions,
-        conditions::READY,
-        true,
-        SYNCED,
-        message,
-    );
-    new_status.synced_push_secrets = synced;
-    new_status.refresh_time = Some(Time(jiff::Timestamp::now()));
-    new_status.synced_resource_version = current_version;
-    status::write(&ps, &api, &new_status, &pctx.ctx.recent_push_statuses).await?;
-    ctx.metrics
-        .push_secret_condition(&ps.name_any(), &namespace, true);
-    pctx.publish(&ps, EventType::Normal, SYNCED, message).await;
-    Ok(requeue_action(refresh::push_secret_done_requeue(Some(
-        interval,
-    ))))
+    /// With deletionPolicy Delete, deletes the entries pushed before and no longer selected.
+    async fn delete_stale(&self, status: &PushSecretStatus, synced: &Synced) -> Result<(), Error> {
+        let (ps, ctx) = (self.ps.as_ref(), &self.pctx.ctx);
+        if ps.spec.deletion_policy == PushDeletionPolicy::Delete {
+            let stale = status::removed(&status.synced_push_secrets, synced);
+            if !stale.is_empty() {
+                let failures = cleanup::delete_entries(ctx, ps, &stale).await;
+                if !failures.is_empty() {
+                    // Failed deletes stay tracked so a later reconcile retries them.
+                    let keep = status::union(synced, &still_tracked(&stale, &failures));
+                    let e = PushError::StaleEntriesLeft(list(&failures)).into();
+                    return Err(self.fail(Some(keep), "could not delete secrets", e).await);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a successful push: Ready=True, the entries pushed, refreshTime and
+    /// syncedResourceVersion; the next push is due after `interval`.
+    async fn done(
+        &self,
+        status: PushSecretStatus,
+        synced: Synced,
+        existing_kept: bool,
+        current_version: String,
+        interval: i64,
+    ) -> Result<Action, Error> {
+        let (ps, pctx, api) = (self.ps.as_ref(), &self.pctx, &self.api);
+        let message = if existing_kept {
+            "PushSecret synced successfully. Existing secrets in providers unchanged."
+        } else {
+            "PushSecret synced successfully"
+        };
+        let mut new_status = status;
+        conditions::set(
+            &mut new_status.conditions,
+            conditions::READY,
+            true,
+            SYNCED,
+            message,
+        );
+        new_status.synced_push_secrets = synced;
+        new_status.refresh_time = Some(Time(jiff::Timestamp::now()));
+        new_status.synced_resource_version = current_version;
+        status::write(ps, api, &new_status, &pctx.ctx.recent_push_statuses).await?;
+        pctx.ctx
+            .metrics
+            .push_secret_condition(&ps.name_any(), &self.namespace, true);
+        pctx.publish(ps, EventType::Normal, SYNCED, message).await;
+        Ok(requeue_action(refresh::push_secret_done_requeue(Some(
+            interval,
+        ))))
+    }
+
+    /// The source is gone and deletionPolicy is Delete: remove what was pushed (ESO step 5).
+    async fn source_deleted(&self, why: &str) -> Result<Action, Error> {
+        let (ps, pctx, api, namespace) = (self.ps.as_ref(), &self.pctx, &self.api, &self.namespace);
+        let status = ps.status.clone().unwrap_or_default();
+        let failures = cleanup::delete_entries(&pctx.ctx, ps, &status.synced_push_secrets).await;
+        if !failures.is_empty() {
+            let keep = still_tracked(&status.synced_push_secrets, &failures);
+            let e = PushError::SourceGoneEntriesLeft {
+                why: why.to_owned(),
+                entries: list(&failures),
+            }
+            .into();
+            return Err(self.fail(Some(keep), "could not delete secrets", e).await);
+        }
+        let mut new_status = status;
+        new_status.synced_push_secrets.clear();
+        let message = "source secret deleted; provider secrets cleaned up";
+        conditions::set(
+            &mut new_status.conditions,
+            conditions::READY,
+            false,
+            SOURCE_DELETED,
+            message,
+        );
+        status::write(ps, api, &new_status, &pctx.ctx.recent_push_statuses).await?;
+        pctx.ctx
+            .metrics
+            .push_secret_condition(&ps.name_any(), namespace, false);
+        pctx.publish(ps, EventType::Normal, SOURCE_DELETED, message)
+            .await;
+        Ok(Action::await_change())
+    }
+
+    /// The PushSecret is being deleted: remove its remote entries (deletionPolicy Delete), then its
+    /// finalizer. Entries that cannot be deleted are given up on, with a Warning event naming them,
+    /// once retrying cannot help or [`GIVE_UP_AFTER`] has passed.
+    async fn cleanup(&self) -> Result<Action, Error> {
+        let (ps, pctx, api, namespace) = (self.ps.as_ref(), &self.pctx, &self.api, &self.namespace);
+        pctx.sources.forget(&self.ps_ref);
+        if !crate::finalizers::has(ps, FINALIZER_PUSH_SECRET) {
+            return Ok(Action::await_change());
+        }
+        if of_another_class(&pctx.ctx, ps, namespace).await {
+            // Its controller (which uses the same finalizer name) cleans it up.
+            return Ok(Action::await_change());
+        }
+        let status = ps.status.clone().unwrap_or_default();
+        if ps.spec.deletion_policy == PushDeletionPolicy::Delete {
+            let failures =
+                cleanup::delete_entries(&pctx.ctx, ps, &status.synced_push_secrets).await;
+            if !failures.is_empty() {
+                let waited = ps
+                    .metadata
+                    .deletion_timestamp
+                    .as_ref()
+                    .and_then(|t| jiff::Timestamp::now().duration_since(t.0).try_into().ok())
+                    .unwrap_or(Duration::ZERO);
+                let hopeless = failures.iter().all(|f| f.permanent);
+                if !hopeless && waited < GIVE_UP_AFTER {
+                    let keep = still_tracked(&status.synced_push_secrets, &failures);
+                    let e = Error::from(PushError::EntriesLeft(list(&failures)));
+                    tracing::warn!(error = %e, "could not delete secrets; retrying");
+                    self.fail(Some(keep), "could not delete secrets", e).await;
+                    return Ok(Action::requeue(Duration::from_secs(2)));
+                }
+                pctx.publish(
+                    ps,
+                    EventType::Warning,
+                    "DeleteFailed",
+                    &format!(
+                        "finalizer released without deleting these provider entries: {}",
+                        list(&failures)
+                    ),
+                )
+                .await;
+            }
+        }
+        crate::finalizers::remove(api, ps, FINALIZER_PUSH_SECRET).await?;
+        pctx.ctx
+            .metrics
+            .push_secret_deleted(&ps.name_any(), namespace);
+        Ok(Action::await_change())
+    }
+
+    /// Records a failure: Ready=False `Errored` naming the cause, and a Warning event. `synced`
+    /// replaces `status.syncedPushSecrets` when given (entries still to track).
+    async fn fail(&self, synced: Option<Synced>, message: &str, err: Error) -> Error {
+        let (ps, pctx, api) = (self.ps.as_ref(), &self.pctx, &self.api);
+        // Not logged here: a returned error is logged once by the error policy, and the callers
+        // that do not return it log it themselves.
+        let mut status: PushSecretStatus = ps.status.clone().unwrap_or_default();
+        conditions::set(
+            &mut status.conditions,
+            conditions::READY,
+            false,
+            ERRORED,
+            &format!("{message}: {err}"),
+        );
+        if let Some(s) = synced {
+            status.synced_push_secrets = s;
+        }
+        match status::write(ps, api, &status, &pctx.ctx.recent_push_statuses).await {
+            Ok(()) => {
+                pctx.ctx
+                    .metrics
+                    .push_secret_condition(&ps.name_any(), &self.namespace, false)
+            }
+            Err(e) => tracing::warn!(error = %e, "could not write status"),
+        }
+        pctx.publish(ps, EventType::Warning, ERRORED, &err.to_string())
+            .await;
+        err
+    }
+}
+
+/// What the PushSecret pushes: a Secret by name or by labels, or a generator's output.
+fn selected_source(ps: &PushSecret) -> Result<Source, Error> {
+    match (&ps.spec.selector.secret, &ps.spec.selector.generator_ref) {
+        (Some(s), _) => match (&s.name, &s.selector) {
+            (Some(n), _) => Ok(Source::Name(n.clone())),
+            (None, Some(sel)) => Ok(Source::Selector(sel.clone())),
+            (None, None) => Err(Error::Invalid(
+                "spec.selector.secret needs a name or a selector".into(),
+            )),
+        },
+        (None, Some(g)) => Ok(Source::Generator(g.clone())),
+        (None, None) => Err(Error::Invalid(
+            "spec.selector needs secret (a name or a selector) or generatorRef: say what to push"
+                .into(),
+        )),
+    }
 }
 
 /// A store to push to, with its labels (for `dataTo[].storeRef.labelSelector`).
@@ -242,7 +407,10 @@ async fn push_to_store(
     let key = entries::store_key(store.resolved.key.kind, &store.resolved.key.name);
     let client = stores::client(ctx, &store.resolved, Some(namespace))
         .await
-        .map_err(|e| Error::Store(format!("could not get a client for {key}: {e}")))?;
+        .map_err(|source| Error::ProviderCall {
+            action: format!("could not get a client for {key}"),
+            source,
+        })?;
     for local in sources {
         let identity = StoreIdentity {
             kind: store.resolved.key.kind,
@@ -327,10 +495,11 @@ async fn push_entry(
             source.namespace, source.name
         )));
     }
-    let write_err = |e: esox_providers::ProviderError| {
-        Error::Store(format!(
-            "could not write remote ref {remote_name} to target secretstore {store_key}: {e}"
-        ))
+    let write_err = |source| Error::ProviderCall {
+        action: format!(
+            "could not write remote ref {remote_name} to target secretstore {store_key}"
+        ),
+        source,
     };
     let push = PushEntry {
         secret_key: entry.data.match_.secret_key.clone(),
@@ -533,106 +702,6 @@ async fn read_store_metadata(
     })
 }
 
-/// The source is gone and deletionPolicy is Delete: remove what was pushed (ESO step 5).
-async fn source_deleted(
-    ps: &PushSecret,
-    pctx: &PushContext,
-    api: &Api<PushSecret>,
-    why: &str,
-) -> Result<Action, Error> {
-    let namespace = ps.namespace().unwrap_or_default();
-    let status = ps.status.clone().unwrap_or_default();
-    let failures = cleanup::delete_entries(&pctx.ctx, ps, &status.synced_push_secrets).await;
-    if !failures.is_empty() {
-        let keep = still_tracked(&status.synced_push_secrets, &failures);
-        let e = Error::Store(format!(
-            "{why}; could not delete provider secrets: {}",
-            list(&failures)
-        ));
-        return Err(fail(ps, pctx, api, Some(keep), "could not delete secrets", e).await);
-    }
-    let mut new_status = status;
-    new_status.synced_push_secrets.clear();
-    let message = "source secret deleted; provider secrets cleaned up";
-    conditions::set(
-        &mut new_status.conditions,
-        conditions::READY,
-        false,
-        SOURCE_DELETED,
-        message,
-    );
-    status::write(ps, api, &new_status, &pctx.ctx.recent_push_statuses).await?;
-    pctx.ctx
-        .metrics
-        .push_secret_condition(&ps.name_any(), &namespace, false);
-    pctx.publish(ps, EventType::Normal, SOURCE_DELETED, message)
-        .await;
-    Ok(Action::await_change())
-}
-
-/// The PushSecret is being deleted: remove its remote entries (deletionPolicy Delete), then its
-/// finalizer. Entries that cannot be deleted are given up on, with a Warning event naming them,
-/// once retrying cannot help or [`GIVE_UP_AFTER`] has passed.
-async fn finalize(
-    ps: &PushSecret,
-    pctx: &PushContext,
-    api: &Api<PushSecret>,
-) -> Result<Action, Error> {
-    let ps_ref = ObjectRef::from_obj(ps);
-    pctx.sources.forget(&ps_ref);
-    if !ps.finalizers().iter().any(|f| f == FINALIZER_PUSH_SECRET) {
-        return Ok(Action::await_change());
-    }
-    let namespace = ps.namespace().unwrap_or_default();
-    if of_another_class(&pctx.ctx, ps, &namespace).await {
-        // Its controller (which uses the same finalizer name) cleans it up.
-        return Ok(Action::await_change());
-    }
-    let status = ps.status.clone().unwrap_or_default();
-    if ps.spec.deletion_policy == PushDeletionPolicy::Delete {
-        let failures = cleanup::delete_entries(&pctx.ctx, ps, &status.synced_push_secrets).await;
-        if !failures.is_empty() {
-            let waited = ps
-                .metadata
-                .deletion_timestamp
-                .as_ref()
-                .and_then(|t| jiff::Timestamp::now().duration_since(t.0).try_into().ok())
-                .unwrap_or(Duration::ZERO);
-            let hopeless = failures.iter().all(|f| f.permanent);
-            if !hopeless && waited < GIVE_UP_AFTER {
-                let keep = still_tracked(&status.synced_push_secrets, &failures);
-                let e = Error::Store(format!(
-                    "could not delete provider secrets (will retry): {}",
-                    list(&failures)
-                ));
-                tracing::warn!(error = %e, "could not delete secrets; retrying");
-                fail(ps, pctx, api, Some(keep), "could not delete secrets", e).await;
-                return Ok(Action::requeue(Duration::from_secs(2)));
-            }
-            pctx.publish(
-                ps,
-                EventType::Warning,
-                "DeleteFailed",
-                &format!(
-                    "finalizer released without deleting these provider entries: {}",
-                    list(&failures)
-                ),
-            )
-            .await;
-        }
-    }
-    let finalizers = without_finalizer(ps);
-    match set_finalizers(api, ps, finalizers).await {
-        Ok(()) => {}
-        Err(e) if matches!(&e, Error::Kube(kube::Error::Api(s)) if s.code == 404) => {}
-        Err(e) => return Err(e),
-    }
-    pctx.ctx
-        .metrics
-        .push_secret_deleted(&ps.name_any(), &namespace);
-    Ok(Action::await_change())
-}
-
 /// Whether the PushSecret's named stores exist and all belong to another controller class. A
 /// store that cannot be read, or a label selector, does not make it someone else's: a deletion
 /// must never wait on a store that is gone.
@@ -674,30 +743,6 @@ fn list(failures: &[Failure]) -> String {
         .join(", ")
 }
 
-fn without_finalizer(ps: &PushSecret) -> Vec<String> {
-    ps.finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER_PUSH_SECRET)
-        .cloned()
-        .collect()
-}
-
-async fn set_finalizers(
-    api: &Api<PushSecret>,
-    ps: &PushSecret,
-    finalizers: Vec<String>,
-) -> Result<(), Error> {
-    let patch =
-        json!({"metadata": {"finalizers": finalizers, "resourceVersion": ps.resource_version()}});
-    api.patch(
-        &ps.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
-}
-
 fn refresh_interval(ps: &PushSecret) -> Result<i64, Error> {
     match ps.spec.refresh_interval.as_deref() {
         None => Ok(refresh::DEFAULT_REFRESH_INTERVAL),
@@ -715,40 +760,4 @@ fn requeue_action(r: Requeue) -> Action {
         Requeue::Immediately => Action::requeue(Duration::from_secs(1)),
         Requeue::After(d) => Action::requeue(d),
     }
-}
-
-/// Records a failure: Ready=False `Errored` naming the cause, and a Warning event. `synced`
-/// replaces `status.syncedPushSecrets` when given (entries still to track).
-async fn fail(
-    ps: &PushSecret,
-    pctx: &PushContext,
-    api: &Api<PushSecret>,
-    synced: Option<Synced>,
-    message: &str,
-    err: Error,
-) -> Error {
-    // Not logged here: a returned error is logged once by the error policy, and the callers
-    // that do not return it log it themselves.
-    let mut status: PushSecretStatus = ps.status.clone().unwrap_or_default();
-    conditions::set(
-        &mut status.conditions,
-        conditions::READY,
-        false,
-        ERRORED,
-        &format!("{message}: {err}"),
-    );
-    if let Some(s) = synced {
-        status.synced_push_secrets = s;
-    }
-    match status::write(ps, api, &status, &pctx.ctx.recent_push_statuses).await {
-        Ok(()) => pctx.ctx.metrics.push_secret_condition(
-            &ps.name_any(),
-            &ps.namespace().unwrap_or_default(),
-            false,
-        ),
-        Err(e) => tracing::warn!(error = %e, "could not write status"),
-    }
-    pctx.publish(ps, EventType::Warning, ERRORED, &err.to_string())
-        .await;
-    err
 }
