@@ -10,6 +10,9 @@
 //! - PushSecrets retry on [`Backoff::PUSH`] (the same curve, capped at 60 s): their failures are
 //!   mostly a remote store being away, and a store that comes back should be pushed to within a
 //!   minute without anyone touching the PushSecret.
+//! - A PushSecret whose remote store cannot be reached at all retries on
+//!   [`Backoff::PUSH_UNAVAILABLE`] (capped at 4 s): a change made during the outage is pushed
+//!   within 5 s of the remote answering again, without a watch on the remote end.
 //! - Waiting is not failing: an unvalidated store (`StoreError::Pending`), a `creationPolicy: Merge`
 //!   target that does not exist yet, a write conflict and a PushSecret deletion waiting for its
 //!   remote entries are fixed rechecks returned as `Ok`, and clear the count.
@@ -31,6 +34,11 @@ impl Backoff {
     pub const RECONCILE: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
     /// Failed PushSecret reconciles (see the module documentation).
     pub const PUSH: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+    /// Failed PushSecret reconciles while the remote store cannot be reached at all (connection
+    /// refused, timed out): retried at least every 4 s, so a change made during a remote outage
+    /// is pushed within 5 s of the remote answering again (a retry is one failed connection).
+    pub const PUSH_UNAVAILABLE: Backoff =
+        Backoff::new(Duration::from_secs(1), Duration::from_secs(4));
 
     pub const fn new(first: Duration, cap: Duration) -> Self {
         Self { first, cap }

@@ -41,6 +41,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the provider could not reach its remote end at all (refused, timed out).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Error::Provider(esox_providers::ProviderError::Unavailable { .. })
+                | Error::ProviderCall {
+                    source: esox_providers::ProviderError::Unavailable { .. },
+                    ..
+                }
+        )
+    }
+
     /// Whether retrying the same object unchanged may succeed. Errors that only a change of
     /// the objects involved can fix are not (ESO does not retry them either).
     pub fn is_retryable(&self) -> bool {

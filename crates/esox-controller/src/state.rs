@@ -139,6 +139,8 @@ pub struct States {
 pub trait Tracked: Resource<DynamicType = ()> + Sized + 'static {
     /// The retry policy of failed reconciles (see [`crate::backoff`]).
     const BACKOFF: Backoff = Backoff::RECONCILE;
+    /// The retry policy while the remote end cannot be reached at all, when it differs.
+    const UNAVAILABLE_BACKOFF: Option<Backoff> = None;
 
     fn state(states: &States) -> &ObjectState<Self>;
 }
@@ -155,7 +157,13 @@ macro_rules! tracked {
 }
 
 tracked!(ExternalSecret, external_secrets);
-tracked!(PushSecret, push_secrets, Backoff::PUSH);
+impl Tracked for PushSecret {
+    const BACKOFF: Backoff = Backoff::PUSH;
+    const UNAVAILABLE_BACKOFF: Option<Backoff> = Some(Backoff::PUSH_UNAVAILABLE);
+    fn state(states: &States) -> &ObjectState<Self> {
+        &states.push_secrets
+    }
+}
 tracked!(ClusterExternalSecret, cluster_external_secrets);
 tracked!(ClusterPushSecret, cluster_push_secrets);
 tracked!(SecretStore, secret_stores);
@@ -170,7 +178,11 @@ where
 {
     let obj_ref = ObjectRef::from_obj(obj.as_ref());
     let ctx: &Context = AsRef::<Context>::as_ref(&*ctx);
-    let delay = K::state(&ctx.state).retry_after(&obj_ref, &K::BACKOFF);
+    let backoff = match K::UNAVAILABLE_BACKOFF {
+        Some(b) if err.is_unavailable() => b,
+        _ => K::BACKOFF,
+    };
+    let delay = K::state(&ctx.state).retry_after(&obj_ref, &backoff);
     tracing::warn!(
         kind = %K::kind(&()),
         namespace = obj_ref.namespace.as_deref().unwrap_or_default(),

@@ -471,7 +471,9 @@ async fn seed_cross_cluster_push_follows_the_source_and_survives_an_outage() {
 
     // The dev cluster goes away for a while; a change made meanwhile is reported, then pushed
     // when it comes back, without touching the PushSecret.
-    let outage = dev.restart_after(Duration::from_secs(6));
+    // 20 s: long enough that an error backoff doubling past 4 s would retry more than 5 s after
+    // the dev cluster answers again.
+    let outage = dev.restart_after(Duration::from_secs(20));
     let observe = async {
         // The change is made once the dev cluster no longer answers.
         let down = common::wait_until(Duration::from_secs(5), || async {
@@ -509,9 +511,11 @@ async fn seed_cross_cluster_push_follows_the_source_and_survives_an_outage() {
     )
     .await;
     assert!(recovered, "the push never completed after the outage");
-    println!(
-        "pushed {:?} after the dev cluster came back",
-        back.elapsed()
+    let took = back.elapsed();
+    println!("pushed {took:?} after the dev cluster came back");
+    assert!(
+        took <= Duration::from_secs(5),
+        "a change made during the outage was pushed {took:?} after the dev cluster answered, more than 5 s"
     );
     ps_ready(
         c,
