@@ -16,6 +16,7 @@ use crate::index::{SourceKey, StoreKey};
 use crate::stores::{self, ResolvedStore};
 
 /// What a fetch produced.
+#[derive(Default)]
 pub struct Fetched {
     pub data: SecretData,
     pub stores: BTreeSet<StoreKey>,
@@ -33,12 +34,7 @@ pub async fn fetch(
 ) -> Result<Option<Fetched>, Error> {
     let spec = &es.spec;
     let mut clients = Clients::default();
-    let mut out = Fetched {
-        data: SecretData::new(),
-        stores: BTreeSet::new(),
-        sources: BTreeSet::new(),
-        missing: Vec::new(),
-    };
+    let mut out = Fetched::default();
     let tolerate_missing = spec.target.deletion_policy != api::DeletionPolicy::Retain;
 
     for (i, entry) in spec.data_from.iter().enumerate() {
@@ -205,12 +201,7 @@ pub async fn watched_sources(
 ) -> Result<Option<BTreeSet<SourceKey>>, Error> {
     let spec = &es.spec;
     let mut clients = Clients::default();
-    let mut out = Fetched {
-        data: SecretData::new(),
-        stores: BTreeSet::new(),
-        sources: BTreeSet::new(),
-        missing: Vec::new(),
-    };
+    let mut out = Fetched::default();
     let from = spec
         .data_from
         .iter()
