@@ -103,7 +103,8 @@ for g, r, v in cluster | lease:
     base = r.split("/")[0]
     if g.endswith("external-secrets.io"):
         check(f"{g}/{r} is a kind esox serves", (g, base) in crd_plurals, sorted(crd_plurals))
-check("the Lease is granted in a Role only", all(r == "leases" for _, r, _ in lease) and not any(r == "leases" for _, r, _ in cluster), lease)
+# The leader-election Role: the Lease, and the LeaderElection Event a new leader records on it.
+check("the Lease is granted in a Role only", all(r == "leases" or (g, r, v) == ("events.k8s.io", "events", "create") for g, r, v in lease) and not any(r == "leases" for _, r, _ in cluster), lease)
 check("Secrets are never patched (esox updates them)", ("", "secrets", "patch") not in cluster)
 
 # The README's permissions table lists every rule of the default ClusterRole and Role.
