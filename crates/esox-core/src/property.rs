@@ -109,9 +109,71 @@ fn unsupported_modifier(property: &str) -> Option<&'static str> {
         .find(|m| property.contains(m))
 }
 
+/// Work a wildcard path may take over one document, in string-position combinations (about
+/// 25 ms). Go's gjson stops matching a key against a wildcard after 10,000 comparisons and
+/// calls it no match (`match.MatchLimit`); the gjson crate matches by backtracking without a
+/// bound, which takes time exponential in the number of wildcards (`a*a*a*a*a*b` over one
+/// 253-character key: 24 s), so a tenant's property could hold a worker for minutes.
+const MAX_WILDCARD_WORK: f64 = 1e7;
+
+/// Whether matching the wildcards of `path` against every string of `json` could exceed
+/// [`MAX_WILDCARD_WORK`]: a component with `w` wildcards costs about C(len, w) per key.
+fn wildcard_work_exceeds_limit(json: &str, path: &str) -> bool {
+    let mut wildcards = 0u32;
+    let mut most = 0u32;
+    let mut escaped = false;
+    for c in path.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '*' | '?' => {
+                wildcards += 1;
+                most = most.max(wildcards);
+            }
+            '.' | '|' => wildcards = 0,
+            _ => {}
+        }
+    }
+    if most < 2 {
+        return false;
+    }
+    let combinations = |len: usize| -> f64 {
+        (0..most).fold(1.0, |acc, i| {
+            acc * (len as f64 - f64::from(i)).max(0.0) / f64::from(i + 1)
+        })
+    };
+    let mut work = 0.0;
+    let (mut in_string, mut escape, mut len) = (false, false, 0usize);
+    for b in json.bytes() {
+        if !in_string {
+            in_string = b == b'"';
+            len = 0;
+            continue;
+        }
+        match b {
+            _ if escape => escape = false,
+            b'\\' => escape = true,
+            b'"' => {
+                in_string = false;
+                work += combinations(len);
+                if work > MAX_WILDCARD_WORK {
+                    return true;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        len += 1;
+    }
+    false
+}
+
 /// Go gjson's `Result.String()` for `gjson.Get(json, path)`, or `None` when the path
 /// does not exist.
 pub fn gjson_get_string(json: &str, path: &str) -> Option<String> {
+    if wildcard_work_exceeds_limit(json, path) {
+        return None;
+    }
     let v = gjson::get(json, path);
     if !v.exists() {
         return None;
@@ -332,6 +394,28 @@ pub fn find_by_name<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fuzz_regression_many_wildcards_end_promptly() {
+        // Found by scripts/fuzz (gjson_property): a property of many wildcards over a long key
+        // backtracked for seconds (24 s for five); Go's gjson gives up after 10,000 comparisons.
+        let key = "a".repeat(253);
+        let json = format!("{{\"{key}\":\"x\"}}");
+        let started = std::time::Instant::now();
+        for stars in 2..=12 {
+            let path = format!("{}b", "a*".repeat(stars));
+            assert_eq!(gjson_get_string(&json, &path), None, "{path}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // Wildcards that match within the bound still do.
+        assert_eq!(gjson_get_string(&json, "a*a").as_deref(), Some("x"));
+        assert_eq!(gjson_get_string(&json, "a*a*a").as_deref(), Some("x"));
+        let short = r#"{"abcdef":"x","k":{"ab":1}}"#;
+        assert_eq!(gjson_get_string(short, "a*c*e*").as_deref(), Some("x"));
+        assert_eq!(gjson_get_string(short, "a?c*").as_deref(), Some("x"));
+        assert_eq!(gjson_get_string(short, "k.a?").as_deref(), Some("1"));
+        assert_eq!(gjson_get_string(short, r"a\*c*e*"), None);
+    }
 
     fn data(pairs: &[(&str, &str)]) -> SecretData {
         pairs

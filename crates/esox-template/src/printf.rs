@@ -512,11 +512,16 @@ impl Fmt {
     }
 }
 
+/// Digits past which an f64's decimal expansion is exact (at most 767 significant and 1,074
+/// fractional digits): asking for more only adds zeros. Rust's formatter also refuses
+/// precisions beyond 65,535, which Go's (up to about 1e7) reach.
+const EXACT_DIGITS: usize = 1100;
+
 /// Decimal digits (no trailing zeros) and the decimal point position.
 fn digits_of(v: f64, sig: Option<usize>) -> (String, i32) {
     let s = match sig {
         None => format!("{:e}", v.abs()),
-        Some(n) => format!("{:.*e}", n.saturating_sub(1), v.abs()),
+        Some(n) => format!("{:.*e}", n.saturating_sub(1).min(EXACT_DIGITS), v.abs()),
     };
     let (mant, exp) = s.split_once('e').unwrap_or((s.as_str(), "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
@@ -611,7 +616,8 @@ pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
                 fmt_f(neg, &d, dp, p)
             }
             Some(p) => {
-                let s = format!("{:.*}", p, v.abs());
+                let mut s = format!("{:.*}", p.min(EXACT_DIGITS), v.abs());
+                s.extend(std::iter::repeat_n('0', p.saturating_sub(EXACT_DIGITS)));
                 if neg { format!("-{s}") } else { s }
             }
         },

@@ -212,3 +212,19 @@ fn fuzz_regression_month_name_before_a_multibyte_character() {
         );
     }
 }
+
+#[test]
+fn fuzz_regression_float_precisions_beyond_rusts_formatter() {
+    // Found by scripts/fuzz: Go reads precisions up to about 1e7, Rust's formatter panics past
+    // 65,535 ("Formatting argument out of range").
+    let data = Value::from(BTreeMap::<String, String>::new());
+    let out = |tpl: &str| render("t", tpl, &data, None).expect(tpl);
+    assert_eq!(out("{{ printf \"%.1000009d\" 1. }}"), "%!d(float64=1)");
+    assert_eq!(out("{{ printf \"%.100000f\" 1.5 | len }}"), "100002");
+    assert_eq!(
+        out("{{ printf \"%.70000f\" 0.1 | trunc 12 }}"),
+        "0.1000000000"
+    );
+    assert_eq!(out("{{ printf \"%.70000e\" 2.5 | len }}"), "70006");
+    assert_eq!(out("{{ printf \"%.70000g\" 0.1 | len }}"), "57");
+}
