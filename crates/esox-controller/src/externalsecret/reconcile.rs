@@ -143,14 +143,15 @@ impl Reconciler {
         // Beyond ESO: a change of the source refreshes a periodic ExternalSecret at once;
         // `refreshInterval` stays the safety net. Being a provider-driven refresh, it obeys
         // the sync windows like a periodic one.
+        let source_driven = policy == refresh::RefreshPolicy::Periodic
+            && interval > 0
+            && input.periodic_allowed_by_windows;
         let source_changed = self
             .ctx
             .state
             .external_secrets
             .take_source_changed(&self.es_ref)
-            && policy == refresh::RefreshPolicy::Periodic
-            && interval > 0
-            && input.periodic_allowed_by_windows;
+            && source_driven;
         let orphan = es.spec.target.creation_policy == CreationPolicy::Orphan;
         let valid = esox_core::managed_secret::is_secret_valid(
             orphan,
@@ -159,7 +160,12 @@ impl Reconciler {
         let up_to_date =
             !source_changed && !refresh::should_refresh_external_secret(&input) && valid;
         if up_to_date {
-            match self.first_sight(policy, interval, &input).await {
+            let first_sight = if source_driven {
+                self.first_sight().await
+            } else {
+                ControlFlow::Continue(false)
+            };
+            match first_sight {
                 ControlFlow::Continue(true) => {}
                 ControlFlow::Continue(false) => return self.not_due(deps, &input, interval).await,
                 ControlFlow::Break(()) => {
@@ -232,19 +238,11 @@ impl Reconciler {
     /// be watched: its status only says what was true when the last process stopped watching,
     /// and a change made since then would otherwise wait for refreshInterval. The refresh also
     /// starts the source watches; an unchanged result rewrites nothing. `Break`: the store is
-    /// not validated yet (its first status triggers this ExternalSecret again).
-    async fn first_sight(
-        &self,
-        policy: refresh::RefreshPolicy,
-        interval: i64,
-        input: &RefreshInput<'_>,
-    ) -> ControlFlow<(), bool> {
+    /// not validated yet (its first status triggers this ExternalSecret again). Only for
+    /// ExternalSecrets a source change may refresh (Periodic, interval above 0, window open).
+    async fn first_sight(&self) -> ControlFlow<(), bool> {
         let states = &self.ctx.state.external_secrets;
-        if states.is_checked(&self.es_ref)
-            || policy != refresh::RefreshPolicy::Periodic
-            || interval <= 0
-            || !input.periodic_allowed_by_windows
-        {
+        if states.is_checked(&self.es_ref) {
             return ControlFlow::Continue(false);
         }
         match fetch::watched_sources(&self.ctx, &self.es, &self.namespace).await {
