@@ -49,6 +49,10 @@ pub struct Args {
     /// Length of the steady-state window in which API requests are counted.
     #[arg(long, global = true, default_value = "30", value_parser = parse_secs)]
     pub window: Duration,
+    /// After the latency rounds esox is killed and started again with nothing changed; the
+    /// requests it makes in this long after its start are counted (0 skips the restart).
+    #[arg(long, global = true, default_value = "20", value_parser = parse_secs)]
+    pub restart_window: Duration,
     /// Give up waiting for esox after this long.
     #[arg(long, global = true, default_value = "600", value_parser = parse_secs)]
     pub timeout: Duration,

@@ -28,6 +28,19 @@ pub struct Real {
     version: Option<String>,
 }
 
+impl Real {
+    /// The API server's `/metrics` text.
+    async fn metrics(&self) -> anyhow::Result<String> {
+        let req = kube::core::Request::new("")
+            .get("metrics", &Default::default())
+            .context("building the /metrics request")?;
+        self.client
+            .request_text(req)
+            .await
+            .context("reading the API server's /metrics")
+    }
+}
+
 /// A control plane this benchmark started with `SCRIPT up DIR`; `SCRIPT down DIR` on drop, so
 /// that a benchmark that fails half-way leaves no control plane running.
 struct ControlPlane {
@@ -148,18 +161,17 @@ impl Cluster {
     pub async fn request_counts(&self) -> anyhow::Result<(u64, u64)> {
         match self {
             Self::InMemory(c) => Ok(c.request_counts()),
-            Self::Real(r) => {
-                let req = kube::core::Request::new("")
-                    .get("metrics", &Default::default())
-                    .context("building the /metrics request")?;
-                let text = r
-                    .client
-                    .request_text(req)
-                    .await
-                    .context("reading the API server's /metrics")?;
-                parse_request_total(&text)
-                    .context("no apiserver_request_total in the API server's /metrics")
-            }
+            Self::Real(r) => parse_request_total(&r.metrics().await?)
+                .context("no apiserver_request_total in the API server's /metrics"),
+        }
+    }
+
+    /// A real API server's requests so far for one `(verb, resource)`, e.g. `("GET",
+    /// "secrets")`; `None` in memory, where the server only counts reads and writes.
+    pub async fn requests_for(&self, verb: &str, resource: &str) -> anyhow::Result<Option<u64>> {
+        match self {
+            Self::InMemory(_) => Ok(None),
+            Self::Real(r) => Ok(Some(request_total_for(&r.metrics().await?, verb, resource))),
         }
     }
 
@@ -186,33 +198,51 @@ async fn client_from(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
 pub fn parse_request_total(text: &str) -> Option<(u64, u64)> {
     let mut seen = false;
     let (mut reads, mut writes) = (0u64, 0u64);
-    for line in text.lines() {
-        let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
-            continue;
-        };
-        let Some((labels, value)) = rest.rsplit_once('}') else {
-            continue;
-        };
-        // Counters are printed as floats (e.g. `12` or `1.2e+06`).
-        let Some(value) = value.trim().parse::<f64>().ok().map(|v| v as u64) else {
-            continue;
-        };
+    for series in request_series(text) {
         seen = true;
-        let label = |name: &str| {
-            labels
-                .split(',')
-                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix("=\""))
-                .map(|v| v.trim_end_matches('"'))
-        };
-        if label("subresource") == Some("/metrics") {
+        if series.label("subresource") == Some("/metrics") {
             continue;
         }
-        match label("verb") {
-            Some("GET" | "LIST" | "WATCH" | "WATCHLIST") => reads += value,
-            _ => writes += value,
+        match series.label("verb") {
+            Some("GET" | "LIST" | "WATCH" | "WATCHLIST") => reads += series.value,
+            _ => writes += series.value,
         }
     }
     seen.then_some((reads, writes))
+}
+
+/// The sum of `apiserver_request_total` over the series of one verb and resource (every code,
+/// scope and subresource).
+pub fn request_total_for(text: &str, verb: &str, resource: &str) -> u64 {
+    request_series(text)
+        .filter(|s| s.label("verb") == Some(verb) && s.label("resource") == Some(resource))
+        .map(|s| s.value)
+        .sum()
+}
+
+/// One series of `apiserver_request_total`.
+struct Series<'a> {
+    labels: &'a str,
+    value: u64,
+}
+
+impl Series<'_> {
+    fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .split(',')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix("=\""))
+            .map(|v| v.trim_end_matches('"'))
+    }
+}
+
+fn request_series(text: &str) -> impl Iterator<Item = Series<'_>> {
+    text.lines().filter_map(|line| {
+        let rest = line.strip_prefix("apiserver_request_total{")?;
+        let (labels, value) = rest.rsplit_once('}')?;
+        // Counters are printed as floats (e.g. `12` or `1.2e+06`).
+        let value = value.trim().parse::<f64>().ok()? as u64;
+        Some(Series { labels, value })
+    })
 }
 
 #[cfg(test)]
@@ -233,6 +263,9 @@ apiserver_request_total_other{verb="POST"} 9
 apiserver_request_duration_seconds_count{verb="POST"} 9
 "#;
         assert_eq!(parse_request_total(text), Some((10, 1207)));
+        assert_eq!(request_total_for(text, "GET", "secrets"), 5);
+        assert_eq!(request_total_for(text, "LIST", "secrets"), 2);
+        assert_eq!(request_total_for(text, "PATCH", "secrets"), 0);
         assert_eq!(parse_request_total("# nothing here\n"), None);
     }
 }

@@ -14,7 +14,7 @@ use crate::args::Args;
 use crate::cluster::Cluster;
 use crate::esox_process::Monitored;
 use crate::measure::{self, requests_since};
-use crate::report::{Precreated, RunResult, loadavg};
+use crate::report::{Precreated, Restart, RunResult, loadavg};
 use crate::setup::{self, b64};
 use crate::stats;
 use crate::tracker::{self, Tracker};
@@ -230,6 +230,13 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<RunResult> {
         max_sampled_rss_kib = esox.sampler.max_rss_since(steady.start),
         "end of run"
     );
+    let (esox, restart) = if args.restart_window.is_zero() {
+        (esox, None)
+    } else {
+        let (esox, r) =
+            restart_unchanged(&p, esox, args.restart_window, background, args.window).await?;
+        (esox, Some(r))
+    };
     esox.stop()?;
     let direct = p.direct;
     p.finish().await?;
@@ -262,6 +269,7 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<RunResult> {
         latency_rounds: delays.len(),
         extra_unrelated: args.extra_unrelated,
         extra_rss_delta_kib,
+        restart,
         load: (load_start, loadavg()),
     })
 }
@@ -373,4 +381,76 @@ async fn run_precreated(args: &Args, n: usize) -> anyhow::Result<Precreated> {
         reads,
         writes,
     })
+}
+
+/// Kills esox (as a crash or an evicted pod would) and starts it again with nothing changed,
+/// then counts what its start costs over `window`: API requests, and targets rewritten.
+/// `background` is what the server's own clients sent in `background_window` without esox.
+async fn restart_unchanged(
+    p: &Prepared,
+    esox: Monitored,
+    window: Duration,
+    background: Option<(u64, u64)>,
+    background_window: Duration,
+) -> anyhow::Result<(Monitored, Restart)> {
+    esox.stop()?;
+    // Let the killed process's connections close so that their requests are counted before.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let targets = target_versions(&p.client).await?;
+    let before = p.cluster.request_counts().await?;
+    let gets = p.cluster.requests_for("GET", "secrets").await?;
+    let lists = p.cluster.requests_for("LIST", "secrets").await?;
+    let mut esox = p.spawn_esox()?;
+    tokio::time::sleep(window).await;
+    esox.process.check_alive()?;
+    let (reads, writes) = requests_since(&p.cluster, before).await?;
+    let since = |now: Option<u64>, then: Option<u64>| Some(now?.saturating_sub(then?));
+    let secret_gets = since(p.cluster.requests_for("GET", "secrets").await?, gets);
+    let secret_lists = since(p.cluster.requests_for("LIST", "secrets").await?, lists);
+    let after = target_versions(&p.client).await?;
+    let target_updates = targets
+        .iter()
+        .filter(|(key, rv)| after.get(*key) != Some(*rv))
+        .count() as u64;
+    let scale = window.as_secs_f64() / background_window.as_secs_f64().max(f64::EPSILON);
+    let background =
+        background.map(|(r, w)| ((r as f64 * scale) as u64, (w as f64 * scale) as u64));
+    tracing::info!(
+        reads,
+        writes,
+        ?secret_gets,
+        target_updates,
+        "restart with nothing changed"
+    );
+    Ok((
+        esox,
+        Restart {
+            window,
+            reads,
+            writes,
+            secret_gets,
+            secret_lists,
+            background,
+            target_updates,
+        },
+    ))
+}
+
+/// The resourceVersion of every Secret esox manages, by namespace and name.
+async fn target_versions(
+    client: &kube::Client,
+) -> anyhow::Result<std::collections::HashMap<(String, String), String>> {
+    let api: Api<Secret> = Api::all(client.clone());
+    let params =
+        kube::api::ListParams::default().labels(&format!("{}=true", tracker::MANAGED_LABEL));
+    Ok(api
+        .list_metadata(&params)
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|m| {
+            let meta = m.metadata;
+            Some(((meta.namespace?, meta.name?), meta.resource_version?))
+        })
+        .collect())
 }

@@ -28,6 +28,24 @@ pub struct Precreated {
     pub writes: u64,
 }
 
+/// esox killed and started again with nothing changed: what its start costs.
+#[derive(Debug, Clone, Default)]
+pub struct Restart {
+    /// How long after the start requests were counted.
+    pub window: Duration,
+    pub reads: u64,
+    pub writes: u64,
+    /// On a real server: single-Secret reads (the Kubernetes provider's reads of the source;
+    /// esox reads its targets from its watch cache) and Secret lists.
+    pub secret_gets: Option<u64>,
+    pub secret_lists: Option<u64>,
+    /// On a real server: what its own clients sent in a window as long, to read the figures
+    /// against.
+    pub background: Option<(u64, u64)>,
+    /// Targets the benchmark saw change during the window (their data was already right).
+    pub target_updates: u64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RunResult {
     pub n: usize,
@@ -59,6 +77,7 @@ pub struct RunResult {
     pub latency_rounds: usize,
     pub extra_unrelated: usize,
     pub extra_rss_delta_kib: Option<i64>,
+    pub restart: Option<Restart>,
     /// `/proc/loadavg` when the run started and ended.
     pub load: (String, String),
 }
@@ -314,6 +333,35 @@ impl RunResult {
             // beyond the same window without esox.
             verdict(self.steady_writes <= self.steady_background.map_or(0, |(_, writes)| writes)),
         );
+        if let Some(r) = &self.restart {
+            let per = |v: u64| v as f64 / self.n.max(1) as f64;
+            let background = r.background.map_or(String::new(), |(reads, writes)| {
+                format!("; the server's own clients in as long: {reads} reads / {writes} writes")
+            });
+            let secrets = match (r.secret_gets, r.secret_lists) {
+                (Some(gets), Some(lists)) => format!(
+                    "; Secret GETs {gets} ({:.2}/ES), Secret LISTs {lists}",
+                    per(gets)
+                ),
+                _ => String::new(),
+            };
+            t.row(
+                format!(
+                    "restart with nothing changed: requests in the {} after esox starts again, reads / writes (per ES)",
+                    secs(r.window)
+                ),
+                format!(
+                    "{} ({:.2}) / {} ({:.2}){secrets}; targets rewritten {}{background}",
+                    r.reads,
+                    per(r.reads),
+                    r.writes,
+                    per(r.writes),
+                    r.target_updates
+                ),
+                "no target rewritten; issue 14: zero provider reads for unchanged sources, at most one list per watched namespace",
+                if r.target_updates == 0 { "info" } else { "MISSED" },
+            );
+        }
         if let Some((reads, writes)) = self.steady_background {
             t.row(
                 "(d) the same server without esox (before it started), same window length: reads / writes",

@@ -57,6 +57,21 @@ impl Esox {
         let _ = self.0.kill(); // SIGKILL
         let _ = self.0.wait();
     }
+
+    /// SIGTERM, as a rolling update or `kubectl delete pod` sends: esox stops its work and
+    /// releases its lease.
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGTERM was not delivered");
+    }
+
+    /// Whether the process has ended.
+    fn exited(&mut self) -> bool {
+        self.0.try_wait().ok().flatten().is_some()
+    }
 }
 
 impl Drop for Esox {
@@ -113,20 +128,25 @@ async fn set_password(client: &Client, value: &str) {
 
 /// Waits until `bar/my-secret` holds `value`; returns the instant it was seen.
 async fn arrives(client: &Client, value: &str, within: Duration) -> Option<Instant> {
-    let bar: Api<Secret> = Api::namespaced(client.clone(), "bar");
     let start = Instant::now();
     while start.elapsed() < within {
-        if let Ok(s) = bar.get("my-secret").await
-            && s.data
-                .as_ref()
-                .and_then(|d| d.get("password"))
-                .is_some_and(|v| v.0 == value.as_bytes())
-        {
+        if holds(client, value).await {
             return Some(Instant::now());
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     None
+}
+
+/// Whether `bar/my-secret` holds `value` now.
+async fn holds(client: &Client, value: &str) -> bool {
+    let bar: Api<Secret> = Api::namespaced(client.clone(), "bar");
+    bar.get("my-secret").await.is_ok_and(|s| {
+        s.data
+            .as_ref()
+            .and_then(|d| d.get("password"))
+            .is_some_and(|v| v.0 == value.as_bytes())
+    })
 }
 
 async fn resource_version(client: &Client, name: &str) -> Option<String> {
@@ -217,4 +237,202 @@ async fn a_change_made_while_the_killed_leader_held_the_lease_arrives_within_lea
         arrived.map(|at| at - next)
     );
     assert!(arrived.is_some(), "the new leader's source watch runs");
+}
+
+/// The leader Lease's holder, as esox's elector writes it (empty when released).
+async fn lease_holder(client: &Client) -> Option<String> {
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client.clone(), "default");
+    leases
+        .get_opt("external-secrets-controller")
+        .await
+        .ok()??
+        .spec?
+        .holder_identity
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_during_a_sigterm_hand_over_arrives_within_5_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_cluster, client, kubeconfig) = seed_copy(dir.path()).await;
+    let mut first = Esox::start(&kubeconfig, true);
+    assert!(
+        arrives(&client, "first", Duration::from_secs(30))
+            .await
+            .is_some(),
+        "the leader makes the seed's copy"
+    );
+    let old_leader = lease_holder(&client)
+        .await
+        .expect("the leader holds the lease");
+    let _second = Esox::start(&kubeconfig, true);
+    // As above: the standby reads the Lease once before the hand-over.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let terminated = Instant::now();
+    first.terminate();
+    set_password(&client, "during-hand-over").await;
+    // The hand-over as the Lease and the processes show it: when the old leader let go of the
+    // lease, when its process ended and when the new leader took the lease.
+    let (mut released, mut exited, mut taken) = (None, None, None);
+    let mut arrived = None;
+    while terminated.elapsed() < Duration::from_secs(15) && (taken.is_none() || arrived.is_none()) {
+        let holder = lease_holder(&client).await;
+        let at = terminated.elapsed();
+        if released.is_none() && holder.as_deref() != Some(old_leader.as_str()) {
+            released = Some(at);
+        }
+        if taken.is_none()
+            && holder
+                .as_ref()
+                .is_some_and(|h| !h.is_empty() && *h != old_leader)
+        {
+            taken = Some(at);
+        }
+        if exited.is_none() && first.exited() {
+            exited = Some(at);
+        }
+        if arrived.is_none() && holds(&client, "during-hand-over").await {
+            arrived = Some(at);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!(
+        "SIGTERM hand-over: lease let go after {released:?}, old process ended after {exited:?}, new leader took the lease after {taken:?}, the change arrived after {arrived:?}"
+    );
+    assert!(
+        arrived.is_some_and(|t| t <= Duration::from_secs(5)),
+        "the change made during a SIGTERM hand-over arrived {arrived:?} after SIGTERM, more than 5 s"
+    );
+    // A released lease is taken at once instead of after it expires.
+    assert!(
+        taken.is_some_and(|t| t < LEASE),
+        "the new leader took the lease {taken:?} after SIGTERM: the old one did not release it"
+    );
+    // The old leader stops its controllers before it lets go of the lease, so the new leader
+    // cannot start while the old one still writes.
+    assert!(
+        released <= taken,
+        "the lease changed hands ({taken:?}) before the old leader let go of it ({released:?})"
+    );
+}
+
+/// A TCP relay between esox and the API server that can cut esox off while the API server
+/// itself keeps running (a network cut, or the API server unreachable from esox's side only):
+/// while cut, every relayed connection is closed and new ones are closed at once.
+struct Relay {
+    addr: SocketAddr,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(upstream: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let accept = {
+            let (cut, connections) = (cut.clone(), connections.clone());
+            tokio::spawn(async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if cut.load(std::sync::atomic::Ordering::SeqCst) {
+                        continue; // dropped: closed at once
+                    }
+                    let upstream = upstream.clone();
+                    let relay = tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    connections.lock().unwrap().push(relay);
+                }
+            })
+        };
+        Relay {
+            addr,
+            cut,
+            connections,
+            accept,
+        }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for c in self.connections.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_while_esox_was_cut_off_from_the_api_server_for_10_s_arrive_within_5_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cluster, client, kubeconfig) = seed_copy(dir.path()).await;
+    // esox reaches the API server through the relay; the test itself does not.
+    let url = cluster.url();
+    let upstream = url
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_owned();
+    let relay = Relay::start(upstream.clone()).await;
+    let relayed = std::fs::read_to_string(&kubeconfig)
+        .unwrap()
+        .replace(&upstream, &relay.addr.to_string());
+    assert!(
+        relayed.contains(&relay.addr.to_string()),
+        "kubeconfig server {url}"
+    );
+    let relayed_path = dir.path().join("relayed-kubeconfig");
+    std::fs::write(&relayed_path, relayed).unwrap();
+    let _esox = Esox::start(&relayed_path, false);
+    assert!(
+        arrives(&client, "first", Duration::from_secs(30))
+            .await
+            .is_some(),
+        "the seed's copy is made"
+    );
+
+    let cut = Instant::now();
+    relay.cut();
+    set_password(&client, "while-cut-off").await;
+    // Positive control: esox cannot see the change while it is cut off.
+    assert!(
+        arrives(&client, "while-cut-off", Duration::from_secs(2))
+            .await
+            .is_none(),
+        "the change arrived while esox was cut off: the relay did not cut it off"
+    );
+    tokio::time::sleep(Duration::from_secs(10).saturating_sub(cut.elapsed())).await;
+    relay.restore();
+    let back = Instant::now();
+    let arrived = arrives(&client, "while-cut-off", Duration::from_secs(15)).await;
+    let took = arrived.map(|at| at - back);
+    println!("change made during a 10 s cut arrived {took:?} after the API server answered again");
+    assert!(
+        took.is_some_and(|t| t <= Duration::from_secs(5)),
+        "the change made while cut off arrived {took:?} after reconnection, more than 5 s"
+    );
+    set_password(&client, "after-reconnection").await;
+    let changed = Instant::now();
+    let arrived = arrives(&client, "after-reconnection", Duration::from_secs(5)).await;
+    let took = arrived.map(|at| at - changed);
+    println!("next change after the cut arrived in {took:?}");
+    assert!(
+        took.is_some(),
+        "a change made after reconnection did not arrive within 5 s"
+    );
 }
