@@ -176,6 +176,7 @@ async fn a_change_made_while_esox_was_killed_arrives_within_5_s_of_its_start() {
         }
         rv.expect("the steady copy is made")
     };
+    let steady_es = ready_external_secret_version(&client, "steady").await;
     esox.kill();
 
     set_password(&client, "while-killed").await;
@@ -199,6 +200,30 @@ async fn a_change_made_while_esox_was_killed_arrives_within_5_s_of_its_start() {
         Some(&steady),
         "a target whose source did not change was rewritten"
     );
+    // Nor its ExternalSecret's status: a restart writes nothing for what did not change.
+    assert_eq!(
+        ready_external_secret_version(&client, "steady").await,
+        steady_es,
+        "the status of an ExternalSecret whose source did not change was rewritten"
+    );
+}
+
+/// The resourceVersion of ExternalSecret `bar/<name>` once it is Ready.
+async fn ready_external_secret_version(client: &Client, name: &str) -> String {
+    let api: Api<esox_api::v1::ExternalSecret> = Api::namespaced(client.clone(), "bar");
+    for _ in 0..200 {
+        if let Ok(es) = api.get(name).await
+            && es.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+        {
+            return es.metadata.resource_version.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("ExternalSecret bar/{name} did not become Ready");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -157,8 +157,8 @@ impl Reconciler {
             orphan,
             existing.as_ref().map(view).as_ref().map(|v| v.as_target()),
         );
-        let up_to_date =
-            !source_changed && !refresh::should_refresh_external_secret(&input) && valid;
+        let due = refresh::should_refresh_external_secret(&input) || !valid;
+        let up_to_date = !source_changed && !due;
         if up_to_date {
             let first_sight = if source_driven {
                 self.first_sight().await
@@ -214,12 +214,26 @@ impl Reconciler {
             ControlFlow::Break(end) => return end,
         };
         match result {
-            Ok(()) => {
+            Ok(written) => {
                 status.binding = Some(Binding {
                     name: target_name.clone(),
                 });
-                self.done(status, &input, reason::SECRET_SYNCED, "secret synced")
-                    .await
+                // A refresh ESO would not have made (a source change, or the first sight after
+                // a start) that changed nothing keeps the refresh time of the last sync, as ESO
+                // would have left it: the periodic schedule stays ESO's, and a restart of esox
+                // writes nothing at all for an ExternalSecret whose data did not change.
+                let synced_at = match &status.refresh_time {
+                    Some(last) if !due && !written => last.clone(),
+                    _ => Time(jiff::Timestamp::now()),
+                };
+                self.done_at(
+                    status,
+                    &input,
+                    reason::SECRET_SYNCED,
+                    "secret synced",
+                    synced_at,
+                )
+                .await
             }
             Err(e) if e.is_conflict() => Ok(Action::requeue(Duration::from_millis(200))),
             // As in ESO, no retry: only a change of the objects involved can fix these.
@@ -418,12 +432,15 @@ impl Reconciler {
         content: Content,
         status: &ExternalSecretStatus,
         input: &RefreshInput<'_>,
-    ) -> Step<Result<(), Error>> {
+    ) -> Step<Result<bool, Error>> {
         let manager = esox_core::hash::field_manager_name(&self.name);
         let es = &self.es;
         let ctx = &self.ctx;
+        // Whether the target was written: `write` returns the target's resourceVersion, which
+        // stays the same when the content already was right.
+        let before = existing.and_then(|s| s.resource_version());
         let result = match (es.spec.target.creation_policy, existing) {
-            (CreationPolicy::None, _) => Ok(()),
+            (CreationPolicy::None, _) => Ok(None),
             (CreationPolicy::Merge, None) => {
                 if let Err(e) = self
                     .done(
@@ -469,21 +486,35 @@ impl Reconciler {
                 },
                 other => other,
             }
-            .map(|_| ()),
+            .map(Some),
             (_, existing) => write(es, ctx, secrets, existing, target_name, &manager, content)
                 .await
-                .map(|_| ()),
+                .map(Some),
         };
-        ControlFlow::Continue(result)
+        ControlFlow::Continue(result.map(|after| after.is_some() && after != before))
     }
 
     /// Records a successful sync: Ready=True with `reason`, refreshTime, syncedResourceVersion.
     async fn done(
         &self,
+        status: ExternalSecretStatus,
+        input: &RefreshInput<'_>,
+        reason: &str,
+        message: &str,
+    ) -> Result<Action, Error> {
+        let now = Time(jiff::Timestamp::now());
+        self.done_at(status, input, reason, message, now).await
+    }
+
+    /// [`done`](Self::done) with the refresh time to record (the last sync's when a refresh
+    /// found nothing to change and nothing is owed to ESO's schedule).
+    async fn done_at(
+        &self,
         mut status: ExternalSecretStatus,
         input: &RefreshInput<'_>,
         reason: &str,
         message: &str,
+        refresh_time: Time,
     ) -> Result<Action, Error> {
         conditions::set(
             &mut status.conditions,
@@ -492,7 +523,8 @@ impl Reconciler {
             reason,
             message,
         );
-        status.refresh_time = Some(Time(jiff::Timestamp::now()));
+        let synced_at = SystemTime::from(refresh_time.0);
+        status.refresh_time = Some(refresh_time);
         status.synced_resource_version = input.current_resource_version.to_owned();
         self.ctx
             .metrics
@@ -501,10 +533,9 @@ impl Reconciler {
         // The next refresh counts from this sync, seen from now: with the reconcile's start as
         // `now`, the refresh time just written lies in the future and the refresh logic asks
         // for an immediate requeue (one more reconcile and target read per sync, 1 s later).
-        let synced_at = SystemTime::now();
         let after = RefreshInput {
             refresh_time: Some(synced_at),
-            now: synced_at,
+            now: SystemTime::now(),
             synced_resource_version: input.current_resource_version,
             ..*input
         };
