@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use esox_api::v1::ExternalSecret;
-use esox_providers::{LocalCluster, ProviderRuntime, SecretsClient};
+use esox_providers::{LocalCluster, ProviderRuntime, RemoteEvent, SecretsClient};
 use futures::StreamExt as _;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::mpsc;
@@ -90,6 +90,8 @@ pub struct Context {
     cache_writers: Mutex<Option<caches::Writers>>,
     /// Provider reads shared between ExternalSecrets reading the same watched source.
     pub shared_reads: SharedReads,
+    /// Versions of the watched sources, to tell an unchanged source without reading it.
+    pub source_versions: crate::source_versions::SourceVersions,
     /// Shared with later leadership terms of this process, so counters never restart at zero.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Events for ExternalSecrets (ESO's recorder name).
@@ -137,6 +139,7 @@ impl Context {
             caches,
             cache_writers: Mutex::new(Some(cache_writers)),
             shared_reads: SharedReads::default(),
+            source_versions: Default::default(),
             es_recorder: Recorder::new(client.clone(), "external-secrets"),
             store_recorder: Recorder::new(client.clone(), "secret-store"),
             providers: ProviderRuntime::new(client.clone(), local_cluster),
@@ -202,9 +205,18 @@ impl Context {
         self.shared_reads.watching(&key);
         let handle = tokio::spawn(async move {
             let mut stream = stream;
-            while let Some(change) = stream.next().await {
+            while let Some(event) = stream.next().await {
                 let Some(ctx) = ctx.upgrade() else { break };
-                // Before the triggers: the refreshes they cause must read the new value.
+                let change = match event {
+                    RemoteEvent::Listed => {
+                        ctx.source_versions.listed(&watch_key);
+                        continue;
+                    }
+                    RemoteEvent::Changed(change) => change,
+                };
+                // Before the triggers: the refreshes they cause must read (and compare with)
+                // the new version.
+                ctx.source_versions.changed(&watch_key, &change);
                 ctx.shared_reads.changed(&watch_key);
                 for es in ctx.index.for_source(&watch_key, &change.key) {
                     ctx.state.external_secrets.mark_source_changed(es.clone());
@@ -213,6 +225,7 @@ impl Context {
             }
             tracing::debug!(watch_key = %watch_key, "remote watch ended");
             let Some(ctx) = ctx.upgrade() else { return };
+            ctx.source_versions.ended(&watch_key);
             ctx.shared_reads.not_watching(&watch_key);
             // The entry is this task's (no other watch of the key starts while it runs); once
             // removed, the next read of the source starts a new watch with fresh credentials.

@@ -28,6 +28,7 @@ pub mod runner;
 pub mod secretstore;
 pub mod selector;
 pub mod shared_reads;
+pub mod source_versions;
 pub mod state;
 pub mod stores;
 mod templating;

@@ -27,6 +27,9 @@ where
     /// Objects whose sources this process has read, or found it cannot watch, since it started
     /// (see [`ObjectState::is_checked`]).
     checked: Mutex<HashSet<ObjectRef<K>>>,
+    /// The fingerprint of the source versions each object's target was last built from (see
+    /// [`crate::source_versions`]).
+    fingerprints: Mutex<HashMap<ObjectRef<K>, Box<str>>>,
 }
 
 impl<K: Resource> Default for ObjectState<K>
@@ -38,6 +41,7 @@ where
             failures: Mutex::default(),
             source_changed: Mutex::default(),
             checked: Mutex::default(),
+            fingerprints: Mutex::default(),
         }
     }
 }
@@ -73,6 +77,24 @@ where
         lock(&self.failures).remove(obj);
         lock(&self.source_changed).remove(obj);
         lock(&self.checked).remove(obj);
+        lock(&self.fingerprints).remove(obj);
+    }
+
+    /// Records the fingerprint of the source versions `obj` was last built from (`None`: not
+    /// known, so every source change refreshes it).
+    pub fn set_fingerprint(&self, obj: &ObjectRef<K>, fingerprint: Option<String>) {
+        let mut f = lock(&self.fingerprints);
+        match fingerprint {
+            Some(v) => f.insert(obj.clone(), v.into_boxed_str()),
+            None => f.remove(obj),
+        };
+    }
+
+    /// Whether `obj` was last built from the versions `fingerprint` stands for.
+    pub fn built_from(&self, obj: &ObjectRef<K>, fingerprint: &str) -> bool {
+        lock(&self.fingerprints)
+            .get(obj)
+            .is_some_and(|f| **f == *fingerprint)
     }
 
     /// Whether this process has read `obj`'s sources since it started, or found there is
@@ -111,10 +133,12 @@ where
         let failures = lock(&self.failures);
         let marks = lock(&self.source_changed);
         let checked = lock(&self.checked);
+        let fingerprints = lock(&self.fingerprints);
         failures
             .keys()
             .chain(marks.iter())
             .chain(checked.iter())
+            .chain(fingerprints.keys())
             .collect::<HashSet<_>>()
             .len()
     }

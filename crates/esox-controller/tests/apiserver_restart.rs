@@ -119,6 +119,23 @@ async fn a_source_change_after_an_apiserver_restart_arrives_within_5_s() {
 async fn an_esox_restart_rewrites_no_up_to_date_target() {
     let (cluster, client, _ctx, shutdown, task) = seed_synced().await;
     let bar: Api<Secret> = Api::namespaced(client.clone(), "bar");
+    // Up to date includes the source version the target was built from, which the first
+    // process records once its source watch has listed.
+    let recorded = wait_until(Duration::from_secs(10), || {
+        let bar = bar.clone();
+        async move {
+            let s = bar.get_opt("my-secret").await.ok()??;
+            s.metadata
+                .annotations?
+                .contains_key("esox.io/source-versions")
+                .then_some(())
+        }
+    })
+    .await;
+    assert!(
+        recorded.is_some(),
+        "the target records its source's version"
+    );
     let before = bar
         .get("my-secret")
         .await

@@ -97,6 +97,20 @@ pub struct PushEntry {
 pub struct RemoteChange {
     /// Remote key (for Kubernetes: the Secret's name) that changed, appeared or disappeared.
     pub key: String,
+    /// Its version now (for Kubernetes: the Secret's resourceVersion); `None` when it is gone.
+    pub version: Option<String>,
+}
+
+/// What a provider's watch reports.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RemoteEvent {
+    /// A remote secret changed, appeared or disappeared. After a re-list (the watch resumed
+    /// after an outage) only what differs from before is reported.
+    Changed(RemoteChange),
+    /// The watch has listed every remote secret (when it starts, and again after each
+    /// re-list): the versions it reported are now the present ones, and a key it never
+    /// reported does not exist.
+    Listed,
 }
 
 /// Reads and writes one store. ESO's `SecretsClient`.
@@ -133,7 +147,7 @@ pub trait SecretsClient: Send + Sync {
     /// A stream of changes to remote secrets, when the provider can watch (beyond ESO: lets
     /// ExternalSecrets refresh within a second instead of at the next `refreshInterval`).
     /// `None` when the provider cannot watch.
-    fn watch(&self) -> Option<futures::stream::BoxStream<'static, RemoteChange>> {
+    fn watch(&self) -> Option<futures::stream::BoxStream<'static, RemoteEvent>> {
         None
     }
     /// A stable identity of the remote location (server URL + namespace for Kubernetes), so the

@@ -674,7 +674,16 @@ async fn watch_reports_changed_secret_names() {
     let c = cluster().await;
     let s = seed_cluster_store(&c).await;
     let cl = client(&c, &s, Some("bar")).await;
-    let mut changes = cl.watch().expect("watchable");
+    let mut changes = cl
+        .watch()
+        .expect("watchable")
+        .filter_map(|e| async move {
+            match e {
+                esox_providers::RemoteEvent::Changed(c) => Some(c),
+                esox_providers::RemoteEvent::Listed => None,
+            }
+        })
+        .boxed();
     let first = tokio::time::timeout(Duration::from_secs(10), changes.next())
         .await
         .expect("initial list in time")

@@ -24,15 +24,16 @@ fn free_addr() -> SocketAddr {
         .unwrap()
 }
 
-/// An `esox run` process, killed if the test ends early.
-struct Esox(Child);
+/// An `esox run` process, killed if the test ends early, and where it serves `/metrics`.
+struct Esox(Child, SocketAddr);
 
 impl Esox {
     fn start(kubeconfig: &Path, elected: bool) -> Esox {
+        let metrics = free_addr();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_esox"));
         cmd.args(["run", "--kubeconfig"])
             .arg(kubeconfig)
-            .args(["--metrics-addr", &free_addr().to_string()])
+            .args(["--metrics-addr", &metrics.to_string()])
             .args(["--health-addr", &free_addr().to_string()])
             .stdout(Stdio::null())
             // ESOX_TEST_ESOX_LOGS=1 shows the processes' logs (with RUST_LOG) when debugging.
@@ -50,7 +51,25 @@ impl Esox {
                 "--leader-election-retry-period=500ms",
             ]);
         }
-        Esox(cmd.spawn().expect("esox runs"))
+        Esox(cmd.spawn().expect("esox runs"), metrics)
+    }
+
+    /// Reads of single remote secrets this process made through its providers (ESO's
+    /// `externalsecret_provider_api_calls_count`, call `GetSecret`, every status).
+    fn provider_reads(&self) -> u64 {
+        use std::io::{Read as _, Write as _};
+        let mut conn = std::net::TcpStream::connect(self.1).expect("esox serves /metrics");
+        conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: esox\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        conn.read_to_string(&mut text).unwrap();
+        text.lines()
+            .filter(|l| {
+                l.starts_with("externalsecret_provider_api_calls_count{")
+                    && l.contains("call=\"GetSecret\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
     }
 
     fn kill(&mut self) {
@@ -165,18 +184,30 @@ async fn a_change_made_while_esox_was_killed_arrives_within_5_s_of_its_start() {
             .is_some(),
         "the seed's copy is made"
     );
-    let steady = {
-        let mut rv = None;
-        for _ in 0..200 {
-            rv = resource_version(&client, "steady").await;
-            if rv.is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+    // Once its source's watch has listed, the steady target records the source version it
+    // was built from (what spares the next process a read).
+    let bar: Api<Secret> = Api::namespaced(client.clone(), "bar");
+    let mut recorded = false;
+    for _ in 0..200 {
+        recorded = bar.get_opt("steady").await.ok().flatten().is_some_and(|s| {
+            s.metadata
+                .annotations
+                .is_some_and(|a| a.contains_key("esox.io/source-versions"))
+        });
+        if recorded {
+            break;
         }
-        rv.expect("the steady copy is made")
-    };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(recorded, "the steady target records its source's version");
     let steady_es = ready_external_secret_version(&client, "steady").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let steady = resource_version(&client, "steady").await.unwrap();
+    let steady_es = {
+        let now = ready_external_secret_version(&client, "steady").await;
+        assert_eq!(now, steady_es, "the steady ExternalSecret settled");
+        now
+    };
     esox.kill();
 
     set_password(&client, "while-killed").await;
@@ -187,7 +218,7 @@ async fn a_change_made_while_esox_was_killed_arrives_within_5_s_of_its_start() {
             .is_none()
     );
     let started = Instant::now();
-    let _esox = Esox::start(&kubeconfig, false);
+    let esox = Esox::start(&kubeconfig, false);
     let arrived = arrives(&client, "while-killed", Duration::from_secs(15)).await;
     let took = arrived.map(|at| at - started);
     println!("change made while esox was killed arrived {took:?} after its start");
@@ -205,6 +236,15 @@ async fn a_change_made_while_esox_was_killed_arrives_within_5_s_of_its_start() {
         ready_external_secret_version(&client, "steady").await,
         steady_es,
         "the status of an ExternalSecret whose source did not change was rewritten"
+    );
+    // And reads only the source that changed: the steady target records the source version it
+    // was built from, which the new process compares with its watch instead of reading.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let reads = esox.provider_reads();
+    println!("provider reads after the restart: {reads} (one source changed, one did not)");
+    assert_eq!(
+        reads, 1,
+        "after a restart esox read {reads} remote secrets; only the changed one needs a read"
     );
 }
 
@@ -423,13 +463,16 @@ async fn changes_made_while_esox_was_cut_off_from_the_api_server_for_10_s_arrive
     );
     let relayed_path = dir.path().join("relayed-kubeconfig");
     std::fs::write(&relayed_path, relayed).unwrap();
-    let _esox = Esox::start(&relayed_path, false);
+    let esox = Esox::start(&relayed_path, false);
     assert!(
         arrives(&client, "first", Duration::from_secs(30))
             .await
             .is_some(),
         "the seed's copy is made"
     );
+    // Settled: both targets made and their sources' watch listed.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let reads_before = esox.provider_reads();
 
     let cut = Instant::now();
     relay.cut();
@@ -450,6 +493,14 @@ async fn changes_made_while_esox_was_cut_off_from_the_api_server_for_10_s_arrive
     assert!(
         took.is_some_and(|t| t <= Duration::from_secs(5)),
         "the change made while cut off arrived {took:?} after reconnection, more than 5 s"
+    );
+    // The re-list after the cut reads only the source that changed.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let reads = esox.provider_reads() - reads_before;
+    println!("provider reads after the cut: {reads} (one source changed, one did not)");
+    assert_eq!(
+        reads, 1,
+        "after the cut esox read {reads} remote secrets; only the changed one needs a read"
     );
     set_password(&client, "after-reconnection").await;
     let changed = Instant::now();

@@ -23,6 +23,8 @@ pub struct Fetched {
     pub sources: BTreeSet<SourceKey>,
     /// Normal events to emit: remote secrets that do not exist (skipped under Delete/Merge).
     pub missing: Vec<String>,
+    /// The versions of the sources read, as known before each read.
+    pub versions: crate::source_versions::Versions,
 }
 
 /// `Ok(None)`: a referenced store belongs to another controller class; leave the object alone.
@@ -66,12 +68,7 @@ pub async fn fetch(
         };
         let rewrites = to_rewrites(&entry.rewrite);
         let result = if let Some(extract) = &entry.extract {
-            if let Some(w) = client.watch_key() {
-                out.sources.insert(SourceKey {
-                    watch_key: w,
-                    key: Some(extract.key.clone()),
-                });
-            }
+            note_keyed_source(ctx, client.as_ref(), &extract.key, &mut out);
             let options = map_options(
                 &rewrites,
                 extract.conversion_strategy,
@@ -108,6 +105,8 @@ pub async fn fetch(
                     key: None,
                 });
             }
+            // Any key of the location may match: no version says the result is unchanged.
+            out.versions.note_unknown();
             let options = map_options(
                 &rewrites,
                 find.conversion_strategy,
@@ -152,12 +151,7 @@ pub async fn fetch(
             return Ok(None);
         };
         let r = &entry.remote_ref;
-        if let Some(w) = client.watch_key() {
-            out.sources.insert(SourceKey {
-                watch_key: w,
-                key: Some(r.key.clone()),
-            });
-        }
+        note_keyed_source(ctx, client.as_ref(), &r.key, &mut out);
         match ctx.shared_reads.get_secret(client.as_ref(), r).await {
             Ok(value) => {
                 let decoding = to_decoding(r.decoding_strategy);
@@ -191,9 +185,26 @@ pub async fn fetch(
     Ok(Some(out))
 }
 
+/// Notes a named source about to be read: what it depends on, and the version it has now
+/// (before the read, so that a change racing the read leaves an older version noted and the
+/// next comparison refreshes).
+fn note_keyed_source(ctx: &Context, client: &dyn SecretsClient, key: &str, out: &mut Fetched) {
+    match client.watch_key() {
+        Some(w) => {
+            let known = ctx.source_versions.version(&w, key);
+            out.versions.note(&w, key, known);
+            out.sources.insert(SourceKey {
+                watch_key: w,
+                key: Some(key.to_owned()),
+            });
+        }
+        None => out.versions.note_unknown(),
+    }
+}
+
 /// The sources of an ExternalSecret that esox can watch, found from its spec and stores
-/// without reading any value or starting a watch. `Ok(None)`: a store of another controller
-/// class.
+/// without reading any value; their watches are started. `Ok(None)`: a store of another
+/// controller class.
 pub async fn watched_sources(
     ctx: &Arc<Context>,
     es: &ExternalSecret,
@@ -225,6 +236,8 @@ pub async fn watched_sources(
         let Some(client) = clients.get(ctx, store_ref, namespace, &mut out).await? else {
             return Ok(None);
         };
+        // Started now, so that its versions are known by the time they are compared.
+        ctx.ensure_remote_watch(client.as_ref());
         if let Some(watch_key) = client.watch_key()
             && (key.is_some() || find)
         {

@@ -1,5 +1,6 @@
 //! One reconcile of an ExternalSecret (in the order of ESO's ExternalSecret reconciler).
 
+use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -25,10 +26,14 @@ use super::target::{self, Content, TargetError};
 use crate::conditions::{self, es as reason};
 use crate::context::Context;
 use crate::error::{Error, StoreError};
-use crate::index::Dependencies;
+use crate::index::{Dependencies, SourceKey};
+use crate::source_versions::ANNOTATION_SOURCE_VERSIONS;
 
 /// How often an ExternalSecret with `creationPolicy: Merge` looks for its missing target.
 const MERGE_TARGET_RECHECK: Duration = Duration::from_secs(5);
+
+/// How long a first sight waits for its sources' watches to list before it reads instead.
+const SOURCES_LISTED_WAIT: Duration = Duration::from_secs(5);
 
 /// How long an ExternalSecret waits for an unvalidated store before looking again, should the
 /// store's status change not reach it.
@@ -151,7 +156,8 @@ impl Reconciler {
             .state
             .external_secrets
             .take_source_changed(&self.es_ref)
-            && source_driven;
+            && source_driven
+            && !self.built_from_present_versions();
         let orphan = es.spec.target.creation_policy == CreationPolicy::Orphan;
         let valid = esox_core::managed_secret::is_secret_valid(
             orphan,
@@ -161,7 +167,7 @@ impl Reconciler {
         let up_to_date = !source_changed && !due;
         if up_to_date {
             let first_sight = if source_driven {
-                self.first_sight().await
+                self.first_sight(existing.as_ref(), &deps).await
             } else {
                 ControlFlow::Continue(false)
             };
@@ -188,7 +194,8 @@ impl Reconciler {
             return end;
         }
 
-        let content = match &es.spec.target.template {
+        let fingerprint = fetched.versions.fingerprint();
+        let mut content = match &es.spec.target.template {
             None => target::untemplated(es, fetched.data),
             Some(t) => match super::template::apply(&self.ctx.client, es, t, &fetched.data).await {
                 Ok(c) => c,
@@ -197,6 +204,17 @@ impl Reconciler {
                 Err(e) => return Err(self.fail(status, "could not apply template", e).await),
             },
         };
+        // The source versions the data comes from, for the next process's first sight. When
+        // they are not known (a source's watch is not listed yet) the recorded ones stay: older
+        // versions than the data can only cause a read, never hide a change.
+        let recorded = existing
+            .as_ref()
+            .and_then(|s| s.annotations().get(ANNOTATION_SOURCE_VERSIONS));
+        if let Some(f) = fingerprint.as_ref().or(recorded) {
+            content
+                .annotations
+                .insert(ANNOTATION_SOURCE_VERSIONS.to_owned(), f.clone());
+        }
 
         let result = match self
             .write_target(
@@ -215,6 +233,10 @@ impl Reconciler {
         };
         match result {
             Ok(written) => {
+                self.ctx
+                    .state
+                    .external_secrets
+                    .set_fingerprint(&self.es_ref, fingerprint);
                 status.binding = Some(Binding {
                     name: target_name.clone(),
                 });
@@ -254,13 +276,23 @@ impl Reconciler {
     /// starts the source watches; an unchanged result rewrites nothing. `Break`: the store is
     /// not validated yet (its first status triggers this ExternalSecret again). Only for
     /// ExternalSecrets a source change may refresh (Periodic, interval above 0, window open).
-    async fn first_sight(&self) -> ControlFlow<(), bool> {
+    async fn first_sight(
+        &self,
+        existing: Option<&Secret>,
+        deps: &Dependencies,
+    ) -> ControlFlow<(), bool> {
         let states = &self.ctx.state.external_secrets;
         if states.is_checked(&self.es_ref) {
             return ControlFlow::Continue(false);
         }
         match fetch::watched_sources(&self.ctx, &self.es, &self.namespace).await {
-            Ok(Some(sources)) if !sources.is_empty() => ControlFlow::Continue(true),
+            Ok(Some(sources)) if !sources.is_empty() => {
+                if self.target_built_from(existing, deps, sources).await {
+                    states.mark_checked(self.es_ref.clone());
+                    return ControlFlow::Continue(false);
+                }
+                ControlFlow::Continue(true)
+            }
             Ok(_) => {
                 states.mark_checked(self.es_ref.clone());
                 ControlFlow::Continue(false)
@@ -275,6 +307,63 @@ impl Reconciler {
                 ControlFlow::Continue(false)
             }
         }
+    }
+
+    /// Whether the target says it was built from the versions its sources have now (its
+    /// [`ANNOTATION_SOURCE_VERSIONS`]), so that a first sight needs no read. Waits for the
+    /// sources' watches to list; from before the comparison on, a change of a source triggers
+    /// this ExternalSecret, so a change the comparison cannot see still refreshes it.
+    async fn target_built_from(
+        &self,
+        existing: Option<&Secret>,
+        deps: &Dependencies,
+        sources: BTreeSet<SourceKey>,
+    ) -> bool {
+        let Some(recorded) = existing.and_then(|s| s.annotations().get(ANNOTATION_SOURCE_VERSIONS))
+        else {
+            return false;
+        };
+        if sources.iter().any(|s| s.key.is_none()) {
+            return false;
+        }
+        let ctx = &self.ctx;
+        let locations: BTreeSet<&str> = sources.iter().map(|s| s.watch_key.as_str()).collect();
+        let mut recorded_deps = deps.clone();
+        recorded_deps.sources = sources.clone();
+        ctx.index.record(&self.es_ref, recorded_deps);
+        for location in locations {
+            if !ctx
+                .source_versions
+                .wait_listed(location, SOURCES_LISTED_WAIT)
+                .await
+            {
+                return false;
+            }
+        }
+        let Some(present) = ctx.source_versions.fingerprint(&sources) else {
+            return false;
+        };
+        if present != *recorded {
+            return false;
+        }
+        ctx.state
+            .external_secrets
+            .set_fingerprint(&self.es_ref, Some(present));
+        true
+    }
+
+    /// Whether the sources this ExternalSecret read last have not changed since (their
+    /// versions, as watched, are those it was built from): a source event then needs no read.
+    fn built_from_present_versions(&self) -> bool {
+        let ctx = &self.ctx;
+        ctx.index
+            .sources_of(&self.es_ref)
+            .and_then(|sources| ctx.source_versions.fingerprint(&sources))
+            .is_some_and(|present| {
+                ctx.state
+                    .external_secrets
+                    .built_from(&self.es_ref, &present)
+            })
     }
 
     /// No refresh is due: the target stays as it is and the next refresh is scheduled.
@@ -351,6 +440,15 @@ impl Reconciler {
         deps.stores.extend(fetched.stores.iter().cloned());
         deps.sources = fetched.sources.clone();
         ctx.index.record(&self.es_ref, deps);
+        // A watch that listed or reported a change while this read went on did so before the
+        // index knew this reader, so its trigger never came: refresh once more.
+        let present = ctx.source_versions.fingerprint(&fetched.sources);
+        if fetched.versions.may_be_stale(present.as_deref()) {
+            ctx.state
+                .external_secrets
+                .mark_source_changed(self.es_ref.clone());
+            ctx.trigger(self.es_ref.clone());
+        }
         for missing in &fetched.missing {
             self.publish(EventType::Normal, "MissingProviderSecret", missing)
                 .await;

@@ -23,7 +23,7 @@ use crate::metrics::{
     PROVIDER_KUBERNETES,
 };
 use crate::{
-    ClientContext, LocalSecret, ProviderError, PushEntry, RemoteChange, SecretsClient,
+    ClientContext, LocalSecret, ProviderError, PushEntry, RemoteEvent, SecretsClient,
     ValidationResult,
 };
 
@@ -550,7 +550,7 @@ impl SecretsClient for KubernetesClient {
         super::validate::validate(self).await
     }
 
-    fn watch(&self) -> Option<BoxStream<'static, RemoteChange>> {
+    fn watch(&self) -> Option<BoxStream<'static, RemoteEvent>> {
         let remote = self.remote.as_ref()?;
         super::watch::watch(&remote.connection, &self.remote_namespace)
     }
