@@ -403,6 +403,7 @@ async fn restart_unchanged(
     let mut esox = p.spawn_esox()?;
     tokio::time::sleep(window).await;
     esox.process.check_alive()?;
+    let provider_reads = esox.process.provider_reads()?;
     let (reads, writes) = requests_since(&p.cluster, before).await?;
     let since = |now: Option<u64>, then: Option<u64>| Some(now?.saturating_sub(then?));
     let secret_gets = since(p.cluster.requests_for("GET", "secrets").await?, gets);
@@ -430,6 +431,7 @@ async fn restart_unchanged(
             writes,
             secret_gets,
             secret_lists,
+            provider_reads,
             background,
             target_updates,
         },

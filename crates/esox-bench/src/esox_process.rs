@@ -11,6 +11,8 @@ use anyhow::{Context, bail};
 pub struct EsoxProcess {
     child: Child,
     pid: u32,
+    /// Where it serves `/metrics`.
+    metrics: std::net::SocketAddr,
 }
 
 impl EsoxProcess {
@@ -29,12 +31,14 @@ impl EsoxProcess {
         }
         let log_file = std::fs::File::create(log)
             .with_context(|| format!("creating the esox log {}", log.display()))?;
+        // A port chosen here, so that the benchmark can read esox's own counters.
+        let metrics = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         let child = Command::new(bin)
             .args(["run", "--kubeconfig"])
             .arg(kubeconfig)
             .args([
                 "--metrics-addr",
-                "127.0.0.1:0",
+                &metrics.to_string(),
                 "--health-addr",
                 "127.0.0.1:0",
             ])
@@ -45,11 +49,27 @@ impl EsoxProcess {
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         let pid = child.id();
-        Ok(Self { child, pid })
+        Ok(Self {
+            child,
+            pid,
+            metrics,
+        })
     }
 
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Single remote secrets esox has read through its providers so far (ESO's
+    /// `externalsecret_provider_api_calls_count`, call `GetSecret`, every provider and status).
+    pub fn provider_reads(&self) -> anyhow::Result<u64> {
+        use std::io::{Read as _, Write as _};
+        let mut conn = std::net::TcpStream::connect(self.metrics)
+            .with_context(|| format!("reading esox's /metrics at {}", self.metrics))?;
+        conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: esox\r\n\r\n")?;
+        let mut text = String::new();
+        conn.read_to_string(&mut text)?;
+        Ok(provider_reads_in(&text))
     }
 
     /// Fails if the process has already ended (so a crash is not mistaken for slowness).
@@ -106,6 +126,17 @@ impl Monitored {
         self.sampling.abort();
         self.process.stop()
     }
+}
+
+/// The sum of the `GetSecret` series of `externalsecret_provider_api_calls_count` in `text`.
+pub fn provider_reads_in(text: &str) -> u64 {
+    text.lines()
+        .filter(|l| {
+            l.starts_with("externalsecret_provider_api_calls_count{")
+                && l.contains("call=\"GetSecret\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }
 
 /// Resident memory of a process in KiB: current (`VmRSS`) and the high-water mark (`VmHWM`).
@@ -182,6 +213,13 @@ impl Sampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_reads_sum_the_get_secret_series() {
+        let text = "# TYPE externalsecret_provider_api_calls_count counter\nexternalsecret_provider_api_calls_count{provider=\"Kubernetes\",call=\"GetSecret\",status=\"success\"} 3\nexternalsecret_provider_api_calls_count{provider=\"Kubernetes\",call=\"GetSecret\",status=\"error\"} 1\nexternalsecret_provider_api_calls_count{provider=\"Kubernetes\",call=\"ListSecrets\",status=\"success\"} 9\n";
+        assert_eq!(provider_reads_in(text), 4);
+        assert_eq!(provider_reads_in(""), 0);
+    }
 
     #[test]
     fn reads_rss_and_hwm_from_proc_status() {

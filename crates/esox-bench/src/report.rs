@@ -39,6 +39,8 @@ pub struct Restart {
     /// esox reads its targets from its watch cache) and Secret lists.
     pub secret_gets: Option<u64>,
     pub secret_lists: Option<u64>,
+    /// Remote secrets esox read through its providers (its own counter).
+    pub provider_reads: u64,
     /// On a real server: what its own clients sent in a window as long, to read the figures
     /// against.
     pub background: Option<(u64, u64)>,
@@ -340,7 +342,7 @@ impl RunResult {
             });
             let secrets = match (r.secret_gets, r.secret_lists) {
                 (Some(gets), Some(lists)) => format!(
-                    "; Secret GETs {gets} ({:.2}/ES), Secret LISTs {lists}",
+                    "; Secret GETs {gets} ({:.2}/ES: esox reads each target, and the sources through the provider), Secret LISTs {lists}",
                     per(gets)
                 ),
                 _ => String::new(),
@@ -351,15 +353,16 @@ impl RunResult {
                     secs(r.window)
                 ),
                 format!(
-                    "{} ({:.2}) / {} ({:.2}){secrets}; targets rewritten {}{background}",
+                    "{} ({:.2}) / {} ({:.2}){secrets}; **provider reads {}**; targets rewritten {}{background}",
                     r.reads,
                     per(r.reads),
                     r.writes,
                     per(r.writes),
+                    r.provider_reads,
                     r.target_updates
                 ),
-                "no target rewritten; issue 14: zero provider reads for unchanged sources, at most one list per watched namespace",
-                if r.target_updates == 0 { "info" } else { "MISSED" },
+                "zero provider reads for unchanged sources, no target rewritten (issue 14)",
+                verdict(r.provider_reads == 0 && r.target_updates == 0),
             );
         }
         if let Some((reads, writes)) = self.steady_background {
