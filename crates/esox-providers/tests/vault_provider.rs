@@ -5,13 +5,13 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::error::Error as _;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::{Cluster, cluster, text};
 use esox_api::v1::{ExternalSecretFind, FindName, MetadataPolicy, RemoteRef, StoreKind};
 use esox_api::v1alpha1::PushSecretRemoteRef;
-use esox_providers::vault::{CALL_LOGIN, PROVIDER_VAULT};
+use esox_providers::vault::{CALL_LOGIN, CALL_RENEW_SELF, PROVIDER_VAULT};
 use esox_providers::{
     LocalSecret, Provider, ProviderError, PushEntry, SecretsClient, StoreInfo, ValidationResult,
 };
@@ -23,22 +23,26 @@ const NS: &str = "app";
 struct Env {
     c: Cluster,
     bao: OpenBao,
-    logins: Arc<AtomicUsize>,
+    /// Every Vault API call the provider reported: (call, ok).
+    calls: Arc<Mutex<Vec<(&'static str, bool)>>>,
 }
 
 async fn env() -> Env {
-    let bao = OpenBao::start().expect("OpenBao starts");
+    env_with(OpenBao::start().expect("OpenBao starts")).await
+}
+
+async fn env_with(bao: OpenBao) -> Env {
     let c = cluster().await;
     c.namespace(NS).await;
-    let logins = Arc::new(AtomicUsize::new(0));
-    let counter = logins.clone();
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let seen = calls.clone();
     c.runtime
         .set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
-            if provider == PROVIDER_VAULT && call == CALL_LOGIN && ok {
-                counter.fetch_add(1, Ordering::SeqCst);
+            if provider == PROVIDER_VAULT {
+                seen.lock().expect("calls").push((call, ok));
             }
         })));
-    Env { c, bao, logins }
+    Env { c, bao, calls }
 }
 
 impl Env {
@@ -101,8 +105,18 @@ impl Env {
             .expect("write to OpenBao");
     }
 
+    /// Successful calls named `call` so far.
+    fn count(&self, call: &str) -> usize {
+        self.calls
+            .lock()
+            .expect("calls")
+            .iter()
+            .filter(|(c, ok)| *c == call && *ok)
+            .count()
+    }
+
     fn logins(&self) -> usize {
-        self.logins.load(Ordering::SeqCst)
+        self.count(CALL_LOGIN)
     }
 }
 
@@ -814,4 +828,427 @@ async fn check_and_set_from_the_store_or_the_mount() {
     let bad = e.store(json!({"version": "v1", "checkAndSet": {"required": true}}));
     let err = e.vault().validate_store(&bad).expect_err("cas on v1");
     assert!(err.to_string().contains("checkAndSet"), "{err}");
+}
+
+/// Fails when an error shows any of `secrets`.
+fn assert_clean(e: &ProviderError, secrets: &[&str]) {
+    let all = everything_in(e);
+    for s in secrets {
+        assert!(!all.contains(s), "the error shows a secret: {all}");
+    }
+}
+
+/// AppRole `name` with the reader policy and `extra` role settings; the Secret `name` holds
+/// its role and secret IDs. Returns the secret ID.
+async fn approle(e: &Env, name: &str, extra: Value) -> String {
+    let (status, _) = e
+        .bao
+        .api("GET", "sys/auth/approle", None)
+        .expect("auth list");
+    if status == 404 || status == 400 {
+        let _ = e
+            .bao
+            .api("POST", "sys/auth/approle", Some(json!({"type": "approle"})));
+    }
+    let mut role = json!({"token_policies": ["reader"]});
+    if let (Some(r), Value::Object(x)) = (role.as_object_mut(), extra) {
+        r.extend(x);
+    }
+    e.bao
+        .must("POST", &format!("auth/approle/role/{name}"), Some(role))
+        .expect("role");
+    let role_id = e
+        .bao
+        .must("GET", &format!("auth/approle/role/{name}/role-id"), None)
+        .expect("role id")["data"]["role_id"]
+        .as_str()
+        .expect("role id")
+        .to_owned();
+    let secret_id = e
+        .bao
+        .must(
+            "POST",
+            &format!("auth/approle/role/{name}/secret-id"),
+            Some(json!({})),
+        )
+        .expect("secret id")["data"]["secret_id"]
+        .as_str()
+        .expect("secret id")
+        .to_owned();
+    e.secret(name, json!({"role-id": role_id, "secret-id": secret_id}))
+        .await;
+    secret_id
+}
+
+fn approle_store(e: &Env, name: &str) -> StoreInfo {
+    e.store(json!({"auth": {"appRole": {
+        "roleRef": {"name": name, "key": "role-id"},
+        "secretRef": {"name": name, "key": "secret-id"}
+    }}}))
+}
+
+#[tokio::test]
+async fn policy_denial_names_the_path_without_a_new_login() {
+    let e = env().await;
+    reader_policy(&e);
+    e.put("secret/data/other/x", json!({"v": "hidden-value"}));
+    let secret_id = approle(&e, "esox", json!({})).await;
+    let cl = e.client(&approle_store(&e, "esox")).await;
+    let err = cl
+        .get_secret(&rref("other/x", None))
+        .await
+        .expect_err("denied");
+    assert!(matches!(err, ProviderError::Forbidden { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("secret/data/other/x"), "{msg}");
+    assert!(msg.contains("permission denied"), "{msg}");
+    assert!(msg.contains("policy must grant read"), "{msg}");
+    assert_clean(&err, &[&secret_id, "hidden-value", e.bao.root_token()]);
+    assert_eq!(
+        e.logins(),
+        1,
+        "a valid token that lacks a policy is not replaced"
+    );
+    let err = cl
+        .push_secret(
+            &local(&[("pw", "x")]),
+            &entry("app/new", Some("pw"), Some("pw")),
+        )
+        .await
+        .expect_err("write denied");
+    assert!(err.to_string().contains("secret/metadata/app/new"), "{err}");
+}
+
+#[tokio::test]
+async fn bad_credentials_are_refused_without_showing_them() {
+    let e = env().await;
+    reader_policy(&e);
+    let secret_id = approle(&e, "esox", json!({})).await;
+    e.secret(
+        "wrong",
+        json!({"role-id": "nope-role", "secret-id": "wrong-secret-id-value"}),
+    )
+    .await;
+    let err = e
+        .vault()
+        .new_client(&approle_store(&e, "wrong"), &e.c.ctx(Some(NS)))
+        .await
+        .expect("client (login is lazy)")
+        .validate()
+        .await
+        .expect_err("bad role");
+    assert!(matches!(err, ProviderError::Forbidden { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("appRole: login at auth/approle/login failed"),
+        "{err}"
+    );
+    assert_clean(&err, &["wrong-secret-id-value", &secret_id]);
+    // A Secret that does not exist names the field.
+    let s = e.store(json!({"auth": {"userPass": {"username": "u", "secretRef": {"name": "absent", "key": "pw"}}}}));
+    let err = e
+        .vault()
+        .new_client(&s, &e.c.ctx(Some(NS)))
+        .await
+        .err()
+        .expect("no secret");
+    assert!(
+        err.to_string()
+            .contains("spec.provider.vault.auth.userPass.secretRef"),
+        "{err}"
+    );
+    // Methods the other branch builds, and two methods at once.
+    let s = e.store(json!({"auth": {"kubernetes": {"role": "r"}}}));
+    let err = e
+        .vault()
+        .new_client(&s, &e.c.ctx(Some(NS)))
+        .await
+        .err()
+        .expect("not built");
+    assert!(
+        err.to_string()
+            .contains("auth.kubernetes: this login method is not built"),
+        "{err}"
+    );
+    let s = e.store(json!({"auth": {"tokenSecretRef": {"name": "a", "key": "b"}, "userPass": {"username": "u"}}}));
+    let err = e.vault().validate_store(&s).expect_err("two methods");
+    assert!(
+        err.to_string()
+            .contains("several login methods (tokenSecretRef, userPass)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_replaced_by_one_login_and_the_read_retried() {
+    let e = env().await;
+    reader_policy(&e);
+    e.put("secret/data/app/db", json!({"user": "admin"}));
+    approle(&e, "esox", json!({})).await;
+    let s = approle_store(&e, "esox");
+    let cl = e.client(&s).await;
+    cl.get_secret(&rref("app/db", None))
+        .await
+        .expect("first read");
+    assert_eq!(e.logins(), 1);
+    // Revoke every token the AppRole issued.
+    let accessors = e
+        .bao
+        .must("LIST", "auth/token/accessors", None)
+        .expect("accessors");
+    for a in accessors["data"]["keys"].as_array().expect("keys") {
+        let info = e
+            .bao
+            .must(
+                "POST",
+                "auth/token/lookup-accessor",
+                Some(json!({"accessor": a})),
+            )
+            .expect("lookup");
+        if info["data"]["path"] == "auth/approle/login" {
+            e.bao
+                .must(
+                    "POST",
+                    "auth/token/revoke-accessor",
+                    Some(json!({"accessor": a})),
+                )
+                .expect("revoke");
+        }
+    }
+    let v = cl
+        .get_secret(&rref("app/db", Some("user")))
+        .await
+        .expect("read after revocation");
+    assert_eq!(text(&v), "admin");
+    assert_eq!(e.logins(), 2, "one new login");
+
+    // A static token that was revoked is reported, not retried.
+    let created = e
+        .bao
+        .must(
+            "POST",
+            "auth/token/create",
+            Some(json!({"policies": ["reader"]})),
+        )
+        .expect("token");
+    let token = created["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    e.secret("static", json!({"token": token})).await;
+    let st = e
+        .client(&e.store(json!({"auth": {"tokenSecretRef": {"name": "static", "key": "token"}}})))
+        .await;
+    st.get_secret(&rref("app/db", None))
+        .await
+        .expect("static read");
+    e.bao
+        .must("POST", "auth/token/revoke", Some(json!({"token": token})))
+        .expect("revoke static");
+    let err = st
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("revoked static token");
+    assert!(matches!(err, ProviderError::Forbidden { .. }), "{err:?}");
+    assert!(err.to_string().contains("expired or was revoked"), "{err}");
+    assert_clean(&err, &[&token]);
+    assert_eq!(e.logins(), 2);
+}
+
+#[tokio::test]
+async fn tokens_are_renewed_before_expiry_and_replaced_at_their_max_ttl() {
+    let e = env().await;
+    reader_policy(&e);
+    e.put("secret/data/app/db", json!({"user": "admin"}));
+    approle(
+        &e,
+        "renewable",
+        json!({"token_ttl": "3s", "token_max_ttl": "1h"}),
+    )
+    .await;
+    let cl = e.client(&approle_store(&e, "renewable")).await;
+    cl.get_secret(&rref("app/db", None)).await.expect("read");
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    cl.get_secret(&rref("app/db", None))
+        .await
+        .expect("read after 2/3 of the TTL");
+    assert_eq!(e.count(CALL_RENEW_SELF), 1, "renewed once");
+    assert_eq!(e.logins(), 1, "renewal is not a login");
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    cl.get_secret(&rref("app/db", None))
+        .await
+        .expect("read past the first TTL");
+    assert_eq!(e.count(CALL_RENEW_SELF), 2);
+    assert_eq!(e.logins(), 1, "still one login past the token's first TTL");
+
+    // Near its max TTL a renewal grants too little: the session logs in again.
+    approle(
+        &e,
+        "capped",
+        json!({"token_ttl": "3s", "token_max_ttl": "3s"}),
+    )
+    .await;
+    let capped = e.client(&approle_store(&e, "capped")).await;
+    capped
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect("read");
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    capped
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect("read near max TTL");
+    assert_eq!(e.logins(), 3, "a new login instead of a short renewal");
+}
+
+#[tokio::test]
+async fn sealed_and_stopped_servers_are_named() {
+    let mut e = env().await;
+    e.put("secret/data/app/db", json!({"user": "admin"}));
+    let cl = e.client(&e.token_store(json!({})).await).await;
+    e.bao.must("PUT", "sys/seal", None).expect("seal");
+    let err = cl
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("sealed");
+    assert!(err.is_retryable(), "{err:?}");
+    assert!(err.to_string().contains("is sealed"), "{err}");
+    assert!(err.to_string().contains(e.bao.addr()), "{err}");
+    e.bao.stop();
+    let err = cl
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("stopped");
+    assert!(err.is_retryable(), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("cannot reach the Vault server {}", e.bao.addr())),
+        "{msg}"
+    );
+    assert!(msg.contains("connection refused"), "{msg}");
+    assert_clean(&err, &[e.bao.root_token(), "admin"]);
+}
+
+#[tokio::test]
+async fn mounts_of_the_wrong_kind_or_version_say_how_to_fix_them() {
+    let e = env().await;
+    e.put("secret/data/app/db", json!({"user": "admin"}));
+    let v1_on_v2 = e
+        .client(&e.token_store(json!({"version": "v1"})).await)
+        .await;
+    let err = v1_on_v2.validate().await.expect_err("version mismatch");
+    assert_eq!(
+        err.to_string(),
+        "vault mount path \"secret\" uses kv version v2 but store is configured for kv version v1: set spec.provider.vault.version to v2"
+    );
+    let err = v1_on_v2
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("v1 read on v2");
+    assert!(matches!(err, ProviderError::InvalidConfig(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("set spec.provider.vault.version to v2"),
+        "{err}"
+    );
+    // A mount that does not exist: Vault answers the mount lookup with 403 whether the
+    // mount is missing or the token may not see it, so validation passes as in ESO; reads
+    // say what is wrong.
+    let absent = e
+        .client(&e.store(json!({"path": "nothing", "auth": {"tokenSecretRef": {"name": "root-token", "key": "token"}}})))
+        .await;
+    let err = absent
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("no mount read");
+    assert!(matches!(err, ProviderError::InvalidConfig(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("no secrets engine is mounted at nothing"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("configured for KV v2"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("vault secrets enable -path=nothing kv-v2"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn tls_servers_are_verified_against_the_store_ca() {
+    let bao = OpenBao::start_tls().expect("OpenBao with TLS starts");
+    let ca = bao.ca_pem().expect("CA");
+    bao.cli(&["kv", "put", "secret/app/db", "user=admin"])
+        .expect("kv put");
+    let e = env_with(bao).await;
+    use base64::Engine as _;
+    let ca_b64 = base64::engine::general_purpose::STANDARD.encode(&ca);
+    let cl = e
+        .client(&e.token_store(json!({"caBundle": ca_b64})).await)
+        .await;
+    assert_eq!(
+        text(
+            &cl.get_secret(&rref("app/db", Some("user")))
+                .await
+                .expect("TLS read")
+        ),
+        "admin"
+    );
+    // Without the CA the handshake fails, and the message says which field to set.
+    let untrusted = e
+        .client(&e.token_store_named("root-token-2", json!({})).await)
+        .await;
+    let err = untrusted
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("unknown CA");
+    let msg = err.to_string();
+    assert!(msg.contains("TLS handshake failed"), "{msg} {err:?}");
+    assert!(msg.contains("spec.provider.vault.caBundle"), "{msg}");
+}
+
+struct Conformance(Env);
+
+#[async_trait::async_trait]
+impl esox_providers::conformance::Harness for Conformance {
+    fn provider(&self) -> &dyn Provider {
+        self.0.vault()
+    }
+
+    fn context(&self) -> esox_providers::ClientContext {
+        self.0.c.ctx(Some(NS))
+    }
+
+    async fn store(&self, secrets: &[esox_providers::conformance::Fixture]) -> StoreInfo {
+        for f in secrets {
+            self.0
+                .put(&format!("secret/data/{}", f.name), json!(f.fields));
+            self.0
+                .bao
+                .must(
+                    "POST",
+                    &format!("secret/metadata/{}", f.name),
+                    Some(json!({"custom_metadata": f.tags})),
+                )
+                .expect("tags");
+        }
+        self.0.token_store(json!({})).await
+    }
+
+    fn finds_by_tags(&self) -> bool {
+        true
+    }
+
+    fn pushed_ref(&self, entry: &PushEntry) -> RemoteRef {
+        rref(
+            &entry.remote_ref.remote_key,
+            entry.remote_ref.property.as_deref(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn vault_provider_passes_the_contract() {
+    esox_providers::conformance::run(&Conformance(env().await)).await;
 }
