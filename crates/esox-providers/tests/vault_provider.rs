@@ -1252,3 +1252,188 @@ impl esox_providers::conformance::Harness for Conformance {
 async fn vault_provider_passes_the_contract() {
     esox_providers::conformance::run(&Conformance(env().await)).await;
 }
+
+/// A one-route stand-in for Vault that records the headers of each request: OpenBao ignores
+/// the Enterprise consistency headers, so what esox sends is checked on the wire here.
+async fn recording_server() -> (String, Arc<Mutex<Vec<BTreeMap<String, String>>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        let mut n = 0u32;
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let record = record.clone();
+            n += 1;
+            let index = n;
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(read) = conn.read(&mut chunk).await else {
+                        return;
+                    };
+                    if read == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..read]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                        buf.drain(..end + 4);
+                        let headers: BTreeMap<String, String> = head
+                            .lines()
+                            .skip(1)
+                            .filter_map(|l| l.split_once(':'))
+                            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                            .collect();
+                        let calls = {
+                            let mut r = record.lock().expect("record");
+                            r.push(headers);
+                            r.len()
+                        };
+                        let body = r#"{"data":{"data":{"k":"v"},"metadata":{"version":1}}}"#;
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Vault-Index: idx-{index}-{calls}\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if conn.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn namespace_headers_and_consistency_headers_are_sent() {
+    let c = cluster().await;
+    c.namespace(NS).await;
+    c.secret(
+        NS,
+        json!({"metadata": {"name": "tok"}, "stringData": {"token": "static-token-value"}}),
+    )
+    .await;
+    let (addr, seen) = recording_server().await;
+    let s = StoreInfo {
+        kind: StoreKind::SecretStore,
+        name: "vault".into(),
+        namespace: Some(NS.into()),
+        spec: serde_json::from_value(json!({"provider": {"vault": {
+            "server": addr, "path": "secret", "namespace": "team-a",
+            "headers": {"X-Team": "payments"},
+            "readYourWrites": true, "forwardInconsistent": true,
+            "auth": {"tokenSecretRef": {"name": "tok", "key": "token"}}
+        }}}))
+        .expect("spec"),
+    };
+    let vault = c.runtime.provider("vault").expect("vault");
+    let cl = vault
+        .new_client(&s, &c.ctx(Some(NS)))
+        .await
+        .expect("client");
+    for _ in 0..2 {
+        let v = cl
+            .get_secret(&rref("app/db", Some("k")))
+            .await
+            .expect("read");
+        assert_eq!(text(&v), "v");
+    }
+    let seen = seen.lock().expect("seen").clone();
+    assert_eq!(seen.len(), 2);
+    for h in &seen {
+        assert_eq!(
+            h.get("x-vault-namespace").map(String::as_str),
+            Some("team-a")
+        );
+        assert_eq!(h.get("x-team").map(String::as_str), Some("payments"));
+        assert_eq!(
+            h.get("x-vault-inconsistent").map(String::as_str),
+            Some("forward-active-node")
+        );
+        assert_eq!(
+            h.get("x-vault-token").map(String::as_str),
+            Some("static-token-value")
+        );
+    }
+    assert_eq!(seen[0].get("x-vault-index"), None, "nothing seen yet");
+    // The second request carries the index the first answer returned.
+    assert_eq!(
+        seen[1].get("x-vault-index").map(String::as_str),
+        Some("idx-1-1")
+    );
+}
+
+#[tokio::test]
+async fn a_cluster_store_shares_one_login_across_namespaces_and_referent_ones_validate_unknown() {
+    let e = env().await;
+    reader_policy(&e);
+    e.put("secret/data/app/db", json!({"user": "admin"}));
+    approle(&e, "esox", json!({})).await;
+    e.c.namespace("other").await;
+    let cluster_store = |secret_ns: Option<&str>| StoreInfo {
+        kind: StoreKind::ClusterSecretStore,
+        name: "vault".into(),
+        namespace: None,
+        spec: serde_json::from_value(json!({"provider": {"vault": {
+            "server": e.bao.addr(), "path": "secret",
+            "auth": {"appRole": {
+                "roleRef": {"name": "esox", "key": "role-id", "namespace": secret_ns},
+                "secretRef": {"name": "esox", "key": "secret-id", "namespace": secret_ns}
+            }}
+        }}}))
+        .expect("spec"),
+    };
+    let fixed = cluster_store(Some(NS));
+    for ns in [NS, "other", NS, "other"] {
+        let cl = e
+            .vault()
+            .new_client(&fixed, &e.c.ctx(Some(ns)))
+            .await
+            .expect("client");
+        cl.get_secret(&rref("app/db", None)).await.expect("read");
+    }
+    let cl = e
+        .vault()
+        .new_client(&fixed, &e.c.ctx(None))
+        .await
+        .expect("client");
+    assert_eq!(
+        cl.validate().await.expect("validate"),
+        ValidationResult::Ready
+    );
+    assert_eq!(
+        e.logins(),
+        1,
+        "one login for every namespace using the store"
+    );
+    // Referent credentials (no namespace): validated alone the store is Unknown, as in ESO.
+    let referent = cluster_store(None);
+    let cl = e
+        .vault()
+        .new_client(&referent, &e.c.ctx(None))
+        .await
+        .expect("client");
+    assert_eq!(
+        cl.validate().await.expect("validate"),
+        ValidationResult::Unknown
+    );
+    let err = cl
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("no namespace");
+    assert!(matches!(err, ProviderError::InvalidConfig(_)), "{err:?}");
+    let cl = e
+        .vault()
+        .new_client(&referent, &e.c.ctx(Some(NS)))
+        .await
+        .expect("client");
+    cl.get_secret(&rref("app/db", None))
+        .await
+        .expect("read from the consuming namespace");
+}
