@@ -718,6 +718,30 @@ async fn push_never_overwrites_or_deletes_what_esox_did_not_create() {
         ),
         "keep"
     );
+    // A secret whose versions were all deleted keeps someone else's metadata: not taken over.
+    e.put("secret/data/app/soft", json!({"a": "b"}));
+    e.bao
+        .must(
+            "POST",
+            "secret/metadata/app/soft",
+            Some(json!({"custom_metadata": {"owner": "team-x"}})),
+        )
+        .expect("metadata");
+    e.bao
+        .must("DELETE", "secret/data/app/soft", None)
+        .expect("soft delete");
+    let soft = entry("app/soft", Some("a"), Some("pw"));
+    assert!(!cl.secret_exists(&soft).await.expect("exists"));
+    let err = cl
+        .push_secret(&local(&[("pw", "x")]), &soft)
+        .await
+        .expect_err("foreign metadata");
+    assert!(err.to_string().contains("not managed"), "{err}");
+    let meta = e
+        .bao
+        .must("GET", "secret/metadata/app/soft", None)
+        .expect("metadata");
+    assert_eq!(meta["data"]["custom_metadata"], json!({"owner": "team-x"}));
     // KV v1 keeps the marker inside the data.
     e.bao
         .must(

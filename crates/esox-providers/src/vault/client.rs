@@ -111,19 +111,6 @@ impl VaultClient {
                 if self.kv.v2 { "kv-v2" } else { "kv" },
             ));
         }
-        if resp.status == StatusCode::FORBIDDEN
-            && self.session.as_ref().is_some_and(|s| s.is_static())
-        {
-            return errors::status(
-                &errors::Context {
-                    server,
-                    what: call.what,
-                    path: call.path,
-                    capability: call.capability,
-                },
-                resp,
-            );
-        }
         errors::status(
             &errors::Context {
                 server,

@@ -103,11 +103,6 @@ impl Session {
         &self.calls
     }
 
-    /// Whether the token is static (never re-obtained).
-    pub fn is_static(&self) -> bool {
-        self.method.is_static()
-    }
-
     /// A usable token: the held one, renewed or replaced when its time has come.
     pub async fn token(&self) -> Result<Token, ProviderError> {
         let mut state = self.state.lock().await;
@@ -214,7 +209,11 @@ impl Session {
         let what = "cannot look up the Vault token";
         let resp = self
             .http
-            .send(Request::new(Method::GET, "auth/token/lookup-self").token(token))
+            .send(
+                Request::new(Method::GET, "auth/token/lookup-self")
+                    .token(token)
+                    .namespace(self.login_namespace.as_deref()),
+            )
             .await
             .map_err(|e| errors::transport(self.http.server(), what, e));
         let ok = matches!(&resp, Ok(r) if r.status.is_success());
