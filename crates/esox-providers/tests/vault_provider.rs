@@ -1461,3 +1461,187 @@ async fn a_cluster_store_shares_one_login_across_namespaces_and_referent_ones_va
         .await
         .expect("read from the consuming namespace");
 }
+
+/// Captured log output, shared with the subscriber.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Drives many failures and successes with known credentials and values, and checks that no
+/// error (message, sources, debug form) and no log line at TRACE level shows any of them.
+#[tokio::test]
+async fn no_error_or_log_line_shows_a_token_secret_id_password_or_value() {
+    let log = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(log.clone())
+        .finish();
+    // Global, not scoped: a callsite first reached by a parallel test without a subscriber
+    // would otherwise stay disabled here. The other tests' lines are scanned too.
+    tracing::subscriber::set_global_default(subscriber).expect("only this test sets one");
+    tracing::info!("probe");
+    let mut e = env().await;
+    reader_policy(&e);
+    const VALUE: &str = "value-canary-7d1e";
+    const PASSWORD: &str = "password-canary-93af";
+    e.put("secret/data/app/db", json!({"user": VALUE, "pw": VALUE}));
+    e.put("secret/data/other/x", json!({"v": VALUE}));
+    let secret_id = approle(&e, "esox", json!({"token_ttl": "3s"})).await;
+    e.bao
+        .must(
+            "POST",
+            "sys/auth/userpass",
+            Some(json!({"type": "userpass"})),
+        )
+        .expect("userpass");
+    e.secret("wrong-pw", json!({"password": PASSWORD})).await;
+    let root = e.bao.root_token().to_owned();
+    let mut errors = Vec::new();
+
+    let cl = e.client(&approle_store(&e, "esox")).await;
+    cl.get_secret(&rref("app/db", Some("user")))
+        .await
+        .expect("read");
+    errors.push(
+        cl.get_secret(&rref("other/x", None))
+            .await
+            .expect_err("denied"),
+    );
+    errors.push(
+        cl.get_secret(&rref("app/db", Some("nope")))
+            .await
+            .expect_err("property"),
+    );
+    errors.push(
+        cl.get_secret_map(&rref("app/db", Some("user")))
+            .await
+            .expect_err("not an object"),
+    );
+    errors.push(
+        cl.push_secret(
+            &local(&[("pw", VALUE)]),
+            &entry("app/db", Some("pw"), Some("pw")),
+        )
+        .await
+        .expect_err("not managed / denied"),
+    );
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    cl.get_secret(&rref("app/db", None))
+        .await
+        .expect("read after renewal");
+    let bad = e.store(json!({"auth": {"userPass": {"username": "nobody", "secretRef": {"name": "wrong-pw", "key": "password"}}}}));
+    errors.push(
+        e.client(&bad)
+            .await
+            .validate()
+            .await
+            .expect_err("bad password"),
+    );
+    let rooted = e.client(&e.token_store(json!({})).await).await;
+    e.bao.must("PUT", "sys/seal", None).expect("seal");
+    errors.push(
+        rooted
+            .get_secret(&rref("app/db", None))
+            .await
+            .expect_err("sealed"),
+    );
+    e.bao.stop();
+    errors.push(
+        rooted
+            .get_secret(&rref("app/db", None))
+            .await
+            .expect_err("stopped"),
+    );
+
+    for err in &errors {
+        assert_clean(err, &[VALUE, PASSWORD, &secret_id, &root]);
+    }
+    let text = String::from_utf8_lossy(&log.0.lock().expect("log")).into_owned();
+    assert!(
+        text.contains("logged in to Vault"),
+        "the log was captured: {text}"
+    );
+    for s in [VALUE, PASSWORD, secret_id.as_str(), root.as_str()] {
+        assert!(!text.contains(s), "a log line shows a secret: {text}");
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let size = 17 << 20;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+                );
+                if conn.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b' '; 1 << 20];
+                for _ in 0..17 {
+                    if conn.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let c = cluster().await;
+    c.namespace(NS).await;
+    c.secret(
+        NS,
+        json!({"metadata": {"name": "tok"}, "stringData": {"token": "t"}}),
+    )
+    .await;
+    let s = StoreInfo {
+        kind: StoreKind::SecretStore,
+        name: "vault".into(),
+        namespace: Some(NS.into()),
+        spec: serde_json::from_value(json!({"provider": {"vault": {
+            "server": addr, "path": "secret",
+            "auth": {"tokenSecretRef": {"name": "tok", "key": "token"}}
+        }}}))
+        .expect("spec"),
+    };
+    let cl = c
+        .runtime
+        .provider("vault")
+        .expect("vault")
+        .new_client(&s, &c.ctx(Some(NS)))
+        .await
+        .expect("client");
+    let err = cl
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("too large");
+    assert!(
+        err.to_string().contains("larger than 16777216 bytes"),
+        "{err}"
+    );
+}

@@ -147,8 +147,11 @@ impl VaultProvider {
         }
         .resolve(scope, ctx)
         .await?;
-        let identity = client_identity(spec, scope, ctx).await?;
         let resolved = auth::resolve(spec, scope, ctx).await?;
+        let identity = match client_identity(spec, scope, ctx).await? {
+            Some(identity) => Some(identity),
+            None => resolved.tls_identity.clone(),
+        };
         // Everything that shapes the session, minus the store's identity: two stores with the
         // same server and credentials share one login.
         let mut settings = spec.clone();
