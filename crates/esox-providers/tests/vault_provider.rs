@@ -1645,3 +1645,38 @@ async fn an_oversized_answer_is_refused() {
         "{err}"
     );
 }
+
+/// `VaultClient::logical`, the door the VaultDynamicSecret generator uses to other engines.
+#[tokio::test]
+async fn logical_calls_reach_other_paths_with_the_session_token() {
+    let e = env().await;
+    reader_policy(&e);
+    approle(&e, "esox", json!({})).await;
+    let provider = esox_providers::vault::VaultProvider::default();
+    let rooted = provider
+        .client(&e.token_store(json!({})).await, &e.c.ctx(Some(NS)))
+        .await
+        .expect("client");
+    let (status, body) = rooted
+        .logical(http::Method::GET, "sys/mounts", None, None, "list mounts")
+        .await
+        .expect("logical");
+    assert_eq!(status, http::StatusCode::OK);
+    assert_eq!(body["data"]["secret/"]["type"], "kv");
+    let reader = provider
+        .client(&approle_store(&e, "esox"), &e.c.ctx(Some(NS)))
+        .await
+        .expect("client");
+    let (status, body) = reader
+        .logical(http::Method::GET, "sys/mounts", None, None, "list mounts")
+        .await
+        .expect("logical");
+    assert_eq!(status, http::StatusCode::FORBIDDEN);
+    let err = reader.logical_error("cannot list mounts", "sys/mounts", status, &body);
+    assert!(matches!(err, ProviderError::Forbidden { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("grant the needed capability on sys/mounts"),
+        "{err}"
+    );
+    assert_eq!(e.logins(), 1, "a denied logical call keeps the valid token");
+}

@@ -31,6 +31,8 @@ pub const CALL_DELETE_SECRET: &str = "DeleteSecret";
 pub const CALL_LIST_SECRETS: &str = "ListSecrets";
 /// Not counted by ESO (it does not renew); esox reports it with the same hook.
 pub const CALL_RENEW_SELF: &str = "RenewSelf";
+/// Calls outside the KV engine through [`super::VaultClient::logical`].
+pub const CALL_LOGICAL: &str = "Logical";
 
 /// A token handed to a request, with the generation it belongs to (to tell, after a 403,
 /// whether another request already replaced it).
