@@ -1675,7 +1675,8 @@ async fn logical_calls_reach_other_paths_with_the_session_token() {
     let err = reader.logical_error("cannot list mounts", "sys/mounts", status, &body);
     assert!(matches!(err, ProviderError::Forbidden { .. }), "{err:?}");
     assert!(
-        err.to_string().contains("grant the needed capability on sys/mounts"),
+        err.to_string()
+            .contains("grant the needed capability on sys/mounts"),
         "{err}"
     );
     assert_eq!(e.logins(), 1, "a denied logical call keeps the valid token");
