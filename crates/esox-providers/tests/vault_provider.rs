@@ -1087,18 +1087,18 @@ async fn tokens_are_renewed_before_expiry_and_replaced_at_their_max_ttl() {
     approle(
         &e,
         "renewable",
-        json!({"token_ttl": "3s", "token_max_ttl": "1h"}),
+        json!({"token_ttl": "6s", "token_max_ttl": "1h"}),
     )
     .await;
     let cl = e.client(&approle_store(&e, "renewable")).await;
     cl.get_secret(&rref("app/db", None)).await.expect("read");
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    tokio::time::sleep(Duration::from_millis(4300)).await;
     cl.get_secret(&rref("app/db", None))
         .await
         .expect("read after 2/3 of the TTL");
     assert_eq!(e.count(CALL_RENEW_SELF), 1, "renewed once");
     assert_eq!(e.logins(), 1, "renewal is not a login");
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    tokio::time::sleep(Duration::from_millis(4300)).await;
     cl.get_secret(&rref("app/db", None))
         .await
         .expect("read past the first TTL");
