@@ -25,6 +25,8 @@ pub const PROVIDERS: &[Registration] = &[
     Registration::new("kubernetes", crate::kubernetes::register),
     #[cfg(feature = "fake")]
     Registration::new("fake", crate::fake::register),
+    #[cfg(feature = "vault")]
+    Registration::new("vault", crate::vault::register),
 ];
 
 /// Keys of [`PROVIDERS`].
@@ -107,6 +109,19 @@ mod tests {
         let s = spec(serde_json::json!({"fake": {"data": []}}));
         let p = runtime().provider_for(&s).map(|p| p.key());
         assert_eq!(p.expect("fake is built in"), "fake");
+    }
+
+    #[cfg(feature = "vault")]
+    #[tokio::test]
+    async fn vault_maps_to_its_provider() {
+        let s = spec(serde_json::json!({"vault": {"server": "https://vault:8200"}}));
+        let p = runtime().provider_for(&s).map(|p| p.key());
+        assert_eq!(p.expect("vault is built in"), "vault");
+        assert!(
+            not_built("aws")
+                .to_string()
+                .ends_with("kubernetes, fake, vault")
+        );
     }
 
     /// Every provider esox-api has types for is either in the table or answered with the
