@@ -9,6 +9,8 @@ mod convert;
 pub mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
+#[cfg(feature = "webhook")]
+pub mod http;
 mod kube_errors;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
@@ -17,6 +19,8 @@ pub mod registry;
 pub mod relisting_watcher;
 mod runtime;
 pub mod watch_backoff;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 use async_trait::async_trait;
 use esox_api::v1::{Capabilities, ExternalSecretFind, RemoteRef, StoreKind};

@@ -25,6 +25,8 @@ pub const PROVIDERS: &[Registration] = &[
     Registration::new("kubernetes", crate::kubernetes::register),
     #[cfg(feature = "fake")]
     Registration::new("fake", crate::fake::register),
+    #[cfg(feature = "webhook")]
+    Registration::new("webhook", crate::webhook::register),
 ];
 
 /// Keys of [`PROVIDERS`].
