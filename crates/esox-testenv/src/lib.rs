@@ -9,6 +9,7 @@
 //! removing what earlier tests left: esox's objects (finalizers first, since no esox runs between
 //! tests), every namespace but the system ones, and cluster-wide RBAC the tests made.
 
+pub mod http_server;
 mod real;
 mod reset;
 
@@ -46,6 +47,8 @@ pub enum Error {
     ControlPlane(String),
     #[error("resetting the real cluster: {0}")]
     Reset(String),
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// A Kubernetes API server for one test.

@@ -156,7 +156,7 @@ impl SecretsClient for WebhookClient {
             .call(&remote)
             .await
             .map(|_| ())
-            .map_err(|e| prefix_push(e))
+            .map_err(prefix_push)
     }
 
     async fn delete_secret(&self, entry: &PushEntry) -> Result<(), ProviderError> {
@@ -171,10 +171,8 @@ impl SecretsClient for WebhookClient {
     }
 
     async fn secret_exists(&self, entry: &PushEntry) -> Result<bool, ProviderError> {
-        let remote = Remote::Read {
-            key: &entry.remote_ref.remote_key,
-            version: "",
-            property: "",
+        let remote = Remote::Exists {
+            remote_key: &entry.remote_ref.remote_key,
         };
         match self.webhook.call(&remote).await {
             Ok(_) => Ok(true),

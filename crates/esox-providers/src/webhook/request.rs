@@ -65,6 +65,10 @@ pub enum Remote<'a> {
     },
     /// Deletes: `.remoteRef.remoteKey` only.
     Delete { remote_key: &'a str },
+    /// The existence check of a push: a read of `.remoteRef.key` as in ESO, which also sees
+    /// `.remoteRef.remoteKey` (ESO renders `<no value>` there, so a URL written for pushes
+    /// would ask for the wrong secret).
+    Exists { remote_key: &'a str },
 }
 
 impl Webhook {
@@ -348,6 +352,13 @@ fn template_data(
                 gostr::from_bytes(value)
             };
             reference.insert((*remote_key).to_owned(), Value::str(value));
+        }
+        Remote::Exists { remote_key } => {
+            reference.insert("key".to_owned(), Value::str(enc(remote_key)));
+            reference.insert("remoteKey".to_owned(), Value::str(enc(remote_key)));
+            reference.insert("version".to_owned(), Value::str(""));
+            reference.insert("property".to_owned(), Value::str(""));
+            reference.insert("namespace".to_owned(), Value::str(namespace));
         }
         // ESO does not escape the key of a delete's URL.
         Remote::Delete { remote_key } => {
