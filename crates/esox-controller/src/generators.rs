@@ -72,7 +72,15 @@ pub async fn generate(
                 field,
             )
             .await?;
-            return webhook(providers, &g.spec, namespace, field, name).await;
+            return webhook(
+                providers,
+                &g.spec,
+                namespace,
+                field,
+                ("Webhook", name),
+                "spec",
+            )
+            .await;
         }
         GeneratorKind::Mfa => {
             let g = get(
@@ -100,7 +108,15 @@ pub async fn generate(
                 // Values are still produced in the referring object's namespace (ESO reads
                 // their Secrets there).
                 SupportedGenerator::Webhook(w) => {
-                    return webhook(providers, w, namespace, field, name).await;
+                    return webhook(
+                        providers,
+                        w,
+                        namespace,
+                        field,
+                        ("ClusterGenerator", name),
+                        "spec.generator.webhookSpec",
+                    )
+                    .await;
                 }
                 SupportedGenerator::Mfa(m) => {
                     return mfa(&client, m, namespace, field, "ClusterGenerator", name).await;
@@ -114,18 +130,20 @@ pub async fn generate(
 }
 
 /// ESO's Webhook generator: one request; the answer's JSON object becomes the keys.
+/// `spec_field` is where the settings sit in the generator object, for its messages.
 async fn webhook(
     providers: &ProviderRuntime,
     spec: &gens::WebhookSpec,
     namespace: &str,
     field: &str,
-    name: &str,
+    (kind, name): (&str, &str),
+    spec_field: &str,
 ) -> Result<SecretData, Error> {
     let ctx = providers.context(Some(namespace));
-    esox_providers::webhook::generate(spec.to_provider(), ctx, namespace, "spec")
+    esox_providers::webhook::generate(spec.to_provider(), ctx, namespace, spec_field)
         .await
         .map_err(|source| Error::ProviderCall {
-            action: format!("{field}: Webhook generator {name:?}"),
+            action: format!("{field}: {kind} {name:?}"),
             source,
         })
 }

@@ -3,7 +3,7 @@
 //! the whole exchange is bounded in time and the response body in size, because the answer
 //! comes from a server esox does not control.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -196,6 +196,20 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// The system's CA certificates, read once per process (every client without a CA of its own
+/// would otherwise read the certificate files again). Unreadable ones are skipped: a
+/// handshake then fails and says which certificate was not trusted.
+fn system_roots() -> &'static rustls::RootCertStore {
+    static ROOTS: OnceLock<rustls::RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        let (added, skipped) = roots.add_parsable_certificates(native.certs);
+        tracing::debug!(added, skipped, "system CA certificates loaded");
+        roots
+    })
+}
+
 fn tls_config(ca_pem: Option<&[u8]>, field: &str) -> Result<rustls::ClientConfig, ProviderError> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_pem {
@@ -208,14 +222,7 @@ fn tls_config(ca_pem: Option<&[u8]>, field: &str) -> Result<rustls::ClientConfig
                 })?;
             }
         }
-        None => {
-            // Unreadable system certificates are skipped: the handshake then fails and says
-            // which certificate was not trusted.
-            let native = rustls_native_certs::load_native_certs();
-            for cert in native.certs {
-                let _ = roots.add(cert);
-            }
-        }
+        None => roots = system_roots().clone(),
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)

@@ -181,6 +181,12 @@ impl Webhook {
             .observe(METRIC_PROVIDER, METRIC_CALL, answer.is_ok());
         let answer = answer.map_err(|e| self.http_error(e))?;
         let status = answer.status;
+        // Never the URL, headers or body: they may carry credentials.
+        tracing::debug!(
+            status = status.as_u16(),
+            bytes = answer.body.len(),
+            "webhook answered"
+        );
         if status == http::StatusCode::NOT_FOUND {
             return Err(ProviderError::NoSecret(
                 "Secret does not exist (the endpoint answered 404 Not Found)".to_owned(),
