@@ -186,6 +186,9 @@ async fn webhook_and_mfa_generators_fill_an_external_secret() {
     })
     .await
     .expect("http server");
+    let tls = TestHttpServer::https(|_| Reply::ok(r#"{"ticket": "t-9"}"#))
+        .await
+        .expect("https server");
     let manifest = format!(
         r#"
 apiVersion: v1
@@ -218,6 +221,23 @@ spec:
     - name: auth
       secretRef: {{name: issuer, key: key}}
 ---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: ticket-ca, namespace: gen}}
+data:
+  ca.crt: |
+{ca}---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: ClusterGenerator
+metadata: {{name: tickets}}
+spec:
+  kind: Webhook
+  generator:
+    webhookSpec:
+      url: "{tls_url}/ticket"
+      result: {{}}
+      caProvider: {{type: ConfigMap, name: ticket-ca, key: ca.crt}}
+---
 apiVersion: generators.external-secrets.io/v1alpha1
 kind: MFA
 metadata: {{name: otp, namespace: gen}}
@@ -247,6 +267,8 @@ spec:
         generatorRef: {{apiVersion: generators.external-secrets.io/v1alpha1, kind: Webhook, name: issue}}
     - sourceRef:
         generatorRef: {{apiVersion: generators.external-secrets.io/v1alpha1, kind: MFA, name: otp}}
+    - sourceRef:
+        generatorRef: {{apiVersion: generators.external-secrets.io/v1alpha1, kind: ClusterGenerator, name: tickets}}
 ---
 apiVersion: external-secrets.io/v1
 kind: ExternalSecret
@@ -259,6 +281,8 @@ spec:
         generatorRef: {{apiVersion: generators.external-secrets.io/v1alpha1, kind: ClusterGenerator, name: otp-sha256}}
 "#,
         url = server.url(),
+        tls_url = tls.url(),
+        ca = indent(tls.ca_pem().unwrap(), 4),
     );
     apply(&env.client, &manifest).await;
     let s = env
@@ -267,6 +291,8 @@ spec:
         .expect("generated Secret");
     assert_eq!(value(&s, "username").unwrap(), b"u-1");
     assert_eq!(value(&s, "password").unwrap(), b"p-1");
+    // A Webhook ClusterGenerator over TLS, its CA read in the referring namespace.
+    assert_eq!(value(&s, "ticket").unwrap(), b"t-9");
     // RFC 6238 appendix B, SHA-1 at T = 2000000000: 69279037, 10 s left in the period.
     assert_eq!(value(&s, "token").unwrap(), b"69279037");
     assert_eq!(value(&s, "timeLeft").unwrap(), b"10");
