@@ -8,6 +8,14 @@ use serde_json::Value;
 
 /// The value(s) `path` selects in `doc`. Errors say what failed, never the document.
 pub fn get(path: &str, doc: &Value) -> Result<Value, String> {
+    // ESO's library also reads a path without the root, `a.b`, as `$.a.b` on an object.
+    let rooted;
+    let path = if path.starts_with(['$', '@']) {
+        path
+    } else {
+        rooted = format!("$.{path}");
+        &rooted
+    };
     let found = jsonpath_rust::query::js_path_vals(path, doc).map_err(|e| e.to_string())?;
     if is_definite(path) {
         return found
@@ -61,6 +69,7 @@ mod tests {
         assert_eq!(get("$", &doc).unwrap(), doc);
         assert!(get("$.result.missing", &doc).is_err());
         assert!(get("$.result[", &doc).is_err());
+        assert_eq!(get("result.thesecret", &doc).unwrap(), json!("v"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use esox_api::v1::providers::webhook::WebhookProvider;
 use esox_api::v1::{Capabilities, ExternalSecretFind, RemoteRef, StoreKind};
 use esox_core::SecretData;
 
-pub use request::{Remote, SecretScope, Webhook};
+pub use request::{Remote, SecretScope, Webhook, key_map, single_value};
 
 use crate::auth::Scope;
 use crate::{
