@@ -5,13 +5,17 @@
 use esox_api::generators::{self as gens, SupportedGenerator};
 use esox_api::v1::{GeneratorKind, GeneratorRef};
 use esox_core::SecretData;
+use esox_providers::{ProviderError, ProviderRuntime};
+use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
 use crate::error::Error;
 
-/// Generates a fresh value; `field` is where the reference sits (for messages).
+/// Generates a fresh value; `field` is where the reference sits (for messages). The Webhook
+/// and MFA kinds read Secrets (and call out) through `providers`' client.
 pub async fn generate(
     client: &kube::Client,
+    providers: &ProviderRuntime,
     generator_ref: &GeneratorRef,
     namespace: &str,
     field: &str,
@@ -60,9 +64,37 @@ pub async fn generate(
             .await?;
             esox_generators::generate(SupportedGenerator::SshKey(&g.spec))
         }
+        GeneratorKind::Webhook => {
+            let g = get(
+                Api::<gens::Webhook>::namespaced(client, namespace),
+                name,
+                namespace,
+                field,
+            )
+            .await?;
+            return webhook(
+                providers,
+                &g.spec,
+                namespace,
+                field,
+                ("Webhook", name),
+                "spec",
+            )
+            .await;
+        }
+        GeneratorKind::Mfa => {
+            let g = get(
+                Api::<gens::Mfa>::namespaced(client.clone(), namespace),
+                name,
+                namespace,
+                field,
+            )
+            .await?;
+            return mfa(&client, &g.spec, namespace, field, "MFA", name).await;
+        }
         GeneratorKind::ClusterGenerator => {
             let g = get(
-                Api::<gens::ClusterGenerator>::all(client),
+                Api::<gens::ClusterGenerator>::all(client.clone()),
                 name,
                 namespace,
                 field,
@@ -72,11 +104,83 @@ pub async fn generate(
                 .spec
                 .resolve()
                 .map_err(|e| Error::Invalid(format!("{field}: ClusterGenerator {name:?}: {e}")))?;
-            esox_generators::generate(spec)
+            match spec {
+                // Values are still produced in the referring object's namespace (ESO reads
+                // their Secrets there).
+                SupportedGenerator::Webhook(w) => {
+                    return webhook(
+                        providers,
+                        w,
+                        namespace,
+                        field,
+                        ("ClusterGenerator", name),
+                        "spec.generator.webhookSpec",
+                    )
+                    .await;
+                }
+                SupportedGenerator::Mfa(m) => {
+                    return mfa(&client, m, namespace, field, "ClusterGenerator", name).await;
+                }
+                local => esox_generators::generate(local),
+            }
         }
         other => return Err(unsupported(other, field)),
     };
     produced.map_err(|e| Error::Data(format!("{field}: {:?} {name:?}: {e}", generator_ref.kind)))
+}
+
+/// ESO's Webhook generator: one request; the answer's JSON object becomes the keys.
+/// `spec_field` is where the settings sit in the generator object, for its messages.
+async fn webhook(
+    providers: &ProviderRuntime,
+    spec: &gens::WebhookSpec,
+    namespace: &str,
+    field: &str,
+    (kind, name): (&str, &str),
+    spec_field: &str,
+) -> Result<SecretData, Error> {
+    let ctx = providers.context(Some(namespace));
+    esox_providers::webhook::generate(spec.to_provider(), ctx, namespace, spec_field)
+        .await
+        .map_err(|source| Error::ProviderCall {
+            action: format!("{field}: {kind} {name:?}"),
+            source,
+        })
+}
+
+/// ESO's MFA generator: the seed is read from the Secret in the referring object's
+/// namespace, then the code is computed locally.
+async fn mfa(
+    client: &kube::Client,
+    spec: &gens::MfaSpec,
+    namespace: &str,
+    field: &str,
+    kind: &str,
+    name: &str,
+) -> Result<SecretData, Error> {
+    let context = format!("{field}: {kind} {name:?}");
+    let secret_name = &spec.secret.name;
+    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
+        .get_opt(secret_name)
+        .await?
+        .ok_or_else(|| {
+            Error::Provider(ProviderError::InvalidConfig(format!(
+                "{context}: failed to find secret for token key: Secret {namespace}/{secret_name} \
+                 not found (spec.secret.name)"
+            )))
+        })?;
+    let key = &spec.secret.key;
+    let seed = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .ok_or_else(|| {
+            Error::Data(format!(
+                "{context}: secret key {key} does not exist in secret data map of {namespace}/{secret_name} (spec.secret.key)"
+            ))
+        })?;
+    let now = jiff::Timestamp::now().as_second();
+    esox_generators::mfa(spec, &seed.0, now).map_err(|e| Error::Data(format!("{context}: {e}")))
 }
 
 fn check_group(api_version: &str, field: &str) -> Result<(), Error> {
@@ -98,7 +202,7 @@ fn unsupported(kind: GeneratorKind, field: &str) -> Error {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| format!("{kind:?}"));
     Error::Invalid(format!(
-        "{field}.kind {kind} is not supported by esox: use Password, UUID, Fake, SSHKey or ClusterGenerator"
+        "{field}.kind {kind} is not supported by esox: use Password, UUID, Fake, SSHKey, Webhook, MFA or ClusterGenerator"
     ))
 }
 

@@ -529,6 +529,20 @@ const CASES: &[Case] = &[
     ),
     case(
         GEN,
+        "webhooks",
+        "get",
+        S::Generator("Webhook"),
+        Status("ExternalSecret"),
+    ),
+    case(
+        GEN,
+        "mfas",
+        "get",
+        S::Generator("MFA"),
+        Status("ExternalSecret"),
+    ),
+    case(
+        GEN,
         "clustergenerators",
         "get",
         S::Generator("ClusterGenerator"),
@@ -851,6 +865,8 @@ fn yaml_scenario(scenario: Scenario, ns: &str) -> String {
         S::Generator(kind) => {
             let spec = match kind {
                 "Fake" => "{data: {k: v}}",
+                "Webhook" => "{url: 'http://127.0.0.1:9/x', result: {}}",
+                "MFA" => "{secret: {name: seed, key: k}}",
                 _ => "{}",
             };
             format!(

@@ -204,12 +204,12 @@ async fn a_missing_generator_reports_errored_naming_the_field_and_removes_nothin
     merge_patch_ps(
         c,
         "gen-id",
-        serde_json::json!({"spec": {"selector": {"generatorRef": {"kind": "Webhook", "name": "x"}}}}),
+        serde_json::json!({"spec": {"selector": {"generatorRef": {"kind": "GithubAccessToken", "name": "x"}}}}),
     )
     .await;
     let (_, message) = ps_ready(c, "gen-id", "False").await.expect("Errored");
     assert!(
-        message.contains("spec.selector.generatorRef.kind Webhook is not supported"),
+        message.contains("spec.selector.generatorRef.kind GithubAccessToken is not supported"),
         "{message}"
     );
 }

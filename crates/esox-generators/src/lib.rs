@@ -1,9 +1,11 @@
-//! ESO's local generators: Password, UUID, Fake and SSHKey.
+//! ESO's local generators: Password, UUID, Fake and SSHKey, and the computation of MFA (TOTP)
+//! once its seed is read.
 //!
 //! Each generator turns its spec into the key/value map ESO's generator of the same kind
 //! produces. Values are fresh on every call; callers decide when to call (ESO: on refresh).
 
 mod base32;
+pub mod mfa;
 pub mod password;
 pub mod sshkey;
 
@@ -11,6 +13,7 @@ use esox_api::generators::{FakeSpec, SupportedGenerator};
 use esox_core::SecretData;
 use rand::RngCore;
 
+pub use mfa::mfa;
 pub use password::password;
 pub use sshkey::ssh_key;
 
@@ -36,6 +39,10 @@ pub fn generate(spec: GeneratorSpecRef<'_>) -> Result<SecretData, GeneratorError
         SupportedGenerator::Uuid(_) => Ok(uuid()),
         SupportedGenerator::Fake(f) => Ok(fake(f)),
         SupportedGenerator::SshKey(s) => ssh_key(s),
+        // These read Secrets or call out: the controller runs them (see `mfa` for MFA's code).
+        SupportedGenerator::Webhook(_) | SupportedGenerator::Mfa(_) => Err(
+            GeneratorError::Invalid("this generator kind needs cluster access".to_owned()),
+        ),
     }
 }
 

@@ -9,6 +9,8 @@ mod convert;
 pub mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
+#[cfg(feature = "webhook")]
+pub mod http;
 mod kube_errors;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
@@ -19,6 +21,8 @@ mod runtime;
 #[cfg(feature = "vault")]
 pub mod vault;
 pub mod watch_backoff;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 use async_trait::async_trait;
 use esox_api::v1::{Capabilities, ExternalSecretFind, RemoteRef, StoreKind};

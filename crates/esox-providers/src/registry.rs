@@ -27,6 +27,8 @@ pub const PROVIDERS: &[Registration] = &[
     Registration::new("fake", crate::fake::register),
     #[cfg(feature = "vault")]
     Registration::new("vault", crate::vault::register),
+    #[cfg(feature = "webhook")]
+    Registration::new("webhook", crate::webhook::register),
 ];
 
 /// Keys of [`PROVIDERS`].

@@ -9,6 +9,7 @@
 //! removing what earlier tests left: esox's objects (finalizers first, since no esox runs between
 //! tests), every namespace but the system ones, and cluster-wide RBAC the tests made.
 
+pub mod http_server;
 pub mod openbao;
 mod real;
 mod reset;
@@ -47,6 +48,8 @@ pub enum Error {
     ControlPlane(String),
     #[error("resetting the real cluster: {0}")]
     Reset(String),
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// A Kubernetes API server for one test.

@@ -1,7 +1,7 @@
 //! The cluster-scoped `ClusterGenerator` kind: any generator's settings, usable from every
 //! namespace.
 //!
-//! esox implements the Password, UUID, Fake and SSHKey generators. The settings of ESO's other
+//! esox implements the Password, UUID, Fake, SSHKey, Webhook and MFA generators. The settings of ESO's other
 //! generator kinds are accepted as free-form objects so that ESO manifests still apply;
 //! [`ClusterGeneratorSpec::resolve`] reports them as unsupported.
 
@@ -10,9 +10,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::fake::FakeSpec;
+use super::mfa::MfaSpec;
 use super::password::PasswordSpec;
 use super::sshkey::SshKeySpec;
 use super::uuid::UuidSpec;
+use super::webhook::WebhookSpec;
 use crate::schema_ext::FreeForm;
 
 /// A generator's kind and its settings.
@@ -140,7 +142,7 @@ impl GeneratorKind {
     pub fn is_supported(self) -> bool {
         matches!(
             self,
-            Self::Password | Self::Uuid | Self::Fake | Self::SshKey
+            Self::Password | Self::Uuid | Self::Fake | Self::SshKey | Self::Webhook | Self::Mfa
         )
     }
 }
@@ -203,15 +205,15 @@ pub struct GeneratorSpec {
     /// Vault dynamic secret settings (not supported by esox).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vault_dynamic_secret_spec: Option<FreeForm>,
-    /// Webhook generator settings (not supported by esox).
+    /// Webhook generator settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_spec: Option<FreeForm>,
+    pub webhook_spec: Option<WebhookSpec>,
     /// Grafana service account token settings (not supported by esox).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grafana_spec: Option<FreeForm>,
-    /// TOTP (MFA) code settings (not supported by esox).
+    /// TOTP (MFA) code settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mfa_spec: Option<FreeForm>,
+    pub mfa_spec: Option<MfaSpec>,
 }
 
 impl GeneratorSpec {
@@ -246,12 +248,14 @@ impl GeneratorSpec {
 }
 
 /// Settings of a generator esox can run, taken from a ClusterGenerator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SupportedGenerator<'a> {
     Password(&'a PasswordSpec),
     Uuid(&'a UuidSpec),
     Fake(&'a FakeSpec),
     SshKey(&'a SshKeySpec),
+    Webhook(&'a WebhookSpec),
+    Mfa(&'a MfaSpec),
 }
 
 /// Why a ClusterGenerator cannot be run.
@@ -279,7 +283,7 @@ pub enum ClusterGeneratorError {
         found: GeneratorKind,
     },
     #[error(
-        "generator kind {kind} is not supported by esox; supported kinds are Password, UUID, Fake and SSHKey"
+        "generator kind {kind} is not supported by esox; supported kinds are Password, UUID, Fake, SSHKey, Webhook and MFA"
     )]
     Unsupported { kind: GeneratorKind },
 }
@@ -313,6 +317,8 @@ impl ClusterGeneratorSpec {
             GeneratorKind::Uuid => g.uuid_spec.as_ref().map(SupportedGenerator::Uuid),
             GeneratorKind::Fake => g.fake_spec.as_ref().map(SupportedGenerator::Fake),
             GeneratorKind::SshKey => g.ssh_key_spec.as_ref().map(SupportedGenerator::SshKey),
+            GeneratorKind::Webhook => g.webhook_spec.as_ref().map(SupportedGenerator::Webhook),
+            GeneratorKind::Mfa => g.mfa_spec.as_ref().map(SupportedGenerator::Mfa),
             _ => None,
         };
         supported.ok_or(ClusterGeneratorError::Unsupported { kind })
@@ -462,7 +468,13 @@ spec:
         for kind in GeneratorKind::ALL {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
             let mut generator = Map::new();
-            generator.insert(kind.spec_key().to_owned(), serde_json::json!({}));
+            // The smallest settings each kind accepts.
+            let settings = match kind {
+                GeneratorKind::Webhook => serde_json::json!({"url": "u", "result": {}}),
+                GeneratorKind::Mfa => serde_json::json!({"secret": {}}),
+                _ => serde_json::json!({}),
+            };
+            generator.insert(kind.spec_key().to_owned(), settings);
             let spec: GeneratorSpec = serde_json::from_value(Value::Object(generator)).unwrap();
             assert_eq!(spec.kinds_set(), vec![kind]);
         }

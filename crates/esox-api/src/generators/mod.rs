@@ -1,12 +1,15 @@
 //! Generator kinds of the `generators.external-secrets.io/v1alpha1` API.
 //!
-//! esox implements Password, UUID, Fake and SSHKey, namespaced or through a ClusterGenerator.
+//! esox implements Password, UUID, Fake, SSHKey, Webhook and MFA, namespaced or through a
+//! ClusterGenerator.
 
 pub mod cluster;
 pub mod fake;
+pub mod mfa;
 pub mod password;
 pub mod sshkey;
 pub mod uuid;
+pub mod webhook;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, CustomResourceSubresourceStatus, CustomResourceSubresources, JSON,
@@ -20,9 +23,11 @@ pub use cluster::{
     SupportedGenerator,
 };
 pub use fake::{Fake, FakeSpec};
+pub use mfa::{Mfa, MfaSpec};
 pub use password::{Password, PasswordEncoding, PasswordSpec};
 pub use sshkey::{SshKey, SshKeySpec, SshKeyType};
 pub use uuid::{Uuid, UuidSpec};
+pub use webhook::{Webhook, WebhookSpec};
 
 /// API group of the generator kinds.
 pub const GROUP: &str = "generators.external-secrets.io";
@@ -36,6 +41,8 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         finish(Uuid::crd(), SpecPresence::Optional),
         finish(Fake::crd(), SpecPresence::Optional),
         finish(SshKey::crd(), SpecPresence::Optional),
+        finish(Webhook::crd(), SpecPresence::OptionalWithoutDefault),
+        finish(Mfa::crd(), SpecPresence::OptionalWithoutDefault),
         finish(ClusterGenerator::crd(), SpecPresence::Required),
     ]
 }
@@ -46,6 +53,9 @@ enum SpecPresence {
     /// A missing `spec` is defaulted to `{}` by the API server, so the spec's own field
     /// defaults apply (ESO accepts such objects, e.g. a bare UUID).
     Optional,
+    /// `spec` may be left out but has required fields, so no `{}` default (ESO's schema for
+    /// Webhook and MFA; such an object fails when the generator runs).
+    OptionalWithoutDefault,
     Required,
 }
 
@@ -70,7 +80,7 @@ fn finish(mut crd: CustomResourceDefinition, spec: SpecPresence) -> CustomResour
         if let Some(root) = root {
             root.title = None;
         }
-        if spec == SpecPresence::Optional
+        if spec != SpecPresence::Required
             && let Some(root) = version
                 .schema
                 .as_mut()
@@ -82,7 +92,9 @@ fn finish(mut crd: CustomResourceDefinition, spec: SpecPresence) -> CustomResour
                     root.required = None;
                 }
             }
-            if let Some(spec_schema) = root.properties.as_mut().and_then(|p| p.get_mut("spec")) {
+            if spec == SpecPresence::Optional
+                && let Some(spec_schema) = root.properties.as_mut().and_then(|p| p.get_mut("spec"))
+            {
                 spec_schema.default = Some(JSON(serde_json::json!({})));
             }
         }
@@ -113,6 +125,8 @@ mod tests {
             ("UUID", "uuids", "uuid", "Namespaced"),
             ("Fake", "fakes", "fake", "Namespaced"),
             ("SSHKey", "sshkeys", "sshkey", "Namespaced"),
+            ("Webhook", "webhooks", "webhook", "Namespaced"),
+            ("MFA", "mfas", "mfa", "Namespaced"),
             (
                 "ClusterGenerator",
                 "clustergenerators",
@@ -215,6 +229,15 @@ mod tests {
 
     #[test]
     fn namespaced_kinds_may_omit_spec_but_cluster_generator_may_not() {
+        for kind in ["Webhook", "MFA"] {
+            let crd = serde_json::to_value(by_kind(kind)).unwrap();
+            let root = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+            assert!(root.get("required").is_none(), "{kind}: {root}");
+            assert!(
+                root["properties"]["spec"].get("default").is_none(),
+                "{kind}"
+            );
+        }
         for kind in ["Password", "UUID", "Fake", "SSHKey"] {
             let crd = serde_json::to_value(by_kind(kind)).unwrap();
             let root = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
