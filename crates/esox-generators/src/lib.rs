@@ -36,6 +36,10 @@ pub fn generate(spec: GeneratorSpecRef<'_>) -> Result<SecretData, GeneratorError
         SupportedGenerator::Uuid(_) => Ok(uuid()),
         SupportedGenerator::Fake(f) => Ok(fake(f)),
         SupportedGenerator::SshKey(s) => ssh_key(s),
+        // It calls a Vault server, so the controller runs it with the Vault provider.
+        SupportedGenerator::VaultDynamicSecret(_) => Err(GeneratorError::Invalid(
+            "VaultDynamicSecret needs the Vault provider; it is run by the controller".to_owned(),
+        )),
     }
 }
 

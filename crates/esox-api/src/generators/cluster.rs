@@ -1,7 +1,7 @@
 //! The cluster-scoped `ClusterGenerator` kind: any generator's settings, usable from every
 //! namespace.
 //!
-//! esox implements the Password, UUID, Fake and SSHKey generators. The settings of ESO's other
+//! esox implements the Password, UUID, Fake, SSHKey and VaultDynamicSecret generators. The settings of ESO's other
 //! generator kinds are accepted as free-form objects so that ESO manifests still apply;
 //! [`ClusterGeneratorSpec::resolve`] reports them as unsupported.
 
@@ -13,6 +13,7 @@ use super::fake::FakeSpec;
 use super::password::PasswordSpec;
 use super::sshkey::SshKeySpec;
 use super::uuid::UuidSpec;
+use super::vault_dynamic::VaultDynamicSecretSpec;
 use crate::schema_ext::FreeForm;
 
 /// A generator's kind and its settings.
@@ -140,7 +141,7 @@ impl GeneratorKind {
     pub fn is_supported(self) -> bool {
         matches!(
             self,
-            Self::Password | Self::Uuid | Self::Fake | Self::SshKey
+            Self::Password | Self::Uuid | Self::Fake | Self::SshKey | Self::VaultDynamicSecret
         )
     }
 }
@@ -200,9 +201,9 @@ pub struct GeneratorSpec {
     /// UUID generator settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid_spec: Option<UuidSpec>,
-    /// Vault dynamic secret settings (not supported by esox).
+    /// Vault dynamic secret settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vault_dynamic_secret_spec: Option<FreeForm>,
+    pub vault_dynamic_secret_spec: Option<VaultDynamicSecretSpec>,
     /// Webhook generator settings (not supported by esox).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_spec: Option<FreeForm>,
@@ -252,6 +253,7 @@ pub enum SupportedGenerator<'a> {
     Uuid(&'a UuidSpec),
     Fake(&'a FakeSpec),
     SshKey(&'a SshKeySpec),
+    VaultDynamicSecret(&'a VaultDynamicSecretSpec),
 }
 
 /// Why a ClusterGenerator cannot be run.
@@ -279,7 +281,7 @@ pub enum ClusterGeneratorError {
         found: GeneratorKind,
     },
     #[error(
-        "generator kind {kind} is not supported by esox; supported kinds are Password, UUID, Fake and SSHKey"
+        "generator kind {kind} is not supported by esox; supported kinds are Password, UUID, Fake, SSHKey and VaultDynamicSecret"
     )]
     Unsupported { kind: GeneratorKind },
 }
@@ -313,6 +315,10 @@ impl ClusterGeneratorSpec {
             GeneratorKind::Uuid => g.uuid_spec.as_ref().map(SupportedGenerator::Uuid),
             GeneratorKind::Fake => g.fake_spec.as_ref().map(SupportedGenerator::Fake),
             GeneratorKind::SshKey => g.ssh_key_spec.as_ref().map(SupportedGenerator::SshKey),
+            GeneratorKind::VaultDynamicSecret => g
+                .vault_dynamic_secret_spec
+                .as_ref()
+                .map(SupportedGenerator::VaultDynamicSecret),
             _ => None,
         };
         supported.ok_or(ClusterGeneratorError::Unsupported { kind })
@@ -462,7 +468,14 @@ spec:
         for kind in GeneratorKind::ALL {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
             let mut generator = Map::new();
-            generator.insert(kind.spec_key().to_owned(), serde_json::json!({}));
+            // The smallest settings each kind accepts.
+            let settings = match kind {
+                GeneratorKind::VaultDynamicSecret => {
+                    serde_json::json!({"path": "p", "provider": {"server": "http://v"}})
+                }
+                _ => serde_json::json!({}),
+            };
+            generator.insert(kind.spec_key().to_owned(), settings);
             let spec: GeneratorSpec = serde_json::from_value(Value::Object(generator)).unwrap();
             assert_eq!(spec.kinds_set(), vec![kind]);
         }

@@ -1,12 +1,13 @@
 //! Generator kinds of the `generators.external-secrets.io/v1alpha1` API.
 //!
-//! esox implements Password, UUID, Fake and SSHKey, namespaced or through a ClusterGenerator.
+//! esox implements Password, UUID, Fake, SSHKey and VaultDynamicSecret, namespaced or through a ClusterGenerator.
 
 pub mod cluster;
 pub mod fake;
 pub mod password;
 pub mod sshkey;
 pub mod uuid;
+pub mod vault_dynamic;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, CustomResourceSubresourceStatus, CustomResourceSubresources, JSON,
@@ -23,6 +24,7 @@ pub use fake::{Fake, FakeSpec};
 pub use password::{Password, PasswordEncoding, PasswordSpec};
 pub use sshkey::{SshKey, SshKeySpec, SshKeyType};
 pub use uuid::{Uuid, UuidSpec};
+pub use vault_dynamic::{VaultDynamicSecret, VaultDynamicSecretResultType, VaultDynamicSecretSpec};
 
 /// API group of the generator kinds.
 pub const GROUP: &str = "generators.external-secrets.io";
@@ -36,6 +38,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         finish(Uuid::crd(), SpecPresence::Optional),
         finish(Fake::crd(), SpecPresence::Optional),
         finish(SshKey::crd(), SpecPresence::Optional),
+        finish(VaultDynamicSecret::crd(), SpecPresence::NoDefault),
         finish(ClusterGenerator::crd(), SpecPresence::Required),
     ]
 }
@@ -47,6 +50,9 @@ enum SpecPresence {
     /// defaults apply (ESO accepts such objects, e.g. a bare UUID).
     Optional,
     Required,
+    /// Not required and not defaulted: ESO's schema lets `spec` out but requires fields
+    /// inside it, so a default `{}` would turn an accepted object into a refused one.
+    NoDefault,
 }
 
 /// Adds what the kube derive cannot express: the CRD label, the list kind, the status
@@ -70,7 +76,7 @@ fn finish(mut crd: CustomResourceDefinition, spec: SpecPresence) -> CustomResour
         if let Some(root) = root {
             root.title = None;
         }
-        if spec == SpecPresence::Optional
+        if spec != SpecPresence::Required
             && let Some(root) = version
                 .schema
                 .as_mut()
@@ -82,7 +88,9 @@ fn finish(mut crd: CustomResourceDefinition, spec: SpecPresence) -> CustomResour
                     root.required = None;
                 }
             }
-            if let Some(spec_schema) = root.properties.as_mut().and_then(|p| p.get_mut("spec")) {
+            if spec == SpecPresence::Optional
+                && let Some(spec_schema) = root.properties.as_mut().and_then(|p| p.get_mut("spec"))
+            {
                 spec_schema.default = Some(JSON(serde_json::json!({})));
             }
         }
@@ -113,6 +121,12 @@ mod tests {
             ("UUID", "uuids", "uuid", "Namespaced"),
             ("Fake", "fakes", "fake", "Namespaced"),
             ("SSHKey", "sshkeys", "sshkey", "Namespaced"),
+            (
+                "VaultDynamicSecret",
+                "vaultdynamicsecrets",
+                "vaultdynamicsecret",
+                "Namespaced",
+            ),
             (
                 "ClusterGenerator",
                 "clustergenerators",
@@ -231,6 +245,23 @@ mod tests {
                 "{kind}"
             );
         }
+        // ESO's VaultDynamicSecret may leave `spec` out but gets no default `{}`, which its
+        // required `path` and `provider` would refuse.
+        let crd = serde_json::to_value(by_kind("VaultDynamicSecret")).unwrap();
+        let root = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+        assert!(root.get("required").is_none(), "{root}");
+        assert!(
+            root["properties"]["spec"].get("default").is_none(),
+            "{root}"
+        );
+        let mut required: Vec<&str> = root["properties"]["spec"]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        required.sort_unstable();
+        assert_eq!(required, ["path", "provider"]);
         let crd = serde_json::to_value(by_kind("ClusterGenerator")).unwrap();
         let root = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
         assert!(
