@@ -4,7 +4,7 @@
 pub mod auth;
 #[cfg(feature = "conformance")]
 pub mod conformance;
-#[cfg(any(feature = "fake", feature = "kubernetes"))]
+#[cfg(any(feature = "fake", feature = "kubernetes", feature = "vault"))]
 mod convert;
 pub mod error;
 #[cfg(feature = "fake")]
@@ -16,6 +16,8 @@ pub mod metrics;
 pub mod registry;
 pub mod relisting_watcher;
 mod runtime;
+#[cfg(feature = "vault")]
+pub mod vault;
 pub mod watch_backoff;
 
 use async_trait::async_trait;

@@ -25,6 +25,8 @@ pub const PROVIDERS: &[Registration] = &[
     Registration::new("kubernetes", crate::kubernetes::register),
     #[cfg(feature = "fake")]
     Registration::new("fake", crate::fake::register),
+    #[cfg(feature = "vault")]
+    Registration::new("vault", crate::vault::register),
 ];
 
 /// Keys of [`PROVIDERS`].

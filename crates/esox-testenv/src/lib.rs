@@ -9,6 +9,7 @@
 //! removing what earlier tests left: esox's objects (finalizers first, since no esox runs between
 //! tests), every namespace but the system ones, and cluster-wide RBAC the tests made.
 
+pub mod openbao;
 mod real;
 mod reset;
 
