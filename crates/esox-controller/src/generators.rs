@@ -5,13 +5,16 @@
 use esox_api::generators::{self as gens, SupportedGenerator};
 use esox_api::v1::{GeneratorKind, GeneratorRef};
 use esox_core::SecretData;
+use esox_providers::ProviderRuntime;
 use kube::Api;
 
 use crate::error::Error;
 
-/// Generates a fresh value; `field` is where the reference sits (for messages).
+/// Generates a fresh value; `field` is where the reference sits (for messages). Generators
+/// that call a provider (VaultDynamicSecret) go through `providers`.
 pub async fn generate(
     client: &kube::Client,
+    providers: &ProviderRuntime,
     generator_ref: &GeneratorRef,
     namespace: &str,
     field: &str,
@@ -60,6 +63,16 @@ pub async fn generate(
             .await?;
             esox_generators::generate(SupportedGenerator::SshKey(&g.spec))
         }
+        GeneratorKind::VaultDynamicSecret => {
+            let g = get(
+                Api::<gens::VaultDynamicSecret>::namespaced(client, namespace),
+                name,
+                namespace,
+                field,
+            )
+            .await?;
+            return vault_dynamic_secret(providers, &g.spec, namespace, name, field).await;
+        }
         GeneratorKind::ClusterGenerator => {
             let g = get(
                 Api::<gens::ClusterGenerator>::all(client),
@@ -72,11 +85,30 @@ pub async fn generate(
                 .spec
                 .resolve()
                 .map_err(|e| Error::Invalid(format!("{field}: ClusterGenerator {name:?}: {e}")))?;
+            if let SupportedGenerator::VaultDynamicSecret(spec) = spec {
+                return vault_dynamic_secret(providers, spec, namespace, name, field).await;
+            }
             esox_generators::generate(spec)
         }
         other => return Err(unsupported(other, field)),
     };
     produced.map_err(|e| Error::Data(format!("{field}: {:?} {name:?}: {e}", generator_ref.kind)))
+}
+
+/// Runs a VaultDynamicSecret through the Vault provider; errors say which generator failed.
+async fn vault_dynamic_secret(
+    providers: &ProviderRuntime,
+    spec: &gens::VaultDynamicSecretSpec,
+    namespace: &str,
+    name: &str,
+    field: &str,
+) -> Result<SecretData, Error> {
+    esox_providers::dynamic_secret::vault(providers, namespace, name, spec)
+        .await
+        .map_err(|e| Error::ProviderCall {
+            action: format!("{field}: VaultDynamicSecret {name:?}"),
+            source: e,
+        })
 }
 
 fn check_group(api_version: &str, field: &str) -> Result<(), Error> {
@@ -98,7 +130,7 @@ fn unsupported(kind: GeneratorKind, field: &str) -> Error {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| format!("{kind:?}"));
     Error::Invalid(format!(
-        "{field}.kind {kind} is not supported by esox: use Password, UUID, Fake, SSHKey or ClusterGenerator"
+        "{field}.kind {kind} is not supported by esox: use Password, UUID, Fake, SSHKey, VaultDynamicSecret or ClusterGenerator"
     ))
 }
 

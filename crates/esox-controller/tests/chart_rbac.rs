@@ -333,7 +333,8 @@ enum Scenario {
     MissingClusterStore,
     /// template.templateFrom a ConfigMap.
     TemplateConfigMap,
-    /// dataFrom a generator of that kind (Password, UUID, Fake, SSHKey, ClusterGenerator).
+    /// dataFrom a generator of that kind (Password, UUID, Fake, SSHKey, VaultDynamicSecret,
+    /// ClusterGenerator).
     Generator(&'static str),
     /// A fake ClusterSecretStore and an ExternalSecret using it.
     ClusterStore,
@@ -525,6 +526,13 @@ const CASES: &[Case] = &[
         "sshkeys",
         "get",
         S::Generator("SSHKey"),
+        Status("ExternalSecret"),
+    ),
+    case(
+        GEN,
+        "vaultdynamicsecrets",
+        "get",
+        S::Generator("VaultDynamicSecret"),
         Status("ExternalSecret"),
     ),
     case(
@@ -851,6 +859,8 @@ fn yaml_scenario(scenario: Scenario, ns: &str) -> String {
         S::Generator(kind) => {
             let spec = match kind {
                 "Fake" => "{data: {k: v}}",
+                // Refused before Vault is called, so no server is needed.
+                "VaultDynamicSecret" => "{path: p, provider: {server: 'http://127.0.0.1:9'}}",
                 _ => "{}",
             };
             format!(

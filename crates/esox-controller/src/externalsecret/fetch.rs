@@ -45,8 +45,14 @@ pub async fn fetch(
         {
             // A fresh value on every fetch; the reconcile only fetches on refresh, as ESO does.
             let field = format!("spec.dataFrom[{i}].sourceRef.generatorRef");
-            let generated =
-                crate::generators::generate(&ctx.client, generator, namespace, &field).await?;
+            let generated = crate::generators::generate(
+                &ctx.client,
+                &ctx.providers,
+                generator,
+                namespace,
+                &field,
+            )
+            .await?;
             let rewrites = to_rewrites(&entry.rewrite);
             let map = with_rewrites(&rewrites, move |rewrites| {
                 pipeline::process_generated_map(generated, rewrites, templates)

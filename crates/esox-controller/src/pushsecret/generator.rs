@@ -19,10 +19,12 @@ const FIELD: &str = "spec.selector.generatorRef";
 /// ClusterGenerator) and wraps its output in an in-memory Secret, as ESO does.
 pub async fn source_secret(
     client: &kube::Client,
+    providers: &esox_providers::ProviderRuntime,
     generator_ref: &GeneratorRef,
     namespace: &str,
 ) -> Result<Secret, Error> {
-    let data = crate::generators::generate(client, generator_ref, namespace, FIELD).await?;
+    let data =
+        crate::generators::generate(client, providers, generator_ref, namespace, FIELD).await?;
     Ok(Secret {
         metadata: ObjectMeta {
             name: Some(GENERATED_SECRET_NAME.to_owned()),

@@ -572,7 +572,7 @@ async fn source_secrets(
 ) -> Result<Vec<Secret>, SourceError> {
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     match source {
-        Source::Generator(g) => generator::source_secret(&ctx.client, g, namespace)
+        Source::Generator(g) => generator::source_secret(&ctx.client, &ctx.providers, g, namespace)
             .await
             .map(|s| vec![s])
             .map_err(SourceError::Api),

@@ -12,6 +12,7 @@
 
 mod auth;
 mod client;
+pub(crate) mod dynamic;
 mod errors;
 mod http;
 mod paths;
@@ -147,7 +148,11 @@ impl VaultProvider {
         }
         .resolve(scope, ctx)
         .await?;
-        let identity = client_identity(spec, scope, ctx).await?;
+        // The cert login method's certificate is the connection's identity, in place of `tls`.
+        let identity = match auth::cert::identity(spec.auth.as_ref(), scope, ctx).await? {
+            Some(identity) => Some(identity),
+            None => client_identity(spec, scope, ctx).await?,
+        };
         let resolved = auth::resolve(spec, scope, ctx).await?;
         // Everything that shapes the session, minus the store's identity: two stores with the
         // same server and credentials share one login.
@@ -269,6 +274,10 @@ async fn client_identity(
 impl Provider for VaultProvider {
     fn key(&self) -> &'static str {
         "vault"
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn capabilities(&self) -> Capabilities {
