@@ -64,9 +64,23 @@ pub enum VaultDynamicSecretResultType {
 }
 
 /// Any JSON value, kept as written (ESO's `parameters` has no type in its schema).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct AnyJson(pub serde_json::Value);
+
+// Request parameters may carry credentials (a password for a database role): Debug shows
+// the top-level field names only.
+impl std::fmt::Debug for AnyJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            serde_json::Value::Object(fields) => f
+                .debug_struct("AnyJson")
+                .field("field_names", &fields.keys().collect::<Vec<_>>())
+                .finish(),
+            _ => f.write_str("AnyJson(..)"),
+        }
+    }
+}
 
 impl JsonSchema for AnyJson {
     fn schema_name() -> std::borrow::Cow<'static, str> {
@@ -125,6 +139,17 @@ spec:
             typed.spec.parameters.unwrap().0["common_name"],
             "app.example.com"
         );
+    }
+
+    #[test]
+    fn debug_shows_parameter_names_not_values() {
+        let p = AnyJson(serde_json::json!({"password": "hunter2", "ttl": "1h"}));
+        let shown = format!("{p:?}");
+        assert!(
+            shown.contains("password") && shown.contains("ttl"),
+            "{shown}"
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[test]

@@ -103,10 +103,17 @@ fn is_referent(spec: &VaultSpec) -> bool {
             .ldap
             .as_ref()
             .is_some_and(|l| unset(l.secret_ref.as_ref()))
-        || auth
-            .jwt
-            .as_ref()
-            .is_some_and(|j| unset(j.secret_ref.as_ref()))
+        || auth.jwt.as_ref().is_some_and(|j| {
+            unset(j.secret_ref.as_ref())
+                || j.kubernetes_service_account_token
+                    .as_ref()
+                    .is_some_and(|k| {
+                        k.service_account_ref
+                            .namespace
+                            .as_deref()
+                            .is_none_or(str::is_empty)
+                    })
+        })
         || auth.kubernetes.as_ref().is_some_and(|k| {
             unset(k.secret_ref.as_ref())
                 || k.service_account_ref
