@@ -3,13 +3,18 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeMap;
+use std::error::Error as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::{Cluster, cluster, text};
-use esox_api::v1::{RemoteRef, StoreKind};
-use esox_providers::vault::{CALL_LOGIN, PROVIDER_VAULT};
-use esox_providers::{Provider, SecretsClient, StoreInfo, ValidationResult};
+use esox_api::v1::{ExternalSecretFind, FindName, MetadataPolicy, RemoteRef, StoreKind};
+use esox_api::v1alpha1::PushSecretRemoteRef;
+use esox_providers::vault::{CALL_LOGIN, CALL_RENEW_SELF, PROVIDER_VAULT};
+use esox_providers::{
+    LocalSecret, Provider, ProviderError, PushEntry, SecretsClient, StoreInfo, ValidationResult,
+};
 use esox_testenv::openbao::OpenBao;
 use serde_json::{Value, json};
 
@@ -18,22 +23,26 @@ const NS: &str = "app";
 struct Env {
     c: Cluster,
     bao: OpenBao,
-    logins: Arc<AtomicUsize>,
+    /// Every Vault API call the provider reported: (call, ok).
+    calls: Arc<Mutex<Vec<(&'static str, bool)>>>,
 }
 
 async fn env() -> Env {
-    let bao = OpenBao::start().expect("OpenBao starts");
+    env_with(OpenBao::start().expect("OpenBao starts")).await
+}
+
+async fn env_with(bao: OpenBao) -> Env {
     let c = cluster().await;
     c.namespace(NS).await;
-    let logins = Arc::new(AtomicUsize::new(0));
-    let counter = logins.clone();
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let seen = calls.clone();
     c.runtime
         .set_api_call_observer(Some(Arc::new(move |provider, call, ok| {
-            if provider == PROVIDER_VAULT && call == CALL_LOGIN && ok {
-                counter.fetch_add(1, Ordering::SeqCst);
+            if provider == PROVIDER_VAULT {
+                seen.lock().expect("calls").push((call, ok));
             }
         })));
-    Env { c, bao, logins }
+    Env { c, bao, calls }
 }
 
 impl Env {
@@ -64,15 +73,20 @@ impl Env {
             .await;
     }
 
-    /// A store that logs in with the root token from a Secret.
+    /// A store that logs in with the root token from Secret `root-token`.
     async fn token_store(&self, extra: Value) -> StoreInfo {
-        self.secret("root-token", json!({"token": self.bao.root_token()}))
+        self.token_store_named("root-token", extra).await
+    }
+
+    /// A store that logs in with the root token from Secret `secret_name` (created here).
+    async fn token_store_named(&self, secret_name: &str, extra: Value) -> StoreInfo {
+        self.secret(secret_name, json!({"token": self.bao.root_token()}))
             .await;
         let mut extra = extra;
         if let Some(e) = extra.as_object_mut() {
             e.insert(
                 "auth".into(),
-                json!({"tokenSecretRef": {"name": "root-token", "key": "token"}}),
+                json!({"tokenSecretRef": {"name": secret_name, "key": "token"}}),
             );
         }
         self.store(extra)
@@ -91,8 +105,18 @@ impl Env {
             .expect("write to OpenBao");
     }
 
+    /// Successful calls named `call` so far.
+    fn count(&self, call: &str) -> usize {
+        self.calls
+            .lock()
+            .expect("calls")
+            .iter()
+            .filter(|(c, ok)| *c == call && *ok)
+            .count()
+    }
+
     fn logins(&self) -> usize {
-        self.logins.load(Ordering::SeqCst)
+        self.count(CALL_LOGIN)
     }
 }
 
@@ -242,4 +266,989 @@ async fn userpass_reads_kv_v2() {
         .expect("read");
     assert_eq!(text(&v), "admin");
     assert_eq!(e.logins(), 1);
+}
+
+fn entry(key: &str, property: Option<&str>, secret_key: Option<&str>) -> PushEntry {
+    PushEntry {
+        secret_key: secret_key.map(str::to_owned),
+        remote_ref: PushSecretRemoteRef {
+            remote_key: key.into(),
+            property: property.map(str::to_owned),
+        },
+        owner: Some("app/ps".into()),
+        ..Default::default()
+    }
+}
+
+fn local(pairs: &[(&str, &str)]) -> LocalSecret {
+    LocalSecret {
+        name: "source".into(),
+        namespace: NS.into(),
+        type_: "Opaque".into(),
+        data: pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Everything an error shows: message, sources and debug forms.
+fn everything_in(e: &ProviderError) -> String {
+    let mut out = format!("{e} | {e:?}");
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(&format!(" | {s} | {s:?}"));
+        cur = s.source();
+    }
+    out
+}
+
+#[tokio::test]
+async fn kv_v1_and_v2_versions_properties_extract_and_metadata() {
+    let e = env().await;
+    e.bao
+        .must(
+            "POST",
+            "sys/mounts/kv1",
+            Some(json!({"type": "kv", "options": {"version": "1"}})),
+        )
+        .expect("mount kv v1");
+    e.bao
+        .must(
+            "POST",
+            "kv1/app/cfg",
+            Some(json!({"host": "db", "port": 5432, "nested": {"a": {"b": "deep"}}})),
+        )
+        .expect("write v1");
+    e.put("secret/data/app/cfg", json!({"pw": "one"}));
+    e.put(
+        "secret/data/app/cfg",
+        json!({"pw": "two", "json": {"k": [1, 2]}, "flag": true}),
+    );
+    e.bao
+        .must(
+            "POST",
+            "secret/metadata/app/cfg",
+            Some(json!({"custom_metadata": {"owner": "team-a"}})),
+        )
+        .expect("custom metadata");
+
+    let v1 = e.token_store(json!({"path": "kv1", "version": "v1"})).await;
+    let cl = e.client(&v1).await;
+    assert_eq!(
+        cl.validate().await.expect("validate v1"),
+        ValidationResult::Ready
+    );
+    assert_eq!(
+        text(
+            &cl.get_secret(&rref("app/cfg", Some("port")))
+                .await
+                .expect("port")
+        ),
+        "5432"
+    );
+    assert_eq!(
+        text(
+            &cl.get_secret(&rref("app/cfg", Some("nested.a.b")))
+                .await
+                .expect("gjson")
+        ),
+        "deep"
+    );
+    assert_eq!(
+        text(
+            &cl.get_secret(&rref("kv1/app/cfg", Some("host")))
+                .await
+                .expect("prefixed")
+        ),
+        "db"
+    );
+    let map = cl
+        .get_secret_map(&rref("app/cfg", None))
+        .await
+        .expect("extract v1");
+    assert_eq!(text(&map["nested"]), r#"{"a":{"b":"deep"}}"#);
+    assert_eq!(text(&map["port"]), "5432");
+    let mut fetch = rref("app/cfg", None);
+    fetch.metadata_policy = Some(MetadataPolicy::Fetch);
+    let err = cl.get_secret(&fetch).await.expect_err("metadata on v1");
+    assert!(err.to_string().contains("kv version v1"), "{err}");
+
+    let cl = e
+        .client(
+            &e.store(json!({"auth": {"tokenSecretRef": {"name": "root-token", "key": "token"}}})),
+        )
+        .await;
+    assert_eq!(
+        text(
+            &cl.get_secret(&rref("app/cfg", Some("pw")))
+                .await
+                .expect("latest")
+        ),
+        "two"
+    );
+    let mut first = rref("app/cfg", Some("pw"));
+    first.version = Some("1".into());
+    assert_eq!(
+        text(&cl.get_secret(&first).await.expect("version 1")),
+        "one"
+    );
+    first.version = Some("latest".into());
+    let err = cl.get_secret(&first).await.expect_err("bad version");
+    assert!(
+        matches!(err, ProviderError::InvalidConfig(_))
+            && err.to_string().contains("remoteRef.version"),
+        "{err}"
+    );
+    assert_eq!(
+        text(
+            &cl.get_secret(&rref("app/cfg", Some("json.k.1")))
+                .await
+                .expect("gjson")
+        ),
+        "2"
+    );
+    let map = cl
+        .get_secret_map(&rref("app/cfg", None))
+        .await
+        .expect("extract");
+    assert_eq!(text(&map["flag"]), "true");
+    assert_eq!(text(&map["json"]), r#"{"k":[1,2]}"#);
+    let sub = cl
+        .get_secret_map(&rref("app/cfg", Some("json")))
+        .await
+        .expect("extract property");
+    assert_eq!(text(&sub["k"]), "[1,2]");
+    let mut fetch = rref("app/cfg", Some("owner"));
+    fetch.metadata_policy = Some(MetadataPolicy::Fetch);
+    assert_eq!(
+        text(&cl.get_secret(&fetch).await.expect("metadata")),
+        "team-a"
+    );
+    fetch.property = Some("current_version".into());
+    assert_eq!(text(&cl.get_secret(&fetch).await.expect("version")), "2");
+    let missing = cl
+        .get_secret_map(&rref("app/none", None))
+        .await
+        .expect_err("missing");
+    assert!(missing.is_no_secret(), "{missing:?}");
+    let err = cl
+        .get_secret(&rref("app/cfg", Some("nope")))
+        .await
+        .expect_err("no property");
+    assert!(err.to_string().contains("\"nope\""), "{err}");
+}
+
+#[tokio::test]
+async fn find_by_path_name_and_tags() {
+    let e = env().await;
+    for (path, tag) in [
+        ("app/db", "db"),
+        ("app/web/tls", "web"),
+        ("app/web/key", "db"),
+        ("other/x", "db"),
+    ] {
+        e.put(&format!("secret/data/{path}"), json!({"v": path}));
+        e.bao
+            .must(
+                "POST",
+                &format!("secret/metadata/{path}"),
+                Some(json!({"custom_metadata": {"kind": tag}})),
+            )
+            .expect("tag");
+    }
+    let cl = e.client(&e.token_store(json!({})).await).await;
+    let by_path = ExternalSecretFind {
+        path: Some("app".into()),
+        name: Some(FindName {
+            regexp: ".*".into(),
+        }),
+        ..Default::default()
+    };
+    let found = cl.get_all_secrets(&by_path).await.expect("find by path");
+    // Names keep their folders; '/' becomes '_' under the Default conversion, as in ESO.
+    assert_eq!(
+        found.keys().collect::<Vec<_>>(),
+        ["app_db", "app_web_key", "app_web_tls"]
+    );
+    assert_eq!(text(&found["app_db"]), r#"{"v":"app/db"}"#);
+    let by_name = ExternalSecretFind {
+        name: Some(FindName {
+            regexp: "web/t".into(),
+        }),
+        ..Default::default()
+    };
+    let found = cl.get_all_secrets(&by_name).await.expect("find by name");
+    assert_eq!(found.keys().collect::<Vec<_>>(), ["app_web_tls"]);
+    let by_tags = ExternalSecretFind {
+        tags: BTreeMap::from([("kind".to_owned(), "db".to_owned())]),
+        ..Default::default()
+    };
+    let found = cl.get_all_secrets(&by_tags).await.expect("find by tags");
+    assert_eq!(
+        found.keys().collect::<Vec<_>>(),
+        ["app_db", "app_web_key", "other_x"]
+    );
+    let nothing = ExternalSecretFind {
+        path: Some("absent".into()),
+        ..Default::default()
+    };
+    let err = cl
+        .get_all_secrets(&nothing)
+        .await
+        .expect_err("empty folder");
+    assert!(err.is_no_secret(), "{err:?}");
+}
+
+#[tokio::test]
+async fn namespaces_route_reads_and_logins() {
+    let e = env().await;
+    e.bao
+        .must("POST", "sys/namespaces/team1", Some(json!({})))
+        .expect("namespace");
+    let root = e.bao.root_token().to_owned();
+    let (status, _) = e
+        .bao
+        .api_as(
+            &root,
+            Some("team1"),
+            "POST",
+            "sys/mounts/kv",
+            Some(json!({"type": "kv", "options": {"version": "2"}})),
+        )
+        .expect("mount in namespace");
+    assert_eq!(status, 204);
+    let (status, _) = e
+        .bao
+        .api_as(
+            &root,
+            Some("team1"),
+            "POST",
+            "kv/data/app",
+            Some(json!({"data": {"where": "team1"}})),
+        )
+        .expect("write in namespace");
+    assert_eq!(status, 200);
+    let (status, _) = e
+        .bao
+        .api_as(
+            &root,
+            Some("team1"),
+            "POST",
+            "sys/auth/userpass",
+            Some(json!({"type": "userpass"})),
+        )
+        .expect("userpass in namespace");
+    assert_eq!(status, 204);
+    let (status, _) = e
+        .bao
+        .api_as(
+            &root,
+            Some("team1"),
+            "PUT",
+            "sys/policies/acl/r",
+            Some(json!({"policy": "path \"kv/data/*\" { capabilities = [\"read\"] }"})),
+        )
+        .expect("policy in namespace");
+    assert_eq!(status, 204);
+    let (status, _) = e
+        .bao
+        .api_as(
+            &root,
+            Some("team1"),
+            "POST",
+            "auth/userpass/users/u",
+            Some(json!({"password": "p-ns", "token_policies": ["r"]})),
+        )
+        .expect("user in namespace");
+    assert_eq!(status, 204);
+    e.secret("pw", json!({"password": "p-ns"})).await;
+    let s = e.store(json!({"path": "kv", "namespace": "team1", "auth": {"userPass": {"username": "u", "secretRef": {"name": "pw", "key": "password"}}}}));
+    let cl = e.client(&s).await;
+    assert_eq!(
+        text(
+            &cl.get_secret(&rref("app", Some("where")))
+                .await
+                .expect("read in namespace")
+        ),
+        "team1"
+    );
+    // Without the namespace the mount does not exist at the root.
+    let root_store = e.token_store(json!({"path": "kv"})).await;
+    let err = e
+        .client(&root_store)
+        .await
+        .get_secret(&rref("app", None))
+        .await
+        .expect_err("no kv at root");
+    assert!(matches!(err, ProviderError::InvalidConfig(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("no secrets engine is mounted at kv"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn push_create_update_exists_and_delete() {
+    let e = env().await;
+    let cl = e.client(&e.token_store(json!({})).await).await;
+    let src = local(&[("pw", "p1"), ("user", "u1")]);
+    // A property of a new secret.
+    let pw = entry("app/pushed", Some("password"), Some("pw"));
+    assert!(!cl.secret_exists(&pw).await.expect("exists"));
+    cl.push_secret(&src, &pw).await.expect("push create");
+    assert!(cl.secret_exists(&pw).await.expect("exists"));
+    assert_eq!(
+        text(
+            &cl.get_secret(&rref("app/pushed", Some("password")))
+                .await
+                .expect("read")
+        ),
+        "p1"
+    );
+    let meta = e
+        .bao
+        .must("GET", "secret/metadata/app/pushed", None)
+        .expect("metadata");
+    assert_eq!(
+        meta["data"]["custom_metadata"]["managed-by"],
+        "external-secrets"
+    );
+    // A second property joins the first; pushing the same again writes nothing.
+    let user = entry("app/pushed", Some("user"), Some("user"));
+    cl.push_secret(&src, &user)
+        .await
+        .expect("push second property");
+    cl.push_secret(&src, &user).await.expect("push unchanged");
+    let meta = e
+        .bao
+        .must("GET", "secret/metadata/app/pushed", None)
+        .expect("metadata");
+    assert_eq!(
+        meta["data"]["current_version"], 2,
+        "an unchanged push writes no version"
+    );
+    assert_eq!(
+        text(
+            &cl.get_secret(&rref("app/pushed", None))
+                .await
+                .expect("read")
+        ),
+        r#"{"password":"p1","user":"u1"}"#
+    );
+    // Update.
+    cl.push_secret(&local(&[("pw", "p2")]), &pw)
+        .await
+        .expect("push update");
+    assert_eq!(
+        text(
+            &cl.get_secret(&rref("app/pushed", Some("password")))
+                .await
+                .expect("read")
+        ),
+        "p2"
+    );
+    // Deleting one property keeps the others; the last one removes the secret.
+    cl.delete_secret(&pw).await.expect("delete property");
+    assert!(!cl.secret_exists(&pw).await.expect("exists"));
+    assert!(cl.secret_exists(&user).await.expect("exists"));
+    cl.delete_secret(&user).await.expect("delete last property");
+    let (status, _) = e
+        .bao
+        .api("GET", "secret/metadata/app/pushed", None)
+        .expect("gone");
+    assert_eq!(status, 404, "the whole secret, all versions, is gone");
+    cl.delete_secret(&user)
+        .await
+        .expect("deleting what is gone succeeds");
+
+    // The whole Secret as one JSON object, with custom metadata.
+    let mut whole = entry("app/whole", None, None);
+    whole.metadata = Some(json!({
+        "apiVersion": "kubernetes.external-secrets.io/v1alpha1",
+        "kind": "PushSecretMetadata",
+        "spec": {"customMetadata": {"team": "a", "managed-by": "someone-else"}}
+    }));
+    cl.push_secret(&src, &whole).await.expect("push whole");
+    assert_eq!(
+        text(&cl.get_secret(&rref("app/whole", None)).await.expect("read")),
+        r#"{"pw":"p1","user":"u1"}"#
+    );
+    let meta = e
+        .bao
+        .must("GET", "secret/metadata/app/whole", None)
+        .expect("metadata");
+    assert_eq!(
+        meta["data"]["custom_metadata"],
+        json!({"team": "a", "managed-by": "external-secrets"})
+    );
+    cl.delete_secret(&whole).await.expect("delete whole");
+    assert!(!cl.secret_exists(&whole).await.expect("exists"));
+}
+
+#[tokio::test]
+async fn push_never_overwrites_or_deletes_what_esox_did_not_create() {
+    let e = env().await;
+    e.put("secret/data/app/theirs", json!({"password": "keep"}));
+    let cl = e.client(&e.token_store(json!({})).await).await;
+    let theirs = entry("app/theirs", Some("password"), Some("pw"));
+    assert!(
+        cl.secret_exists(&theirs).await.expect("exists"),
+        "IfNotExists sees it"
+    );
+    let err = cl
+        .push_secret(&local(&[("pw", "new")]), &theirs)
+        .await
+        .expect_err("not managed");
+    assert!(
+        err.to_string().contains("not managed by external-secrets"),
+        "{err}"
+    );
+    cl.delete_secret(&theirs).await.expect("delete is a no-op");
+    cl.delete_secret(&entry("app/theirs", None, None))
+        .await
+        .expect("delete is a no-op");
+    assert_eq!(
+        text(
+            &cl.get_secret(&rref("app/theirs", Some("password")))
+                .await
+                .expect("still there")
+        ),
+        "keep"
+    );
+    // KV v1 keeps the marker inside the data.
+    e.bao
+        .must(
+            "POST",
+            "sys/mounts/kv1",
+            Some(json!({"type": "kv", "options": {"version": "1"}})),
+        )
+        .expect("mount v1");
+    e.bao
+        .must("POST", "kv1/theirs", Some(json!({"a": "b"})))
+        .expect("write v1");
+    let v1 = e
+        .client(
+            &e.token_store_named("root-token-2", json!({"path": "kv1", "version": "v1"}))
+                .await,
+        )
+        .await;
+    let err = v1
+        .push_secret(
+            &local(&[("pw", "x")]),
+            &entry("theirs", Some("a"), Some("pw")),
+        )
+        .await
+        .expect_err("v1 not managed");
+    assert!(err.to_string().contains("not managed"), "{err}");
+    let ours = entry("ours", Some("a"), Some("pw"));
+    v1.push_secret(&local(&[("pw", "x")]), &ours)
+        .await
+        .expect("v1 create");
+    let raw = e.bao.must("GET", "kv1/ours", None).expect("read v1");
+    assert_eq!(
+        raw["data"]["custom_metadata"]["managed-by"],
+        "external-secrets"
+    );
+    assert_eq!(
+        text(&v1.get_secret(&rref("ours", Some("a"))).await.expect("read")),
+        "x"
+    );
+    v1.delete_secret(&ours).await.expect("v1 delete");
+    let (status, _) = e.bao.api("GET", "kv1/ours", None).expect("gone");
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn check_and_set_from_the_store_or_the_mount() {
+    let e = env().await;
+    let src = local(&[("pw", "v1")]);
+    // The store asks for CAS.
+    let cl = e
+        .client(
+            &e.token_store(json!({"checkAndSet": {"required": true}}))
+                .await,
+        )
+        .await;
+    let pw = entry("app/cas", Some("pw"), Some("pw"));
+    cl.push_secret(&src, &pw).await.expect("cas create");
+    cl.push_secret(&local(&[("pw", "v2")]), &pw)
+        .await
+        .expect("cas update");
+    assert_eq!(
+        text(
+            &cl.get_secret(&rref("app/cas", Some("pw")))
+                .await
+                .expect("read")
+        ),
+        "v2"
+    );
+    // The mount requires CAS and the store does not say so.
+    e.bao
+        .must(
+            "POST",
+            "sys/mounts/strict",
+            Some(json!({"type": "kv", "options": {"version": "2"}})),
+        )
+        .expect("mount");
+    e.bao
+        .must("POST", "strict/config", Some(json!({"cas_required": true})))
+        .expect("cas_required");
+    let strict = e
+        .client(
+            &e.token_store_named("root-token-2", json!({"path": "strict"}))
+                .await,
+        )
+        .await;
+    let key = entry("app/x", Some("pw"), Some("pw"));
+    strict
+        .push_secret(&src, &key)
+        .await
+        .expect("create on a cas_required mount");
+    strict
+        .push_secret(&local(&[("pw", "v2")]), &key)
+        .await
+        .expect("update on a cas_required mount");
+    assert_eq!(
+        text(
+            &strict
+                .get_secret(&rref("app/x", Some("pw")))
+                .await
+                .expect("read")
+        ),
+        "v2"
+    );
+    strict
+        .delete_secret(&entry("app/x", None, None))
+        .await
+        .expect("delete");
+    // CAS on a KV v1 store is refused by validation.
+    let bad = e.store(json!({"version": "v1", "checkAndSet": {"required": true}}));
+    let err = e.vault().validate_store(&bad).expect_err("cas on v1");
+    assert!(err.to_string().contains("checkAndSet"), "{err}");
+}
+
+/// Fails when an error shows any of `secrets`.
+fn assert_clean(e: &ProviderError, secrets: &[&str]) {
+    let all = everything_in(e);
+    for s in secrets {
+        assert!(!all.contains(s), "the error shows a secret: {all}");
+    }
+}
+
+/// AppRole `name` with the reader policy and `extra` role settings; the Secret `name` holds
+/// its role and secret IDs. Returns the secret ID.
+async fn approle(e: &Env, name: &str, extra: Value) -> String {
+    let (status, _) = e
+        .bao
+        .api("GET", "sys/auth/approle", None)
+        .expect("auth list");
+    if status == 404 || status == 400 {
+        let _ = e
+            .bao
+            .api("POST", "sys/auth/approle", Some(json!({"type": "approle"})));
+    }
+    let mut role = json!({"token_policies": ["reader"]});
+    if let (Some(r), Value::Object(x)) = (role.as_object_mut(), extra) {
+        r.extend(x);
+    }
+    e.bao
+        .must("POST", &format!("auth/approle/role/{name}"), Some(role))
+        .expect("role");
+    let role_id = e
+        .bao
+        .must("GET", &format!("auth/approle/role/{name}/role-id"), None)
+        .expect("role id")["data"]["role_id"]
+        .as_str()
+        .expect("role id")
+        .to_owned();
+    let secret_id = e
+        .bao
+        .must(
+            "POST",
+            &format!("auth/approle/role/{name}/secret-id"),
+            Some(json!({})),
+        )
+        .expect("secret id")["data"]["secret_id"]
+        .as_str()
+        .expect("secret id")
+        .to_owned();
+    e.secret(name, json!({"role-id": role_id, "secret-id": secret_id}))
+        .await;
+    secret_id
+}
+
+fn approle_store(e: &Env, name: &str) -> StoreInfo {
+    e.store(json!({"auth": {"appRole": {
+        "roleRef": {"name": name, "key": "role-id"},
+        "secretRef": {"name": name, "key": "secret-id"}
+    }}}))
+}
+
+#[tokio::test]
+async fn policy_denial_names_the_path_without_a_new_login() {
+    let e = env().await;
+    reader_policy(&e);
+    e.put("secret/data/other/x", json!({"v": "hidden-value"}));
+    let secret_id = approle(&e, "esox", json!({})).await;
+    let cl = e.client(&approle_store(&e, "esox")).await;
+    let err = cl
+        .get_secret(&rref("other/x", None))
+        .await
+        .expect_err("denied");
+    assert!(matches!(err, ProviderError::Forbidden { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("secret/data/other/x"), "{msg}");
+    assert!(msg.contains("permission denied"), "{msg}");
+    assert!(msg.contains("policy must grant read"), "{msg}");
+    assert_clean(&err, &[&secret_id, "hidden-value", e.bao.root_token()]);
+    assert_eq!(
+        e.logins(),
+        1,
+        "a valid token that lacks a policy is not replaced"
+    );
+    let err = cl
+        .push_secret(
+            &local(&[("pw", "x")]),
+            &entry("app/new", Some("pw"), Some("pw")),
+        )
+        .await
+        .expect_err("write denied");
+    assert!(err.to_string().contains("secret/metadata/app/new"), "{err}");
+}
+
+#[tokio::test]
+async fn bad_credentials_are_refused_without_showing_them() {
+    let e = env().await;
+    reader_policy(&e);
+    let secret_id = approle(&e, "esox", json!({})).await;
+    e.secret(
+        "wrong",
+        json!({"role-id": "nope-role", "secret-id": "wrong-secret-id-value"}),
+    )
+    .await;
+    let err = e
+        .vault()
+        .new_client(&approle_store(&e, "wrong"), &e.c.ctx(Some(NS)))
+        .await
+        .expect("client (login is lazy)")
+        .validate()
+        .await
+        .expect_err("bad role");
+    assert!(matches!(err, ProviderError::Forbidden { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("appRole: login at auth/approle/login failed"),
+        "{err}"
+    );
+    assert_clean(&err, &["wrong-secret-id-value", &secret_id]);
+    // A Secret that does not exist names the field.
+    let s = e.store(json!({"auth": {"userPass": {"username": "u", "secretRef": {"name": "absent", "key": "pw"}}}}));
+    let err = e
+        .vault()
+        .new_client(&s, &e.c.ctx(Some(NS)))
+        .await
+        .err()
+        .expect("no secret");
+    assert!(
+        err.to_string()
+            .contains("spec.provider.vault.auth.userPass.secretRef"),
+        "{err}"
+    );
+    // Methods the other branch builds, and two methods at once.
+    let s = e.store(json!({"auth": {"kubernetes": {"role": "r"}}}));
+    let err = e
+        .vault()
+        .new_client(&s, &e.c.ctx(Some(NS)))
+        .await
+        .err()
+        .expect("not built");
+    assert!(
+        err.to_string()
+            .contains("auth.kubernetes: this login method is not built"),
+        "{err}"
+    );
+    let s = e.store(json!({"auth": {"tokenSecretRef": {"name": "a", "key": "b"}, "userPass": {"username": "u"}}}));
+    let err = e.vault().validate_store(&s).expect_err("two methods");
+    assert!(
+        err.to_string()
+            .contains("several login methods (tokenSecretRef, userPass)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_replaced_by_one_login_and_the_read_retried() {
+    let e = env().await;
+    reader_policy(&e);
+    e.put("secret/data/app/db", json!({"user": "admin"}));
+    approle(&e, "esox", json!({})).await;
+    let s = approle_store(&e, "esox");
+    let cl = e.client(&s).await;
+    cl.get_secret(&rref("app/db", None))
+        .await
+        .expect("first read");
+    assert_eq!(e.logins(), 1);
+    // Revoke every token the AppRole issued.
+    let accessors = e
+        .bao
+        .must("LIST", "auth/token/accessors", None)
+        .expect("accessors");
+    for a in accessors["data"]["keys"].as_array().expect("keys") {
+        let info = e
+            .bao
+            .must(
+                "POST",
+                "auth/token/lookup-accessor",
+                Some(json!({"accessor": a})),
+            )
+            .expect("lookup");
+        if info["data"]["path"] == "auth/approle/login" {
+            e.bao
+                .must(
+                    "POST",
+                    "auth/token/revoke-accessor",
+                    Some(json!({"accessor": a})),
+                )
+                .expect("revoke");
+        }
+    }
+    let v = cl
+        .get_secret(&rref("app/db", Some("user")))
+        .await
+        .expect("read after revocation");
+    assert_eq!(text(&v), "admin");
+    assert_eq!(e.logins(), 2, "one new login");
+
+    // A static token that was revoked is reported, not retried.
+    let created = e
+        .bao
+        .must(
+            "POST",
+            "auth/token/create",
+            Some(json!({"policies": ["reader"]})),
+        )
+        .expect("token");
+    let token = created["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    e.secret("static", json!({"token": token})).await;
+    let st = e
+        .client(&e.store(json!({"auth": {"tokenSecretRef": {"name": "static", "key": "token"}}})))
+        .await;
+    st.get_secret(&rref("app/db", None))
+        .await
+        .expect("static read");
+    e.bao
+        .must("POST", "auth/token/revoke", Some(json!({"token": token})))
+        .expect("revoke static");
+    let err = st
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("revoked static token");
+    assert!(matches!(err, ProviderError::Forbidden { .. }), "{err:?}");
+    assert!(err.to_string().contains("expired or was revoked"), "{err}");
+    assert_clean(&err, &[&token]);
+    assert_eq!(e.logins(), 2);
+}
+
+#[tokio::test]
+async fn tokens_are_renewed_before_expiry_and_replaced_at_their_max_ttl() {
+    let e = env().await;
+    reader_policy(&e);
+    e.put("secret/data/app/db", json!({"user": "admin"}));
+    approle(
+        &e,
+        "renewable",
+        json!({"token_ttl": "3s", "token_max_ttl": "1h"}),
+    )
+    .await;
+    let cl = e.client(&approle_store(&e, "renewable")).await;
+    cl.get_secret(&rref("app/db", None)).await.expect("read");
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    cl.get_secret(&rref("app/db", None))
+        .await
+        .expect("read after 2/3 of the TTL");
+    assert_eq!(e.count(CALL_RENEW_SELF), 1, "renewed once");
+    assert_eq!(e.logins(), 1, "renewal is not a login");
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    cl.get_secret(&rref("app/db", None))
+        .await
+        .expect("read past the first TTL");
+    assert_eq!(e.count(CALL_RENEW_SELF), 2);
+    assert_eq!(e.logins(), 1, "still one login past the token's first TTL");
+
+    // Near its max TTL a renewal grants too little: the session logs in again.
+    approle(
+        &e,
+        "capped",
+        json!({"token_ttl": "3s", "token_max_ttl": "3s"}),
+    )
+    .await;
+    let capped = e.client(&approle_store(&e, "capped")).await;
+    capped
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect("read");
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    capped
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect("read near max TTL");
+    assert_eq!(e.logins(), 3, "a new login instead of a short renewal");
+}
+
+#[tokio::test]
+async fn sealed_and_stopped_servers_are_named() {
+    let mut e = env().await;
+    e.put("secret/data/app/db", json!({"user": "admin"}));
+    let cl = e.client(&e.token_store(json!({})).await).await;
+    e.bao.must("PUT", "sys/seal", None).expect("seal");
+    let err = cl
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("sealed");
+    assert!(err.is_retryable(), "{err:?}");
+    assert!(err.to_string().contains("is sealed"), "{err}");
+    assert!(err.to_string().contains(e.bao.addr()), "{err}");
+    e.bao.stop();
+    let err = cl
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("stopped");
+    assert!(err.is_retryable(), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("cannot reach the Vault server {}", e.bao.addr())),
+        "{msg}"
+    );
+    assert!(msg.contains("connection refused"), "{msg}");
+    assert_clean(&err, &[e.bao.root_token(), "admin"]);
+}
+
+#[tokio::test]
+async fn mounts_of_the_wrong_kind_or_version_say_how_to_fix_them() {
+    let e = env().await;
+    e.put("secret/data/app/db", json!({"user": "admin"}));
+    let v1_on_v2 = e
+        .client(&e.token_store(json!({"version": "v1"})).await)
+        .await;
+    let err = v1_on_v2.validate().await.expect_err("version mismatch");
+    assert_eq!(
+        err.to_string(),
+        "vault mount path \"secret\" uses kv version v2 but store is configured for kv version v1: set spec.provider.vault.version to v2"
+    );
+    let err = v1_on_v2
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("v1 read on v2");
+    assert!(matches!(err, ProviderError::InvalidConfig(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("set spec.provider.vault.version to v2"),
+        "{err}"
+    );
+    // A mount that does not exist: Vault answers the mount lookup with 403 whether the
+    // mount is missing or the token may not see it, so validation passes as in ESO; reads
+    // say what is wrong.
+    let absent = e
+        .client(&e.store(json!({"path": "nothing", "auth": {"tokenSecretRef": {"name": "root-token", "key": "token"}}})))
+        .await;
+    let err = absent
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("no mount read");
+    assert!(matches!(err, ProviderError::InvalidConfig(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("no secrets engine is mounted at nothing"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("configured for KV v2"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("vault secrets enable -path=nothing kv-v2"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn tls_servers_are_verified_against_the_store_ca() {
+    let bao = OpenBao::start_tls().expect("OpenBao with TLS starts");
+    let ca = bao.ca_pem().expect("CA");
+    bao.cli(&["kv", "put", "secret/app/db", "user=admin"])
+        .expect("kv put");
+    let e = env_with(bao).await;
+    use base64::Engine as _;
+    let ca_b64 = base64::engine::general_purpose::STANDARD.encode(&ca);
+    let cl = e
+        .client(&e.token_store(json!({"caBundle": ca_b64})).await)
+        .await;
+    assert_eq!(
+        text(
+            &cl.get_secret(&rref("app/db", Some("user")))
+                .await
+                .expect("TLS read")
+        ),
+        "admin"
+    );
+    // Without the CA the handshake fails, and the message says which field to set.
+    let untrusted = e
+        .client(&e.token_store_named("root-token-2", json!({})).await)
+        .await;
+    let err = untrusted
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("unknown CA");
+    let msg = err.to_string();
+    assert!(msg.contains("TLS handshake failed"), "{msg} {err:?}");
+    assert!(msg.contains("spec.provider.vault.caBundle"), "{msg}");
+}
+
+struct Conformance(Env);
+
+#[async_trait::async_trait]
+impl esox_providers::conformance::Harness for Conformance {
+    fn provider(&self) -> &dyn Provider {
+        self.0.vault()
+    }
+
+    fn context(&self) -> esox_providers::ClientContext {
+        self.0.c.ctx(Some(NS))
+    }
+
+    async fn store(&self, secrets: &[esox_providers::conformance::Fixture]) -> StoreInfo {
+        for f in secrets {
+            self.0
+                .put(&format!("secret/data/{}", f.name), json!(f.fields));
+            self.0
+                .bao
+                .must(
+                    "POST",
+                    &format!("secret/metadata/{}", f.name),
+                    Some(json!({"custom_metadata": f.tags})),
+                )
+                .expect("tags");
+        }
+        self.0.token_store(json!({})).await
+    }
+
+    fn finds_by_tags(&self) -> bool {
+        true
+    }
+
+    fn pushed_ref(&self, entry: &PushEntry) -> RemoteRef {
+        rref(
+            &entry.remote_ref.remote_key,
+            entry.remote_ref.property.as_deref(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn vault_provider_passes_the_contract() {
+    esox_providers::conformance::run(&Conformance(env().await)).await;
 }

@@ -164,18 +164,18 @@ impl VaultClient {
             capability: "read",
         };
         let resp = self.send(&call).await?;
-        if resp.status == StatusCode::NOT_FOUND && !errors::is_unmounted(&resp) {
-            return Ok(None);
-        }
-        if !resp.status.is_success() {
-            return Err(self.fail(&call, &resp));
-        }
         let json = resp.json();
         if !self.kv.v2 && kv2_warning(&json) {
             return Err(ProviderError::InvalidConfig(format!(
                 "{what}: {} is a KV v2 mount but the store says version: v1: set spec.provider.vault.version to v2",
                 self.kv.mount_of(&path)
             )));
+        }
+        if resp.status == StatusCode::NOT_FOUND && !errors::is_unmounted(&resp) {
+            return Ok(None);
+        }
+        if !resp.status.is_success() {
+            return Err(self.fail(&call, &resp));
         }
         let data = json.get("data").cloned().unwrap_or(Value::Null);
         let data = if self.kv.v2 {

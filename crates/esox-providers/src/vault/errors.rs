@@ -20,33 +20,53 @@ pub(crate) fn transport(server: &str, what: &str, e: TransportError) -> Provider
     }
 }
 
-/// The innermost causes of a connection failure, with the TLS case spelled out (hyper's own
-/// message is "client error (Connect)").
+/// The innermost causes of a connection failure, with the TLS and refused cases spelled out
+/// (hyper's own message is "client error (Connect)").
 fn cause_of(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    if let Some(tls) = find_in_chain::<rustls::Error>(e) {
+        return format!(
+            "TLS handshake failed ({tls}): set spec.provider.vault.caBundle or caProvider to the CA that signed the server's certificate"
+        );
+    }
+    if find_in_chain::<std::io::Error>(e)
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    {
+        return "connection refused (is the server running and the port right?)".into();
+    }
     let mut last = e.to_string();
+    let mut current = e.source();
     while let Some(err) = current {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return format!(
-                "TLS handshake failed ({tls}): set spec.provider.vault.caBundle or caProvider to the CA that signed the server's certificate"
-            );
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if let Some(inner) = io.get_ref()
-                && let Some(tls) = inner.downcast_ref::<rustls::Error>()
-            {
-                return format!(
-                    "TLS handshake failed ({tls}): set spec.provider.vault.caBundle or caProvider to the CA that signed the server's certificate"
-                );
-            }
-            if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                return "connection refused (is the server running and the port right?)".into();
-            }
-        }
         last = err.to_string();
         current = err.source();
     }
     last
+}
+
+/// The first error of type `T` in `e`'s chain. Wrappers that hide what they wrap from
+/// `source()` (an `io::Error`, a boxed error handed out as itself) are looked into too.
+pub(crate) fn find_in_chain<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current: Option<&'a (dyn std::error::Error + 'static)> = Some(e);
+    let mut steps = 0;
+    while let Some(err) = current {
+        steps += 1;
+        if steps > 32 {
+            return None;
+        }
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
+        }
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            && let Some(found) = find_in_chain::<T>(inner)
+        {
+            return Some(found);
+        }
+        current = err.source();
+    }
+    None
 }
 
 /// Where a failed request was going, for the messages.

@@ -280,12 +280,24 @@ impl VaultHttp {
         let request = builder
             .body(Full::new(body))
             .map_err(|e| TransportError::Failed(e.into()))?;
+        let idempotent = matches!(req.method, Method::GET | Method::HEAD);
         let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| TransportError::Failed(e.into()))?;
+            let retry = idempotent.then(|| clone_request(&request));
+            let response = match self.client.request(request).await {
+                Ok(r) => r,
+                // A pooled connection the server closed meanwhile (a restart, a seal, an idle
+                // timeout shorter than ours): a read is sent once more on a new connection.
+                Err(e) if is_stale_connection(&e) && retry.is_some() => {
+                    let Some(again) = retry else {
+                        return Err(TransportError::Failed(e.into()));
+                    };
+                    self.client
+                        .request(again)
+                        .await
+                        .map_err(|e| TransportError::Failed(e.into()))?
+                }
+                Err(e) => return Err(TransportError::Failed(e.into())),
+            };
             let status = response.status();
             if let Some(index) = &self.index
                 && let Some(v) = response.headers().get(INDEX_HEADER)
@@ -309,6 +321,19 @@ impl VaultHttp {
             .await
             .map_err(|_| TransportError::Timeout(REQUEST_TIMEOUT))?
     }
+}
+
+fn clone_request(r: &hyper::Request<Full<Bytes>>) -> hyper::Request<Full<Bytes>> {
+    let mut out = hyper::Request::new(Full::new(Bytes::new()));
+    *out.method_mut() = r.method().clone();
+    *out.uri_mut() = r.uri().clone();
+    *out.headers_mut() = r.headers().clone();
+    out
+}
+
+fn is_stale_connection(e: &hyper_util::client::legacy::Error) -> bool {
+    super::errors::find_in_chain::<hyper::Error>(e)
+        .is_some_and(|h| h.is_incomplete_message() || h.is_canceled())
 }
 
 fn tls_config(

@@ -203,7 +203,10 @@ impl Session {
                 &resp,
             ));
         }
-        Ok(parse_auth(&resp.json(), what)?.lease)
+        // A renewal granting no lease is a token about to expire, not one that never does.
+        Ok(Some(
+            parse_auth(&resp.json(), what)?.lease.unwrap_or_default(),
+        ))
     }
 
     /// `lookup-self` with `token`: whether Vault still knows it.
