@@ -486,6 +486,44 @@ subjects: [{{kind: ServiceAccount, name: token-reviewer, namespace: {NS}}}]
             aliases.to_string().contains(&uid),
             "no entity alias for the ServiceAccount {uid}: {aliases}"
         );
+
+        // The token from a Secret (key `token` when the reference names none): a token of a
+        // ServiceAccount the role does not bind is refused, the reader's is accepted.
+        apply(
+            &env.client,
+            &format!("apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: stranger, namespace: {NS}}}\n"),
+        )
+        .await;
+        let stranger = token_of(&env, NS, "stranger").await;
+        apply(
+            &env.client,
+            &format!(
+                "apiVersion: v1\nkind: Secret\nmetadata: {{name: sa-token, namespace: {NS}}}\nstringData: {{token: {stranger}}}\n---\n{}",
+                store_and_es(
+                    bao.addr(),
+                    "kubernetes:\n  role: esox\n  secretRef: {name: sa-token}\n",
+                    "",
+                )
+            ),
+        )
+        .await;
+        let (_, message) = wait_es_false(&env)
+            .await
+            .expect("a token of an unbound ServiceAccount is refused");
+        assert!(
+            message.contains("spec.provider.vault.auth.kubernetes")
+                && message.contains("auth/kubernetes/login"),
+            "{message}"
+        );
+        assert!(!message.contains(&stranger), "the token leaked: {message}");
+        let reader = token_of(&env, NS, "reader").await;
+        apply(
+            &env.client,
+            &format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: sa-token, namespace: {NS}}}\nstringData: {{token: {reader}}}\n"),
+        )
+        .await;
+        write_password(&bao, "v2");
+        target_becomes(&env, "v2", Duration::from_secs(30)).await;
     } else {
         // The in-memory API server serves no TokenReview: OpenBao cannot confirm the token,
         // and esox reports which login failed.
