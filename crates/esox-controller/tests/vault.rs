@@ -124,6 +124,17 @@ spec:
   selector: {{secret: {{name: src}}}}
   data:
     - match: {{secretKey: token, remoteRef: {{remoteKey: app/pushed, property: api-token}}}}
+---
+apiVersion: external-secrets.io/v1alpha1
+kind: PushSecret
+metadata: {{name: if-absent, namespace: app}}
+spec:
+  refreshInterval: 1h
+  updatePolicy: IfNotExists
+  secretStoreRefs: [{{name: vault, kind: SecretStore}}]
+  selector: {{secret: {{name: src}}}}
+  data:
+    - match: {{secretKey: token, remoteRef: {{remoteKey: app/db, property: user}}}}
 "#,
             addr = bao.addr(),
         ),
@@ -161,7 +172,24 @@ spec:
         "external-secrets"
     );
 
-    // One login served the store's validation, both ExternalSecrets and the PushSecret.
+    // IfNotExists leaves the existing secret alone (and its Ready condition says synced).
+    assert!(
+        common::ready_where(
+            &env.api::<PushSecret>("app"),
+            "if-absent",
+            Duration::from_secs(10),
+            |ps| Some(ps.status?.conditions),
+            |c| c.status == "True",
+        )
+        .await
+        .is_some(),
+        "the IfNotExists PushSecret is Ready"
+    );
+    let db = bao.must("GET", "secret/data/app/db", None).unwrap();
+    assert_eq!(db["data"]["data"]["user"], "admin");
+    assert_eq!(db["data"]["metadata"]["version"], 1, "no write to app/db");
+
+    // One login served the store's validation, both ExternalSecrets and the PushSecrets.
     let logins = "externalsecret_provider_api_calls_count{provider=\"HashiCorp/Vault\",call=\"Login\",status=\"success\"} 1\n";
     let text = env.ctx.metrics.render();
     assert!(text.contains(logins), "{text}");

@@ -718,6 +718,30 @@ async fn push_never_overwrites_or_deletes_what_esox_did_not_create() {
         ),
         "keep"
     );
+    // A secret whose versions were all deleted keeps someone else's metadata: not taken over.
+    e.put("secret/data/app/soft", json!({"a": "b"}));
+    e.bao
+        .must(
+            "POST",
+            "secret/metadata/app/soft",
+            Some(json!({"custom_metadata": {"owner": "team-x"}})),
+        )
+        .expect("metadata");
+    e.bao
+        .must("DELETE", "secret/data/app/soft", None)
+        .expect("soft delete");
+    let soft = entry("app/soft", Some("a"), Some("pw"));
+    assert!(!cl.secret_exists(&soft).await.expect("exists"));
+    let err = cl
+        .push_secret(&local(&[("pw", "x")]), &soft)
+        .await
+        .expect_err("foreign metadata");
+    assert!(err.to_string().contains("not managed"), "{err}");
+    let meta = e
+        .bao
+        .must("GET", "secret/metadata/app/soft", None)
+        .expect("metadata");
+    assert_eq!(meta["data"]["custom_metadata"], json!({"owner": "team-x"}));
     // KV v1 keeps the marker inside the data.
     e.bao
         .must(
@@ -1251,4 +1275,409 @@ impl esox_providers::conformance::Harness for Conformance {
 #[tokio::test]
 async fn vault_provider_passes_the_contract() {
     esox_providers::conformance::run(&Conformance(env().await)).await;
+}
+
+/// A one-route stand-in for Vault that records the headers of each request: OpenBao ignores
+/// the Enterprise consistency headers, so what esox sends is checked on the wire here.
+async fn recording_server() -> (String, Arc<Mutex<Vec<BTreeMap<String, String>>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        let mut n = 0u32;
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let record = record.clone();
+            n += 1;
+            let index = n;
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(read) = conn.read(&mut chunk).await else {
+                        return;
+                    };
+                    if read == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..read]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                        buf.drain(..end + 4);
+                        let headers: BTreeMap<String, String> = head
+                            .lines()
+                            .skip(1)
+                            .filter_map(|l| l.split_once(':'))
+                            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                            .collect();
+                        let calls = {
+                            let mut r = record.lock().expect("record");
+                            r.push(headers);
+                            r.len()
+                        };
+                        let body = r#"{"data":{"data":{"k":"v"},"metadata":{"version":1}}}"#;
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Vault-Index: idx-{index}-{calls}\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if conn.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn namespace_headers_and_consistency_headers_are_sent() {
+    let c = cluster().await;
+    c.namespace(NS).await;
+    c.secret(
+        NS,
+        json!({"metadata": {"name": "tok"}, "stringData": {"token": "static-token-value"}}),
+    )
+    .await;
+    let (addr, seen) = recording_server().await;
+    let s = StoreInfo {
+        kind: StoreKind::SecretStore,
+        name: "vault".into(),
+        namespace: Some(NS.into()),
+        spec: serde_json::from_value(json!({"provider": {"vault": {
+            "server": addr, "path": "secret", "namespace": "team-a",
+            "headers": {"X-Team": "payments"},
+            "readYourWrites": true, "forwardInconsistent": true,
+            "auth": {"tokenSecretRef": {"name": "tok", "key": "token"}}
+        }}}))
+        .expect("spec"),
+    };
+    let vault = c.runtime.provider("vault").expect("vault");
+    let cl = vault
+        .new_client(&s, &c.ctx(Some(NS)))
+        .await
+        .expect("client");
+    for _ in 0..2 {
+        let v = cl
+            .get_secret(&rref("app/db", Some("k")))
+            .await
+            .expect("read");
+        assert_eq!(text(&v), "v");
+    }
+    let seen = seen.lock().expect("seen").clone();
+    assert_eq!(seen.len(), 2);
+    for h in &seen {
+        assert_eq!(
+            h.get("x-vault-namespace").map(String::as_str),
+            Some("team-a")
+        );
+        assert_eq!(h.get("x-team").map(String::as_str), Some("payments"));
+        assert_eq!(
+            h.get("x-vault-inconsistent").map(String::as_str),
+            Some("forward-active-node")
+        );
+        assert_eq!(
+            h.get("x-vault-token").map(String::as_str),
+            Some("static-token-value")
+        );
+    }
+    assert_eq!(seen[0].get("x-vault-index"), None, "nothing seen yet");
+    // The second request carries the index the first answer returned.
+    assert_eq!(
+        seen[1].get("x-vault-index").map(String::as_str),
+        Some("idx-1-1")
+    );
+}
+
+#[tokio::test]
+async fn a_cluster_store_shares_one_login_across_namespaces_and_referent_ones_validate_unknown() {
+    let e = env().await;
+    reader_policy(&e);
+    e.put("secret/data/app/db", json!({"user": "admin"}));
+    approle(&e, "esox", json!({})).await;
+    e.c.namespace("other").await;
+    let cluster_store = |secret_ns: Option<&str>| StoreInfo {
+        kind: StoreKind::ClusterSecretStore,
+        name: "vault".into(),
+        namespace: None,
+        spec: serde_json::from_value(json!({"provider": {"vault": {
+            "server": e.bao.addr(), "path": "secret",
+            "auth": {"appRole": {
+                "roleRef": {"name": "esox", "key": "role-id", "namespace": secret_ns},
+                "secretRef": {"name": "esox", "key": "secret-id", "namespace": secret_ns}
+            }}
+        }}}))
+        .expect("spec"),
+    };
+    let fixed = cluster_store(Some(NS));
+    for ns in [NS, "other", NS, "other"] {
+        let cl = e
+            .vault()
+            .new_client(&fixed, &e.c.ctx(Some(ns)))
+            .await
+            .expect("client");
+        cl.get_secret(&rref("app/db", None)).await.expect("read");
+    }
+    let cl = e
+        .vault()
+        .new_client(&fixed, &e.c.ctx(None))
+        .await
+        .expect("client");
+    assert_eq!(
+        cl.validate().await.expect("validate"),
+        ValidationResult::Ready
+    );
+    assert_eq!(
+        e.logins(),
+        1,
+        "one login for every namespace using the store"
+    );
+    // Referent credentials (no namespace): validated alone the store is Unknown, as in ESO.
+    let referent = cluster_store(None);
+    let cl = e
+        .vault()
+        .new_client(&referent, &e.c.ctx(None))
+        .await
+        .expect("client");
+    assert_eq!(
+        cl.validate().await.expect("validate"),
+        ValidationResult::Unknown
+    );
+    let err = cl
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("no namespace");
+    assert!(matches!(err, ProviderError::InvalidConfig(_)), "{err:?}");
+    let cl = e
+        .vault()
+        .new_client(&referent, &e.c.ctx(Some(NS)))
+        .await
+        .expect("client");
+    cl.get_secret(&rref("app/db", None))
+        .await
+        .expect("read from the consuming namespace");
+}
+
+/// Captured log output, shared with the subscriber.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Drives many failures and successes with known credentials and values, and checks that no
+/// error (message, sources, debug form) and no log line at TRACE level shows any of them.
+#[tokio::test]
+async fn no_error_or_log_line_shows_a_token_secret_id_password_or_value() {
+    let log = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(log.clone())
+        .finish();
+    // Global, not scoped: a callsite first reached by a parallel test without a subscriber
+    // would otherwise stay disabled here. The other tests' lines are scanned too.
+    tracing::subscriber::set_global_default(subscriber).expect("only this test sets one");
+    tracing::info!("probe");
+    let mut e = env().await;
+    reader_policy(&e);
+    const VALUE: &str = "value-canary-7d1e";
+    const PASSWORD: &str = "password-canary-93af";
+    e.put("secret/data/app/db", json!({"user": VALUE, "pw": VALUE}));
+    e.put("secret/data/other/x", json!({"v": VALUE}));
+    let secret_id = approle(&e, "esox", json!({"token_ttl": "3s"})).await;
+    e.bao
+        .must(
+            "POST",
+            "sys/auth/userpass",
+            Some(json!({"type": "userpass"})),
+        )
+        .expect("userpass");
+    e.secret("wrong-pw", json!({"password": PASSWORD})).await;
+    let root = e.bao.root_token().to_owned();
+    let mut errors = Vec::new();
+
+    let cl = e.client(&approle_store(&e, "esox")).await;
+    cl.get_secret(&rref("app/db", Some("user")))
+        .await
+        .expect("read");
+    errors.push(
+        cl.get_secret(&rref("other/x", None))
+            .await
+            .expect_err("denied"),
+    );
+    errors.push(
+        cl.get_secret(&rref("app/db", Some("nope")))
+            .await
+            .expect_err("property"),
+    );
+    errors.push(
+        cl.get_secret_map(&rref("app/db", Some("user")))
+            .await
+            .expect_err("not an object"),
+    );
+    errors.push(
+        cl.push_secret(
+            &local(&[("pw", VALUE)]),
+            &entry("app/db", Some("pw"), Some("pw")),
+        )
+        .await
+        .expect_err("not managed / denied"),
+    );
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    cl.get_secret(&rref("app/db", None))
+        .await
+        .expect("read after renewal");
+    let bad = e.store(json!({"auth": {"userPass": {"username": "nobody", "secretRef": {"name": "wrong-pw", "key": "password"}}}}));
+    errors.push(
+        e.client(&bad)
+            .await
+            .validate()
+            .await
+            .expect_err("bad password"),
+    );
+    let rooted = e.client(&e.token_store(json!({})).await).await;
+    e.bao.must("PUT", "sys/seal", None).expect("seal");
+    errors.push(
+        rooted
+            .get_secret(&rref("app/db", None))
+            .await
+            .expect_err("sealed"),
+    );
+    e.bao.stop();
+    errors.push(
+        rooted
+            .get_secret(&rref("app/db", None))
+            .await
+            .expect_err("stopped"),
+    );
+
+    for err in &errors {
+        assert_clean(err, &[VALUE, PASSWORD, &secret_id, &root]);
+    }
+    let text = String::from_utf8_lossy(&log.0.lock().expect("log")).into_owned();
+    assert!(
+        text.contains("logged in to Vault"),
+        "the log was captured: {text}"
+    );
+    for s in [VALUE, PASSWORD, secret_id.as_str(), root.as_str()] {
+        assert!(!text.contains(s), "a log line shows a secret: {text}");
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let size = 17 << 20;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+                );
+                if conn.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b' '; 1 << 20];
+                for _ in 0..17 {
+                    if conn.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let c = cluster().await;
+    c.namespace(NS).await;
+    c.secret(
+        NS,
+        json!({"metadata": {"name": "tok"}, "stringData": {"token": "t"}}),
+    )
+    .await;
+    let s = StoreInfo {
+        kind: StoreKind::SecretStore,
+        name: "vault".into(),
+        namespace: Some(NS.into()),
+        spec: serde_json::from_value(json!({"provider": {"vault": {
+            "server": addr, "path": "secret",
+            "auth": {"tokenSecretRef": {"name": "tok", "key": "token"}}
+        }}}))
+        .expect("spec"),
+    };
+    let cl = c
+        .runtime
+        .provider("vault")
+        .expect("vault")
+        .new_client(&s, &c.ctx(Some(NS)))
+        .await
+        .expect("client");
+    let err = cl
+        .get_secret(&rref("app/db", None))
+        .await
+        .expect_err("too large");
+    assert!(
+        err.to_string().contains("larger than 16777216 bytes"),
+        "{err}"
+    );
+}
+
+/// `VaultClient::logical`, the door the VaultDynamicSecret generator uses to other engines.
+#[tokio::test]
+async fn logical_calls_reach_other_paths_with_the_session_token() {
+    let e = env().await;
+    reader_policy(&e);
+    approle(&e, "esox", json!({})).await;
+    let provider = esox_providers::vault::VaultProvider::default();
+    let rooted = provider
+        .client(&e.token_store(json!({})).await, &e.c.ctx(Some(NS)))
+        .await
+        .expect("client");
+    let (status, body) = rooted
+        .logical(http::Method::GET, "sys/mounts", None, None, "list mounts")
+        .await
+        .expect("logical");
+    assert_eq!(status, http::StatusCode::OK);
+    assert_eq!(body["data"]["secret/"]["type"], "kv");
+    let reader = provider
+        .client(&approle_store(&e, "esox"), &e.c.ctx(Some(NS)))
+        .await
+        .expect("client");
+    let (status, body) = reader
+        .logical(http::Method::GET, "sys/mounts", None, None, "list mounts")
+        .await
+        .expect("logical");
+    assert_eq!(status, http::StatusCode::FORBIDDEN);
+    let err = reader.logical_error("cannot list mounts", "sys/mounts", status, &body);
+    assert!(matches!(err, ProviderError::Forbidden { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("grant the needed capability on sys/mounts"),
+        "{err}"
+    );
+    assert_eq!(e.logins(), 1, "a denied logical call keeps the valid token");
 }

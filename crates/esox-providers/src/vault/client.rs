@@ -16,8 +16,8 @@ use super::http::{Request, Response, escape_path};
 use super::paths::Kv;
 use super::push;
 use super::session::{
-    CALL_DELETE_SECRET, CALL_LIST_SECRETS, CALL_READ_SECRET_DATA, CALL_WRITE_SECRET_DATA,
-    PROVIDER_VAULT, Session,
+    CALL_DELETE_SECRET, CALL_LIST_SECRETS, CALL_LOGICAL, CALL_READ_SECRET_DATA,
+    CALL_WRITE_SECRET_DATA, PROVIDER_VAULT, Session,
 };
 use crate::{LocalSecret, ProviderError, PushEntry, SecretsClient, ValidationResult};
 
@@ -110,19 +110,6 @@ impl VaultClient {
                 self.kv.version_name(),
                 if self.kv.v2 { "kv-v2" } else { "kv" },
             ));
-        }
-        if resp.status == StatusCode::FORBIDDEN
-            && self.session.as_ref().is_some_and(|s| s.is_static())
-        {
-            return errors::status(
-                &errors::Context {
-                    server,
-                    what: call.what,
-                    path: call.path,
-                    capability: call.capability,
-                },
-                resp,
-            );
         }
         errors::status(
             &errors::Context {
@@ -572,6 +559,56 @@ impl SecretsClient for VaultClient {
 }
 
 impl VaultClient {
+    /// A call to any Vault path with the session's token (ESO's `c.logical`), for callers
+    /// beyond the KV engine such as the VaultDynamicSecret generator: `(status, JSON body)`
+    /// of any answer, or the error of a request that got none. `path` is not yet escaped;
+    /// `what` says in messages what the call was for.
+    pub async fn logical(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<String>,
+        body: Option<Value>,
+        what: &str,
+    ) -> Result<(StatusCode, Value), ProviderError> {
+        let call = Call {
+            method,
+            path,
+            query,
+            body,
+            metric: CALL_LOGICAL,
+            what,
+            capability: "the needed capability",
+        };
+        let resp = self.send(&call).await?;
+        Ok((resp.status, resp.json()))
+    }
+
+    /// The error for a non-success answer of [`Self::logical`]: names the server, the path
+    /// and Vault's message, with the policy hint on a 403.
+    pub fn logical_error(
+        &self,
+        what: &str,
+        path: &str,
+        status: StatusCode,
+        body: &Value,
+    ) -> ProviderError {
+        let resp = Response {
+            status,
+            body: serde_json::to_vec(body).unwrap_or_default().into(),
+        };
+        let call = Call {
+            method: Method::GET,
+            path,
+            query: None,
+            body: None,
+            metric: CALL_LOGICAL,
+            what,
+            capability: "the needed capability",
+        };
+        self.fail(&call, &resp)
+    }
+
     /// ESO's `validateKVMount`: the mount at `spec.path` is a KV engine of the configured
     /// version. Inconclusive answers (no permission to ask) pass.
     async fn check_mount(&self) -> Result<(), ProviderError> {

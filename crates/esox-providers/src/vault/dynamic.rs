@@ -8,20 +8,12 @@
 use std::time::Duration;
 
 use esox_api::generators::{VaultDynamicSecretResultType, VaultDynamicSecretSpec};
-use esox_api::v1::providers::vault::VaultKvStoreVersion;
 use esox_api::v1::{RetrySettings, SecretStoreSpec, StoreKind};
 use esox_core::SecretData;
 use http::{Method, StatusCode};
 use serde_json::Value;
 
-use super::VaultProvider;
-use super::client::{Call, VaultClient};
-use super::http::Response;
-use super::paths::Kv;
-use super::session::{
-    CALL_DELETE_SECRET, CALL_LIST_SECRETS, CALL_READ_SECRET_DATA, CALL_WRITE_SECRET_DATA,
-};
-use crate::auth::Scope;
+use super::{VaultClient, VaultProvider};
 use crate::{ProviderError, ProviderRuntime, StoreInfo};
 
 /// Retries of a failed call when `retrySettings` does not say (the Vault Go client's default,
@@ -71,18 +63,10 @@ pub async fn generate(
             "spec.provider.server is empty: set the Vault address, such as https://vault.example.com:8200".into(),
         ));
     }
-    let scope = Scope::new(&store, &ctx);
-    let session = provider
-        .session_for(&store, &spec.provider, &scope, &ctx)
-        .await?;
-    let client = VaultClient {
-        session: Some(session),
-        kv: Kv::new(None, spec.provider.version == VaultKvStoreVersion::V2),
-        cas_required: false,
-    };
-    let call = call_for(spec, path)?;
-    let resp = send_with_retries(&client, &call, retries).await?;
-    let answer = parse(&client, &call, &resp)?;
+    let client = provider.client(&store, &ctx).await?;
+    let call = call_for(spec)?;
+    let (status, json) = send_with_retries(&client, &call, path, retries).await?;
+    let answer = parse(&client, &call, path, status, json)?;
     match answer {
         Some(json) => Ok(select(&json, spec.result_type)),
         None if spec.allow_empty_response => Ok(SecretData::new()),
@@ -128,41 +112,37 @@ fn retries(settings: Option<&RetrySettings>) -> Result<(u32, Duration), Provider
     Ok((count, interval))
 }
 
+/// A call to make: method, query, body, and what it is for (messages).
+struct Call {
+    method: Method,
+    query: Option<String>,
+    body: Option<Value>,
+    what: &'static str,
+}
+
 /// ESO's choice of call: GET (default) reads with the query parameters, LIST lists, DELETE
 /// deletes, anything else writes `parameters` (the Go client writes with PUT, which Vault
 /// treats as POST).
-fn call_for<'a>(
-    spec: &'a VaultDynamicSecretSpec,
-    path: &'a str,
-) -> Result<Call<'a>, ProviderError> {
+fn call_for(spec: &VaultDynamicSecretSpec) -> Result<Call, ProviderError> {
     let method = spec.method.trim().to_ascii_uppercase();
     let call = match method.as_str() {
         "" | "GET" => Call {
             method: Method::GET,
-            path,
             query: query(spec),
             body: None,
-            metric: CALL_READ_SECRET_DATA,
             what: "unable to get dynamic secret",
-            capability: "read",
         },
         "LIST" => Call {
             method: Method::GET,
-            path,
             query: Some("list=true".into()),
             body: None,
-            metric: CALL_LIST_SECRETS,
             what: "unable to list dynamic secret",
-            capability: "list",
         },
         "DELETE" => Call {
             method: Method::DELETE,
-            path,
             query: None,
             body: None,
-            metric: CALL_DELETE_SECRET,
             what: "unable to delete dynamic secret",
-            capability: "delete",
         },
         _ => {
             let body = match &spec.parameters {
@@ -177,12 +157,9 @@ fn call_for<'a>(
             };
             Call {
                 method: Method::PUT,
-                path,
                 query: None,
                 body: Some(body),
-                metric: CALL_WRITE_SECRET_DATA,
                 what: "unable to write dynamic secret",
-                capability: "update",
             }
         }
     };
@@ -219,29 +196,34 @@ fn escape(s: &str) -> String {
 /// or sealed (429, 5xx but 501), up to `retries` more times.
 async fn send_with_retries(
     client: &VaultClient,
-    call: &Call<'_>,
+    call: &Call,
+    path: &str,
     (retries, interval): (u32, Duration),
-) -> Result<Response, ProviderError> {
+) -> Result<(StatusCode, Value), ProviderError> {
     let mut attempt = 0;
     loop {
-        let result = client.send(call).await;
+        let result = client
+            .logical(
+                call.method.clone(),
+                path,
+                call.query.clone(),
+                call.body.clone(),
+                call.what,
+            )
+            .await;
         let retryable = match &result {
             Err(ProviderError::Unavailable { .. }) => true,
             Err(_) => false,
-            Ok(resp) => {
-                resp.status == StatusCode::TOO_MANY_REQUESTS
-                    || (resp.status.is_server_error() && resp.status != StatusCode::NOT_IMPLEMENTED)
+            Ok((status, _)) => {
+                *status == StatusCode::TOO_MANY_REQUESTS
+                    || (status.is_server_error() && *status != StatusCode::NOT_IMPLEMENTED)
             }
         };
         if !retryable || attempt >= retries {
             return result;
         }
         attempt += 1;
-        tracing::debug!(
-            path = call.path,
-            attempt,
-            "retrying a VaultDynamicSecret call"
-        );
+        tracing::debug!(path, attempt, "retrying a VaultDynamicSecret call");
         tokio::time::sleep(interval).await;
     }
 }
@@ -250,29 +232,29 @@ async fn send_with_retries(
 /// errors); an error for other failures.
 fn parse(
     client: &VaultClient,
-    call: &Call<'_>,
-    resp: &Response,
+    call: &Call,
+    path: &str,
+    status: StatusCode,
+    json: Value,
 ) -> Result<Option<Value>, ProviderError> {
-    if resp.status == StatusCode::NO_CONTENT {
+    if status == StatusCode::NO_CONTENT {
         return Ok(None);
     }
-    if resp.status == StatusCode::NOT_FOUND {
-        let json = resp.json();
+    if status == StatusCode::NOT_FOUND {
         let has_errors = json
             .get("errors")
             .and_then(Value::as_array)
             .is_some_and(|e| !e.is_empty());
-        let has_content = json.get("data").is_some_and(|d| !d.is_null())
-            || json.get("warnings").is_some_and(|w| !w.is_null());
         if !has_errors {
+            let has_content = json.get("data").is_some_and(|d| !d.is_null())
+                || json.get("warnings").is_some_and(|w| !w.is_null());
             return Ok(has_content.then_some(json));
         }
-        return Err(client.fail(call, resp));
+        return Err(client.logical_error(call.what, path, status, &json));
     }
-    if !resp.status.is_success() {
-        return Err(client.fail(call, resp));
+    if !status.is_success() {
+        return Err(client.logical_error(call.what, path, status, &json));
     }
-    let json = resp.json();
     if json.is_null() {
         return Ok(None);
     }

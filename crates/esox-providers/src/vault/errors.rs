@@ -141,3 +141,63 @@ pub(crate) fn is_unmounted(resp: &Response) -> bool {
     let errors = resp.errors();
     errors.contains("no handler for route") || errors.contains("unsupported path")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(code: u16, body: &str) -> Response {
+        Response {
+            status: StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT),
+            body: bytes::Bytes::copy_from_slice(body.as_bytes()),
+        }
+    }
+
+    fn ctx() -> Context<'static> {
+        Context {
+            server: "https://vault:8200",
+            what: "cannot read secret app/db from Vault",
+            path: "secret/data/app/db",
+            capability: "read",
+        }
+    }
+
+    #[test]
+    fn answers_map_to_the_variant_that_says_what_to_do() {
+        let denied = status(
+            &ctx(),
+            &answer(
+                403,
+                r#"{"errors":["1 error occurred:\n\t* permission denied\n\n"]}"#,
+            ),
+        );
+        assert!(matches!(denied, ProviderError::Forbidden { .. }));
+        assert_eq!(
+            denied.to_string(),
+            "cannot read secret app/db from Vault: Vault at https://vault:8200 denied it (403: permission denied): the token's policy must grant read on secret/data/app/db (or the token expired or was revoked)"
+        );
+        let sealed = status(&ctx(), &answer(503, r#"{"errors":["Vault is sealed"]}"#));
+        assert!(sealed.is_retryable() && sealed.to_string().contains("is sealed"));
+        let cas = status(
+            &ctx(),
+            &answer(
+                400,
+                r#"{"errors":["check-and-set parameter did not match the current version"]}"#,
+            ),
+        );
+        assert!(matches!(cas, ProviderError::Conflict { .. }), "{cas:?}");
+        assert!(status(&ctx(), &answer(429, "")).is_retryable());
+        assert!(status(&ctx(), &answer(502, "<html>")).is_retryable());
+        let refused = status(&ctx(), &answer(400, r#"{"errors":["bad"]}"#));
+        assert!(matches!(refused, ProviderError::Refused { .. }));
+        assert_eq!(
+            refused.to_string(),
+            "cannot read secret app/db from Vault: Vault at https://vault:8200 answered 400: bad"
+        );
+        assert!(is_unmounted(&answer(
+            404,
+            r#"{"errors":["no handler for route \"x/data/y\". route entry not found."]}"#
+        )));
+        assert!(!is_unmounted(&answer(404, r#"{"errors":[]}"#)));
+    }
+}

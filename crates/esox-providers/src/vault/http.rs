@@ -112,10 +112,22 @@ impl Response {
         let joined = errors
             .iter()
             .filter_map(|e| e.as_str())
-            .map(|e| e.trim().replace(['\n', '\t'], " "))
+            .map(tidy_error)
             .collect::<Vec<_>>()
             .join("; ");
         shorten(&joined)
+    }
+}
+
+/// One of Vault's error texts on one line: whitespace collapsed, and the "1 error occurred:
+/// * ..." wrapping of Go's multierror reduced to its items.
+fn tidy_error(e: &str) -> String {
+    let line = e.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.split_once("occurred: * ") {
+        Some((head, items)) if head.ends_with("error ") || head.ends_with("errors ") => {
+            items.replace(" * ", "; ")
+        }
+        _ => line,
     }
 }
 
@@ -197,6 +209,12 @@ impl VaultHttp {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
+        // What Vault's own client sends: proxies in front of Vault use it to tell API calls
+        // from browser requests.
+        headers.insert(
+            HeaderName::from_static("x-vault-request"),
+            HeaderValue::from_static("true"),
+        );
         if config.forward_inconsistent {
             headers.insert(
                 HeaderName::from_static(INCONSISTENT_HEADER),
@@ -453,6 +471,16 @@ mod tests {
                 "{server}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn multierror_wrapping_is_reduced_to_its_items() {
+        assert_eq!(
+            tidy_error("1 error occurred:\n\t* permission denied\n\n"),
+            "permission denied"
+        );
+        assert_eq!(tidy_error("2 errors occurred:\n\t* a\n\t* b\n\n"), "a; b");
+        assert_eq!(tidy_error("  plain\tmessage "), "plain message");
     }
 
     #[test]

@@ -31,8 +31,8 @@ use sha3::{Digest as _, Sha3_256};
 
 pub use client::VaultClient;
 pub use session::{
-    CALL_DELETE_SECRET, CALL_LIST_SECRETS, CALL_LOGIN, CALL_LOOKUP_SELF, CALL_READ_SECRET_DATA,
-    CALL_RENEW_SELF, CALL_WRITE_SECRET_DATA, PROVIDER_VAULT,
+    CALL_DELETE_SECRET, CALL_LIST_SECRETS, CALL_LOGICAL, CALL_LOGIN, CALL_LOOKUP_SELF,
+    CALL_READ_SECRET_DATA, CALL_RENEW_SELF, CALL_WRITE_SECRET_DATA, PROVIDER_VAULT,
 };
 
 use crate::auth::{CaSource, Scope};
@@ -127,6 +127,38 @@ fn is_referent(spec: &VaultSpec) -> bool {
 }
 
 impl VaultProvider {
+    /// The client of `store` used from `ctx`, as its concrete type: the VaultDynamicSecret
+    /// generator calls other Vault paths through [`VaultClient::logical`].
+    pub async fn client(
+        &self,
+        store: &StoreInfo,
+        ctx: &ClientContext,
+    ) -> Result<VaultClient, ProviderError> {
+        let spec = spec_of(store)?;
+        let scope = Scope::new(store, ctx);
+        let kv = Kv::new(
+            spec.path.as_deref(),
+            spec.version == VaultKvStoreVersion::V2,
+        );
+        let cas_required = spec.check_and_set.as_ref().is_some_and(|c| c.required);
+        if store.kind == StoreKind::ClusterSecretStore
+            && scope.consuming.is_none()
+            && is_referent(spec)
+        {
+            return Ok(VaultClient {
+                session: None,
+                kv,
+                cas_required,
+            });
+        }
+        let session = self.session_for(store, spec, &scope, ctx).await?;
+        Ok(VaultClient {
+            session: Some(session),
+            kv,
+            cas_required,
+        })
+    }
+
     async fn session_for(
         &self,
         store: &StoreInfo,
@@ -155,12 +187,11 @@ impl VaultProvider {
         }
         .resolve(scope, ctx)
         .await?;
-        // The cert login method's certificate is the connection's identity, in place of `tls`.
-        let identity = match auth::cert::identity(spec.auth.as_ref(), scope, ctx).await? {
-            Some(identity) => Some(identity),
-            None => client_identity(spec, scope, ctx).await?,
-        };
         let resolved = auth::resolve(spec, scope, ctx).await?;
+        let identity = match client_identity(spec, scope, ctx).await? {
+            Some(identity) => Some(identity),
+            None => resolved.tls_identity.clone(),
+        };
         // Everything that shapes the session, minus the store's identity: two stores with the
         // same server and credentials share one login.
         let mut settings = spec.clone();
@@ -337,28 +368,6 @@ impl Provider for VaultProvider {
         store: &StoreInfo,
         ctx: &ClientContext,
     ) -> Result<Box<dyn SecretsClient>, ProviderError> {
-        let spec = spec_of(store)?;
-        let scope = Scope::new(store, ctx);
-        let kv = Kv::new(
-            spec.path.as_deref(),
-            spec.version == VaultKvStoreVersion::V2,
-        );
-        let cas_required = spec.check_and_set.as_ref().is_some_and(|c| c.required);
-        if store.kind == StoreKind::ClusterSecretStore
-            && scope.consuming.is_none()
-            && is_referent(spec)
-        {
-            return Ok(Box::new(VaultClient {
-                session: None,
-                kv,
-                cas_required,
-            }));
-        }
-        let session = self.session_for(store, spec, &scope, ctx).await?;
-        Ok(Box::new(VaultClient {
-            session: Some(session),
-            kv,
-            cas_required,
-        }))
+        Ok(Box::new(self.client(store, ctx).await?))
     }
 }

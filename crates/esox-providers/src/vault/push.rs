@@ -217,8 +217,13 @@ async fn push_v2(
     let mut desired = wanted;
     // The marker is reserved: user metadata cannot override it.
     desired.insert(MANAGED_BY_KEY.into(), MANAGED_BY_VALUE.into());
-    let (final_meta, meta_changed) = if exists {
-        let remote = read_custom_metadata(client, key).await?;
+    // Read even when there is no data: a secret whose versions were all deleted keeps its
+    // metadata, and custom_metadata someone else wrote must not be replaced.
+    let remote = read_custom_metadata(client, key).await?;
+    let foreign = remote
+        .as_ref()
+        .is_some_and(|m| !m.is_empty() && !managed(Some(m)));
+    let (final_meta, meta_changed) = if exists || foreign {
         if !managed(remote.as_ref()) {
             return Err(not_managed(key));
         }

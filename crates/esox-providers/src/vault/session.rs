@@ -31,6 +31,8 @@ pub const CALL_DELETE_SECRET: &str = "DeleteSecret";
 pub const CALL_LIST_SECRETS: &str = "ListSecrets";
 /// Not counted by ESO (it does not renew); esox reports it with the same hook.
 pub const CALL_RENEW_SELF: &str = "RenewSelf";
+/// Calls outside the KV engine through [`super::VaultClient::logical`].
+pub const CALL_LOGICAL: &str = "Logical";
 
 /// A token handed to a request, with the generation it belongs to (to tell, after a 403,
 /// whether another request already replaced it).
@@ -101,11 +103,6 @@ impl Session {
 
     pub fn calls(&self) -> &ApiCalls {
         &self.calls
-    }
-
-    /// Whether the token is static (never re-obtained).
-    pub fn is_static(&self) -> bool {
-        self.method.is_static()
     }
 
     /// A usable token: the held one, renewed or replaced when its time has come.
@@ -214,7 +211,11 @@ impl Session {
         let what = "cannot look up the Vault token";
         let resp = self
             .http
-            .send(Request::new(Method::GET, "auth/token/lookup-self").token(token))
+            .send(
+                Request::new(Method::GET, "auth/token/lookup-self")
+                    .token(token)
+                    .namespace(self.login_namespace.as_deref()),
+            )
             .await
             .map_err(|e| errors::transport(self.http.server(), what, e));
         let ok = matches!(&resp, Ok(r) if r.status.is_success());

@@ -72,15 +72,16 @@ pub(super) async fn resolve(
     } else {
         spec.path.clone()
     };
-    Ok(Resolved {
-        fingerprint: fingerprint(
-            "approle",
-            &[path.as_bytes(), role_id.as_bytes(), bytes(&secret_id)],
-        ),
-        method: std::sync::Arc::new(AppRole {
+    let fingerprint = fingerprint(
+        "approle",
+        &[path.as_bytes(), role_id.as_bytes(), bytes(&secret_id)],
+    );
+    Ok(Resolved::new(
+        std::sync::Arc::new(AppRole {
             path,
             role_id,
             secret_id,
         }),
-    })
+        fingerprint,
+    ))
 }

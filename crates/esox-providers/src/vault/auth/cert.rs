@@ -1,6 +1,6 @@
 //! `auth.cert`: TLS client-certificate login. The certificate and key become the client
-//! identity of the store's HTTP connection (in place of `tls`, as ESO's transport override
-//! does), and the login itself sends only the optional role name.
+//! identity of the store's HTTP connection, and the login itself sends only the optional role
+//! name.
 
 use async_trait::async_trait;
 use esox_api::v1::providers::vault::{VaultAuth, VaultCertAuth};
@@ -47,19 +47,6 @@ impl LoginMethod for CertLogin {
     }
 }
 
-/// The PEM certificate and key of `auth.cert`, when the store logs in with it.
-pub(crate) async fn identity(
-    auth: Option<&VaultAuth>,
-    scope: &Scope,
-    ctx: &ClientContext,
-) -> Result<Option<(Vec<u8>, SecretString)>, ProviderError> {
-    let Some(spec) = auth.and_then(|a| a.cert.as_ref()) else {
-        return Ok(None);
-    };
-    let (cert, key) = read(spec, scope, ctx).await?;
-    Ok(Some((cert, key)))
-}
-
 async fn read(
     spec: &VaultCertAuth,
     scope: &Scope,
@@ -97,8 +84,6 @@ pub(super) async fn resolve(
     let Some(spec) = &auth.cert else {
         return Err(ProviderError::InvalidConfig(format!("{FIELD} is missing")));
     };
-    // The identity itself is read by `identity` for the HTTP client; its digest is part of the
-    // session key there. Reading it here too makes a broken reference fail before any login.
     let (cert, key) = read(spec, scope, ctx).await?;
     let mount = mount_or(&spec.path, "cert");
     let role = spec.vault_role.trim().to_owned();
@@ -108,5 +93,6 @@ pub(super) async fn resolve(
             &[mount.as_bytes(), role.as_bytes(), &cert, bytes(&key)],
         ),
         method: std::sync::Arc::new(CertLogin { mount, role }),
+        tls_identity: Some((cert, key)),
     })
 }

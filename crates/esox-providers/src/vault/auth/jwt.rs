@@ -43,13 +43,14 @@ pub(super) async fn resolve(
     };
     let mount = mount_or(&spec.path, "jwt");
     let role = spec.role.trim().to_owned();
-    Ok(Resolved {
-        fingerprint: fingerprint("jwt", &[mount.as_bytes(), role.as_bytes(), bytes(&jwt)]),
-        method: std::sync::Arc::new(JwtLogin {
+    let fingerprint = fingerprint("jwt", &[mount.as_bytes(), role.as_bytes(), bytes(&jwt)]);
+    Ok(Resolved::new(
+        std::sync::Arc::new(JwtLogin {
             name: "jwt",
             mount,
             role,
             jwt,
         }),
-    })
+        fingerprint,
+    ))
 }

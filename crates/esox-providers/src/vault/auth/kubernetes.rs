@@ -42,16 +42,17 @@ pub(super) async fn resolve(
     };
     let mount = mount_or(&spec.path, "kubernetes");
     let role = spec.role.trim().to_owned();
-    Ok(Resolved {
-        fingerprint: fingerprint(
-            "kubernetes",
-            &[mount.as_bytes(), role.as_bytes(), bytes(&jwt)],
-        ),
-        method: std::sync::Arc::new(JwtLogin {
+    let fingerprint = fingerprint(
+        "kubernetes",
+        &[mount.as_bytes(), role.as_bytes(), bytes(&jwt)],
+    );
+    Ok(Resolved::new(
+        std::sync::Arc::new(JwtLogin {
             name: "kubernetes",
             mount,
             role,
             jwt,
         }),
-    })
+        fingerprint,
+    ))
 }

@@ -4,7 +4,7 @@
 //! and one line in [`resolve`].
 
 mod approle;
-pub(crate) mod cert;
+mod cert;
 mod jwt;
 mod jwt_login;
 mod kubernetes;
@@ -60,6 +60,19 @@ pub(crate) trait LoginMethod: Send + Sync {
 pub(crate) struct Resolved {
     pub method: Arc<dyn LoginMethod>,
     pub fingerprint: Vec<u8>,
+    /// A TLS client identity (PEM chain, PEM key) the method needs on every connection (the
+    /// `cert` method logs in with the connection's client certificate); `spec.tls` wins.
+    pub tls_identity: Option<(Vec<u8>, SecretString)>,
+}
+
+impl Resolved {
+    pub fn new(method: Arc<dyn LoginMethod>, fingerprint: Vec<u8>) -> Self {
+        Self {
+            method,
+            fingerprint,
+            tls_identity: None,
+        }
+    }
 }
 
 const AUTH: &str = "spec.provider.vault.auth";

@@ -41,8 +41,9 @@ pub(super) async fn resolve(
         return Err(ProviderError::InvalidConfig(format!("{FIELD} is missing")));
     };
     let token = secret_value(selector, scope, ctx, FIELD).await?;
-    Ok(Resolved {
-        fingerprint: fingerprint("token", &[bytes(&token)]),
-        method: std::sync::Arc::new(StaticToken(token)),
-    })
+    let fingerprint = fingerprint("token", &[bytes(&token)]);
+    Ok(Resolved::new(
+        std::sync::Arc::new(StaticToken(token)),
+        fingerprint,
+    ))
 }

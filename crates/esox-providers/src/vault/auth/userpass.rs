@@ -66,15 +66,16 @@ pub(super) async fn resolve(
     } else {
         spec.path.clone()
     };
-    Ok(Resolved {
-        fingerprint: fingerprint(
-            "userpass",
-            &[path.as_bytes(), spec.username.as_bytes(), bytes(&password)],
-        ),
-        method: std::sync::Arc::new(UserPass {
+    let fingerprint = fingerprint(
+        "userpass",
+        &[path.as_bytes(), spec.username.as_bytes(), bytes(&password)],
+    );
+    Ok(Resolved::new(
+        std::sync::Arc::new(UserPass {
             path,
             username: spec.username.clone(),
             password,
         }),
-    })
+        fingerprint,
+    ))
 }
