@@ -111,6 +111,19 @@ mod tests {
         assert_eq!(p.expect("fake is built in"), "fake");
     }
 
+    #[cfg(feature = "vault")]
+    #[tokio::test]
+    async fn vault_maps_to_its_provider() {
+        let s = spec(serde_json::json!({"vault": {"server": "https://vault:8200"}}));
+        let p = runtime().provider_for(&s).map(|p| p.key());
+        assert_eq!(p.expect("vault is built in"), "vault");
+        assert!(
+            not_built("aws")
+                .to_string()
+                .ends_with("kubernetes, fake, vault")
+        );
+    }
+
     /// Every provider esox-api has types for is either in the table or answered with the
     /// table's list: adding a provider to the table needs no change here.
     #[tokio::test]

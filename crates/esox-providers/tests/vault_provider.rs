@@ -1101,18 +1101,18 @@ async fn tokens_are_renewed_before_expiry_and_replaced_at_their_max_ttl() {
     approle(
         &e,
         "renewable",
-        json!({"token_ttl": "3s", "token_max_ttl": "1h"}),
+        json!({"token_ttl": "6s", "token_max_ttl": "1h"}),
     )
     .await;
     let cl = e.client(&approle_store(&e, "renewable")).await;
     cl.get_secret(&rref("app/db", None)).await.expect("read");
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    tokio::time::sleep(Duration::from_millis(4300)).await;
     cl.get_secret(&rref("app/db", None))
         .await
         .expect("read after 2/3 of the TTL");
     assert_eq!(e.count(CALL_RENEW_SELF), 1, "renewed once");
     assert_eq!(e.logins(), 1, "renewal is not a login");
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    tokio::time::sleep(Duration::from_millis(4300)).await;
     cl.get_secret(&rref("app/db", None))
         .await
         .expect("read past the first TTL");
@@ -1694,4 +1694,100 @@ async fn logical_calls_reach_other_paths_with_the_session_token() {
         "{err}"
     );
     assert_eq!(e.logins(), 1, "a denied logical call keeps the valid token");
+}
+
+/// `spec.tls`: the client certificate is presented on the TLS connection. OpenBao's cert auth
+/// method logs in only with a certificate it trusts, so a login through `logical` proves it.
+#[tokio::test]
+async fn the_tls_client_certificate_is_presented() {
+    let bao = OpenBao::start_tls().expect("OpenBao with TLS starts");
+    let ca = bao.ca_pem().expect("CA");
+    let dir = std::env::temp_dir().join(format!("esox-vault-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=esox-client"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs (scripts/install-test-deps installs it)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    bao.cli(&["auth", "enable", "cert"])
+        .expect("enable cert auth");
+    let cert_arg = format!("certificate=@{}", cert.display());
+    bao.cli(&[
+        "write",
+        "auth/cert/certs/esox",
+        &cert_arg,
+        "token_policies=default",
+    ])
+    .expect("trust the client certificate");
+    let cert_pem = std::fs::read_to_string(&cert).expect("cert");
+    let key_pem = std::fs::read_to_string(&key).expect("key");
+    let _ = std::fs::remove_dir_all(&dir);
+    let e = env_with(bao).await;
+    e.secret(
+        "client-tls",
+        json!({"tls.crt": cert_pem, "tls.key": key_pem}),
+    )
+    .await;
+    use base64::Engine as _;
+    let ca_b64 = base64::engine::general_purpose::STANDARD.encode(&ca);
+    let provider = esox_providers::vault::VaultProvider::default();
+    let login = |client: esox_providers::vault::VaultClient| async move {
+        client
+            .logical(
+                http::Method::POST,
+                "auth/cert/login",
+                None,
+                Some(json!({"name": "esox"})),
+                "cert login",
+            )
+            .await
+            .expect("request")
+    };
+    let with_cert = provider
+        .client(
+            &e.token_store(json!({
+                "caBundle": ca_b64,
+                "tls": {"certSecretRef": {"name": "client-tls", "key": "tls.crt"},
+                        "keySecretRef": {"name": "client-tls", "key": "tls.key"}}
+            }))
+            .await,
+            &e.c.ctx(Some(NS)),
+        )
+        .await
+        .expect("client");
+    let (status, body) = login(with_cert).await;
+    assert_eq!(status, http::StatusCode::OK, "{body}");
+    assert!(body["auth"]["client_token"].is_string());
+    // Without `tls` no certificate is presented and the login is refused.
+    let without = provider
+        .client(
+            &e.token_store_named("root-token-2", json!({"caBundle": ca_b64}))
+                .await,
+            &e.c.ctx(Some(NS)),
+        )
+        .await
+        .expect("client");
+    let (status, _) = login(without).await;
+    assert!(status.is_client_error(), "{status}");
+    // Only one of the pair is a configuration error naming the field.
+    let half = e.store(json!({"tls": {"certSecretRef": {"name": "client-tls", "key": "tls.crt"}}}));
+    let err = e.vault().validate_store(&half).expect_err("half a pair");
+    assert!(err.to_string().contains("spec.provider.vault.tls"), "{err}");
 }

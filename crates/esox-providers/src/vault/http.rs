@@ -162,6 +162,8 @@ pub(crate) struct VaultHttp {
     namespace: Option<HeaderValue>,
     /// The last `X-Vault-Index` seen, replayed when `readYourWrites` is set.
     index: Option<Mutex<Option<HeaderValue>>>,
+    /// Deadline of one request ([`REQUEST_TIMEOUT`]; shorter in tests).
+    timeout: Duration,
 }
 
 impl VaultHttp {
@@ -238,6 +240,7 @@ impl VaultHttp {
             headers,
             namespace,
             index: config.read_your_writes.then(|| Mutex::new(None)),
+            timeout: REQUEST_TIMEOUT,
         }))
     }
 
@@ -335,9 +338,9 @@ impl VaultHttp {
                 .to_bytes();
             Ok(Response { status, body })
         };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| TransportError::Timeout(REQUEST_TIMEOUT))?
+            .map_err(|_| TransportError::Timeout(self.timeout))?
     }
 }
 
@@ -454,18 +457,10 @@ mod tests {
     #[test]
     fn bad_servers_name_the_field() {
         for server in ["vault:8200", "ftp://vault", "not a url"] {
-            let err = VaultHttp::new(HttpConfig {
-                server: server.into(),
-                ca_pem: None,
-                client_identity: None,
-                headers: vec![],
-                namespace: None,
-                read_your_writes: false,
-                forward_inconsistent: false,
-            })
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+            let err = VaultHttp::new(plain(server.into()))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(
                 err.contains("spec.provider.vault.server"),
                 "{server}: {err}"
@@ -481,6 +476,45 @@ mod tests {
         );
         assert_eq!(tidy_error("2 errors occurred:\n\t* a\n\t* b\n\n"), "a; b");
         assert_eq!(tidy_error("  plain\tmessage "), "plain message");
+    }
+
+    fn plain(server: String) -> HttpConfig {
+        HttpConfig {
+            server,
+            ca_pem: None,
+            client_identity: None,
+            headers: vec![],
+            namespace: None,
+            read_your_writes: false,
+            forward_inconsistent: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_times_out() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        // Accepts and holds connections without ever answering.
+        let held = tokio::spawn(async move {
+            let mut conns = Vec::new();
+            while let Ok((c, _)) = listener.accept().await {
+                conns.push(c);
+            }
+        });
+        let http = VaultHttp::new(plain(format!("http://{addr}"))).expect("client");
+        let mut http = Arc::try_unwrap(http).ok().expect("sole owner");
+        http.timeout = Duration::from_millis(300);
+        let started = std::time::Instant::now();
+        let err = http
+            .send(Request::new(Method::GET, "sys/health"))
+            .await
+            .err()
+            .expect("no answer");
+        assert!(matches!(err, TransportError::Timeout(_)), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        held.abort();
     }
 
     #[test]
