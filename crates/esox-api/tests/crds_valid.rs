@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 #[test]
 fn every_crd_is_valid_for_kubernetes_1_24() {
     let crds = all(&CrdOptions::default());
-    assert_eq!(crds.len(), 13);
+    assert_eq!(crds.len(), 14);
     for crd in &crds {
         let json = serde_json::to_value(crd).unwrap();
         if let Err(errors) = validate_crd_with(&json, &ValidateOptions::default()) {

@@ -12,7 +12,8 @@ use kube::Api;
 use crate::error::Error;
 
 /// Generates a fresh value; `field` is where the reference sits (for messages). The Webhook
-/// and MFA kinds read Secrets (and call out) through `providers`' client.
+/// and MFA kinds read Secrets (and call out) through `providers`' client; VaultDynamicSecret
+/// goes through the Vault provider.
 pub async fn generate(
     client: &kube::Client,
     providers: &ProviderRuntime,
@@ -92,6 +93,16 @@ pub async fn generate(
             .await?;
             return mfa(&client, &g.spec, namespace, field, "MFA", name).await;
         }
+        GeneratorKind::VaultDynamicSecret => {
+            let g = get(
+                Api::<gens::VaultDynamicSecret>::namespaced(client, namespace),
+                name,
+                namespace,
+                field,
+            )
+            .await?;
+            return vault_dynamic_secret(providers, &g.spec, namespace, name, field).await;
+        }
         GeneratorKind::ClusterGenerator => {
             let g = get(
                 Api::<gens::ClusterGenerator>::all(client.clone()),
@@ -120,6 +131,9 @@ pub async fn generate(
                 }
                 SupportedGenerator::Mfa(m) => {
                     return mfa(&client, m, namespace, field, "ClusterGenerator", name).await;
+                }
+                SupportedGenerator::VaultDynamicSecret(v) => {
+                    return vault_dynamic_secret(providers, v, namespace, name, field).await;
                 }
                 local => esox_generators::generate(local),
             }
@@ -183,6 +197,22 @@ async fn mfa(
     esox_generators::mfa(spec, &seed.0, now).map_err(|e| Error::Data(format!("{context}: {e}")))
 }
 
+/// Runs a VaultDynamicSecret through the Vault provider; errors say which generator failed.
+async fn vault_dynamic_secret(
+    providers: &ProviderRuntime,
+    spec: &gens::VaultDynamicSecretSpec,
+    namespace: &str,
+    name: &str,
+    field: &str,
+) -> Result<SecretData, Error> {
+    esox_providers::dynamic_secret::vault(providers, namespace, name, spec)
+        .await
+        .map_err(|e| Error::ProviderCall {
+            action: format!("{field}: VaultDynamicSecret {name:?}"),
+            source: e,
+        })
+}
+
 fn check_group(api_version: &str, field: &str) -> Result<(), Error> {
     let group = api_version.split_once('/').map_or(api_version, |(g, _)| g);
     if group == gens::GROUP {
@@ -202,7 +232,7 @@ fn unsupported(kind: GeneratorKind, field: &str) -> Error {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| format!("{kind:?}"));
     Error::Invalid(format!(
-        "{field}.kind {kind} is not supported by esox: use Password, UUID, Fake, SSHKey, Webhook, MFA or ClusterGenerator"
+        "{field}.kind {kind} is not supported by esox: use Password, UUID, Fake, SSHKey, Webhook, MFA, VaultDynamicSecret or ClusterGenerator"
     ))
 }
 

@@ -333,7 +333,8 @@ enum Scenario {
     MissingClusterStore,
     /// template.templateFrom a ConfigMap.
     TemplateConfigMap,
-    /// dataFrom a generator of that kind (Password, UUID, Fake, SSHKey, ClusterGenerator).
+    /// dataFrom a generator of that kind (Password, UUID, Fake, SSHKey, VaultDynamicSecret,
+    /// ClusterGenerator).
     Generator(&'static str),
     /// A fake ClusterSecretStore and an ExternalSecret using it.
     ClusterStore,
@@ -539,6 +540,13 @@ const CASES: &[Case] = &[
         "mfas",
         "get",
         S::Generator("MFA"),
+        Status("ExternalSecret"),
+    ),
+    case(
+        GEN,
+        "vaultdynamicsecrets",
+        "get",
+        S::Generator("VaultDynamicSecret"),
         Status("ExternalSecret"),
     ),
     case(
@@ -867,6 +875,8 @@ fn yaml_scenario(scenario: Scenario, ns: &str) -> String {
                 "Fake" => "{data: {k: v}}",
                 "Webhook" => "{url: 'http://127.0.0.1:9/x', result: {}}",
                 "MFA" => "{secret: {name: seed, key: k}}",
+                // Refused before Vault is called, so no server is needed.
+                "VaultDynamicSecret" => "{path: p, provider: {server: 'http://127.0.0.1:9'}}",
                 _ => "{}",
             };
             format!(

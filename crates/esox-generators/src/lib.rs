@@ -43,6 +43,10 @@ pub fn generate(spec: GeneratorSpecRef<'_>) -> Result<SecretData, GeneratorError
         SupportedGenerator::Webhook(_) | SupportedGenerator::Mfa(_) => Err(
             GeneratorError::Invalid("this generator kind needs cluster access".to_owned()),
         ),
+        // It calls a Vault server, so the controller runs it with the Vault provider.
+        SupportedGenerator::VaultDynamicSecret(_) => Err(GeneratorError::Invalid(
+            "VaultDynamicSecret needs the Vault provider; it is run by the controller".to_owned(),
+        )),
     }
 }
 

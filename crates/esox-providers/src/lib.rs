@@ -6,6 +6,7 @@ pub mod auth;
 pub mod conformance;
 #[cfg(any(feature = "fake", feature = "kubernetes", feature = "vault"))]
 mod convert;
+pub mod dynamic_secret;
 pub mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
@@ -185,4 +186,9 @@ pub trait Provider: Send + Sync {
         store: &StoreInfo,
         ctx: &ClientContext,
     ) -> Result<Box<dyn SecretsClient>, ProviderError>;
+    /// The provider as its concrete type, for callers that need more than a client (the Vault
+    /// generator uses the Vault provider's sessions).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }

@@ -981,8 +981,9 @@ async fn bad_credentials_are_refused_without_showing_them() {
             .contains("spec.provider.vault.auth.userPass.secretRef"),
         "{err}"
     );
-    // Methods the other branch builds, and two methods at once.
-    let s = e.store(json!({"auth": {"kubernetes": {"role": "r"}}}));
+    // A method not built, a Kubernetes login with no token source outside a pod, and two
+    // methods at once.
+    let s = e.store(json!({"auth": {"ldap": {"username": "u"}}}));
     let err = e
         .vault()
         .new_client(&s, &e.c.ctx(Some(NS)))
@@ -991,7 +992,20 @@ async fn bad_credentials_are_refused_without_showing_them() {
         .expect("not built");
     assert!(
         err.to_string()
-            .contains("auth.kubernetes: this login method is not built"),
+            .contains("auth.ldap: this login method is not built"),
+        "{err}"
+    );
+    let s = e.store(json!({"auth": {"kubernetes": {"role": "r"}}}));
+    let err = e
+        .vault()
+        .new_client(&s, &e.c.ctx(Some(NS)))
+        .await
+        .err()
+        .expect("no token outside a pod");
+    assert!(
+        err.to_string().contains(
+            "spec.provider.vault.auth.kubernetes: neither serviceAccountRef nor secretRef is set"
+        ),
         "{err}"
     );
     let s = e.store(json!({"auth": {"tokenSecretRef": {"name": "a", "key": "b"}, "userPass": {"username": "u"}}}));

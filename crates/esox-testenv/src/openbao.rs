@@ -264,6 +264,62 @@ impl OpenBao {
         }
     }
 
+    /// Starts a stopped plain-HTTP server again on the same address with the same root token
+    /// (for "server back" tests). Dev mode keeps nothing: the new server is empty, and tokens
+    /// issued before are unknown to it.
+    pub fn restart(&mut self) -> Result<(), OpenBaoError> {
+        self.stop();
+        if self.tls_dir.is_some() {
+            return Err(OpenBaoError::Start(
+                "restart() serves plain-HTTP servers only (a TLS server would get a new CA)".into(),
+            ));
+        }
+        let scratch = self
+            ._scratch
+            .as_ref()
+            .map(|d| d.0.clone())
+            .ok_or_else(|| OpenBaoError::Start("the server has no scratch directory".into()))?;
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(scratch.join("server.log"))
+            .map_err(|e| OpenBaoError::Start(e.to_string()))?;
+        let child = Command::new(bao_binary()?)
+            .arg("server")
+            .arg("-dev")
+            .arg(format!("-dev-root-token-id={}", self.root_token))
+            .arg(format!("-dev-listen-address=127.0.0.1:{}", self.port()))
+            .env("HOME", &scratch)
+            .env_remove("BAO_ADDR")
+            .env_remove("VAULT_ADDR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| OpenBaoError::Start(format!("cannot run bao again: {e}")))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !(self.is_listening() && matches!(self.api("GET", "sys/health", None), Ok((200, _))))
+        {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                return Err(OpenBaoError::Start(format!(
+                    "bao exited on restart ({status}): {}",
+                    self.log()
+                )));
+            }
+            if Instant::now() > deadline {
+                return Err(OpenBaoError::Start(format!(
+                    "no answer on {} within 20s after restart: {}",
+                    self.addr,
+                    self.log()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
     /// Calls the API with the root token: `(status, JSON body or Null)`. Plain-HTTP servers
     /// only; a TLS server is set up with [`Self::cli`].
     pub fn api(

@@ -1,7 +1,7 @@
 //! The cluster-scoped `ClusterGenerator` kind: any generator's settings, usable from every
 //! namespace.
 //!
-//! esox implements the Password, UUID, Fake, SSHKey, Webhook and MFA generators. The settings of ESO's other
+//! esox implements the Password, UUID, Fake, SSHKey, Webhook, MFA and VaultDynamicSecret generators. The settings of ESO's other
 //! generator kinds are accepted as free-form objects so that ESO manifests still apply;
 //! [`ClusterGeneratorSpec::resolve`] reports them as unsupported.
 
@@ -14,6 +14,7 @@ use super::mfa::MfaSpec;
 use super::password::PasswordSpec;
 use super::sshkey::SshKeySpec;
 use super::uuid::UuidSpec;
+use super::vault_dynamic::VaultDynamicSecretSpec;
 use super::webhook::WebhookSpec;
 use crate::schema_ext::FreeForm;
 
@@ -142,7 +143,13 @@ impl GeneratorKind {
     pub fn is_supported(self) -> bool {
         matches!(
             self,
-            Self::Password | Self::Uuid | Self::Fake | Self::SshKey | Self::Webhook | Self::Mfa
+            Self::Password
+                | Self::Uuid
+                | Self::Fake
+                | Self::SshKey
+                | Self::Webhook
+                | Self::Mfa
+                | Self::VaultDynamicSecret
         )
     }
 }
@@ -202,9 +209,9 @@ pub struct GeneratorSpec {
     /// UUID generator settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid_spec: Option<UuidSpec>,
-    /// Vault dynamic secret settings (not supported by esox).
+    /// Vault dynamic secret settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vault_dynamic_secret_spec: Option<FreeForm>,
+    pub vault_dynamic_secret_spec: Option<VaultDynamicSecretSpec>,
     /// Webhook generator settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_spec: Option<WebhookSpec>,
@@ -256,6 +263,7 @@ pub enum SupportedGenerator<'a> {
     SshKey(&'a SshKeySpec),
     Webhook(&'a WebhookSpec),
     Mfa(&'a MfaSpec),
+    VaultDynamicSecret(&'a VaultDynamicSecretSpec),
 }
 
 /// Why a ClusterGenerator cannot be run.
@@ -283,7 +291,7 @@ pub enum ClusterGeneratorError {
         found: GeneratorKind,
     },
     #[error(
-        "generator kind {kind} is not supported by esox; supported kinds are Password, UUID, Fake, SSHKey, Webhook and MFA"
+        "generator kind {kind} is not supported by esox; supported kinds are Password, UUID, Fake, SSHKey, Webhook, MFA and VaultDynamicSecret"
     )]
     Unsupported { kind: GeneratorKind },
 }
@@ -319,6 +327,10 @@ impl ClusterGeneratorSpec {
             GeneratorKind::SshKey => g.ssh_key_spec.as_ref().map(SupportedGenerator::SshKey),
             GeneratorKind::Webhook => g.webhook_spec.as_ref().map(SupportedGenerator::Webhook),
             GeneratorKind::Mfa => g.mfa_spec.as_ref().map(SupportedGenerator::Mfa),
+            GeneratorKind::VaultDynamicSecret => g
+                .vault_dynamic_secret_spec
+                .as_ref()
+                .map(SupportedGenerator::VaultDynamicSecret),
             _ => None,
         };
         supported.ok_or(ClusterGeneratorError::Unsupported { kind })
@@ -472,6 +484,9 @@ spec:
             let settings = match kind {
                 GeneratorKind::Webhook => serde_json::json!({"url": "u", "result": {}}),
                 GeneratorKind::Mfa => serde_json::json!({"secret": {}}),
+                GeneratorKind::VaultDynamicSecret => {
+                    serde_json::json!({"path": "p", "provider": {"server": "http://v"}})
+                }
                 _ => serde_json::json!({}),
             };
             generator.insert(kind.spec_key().to_owned(), settings);

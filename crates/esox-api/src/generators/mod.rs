@@ -1,7 +1,7 @@
 //! Generator kinds of the `generators.external-secrets.io/v1alpha1` API.
 //!
-//! esox implements Password, UUID, Fake, SSHKey, Webhook and MFA, namespaced or through a
-//! ClusterGenerator.
+//! esox implements Password, UUID, Fake, SSHKey, Webhook, MFA and VaultDynamicSecret, namespaced
+//! or through a ClusterGenerator.
 
 pub mod cluster;
 pub mod fake;
@@ -9,6 +9,7 @@ pub mod mfa;
 pub mod password;
 pub mod sshkey;
 pub mod uuid;
+pub mod vault_dynamic;
 pub mod webhook;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
@@ -27,6 +28,7 @@ pub use mfa::{Mfa, MfaSpec};
 pub use password::{Password, PasswordEncoding, PasswordSpec};
 pub use sshkey::{SshKey, SshKeySpec, SshKeyType};
 pub use uuid::{Uuid, UuidSpec};
+pub use vault_dynamic::{VaultDynamicSecret, VaultDynamicSecretResultType, VaultDynamicSecretSpec};
 pub use webhook::{Webhook, WebhookSpec};
 
 /// API group of the generator kinds.
@@ -43,6 +45,10 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         finish(SshKey::crd(), SpecPresence::Optional),
         finish(Webhook::crd(), SpecPresence::OptionalWithoutDefault),
         finish(Mfa::crd(), SpecPresence::OptionalWithoutDefault),
+        finish(
+            VaultDynamicSecret::crd(),
+            SpecPresence::OptionalWithoutDefault,
+        ),
         finish(ClusterGenerator::crd(), SpecPresence::Required),
     ]
 }
@@ -53,8 +59,9 @@ enum SpecPresence {
     /// A missing `spec` is defaulted to `{}` by the API server, so the spec's own field
     /// defaults apply (ESO accepts such objects, e.g. a bare UUID).
     Optional,
-    /// `spec` may be left out but has required fields, so no `{}` default (ESO's schema for
-    /// Webhook and MFA; such an object fails when the generator runs).
+    /// `spec` may be left out but has required fields, so no `{}` default: a default `{}`
+    /// would turn an object ESO accepts into a refused one (ESO's schema for Webhook, MFA and
+    /// VaultDynamicSecret; such an object fails when the generator runs).
     OptionalWithoutDefault,
     Required,
 }
@@ -127,6 +134,12 @@ mod tests {
             ("SSHKey", "sshkeys", "sshkey", "Namespaced"),
             ("Webhook", "webhooks", "webhook", "Namespaced"),
             ("MFA", "mfas", "mfa", "Namespaced"),
+            (
+                "VaultDynamicSecret",
+                "vaultdynamicsecrets",
+                "vaultdynamicsecret",
+                "Namespaced",
+            ),
             (
                 "ClusterGenerator",
                 "clustergenerators",
@@ -254,6 +267,23 @@ mod tests {
                 "{kind}"
             );
         }
+        // ESO's VaultDynamicSecret may leave `spec` out but gets no default `{}`, which its
+        // required `path` and `provider` would refuse.
+        let crd = serde_json::to_value(by_kind("VaultDynamicSecret")).unwrap();
+        let root = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+        assert!(root.get("required").is_none(), "{root}");
+        assert!(
+            root["properties"]["spec"].get("default").is_none(),
+            "{root}"
+        );
+        let mut required: Vec<&str> = root["properties"]["spec"]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        required.sort_unstable();
+        assert_eq!(required, ["path", "provider"]);
         let crd = serde_json::to_value(by_kind("ClusterGenerator")).unwrap();
         let root = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
         assert!(

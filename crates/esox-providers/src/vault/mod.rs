@@ -12,6 +12,7 @@
 
 mod auth;
 mod client;
+pub(crate) mod dynamic;
 mod errors;
 mod http;
 mod paths;
@@ -102,10 +103,17 @@ fn is_referent(spec: &VaultSpec) -> bool {
             .ldap
             .as_ref()
             .is_some_and(|l| unset(l.secret_ref.as_ref()))
-        || auth
-            .jwt
-            .as_ref()
-            .is_some_and(|j| unset(j.secret_ref.as_ref()))
+        || auth.jwt.as_ref().is_some_and(|j| {
+            unset(j.secret_ref.as_ref())
+                || j.kubernetes_service_account_token
+                    .as_ref()
+                    .is_some_and(|k| {
+                        k.service_account_ref
+                            .namespace
+                            .as_deref()
+                            .is_none_or(str::is_empty)
+                    })
+        })
         || auth.kubernetes.as_ref().is_some_and(|k| {
             unset(k.secret_ref.as_ref())
                 || k.service_account_ref
@@ -304,6 +312,10 @@ async fn client_identity(
 impl Provider for VaultProvider {
     fn key(&self) -> &'static str {
         "vault"
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -32,7 +32,7 @@
 {{- end }}
 # Generators referenced by dataFrom[].sourceRef.generatorRef and PushSecret selectors.
 - apiGroups: ["generators.external-secrets.io"]
-  resources: ["passwords", "uuids", "fakes", "sshkeys", "webhooks", "mfas"]
+  resources: ["passwords", "uuids", "fakes", "sshkeys", "webhooks", "mfas", "vaultdynamicsecrets"]
   verbs: ["get"]
 # Target Secrets written and deleted; source Secrets of PushSecrets and credentials of stores
 # read; managed (and, for PushSecrets, all) Secrets watched as metadata.

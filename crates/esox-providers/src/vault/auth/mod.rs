@@ -4,7 +4,12 @@
 //! and one line in [`resolve`].
 
 mod approle;
+mod cert;
+mod jwt;
+mod jwt_login;
+mod kubernetes;
 mod not_built;
+mod sa_token;
 mod token;
 mod userpass;
 
@@ -91,6 +96,9 @@ pub(crate) async fn resolve(
         ["tokenSecretRef"] => token::resolve(auth, scope, ctx).await,
         ["appRole"] => approle::resolve(auth, scope, ctx).await,
         ["userPass"] => userpass::resolve(auth, scope, ctx).await,
+        ["kubernetes"] => kubernetes::resolve(auth, scope, ctx).await,
+        ["jwt"] => jwt::resolve(auth, scope, ctx).await,
+        ["cert"] => cert::resolve(auth, scope, ctx).await,
         [one] => Err(not_built::error(one)),
         many => Err(ProviderError::InvalidConfig(format!(
             "{AUTH} sets several login methods ({}): keep exactly one",
