@@ -302,6 +302,15 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<VaultResult> {
         ),
     ]);
     let backend = cluster.describe().await;
+    // A real server has clients of its own: count what it receives without esox over a window
+    // as long as the steady one, to read the steady figure against.
+    let steady_background = if cluster.is_real() {
+        let before = cluster.request_counts().await?;
+        tokio::time::sleep(args.window).await;
+        Some(requests_since(&cluster, before).await?)
+    } else {
+        None
+    };
 
     let log = dir.join("esox.log");
     let mut esox = Monitored::spawn(&args.esox_bin(), &kubeconfig, &log, &args.esox_log)?;
@@ -431,6 +440,7 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<VaultResult> {
         steady_vault,
         steady_reads,
         steady_writes,
+        steady_background,
         idle_rss_kib: idle.rss_kib,
         peak_hwm_kib: peak.hwm_kib,
         steady_rss_kib,
