@@ -80,6 +80,10 @@ pub struct Args {
     /// see its requests.
     #[arg(long, global = true, default_value = "warn")]
     pub esox_log: String,
+    /// Vault benchmark: lifetime (TTL and max TTL) of the AppRole tokens, seconds. Shorter
+    /// than a run, it measures the logins across token expiries.
+    #[arg(long, global = true, default_value = "3600", value_parser = parse_secs)]
+    pub vault_token_ttl: Duration,
     /// The esox binary; default `$CARGO_TARGET_DIR/release/esox`, else `target/release/esox`.
     #[arg(long, global = true)]
     pub esox_bin: Option<PathBuf>,

@@ -33,8 +33,6 @@ const ES_PREFIX: &str = "bench-vault";
 const STORE: &str = "bench-vault";
 const APPROLE_SECRET: &str = "bench-vault-approle";
 const SECRET_ID_KEY: &str = "secret-id";
-/// The AppRole tokens' lifetime: longer than a run, so one login per store is the target.
-const TOKEN_TTL: Duration = Duration::from_secs(3600);
 /// The value every KV secret carries under the tracked key; `username` differs per secret.
 const PASSWORD: &str = "initial";
 
@@ -141,6 +139,7 @@ async fn prepare_vault(
     root: &str,
     n: usize,
     concurrency: usize,
+    token_ttl: Duration,
 ) -> anyhow::Result<Role> {
     bao.call(
         Method::POST,
@@ -156,7 +155,9 @@ async fn prepare_vault(
         Some(json!({"policy": "path \"secret/data/bench/*\" { capabilities = [\"read\"] }"})),
     )
     .await?;
-    let ttl = format!("{}s", TOKEN_TTL.as_secs());
+    // The max TTL equal to the TTL: a token cannot be renewed past it, so each lifetime ends
+    // in a new login.
+    let ttl = format!("{}s", token_ttl.as_secs().max(1));
     bao.call(
         Method::POST,
         "auth/approle/role/bench",
@@ -271,7 +272,14 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<VaultResult> {
 
     let server = tokio::task::spawn_blocking(OpenBao::start).await??;
     let bao = Bao::new(server.addr());
-    let role = prepare_vault(&bao, server.root_token(), n, args.concurrency).await?;
+    let role = prepare_vault(
+        &bao,
+        server.root_token(),
+        n,
+        args.concurrency,
+        args.vault_token_ttl,
+    )
+    .await?;
 
     let cluster = Cluster::start(args, &dir).await?;
     let kubeconfig = cluster.kubeconfig(&dir);
@@ -313,6 +321,7 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<VaultResult> {
     };
 
     let log = dir.join("esox.log");
+    let spawned = Instant::now();
     let mut esox = Monitored::spawn(&args.esox_bin(), &kubeconfig, &log, &args.esox_log)?;
     let stores = Api::<ClusterSecretStore>::all(client.clone());
     if let Err(e) = setup::wait_ready(&stores, STORE, Duration::from_secs(30)).await {
@@ -385,7 +394,7 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<VaultResult> {
         .context("no memory samples in the steady window")?;
     esox.process.check_alive()?;
     let end_calls = esox.process.vault_calls()?;
-    let esox_lifetime = started.elapsed();
+    let esox_lifetime = spawned.elapsed();
     tracing::info!(?steady_vault, steady_reads, steady_writes, "steady state");
     esox.stop()?;
 
@@ -433,7 +442,7 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<VaultResult> {
         ready_calls,
         end_calls,
         esox_lifetime,
-        token_ttl: TOKEN_TTL,
+        token_ttl: args.vault_token_ttl,
         ramp_reads,
         ramp_writes: ramp_writes.saturating_sub(n as u64),
         steady_window: args.window,
