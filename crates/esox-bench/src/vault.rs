@@ -393,6 +393,51 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<VaultResult> {
         .mean_rss_since(window_start)
         .context("no memory samples in the steady window")?;
     esox.process.check_alive()?;
+
+    // Every ExternalSecret refreshed at once after the quiet window (with a short
+    // --vault-token-ttl, after the token expired): what N refreshes cost in logins.
+    let refresh0 = esox.process.vault_calls()?;
+    let refresh_started = Instant::now();
+    // The first token was made when the store was validated, just after esox started.
+    let refresh_after_expiry = spawned.elapsed() > args.vault_token_ttl;
+    let force = json!({"metadata": {"annotations": {"external-secrets.io/force-sync": "1"}}});
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let api = Api::<ExternalSecret>::namespaced(
+                client.clone(),
+                &setup::namespace_of(ES_PREFIX, i, namespaces),
+            );
+            let force = &force;
+            async move {
+                api.patch(
+                    &format!("vault-{i}"),
+                    &PatchParams::default(),
+                    &Patch::Merge(force),
+                )
+                .await
+                .map(drop)
+            }
+        })
+        .buffer_unordered(args.concurrency.max(1))
+        .try_collect::<()>()
+        .await?;
+    // esox's own counter tells when all N have read again; polling it loads neither server.
+    let refresh_calls = loop {
+        let calls = esox.process.vault_calls()?.since(refresh0);
+        if calls.reads >= n as u64 {
+            break calls;
+        }
+        if refresh_started.elapsed() > args.timeout {
+            bail!("force-sync: only {} of {n} KV reads", calls.reads);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let refresh_time = refresh_started.elapsed();
+    tracing::info!(
+        ?refresh_time,
+        ?refresh_calls,
+        "force-sync of every ExternalSecret"
+    );
     let end_calls = esox.process.vault_calls()?;
     let esox_lifetime = spawned.elapsed();
     tracing::info!(?steady_vault, steady_reads, steady_writes, "steady state");
@@ -442,6 +487,9 @@ pub async fn run(args: &Args, n: usize) -> anyhow::Result<VaultResult> {
         ready_calls,
         end_calls,
         esox_lifetime,
+        refresh_calls,
+        refresh_time,
+        refresh_after_expiry,
         token_ttl: args.vault_token_ttl,
         ramp_reads,
         ramp_writes: ramp_writes.saturating_sub(n as u64),

@@ -24,6 +24,12 @@ pub struct VaultResult {
     pub end_calls: VaultCalls,
     /// From esox's start until the end calls were read.
     pub esox_lifetime: Duration,
+    /// esox's Vault calls for a force-sync of all n after the quiet window, and how long until
+    /// all had read again.
+    pub refresh_calls: VaultCalls,
+    pub refresh_time: Duration,
+    /// Whether the first token had outlived its TTL when the force-sync began.
+    pub refresh_after_expiry: bool,
     /// The AppRole tokens' TTL.
     pub token_ttl: Duration,
     /// esox's API requests until all were Ready (the benchmark's creates subtracted).
@@ -113,6 +119,22 @@ impl VaultResult {
             ),
             "0 between refreshes",
             verdict(self.steady_vault.total == 0),
+        );
+        t.row(
+            format!(
+                "force-sync of all {n} after the window (esox's first token {} its {} s TTL): logins / KV reads / all calls; time until all read again",
+                if self.refresh_after_expiry { "past" } else { "within" },
+                self.token_ttl.as_secs()
+            ),
+            format!(
+                "**{}** / {} / {}; {}",
+                self.refresh_calls.logins,
+                self.refresh_calls.reads,
+                self.refresh_calls.total,
+                secs(self.refresh_time)
+            ),
+            "≤ 1 login (a new token at most, not one per ExternalSecret)",
+            verdict(self.refresh_calls.logins <= 1),
         );
         t.row(
             "API requests until all Ready: reads / writes (per ES)",
