@@ -6,13 +6,13 @@ use std::time::Duration;
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "esox-bench",
-    about = "esox benchmarks: ExternalSecrets (default) or PushSecrets (`push`), each against direct Secret creation, on in-memory test clusters or (ExternalSecrets) a real Kubernetes API server"
+    about = "esox benchmarks: ExternalSecrets (default), PushSecrets (`push`) or Vault ExternalSecrets (`vault`), each against direct Secret creation, on in-memory test clusters or (ExternalSecrets) a real Kubernetes API server"
 )]
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Mode>,
     /// Object counts to run, one full run each (fresh clusters, fresh esox process). Default:
-    /// 1000,10000 ExternalSecrets; 1000 PushSecrets.
+    /// 1000,10000 ExternalSecrets; 1000 PushSecrets; 1000 Vault ExternalSecrets.
     #[arg(long, global = true, value_delimiter = ',')]
     pub sizes: Vec<usize>,
     /// Shorthand for `--sizes 1000`.
@@ -80,6 +80,10 @@ pub struct Args {
     /// see its requests.
     #[arg(long, global = true, default_value = "warn")]
     pub esox_log: String,
+    /// Vault benchmark: lifetime (TTL and max TTL) of the AppRole tokens, seconds. Shorter
+    /// than a run, it measures the logins across token expiries.
+    #[arg(long, global = true, default_value = "3600", value_parser = parse_secs)]
+    pub vault_token_ttl: Duration,
     /// The esox binary; default `$CARGO_TARGET_DIR/release/esox`, else `target/release/esox`.
     #[arg(long, global = true)]
     pub esox_bin: Option<PathBuf>,
@@ -92,6 +96,9 @@ pub enum Mode {
     /// The PushSecret benchmark: PushSecrets on a "platform" cluster push to a second "dev"
     /// test cluster with the Kubernetes provider.
     Push,
+    /// The Vault benchmark: ExternalSecrets reading KV v2 secrets from a real OpenBao dev
+    /// server (`bao`, installed by scripts/install-test-deps) through one ClusterSecretStore.
+    Vault,
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
@@ -115,7 +122,7 @@ impl Args {
         } else {
             match self.mode() {
                 Mode::Es => vec![1_000, 10_000],
-                Mode::Push => vec![1_000],
+                Mode::Push | Mode::Vault => vec![1_000],
             }
         }
     }
@@ -161,6 +168,9 @@ mod tests {
         let es = Args::parse_from(["esox-bench", "es", "--skip-precreated"]);
         assert_eq!(es.mode(), Mode::Es);
         assert!(es.skip_precreated);
+        let v = Args::parse_from(["esox-bench", "vault", "--window", "5"]);
+        assert_eq!(v.mode(), Mode::Vault);
+        assert_eq!(v.sizes(), vec![1_000]);
     }
 
     #[test]

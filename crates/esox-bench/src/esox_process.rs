@@ -63,13 +63,22 @@ impl EsoxProcess {
     /// Single remote secrets esox has read through its providers so far (ESO's
     /// `externalsecret_provider_api_calls_count`, call `GetSecret`, every provider and status).
     pub fn provider_reads(&self) -> anyhow::Result<u64> {
+        Ok(provider_reads_in(&self.metrics_text()?))
+    }
+
+    /// esox's calls to Vault so far, by ESO's call names.
+    pub fn vault_calls(&self) -> anyhow::Result<VaultCalls> {
+        Ok(vault_calls_in(&self.metrics_text()?))
+    }
+
+    fn metrics_text(&self) -> anyhow::Result<String> {
         use std::io::{Read as _, Write as _};
         let mut conn = std::net::TcpStream::connect(self.metrics)
             .with_context(|| format!("reading esox's /metrics at {}", self.metrics))?;
         conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: esox\r\n\r\n")?;
         let mut text = String::new();
         conn.read_to_string(&mut text)?;
-        Ok(provider_reads_in(&text))
+        Ok(text)
     }
 
     /// Fails if the process has already ended (so a crash is not mistaken for slowness).
@@ -137,6 +146,47 @@ pub fn provider_reads_in(text: &str) -> u64 {
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
+}
+
+/// esox's requests to Vault as its `externalsecret_provider_api_calls_count` series of
+/// provider `HashiCorp/Vault` count them (every status).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VaultCalls {
+    pub logins: u64,
+    /// KV reads (`ReadSecretData`).
+    pub reads: u64,
+    /// Every call, logins, reads, renewals and lookups included.
+    pub total: u64,
+}
+
+impl VaultCalls {
+    pub fn since(self, then: Self) -> Self {
+        Self {
+            logins: self.logins.saturating_sub(then.logins),
+            reads: self.reads.saturating_sub(then.reads),
+            total: self.total.saturating_sub(then.total),
+        }
+    }
+}
+
+pub fn vault_calls_in(text: &str) -> VaultCalls {
+    let mut calls = VaultCalls::default();
+    for line in text.lines().filter(|l| {
+        l.starts_with("externalsecret_provider_api_calls_count{")
+            && l.contains("provider=\"HashiCorp/Vault\"")
+    }) {
+        let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else {
+            continue;
+        };
+        let value = value as u64;
+        calls.total += value;
+        if line.contains("call=\"Login\"") {
+            calls.logins += value;
+        } else if line.contains("call=\"ReadSecretData\"") {
+            calls.reads += value;
+        }
+    }
+    calls
 }
 
 /// Resident memory of a process in KiB: current (`VmRSS`) and the high-water mark (`VmHWM`).
@@ -219,6 +269,21 @@ mod tests {
         let text = "# TYPE externalsecret_provider_api_calls_count counter\nexternalsecret_provider_api_calls_count{provider=\"Kubernetes\",call=\"GetSecret\",status=\"success\"} 3\nexternalsecret_provider_api_calls_count{provider=\"Kubernetes\",call=\"GetSecret\",status=\"error\"} 1\nexternalsecret_provider_api_calls_count{provider=\"Kubernetes\",call=\"ListSecrets\",status=\"success\"} 9\n";
         assert_eq!(provider_reads_in(text), 4);
         assert_eq!(provider_reads_in(""), 0);
+    }
+
+    #[test]
+    fn vault_calls_count_only_the_vault_series() {
+        let text = "externalsecret_provider_api_calls_count{provider=\"HashiCorp/Vault\",call=\"Login\",status=\"success\"} 1\nexternalsecret_provider_api_calls_count{provider=\"HashiCorp/Vault\",call=\"ReadSecretData\",status=\"success\"} 1000\nexternalsecret_provider_api_calls_count{provider=\"HashiCorp/Vault\",call=\"ReadSecretData\",status=\"error\"} 2\nexternalsecret_provider_api_calls_count{provider=\"HashiCorp/Vault\",call=\"LookupSelf\",status=\"success\"} 3\nexternalsecret_provider_api_calls_count{provider=\"Kubernetes\",call=\"GetSecret\",status=\"success\"} 9\n";
+        let calls = vault_calls_in(text);
+        assert_eq!(
+            calls,
+            VaultCalls {
+                logins: 1,
+                reads: 1002,
+                total: 1006
+            }
+        );
+        assert_eq!(calls.since(calls), VaultCalls::default());
     }
 
     #[test]

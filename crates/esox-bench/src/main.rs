@@ -2,7 +2,8 @@
 //! server(s) in this process (or, for ExternalSecrets, uses a real API server: `--kubeconfig`,
 //! `--control-plane`) and esox as a child process (so that esox's own memory can be read
 //! from /proc), and prints its figures beside the targets. `esox-bench` (or
-//! `esox-bench es`) runs the ExternalSecret benchmark, `esox-bench push` the PushSecret one. See
+//! `esox-bench es`) runs the ExternalSecret benchmark, `esox-bench push` the PushSecret one, `esox-bench vault` the Vault one (a real OpenBao
+//! server). See
 //! `docs/benchmarks.md` for the method and recorded results.
 
 mod args;
@@ -18,6 +19,8 @@ mod report;
 mod setup;
 mod stats;
 mod tracker;
+mod vault;
+mod vault_report;
 
 use clap::Parser;
 
@@ -39,6 +42,7 @@ fn main() -> anyhow::Result<()> {
         let table = match args.mode() {
             Mode::Es => runtime.block_on(es::run(&args, n))?.table(),
             Mode::Push => runtime.block_on(push::run(&args, n))?.table(),
+            Mode::Vault => runtime.block_on(vault::run(&args, n))?.table(),
         };
         println!("{table}");
     }

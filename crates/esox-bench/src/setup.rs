@@ -428,8 +428,58 @@ pub async fn create_then_eso_writes(
     concurrency: usize,
     data: &Value,
 ) -> anyhow::Result<Duration> {
+    let floor = Floor {
+        prefix,
+        namespaces,
+        name,
+        count,
+        create_concurrency,
+        concurrency,
+    };
+    create_read_then_eso_writes(
+        client,
+        &floor,
+        |i| external_secret_body(name, i),
+        |_| async { anyhow::Ok(()) },
+        data,
+    )
+    .await
+}
+
+/// Where and how a floor sends its ExternalSecrets and ESO's writes.
+pub struct Floor<'a> {
+    pub prefix: &'a str,
+    pub namespaces: usize,
+    pub name: &'a str,
+    pub count: usize,
+    pub create_concurrency: usize,
+    pub concurrency: usize,
+}
+
+/// [`create_then_eso_writes`] with the ExternalSecret `body(i)`, and `read(i)` (the provider
+/// read a controller makes) awaited before ESO's writes of the i-th.
+pub async fn create_read_then_eso_writes<R, Fut>(
+    client: &Client,
+    floor: &Floor<'_>,
+    body: impl Fn(usize) -> Value,
+    read: R,
+    data: &Value,
+) -> anyhow::Result<Duration>
+where
+    R: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let Floor {
+        prefix,
+        namespaces,
+        name,
+        count,
+        create_concurrency,
+        concurrency,
+    } = *floor;
     let started = Instant::now();
     let (created_tx, created_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let body = &body;
     let creates = async move {
         futures::stream::iter(0..count)
             .map(|i| {
@@ -440,7 +490,7 @@ pub async fn create_then_eso_writes(
                             client.clone(),
                             &namespace_of(prefix, i, namespaces),
                         ),
-                        external_secret_body(name, i),
+                        body(i),
                     )
                     .await?;
                     // The receiver lives until every create is done.
@@ -455,8 +505,12 @@ pub async fn create_then_eso_writes(
     let created = futures::stream::unfold(created_rx, |mut rx| async move {
         rx.recv().await.map(|i| (i, rx))
     });
+    let read = &read;
     let writes = created
-        .map(|i| eso_writes_one(client, prefix, namespaces, name, i, data))
+        .map(|i| async move {
+            read(i).await?;
+            eso_writes_one(client, prefix, namespaces, name, i, data).await
+        })
         .buffer_unordered(concurrency.max(1))
         .try_collect::<()>();
     futures::try_join!(creates, writes)?;
