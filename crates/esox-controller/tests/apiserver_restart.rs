@@ -69,10 +69,15 @@ async fn seed_synced() -> (
     tokio::task::JoinHandle<()>,
 ) {
     let (cluster, client) = common::cluster().await;
+    // Setup, not the claim under test: after an earlier test restarted the real API server, the
+    // controller manager's informers back off (two restarts in a row took it past a minute in
+    // CI) before it publishes the new namespaces' CA again.
+    cluster
+        .wait_for_kubernetes_controllers()
+        .await
+        .expect("the controller manager works");
     seed_copy(&client).await;
     let (ctx, shutdown, task) = runner::start(client.clone(), Options::default(), local(&cluster));
-    // Setup, not the claim under test: after an earlier test restarted the real API server, the
-    // controller manager may take a while to publish the new namespaces' CA and tokens.
     assert!(
         arrives(&client, "first", Duration::from_secs(60))
             .await
